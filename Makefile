@@ -1,0 +1,48 @@
+# Base Station firmware. `make sim` runs the simulated Base Station with
+# everything embedded; `make test` installs the test peers if missing and
+# runs every test with the race detector.
+GO      ?= go
+PKGS    ?= ./...
+BIN     := bin
+LDFLAGS := -s -w
+export GOFLAGS ?= -mod=mod
+
+.PHONY: all sim test test-short build cross bench lint fuzz peers clean
+
+all: build
+
+sim:
+	$(GO) run ./cmd/basesim $(SIMFLAGS)
+
+peers:
+	bash scripts/install-peers.sh
+
+test: peers
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) cross
+
+test-short:
+	$(GO) test -race -short $(PKGS)
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+cross:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/linux-armv7/ ./cmd/...
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/linux-arm64/ ./cmd/...
+
+bench: peers
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+lint:
+	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+
+FUZZTIME ?= 30s
+fuzz:
+	bash scripts/fuzz-all.sh $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN) dist
