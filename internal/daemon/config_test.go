@@ -1,0 +1,92 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultsAreValid(t *testing.T) {
+	c := Defaults()
+	if err := c.Validate([]string{"bs1"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConfigErrorsNameTheSetting(t *testing.T) {
+	cases := []struct {
+		doc, want string
+	}{
+		{`{"board": "bs9"}`, "setting board"},
+		{`{"base_id": "a/b"}`, "setting base_id"},
+		{`{"mqtt": {"broker": "http://x:1"}}`, "setting mqtt.broker"},
+		{`{"mqtt": {"broker": "tcp://nohost"}}`, "setting mqtt.broker"},
+		{`{"mqtt": {"cert_file": "/etc/hosts"}}`, "setting mqtt.cert_file"},
+		{`{"mqtt": {"ca_file": "/nonexistent/ca.pem"}}`, "setting mqtt.ca_file"},
+		{`{"mqtt": {"topic_root": "bs/#"}}`, "setting mqtt.topic_root"},
+		{`{"sip": {"listen": "5060"}}`, "setting sip.listen"},
+		{`{"sip": {"advertise": "example.com"}}`, "setting sip.advertise"},
+		{`{"sip": {"rtp_port_min": 100}}`, "setting sip.rtp_port_min"},
+		{`{"dect": {"max_devices": 0}}`, "setting dect.max_devices"},
+		{`{"log": {"level": "loud"}}`, "setting log.level"},
+		{`{"log": {"format": "xml"}}`, "setting log.format"},
+	}
+	for _, tc := range cases {
+		c := Defaults()
+		if err := DecodeConfig([]byte(tc.doc), &c); err != nil {
+			t.Fatalf("%s: decode: %v", tc.doc, err)
+		}
+		err := c.Validate([]string{"bs1"})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}
+
+func TestConfigDecodeErrors(t *testing.T) {
+	cases := []struct{ doc, want string }{
+		{`{"bord": "sim"}`, `unknown setting "bord"`},
+		{`{"dect": {"max_devices": "eight"}}`, `setting "dect.max_devices"`},
+		{`{"board": "sim"`, "invalid JSON"},
+		{`{"board": "sim"} {}`, "trailing data"},
+	}
+	for _, tc := range cases {
+		c := Defaults()
+		err := DecodeConfig([]byte(tc.doc), &c)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.doc, err, tc.want)
+		}
+	}
+}
+
+func TestLoadConfigFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bs.json")
+	os.WriteFile(p, []byte(`{"base_id": "office-7", "dect": {"max_devices": 4}}`), 0o600)
+	c, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.BaseID != "office-7" || c.DECT.MaxDevices != 4 || c.SIP.Listen != Defaults().SIP.Listen {
+		t.Fatalf("loaded %+v", c)
+	}
+	if _, err := LoadConfig(p + ".missing"); err == nil || !strings.Contains(err.Error(), "config file") {
+		t.Fatalf("missing file: %v", err)
+	}
+}
+
+func FuzzDecodeConfig(f *testing.F) {
+	f.Add([]byte(`{"board":"sim","sip":{"listen":"127.0.0.1:5060"}}`))
+	f.Add([]byte(`{"mqtt":{"broker":"ssl://h:8883"}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := Defaults()
+		if err := DecodeConfig(b, &c); err != nil {
+			if err.Error() == "" {
+				t.Fatal("empty error")
+			}
+			return
+		}
+		_ = c.Validate([]string{"bs1"})
+	})
+}
