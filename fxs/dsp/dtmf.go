@@ -41,15 +41,15 @@ type DTMFEvent struct {
 
 // Detector constants (reference telephony.md §4.2-4.3).
 const (
-	dtmfBlockTime   = 12750 * time.Microsecond // 102 samples at 8 kHz, as spandsp
-	dtmfRelPeak     = 6.309573                 // 8 dB: every other row/column that much below the peak
-	dtmfToTotal     = 0.822243                 // -0.85 dB: the two tones carry this share of the energy
+	dtmfBlockTime = 12750 * time.Microsecond // 102 samples at 8 kHz, as spandsp
+	dtmfRelPeak   = 6.309573                 // 8 dB: every other row/column that much below the peak
+	dtmfToTotal   = 0.822243                 // -0.85 dB: the two tones carry this share of the energy
 	// dtmfTwistAllowance is added to the twist limits: the twist measured
 	// over one 12.75 ms block is off by up to about ±1.5 dB (each tone
 	// leaks into the other's filter), so a tone pair exactly at the limit
 	// would otherwise be lost on some blocks.
 	dtmfTwistAllowance = 1.5
-	dtmfMaxHalf     = 102                      // half-block samples at 16 kHz
+	dtmfMaxHalf        = 102 // half-block samples at 16 kHz
 )
 
 // DTMFDetector finds DTMF digits in PCM audio. It runs eight Goertzel

@@ -127,7 +127,8 @@ func digitsOf(t testing.TB, ev []DTMFEvent) string {
 func buildC(t testing.TB, name string) string {
 	t.Helper()
 	gcc := testpeer.Require(t, "gcc")[0]
-	testpeer.RequireFile(t, "/usr/include/spandsp.h")
+	testpeer.RequireFile(t, "/usr/include/spandsp/dtmf.h")
+	testpeer.RequireFile(t, "/usr/include/spandsp/adsi.h")
 	out := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command(gcc, "-O2", "-Wall", "-Wextra", "-Werror", "-o", out, filepath.Join("testdata", name+".c"), "-lspandsp", "-lm")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -173,7 +173,7 @@ func northAmerica(region string) *TonePlan {
 		// GR-506 asks 0 dBm0 per frequency, which four sines cannot reach in
 		// 16-bit PCM without clipping; -9 dBm0 each is the loudest that fits
 		// (the SLIC's analog gain makes up the rest).
-		ToneHowler: {Steps: onOff(100*ms, 100*ms, comps(-9, 1400, 2060, 2450, 2600))},
+		ToneHowler:       {Steps: onOff(100*ms, 100*ms, comps(-9, 1400, 2060, 2450, 2600))},
 		ToneSITIntercept: sit(913.8, short, 1370.6, short),
 		ToneSITVacant:    sit(985.2, long, 1370.6, short),
 		ToneSITReorder:   sit(913.8, short, 1428.5, long),
