@@ -1,0 +1,707 @@
+package media
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
+
+	"basestation/sipua/media/g711"
+	"basestation/sipua/media/g722"
+)
+
+// AudioPort is the endpoint's audio channel: 16-bit mono frames of 10 ms at
+// Rate() (8000 or 16000), paced by the device clock. hal.PCM satisfies it.
+type AudioPort interface {
+	Rate() int
+	ReadFrame(ctx context.Context, dst []int16) error
+	WriteFrame(ctx context.Context, src []int16) error
+}
+
+// Config configures a Session.
+type Config struct {
+	// LocalAddr is the address to bind RTP on; RTCP binds port+1. Port 0
+	// picks a free even port whose successor is free too.
+	LocalAddr netip.AddrPort
+	// Logger; nil means slog.Default().
+	Logger *slog.Logger
+	// OnDigit is called once per telephone event received from the peer,
+	// when it ends, from the session's goroutines; it must not block.
+	OnDigit func(Digit)
+	// JitterMin and JitterMax bound the adaptive jitter buffer's target
+	// delay; defaults 20 ms and 300 ms.
+	JitterMin, JitterMax time.Duration
+	// RTCPInterval is the mean RTCP report interval; default 5 s.
+	RTCPInterval time.Duration
+	// CNAME for RTCP SDES; default "basestation".
+	CNAME string
+}
+
+// Errors returned by Session methods.
+var (
+	ErrNotApplied = errors.New("media: session has no negotiated parameters (call Apply first)")
+	ErrNotSending = errors.New("media: session is not sending (hold or no telephone-event negotiated)")
+	ErrClosed     = errors.New("media: session closed")
+)
+
+// Session is one call's RTP/RTCP media stream. Create it with NewSession
+// (which binds the sockets, so LocalAddr can go into the SDP), give it the
+// negotiated parameters with Apply (again on every re-INVITE), then Run it
+// with the endpoint's audio port. All methods are safe for concurrent use.
+type Session struct {
+	cfg      Config
+	log      *slog.Logger
+	rtpConn  *net.UDPConn
+	rtcpConn *net.UDPConn
+	local    netip.AddrPort
+	start    time.Time
+
+	mu      sync.Mutex
+	neg     Negotiated
+	applied bool
+	closed  bool
+	running bool
+
+	// send state
+	ssrc      uint32
+	seq       uint16
+	ts        uint32 // RTP timestamp of the next audio packet
+	marker    bool
+	pkt       rtp.Packet
+	sendBuf   [1500]byte
+	encBuf    [1500]byte
+	payload   [480]byte
+	payN      int
+	chunks    int
+	enc       encoder
+	dest      netip.AddrPort
+	rtcpDest  netip.AddrPort
+	srtpOut   *srtp.Context
+	srtpIn    *srtp.Context
+	srtpKeys  *SRTPKeys
+	dtmfQ     [16]pendingDigit
+	dtmfHead  int
+	dtmfLen   int
+	dtmfTx    dtmfTx
+	sentPkts  uint64
+	sentBytes uint64
+	lastSRRTP uint32
+	lastSRNTP uint64
+
+	// receive state
+	rpkt       rtp.Packet
+	decBuf     [1500]byte
+	latched    bool
+	latchCand  netip.AddrPort
+	latchCount int
+	remoteSSRC uint32
+	haveRemote bool
+	jb         *jitterBuffer
+	dec        decoder
+	plc        *plc
+	dtmfRx     dtmfRx
+	pendDigits [8]Digit
+	pendN      int
+	lsr        uint32    // middle 32 bits of the peer's last SR NTP time
+	lsrAt      time.Time // when it arrived
+	rtt        time.Duration
+	remoteLoss uint8
+	remoteLost uint32
+	remoteJit  uint32
+	badPackets uint64
+	lastRecvAt time.Time
+	rtcpRecv   uint64
+	portRate   int
+	up, down   *halfband
+	codecFrame []int16 // one 10 ms frame at the codec rate
+	portFrame  []int16
+	played     uint64
+}
+
+type pendingDigit struct {
+	event uint8
+	dur   time.Duration
+}
+
+type dtmfTx struct {
+	active    bool
+	event     uint8
+	ts        uint32
+	total     uint32 // duration in ticks
+	sent      uint32 // duration reported so far
+	endsLeft  int
+	first     bool
+	audioHold bool
+}
+
+// encoder encodes one 10 ms frame at the codec rate.
+type encoder interface {
+	encode(dst []byte, pcm []int16) int
+}
+type decoder interface {
+	decode(dst []int16, data []byte) int
+}
+
+type ulaw struct{}
+
+func (ulaw) encode(dst []byte, pcm []int16) int  { return g711.EncodeUlawFrame(dst, pcm) }
+func (ulaw) decode(dst []int16, data []byte) int { return g711.DecodeUlawFrame(dst, data) }
+
+type alaw struct{}
+
+func (alaw) encode(dst []byte, pcm []int16) int  { return g711.EncodeAlawFrame(dst, pcm) }
+func (alaw) decode(dst []int16, data []byte) int { return g711.DecodeAlawFrame(dst, data) }
+
+type g722enc struct{ e *g722.Encoder }
+
+func (g g722enc) encode(dst []byte, pcm []int16) int { return g.e.Encode(dst, pcm) }
+
+type g722dec struct{ d *g722.Decoder }
+
+func (g g722dec) decode(dst []int16, data []byte) int { return g.d.Decode(dst, data) }
+
+// NewSession binds the RTP and RTCP sockets.
+func NewSession(cfg Config) (*Session, error) {
+	if !cfg.LocalAddr.IsValid() {
+		return nil, fmt.Errorf("media: session: invalid local address %v", cfg.LocalAddr)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.JitterMin <= 0 {
+		cfg.JitterMin = 20 * time.Millisecond
+	}
+	if cfg.JitterMax <= 0 {
+		cfg.JitterMax = 300 * time.Millisecond
+	}
+	if cfg.RTCPInterval <= 0 {
+		cfg.RTCPInterval = 5 * time.Second
+	}
+	if cfg.CNAME == "" {
+		cfg.CNAME = "basestation"
+	}
+	rc, cc, err := bindPair(cfg.LocalAddr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{cfg: cfg, rtpConn: rc, rtcpConn: cc, start: time.Now()}
+	s.local = rc.LocalAddr().(*net.UDPAddr).AddrPort()
+	s.log = cfg.Logger.With("rtp", s.local.String())
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	s.ssrc = binary.BigEndian.Uint32(b[0:4])
+	s.seq = binary.BigEndian.Uint16(b[4:6]) & 0x7FFF
+	s.ts = binary.BigEndian.Uint32(b[2:6]) ^ uint32(b[6])<<24
+	s.marker = true
+	s.jb = newJitterBuffer(int(cfg.JitterMin/(10*time.Millisecond)), int(cfg.JitterMax/(10*time.Millisecond)))
+	return s, nil
+}
+
+func bindPair(a netip.AddrPort) (*net.UDPConn, *net.UDPConn, error) {
+	if a.Port() != 0 {
+		if a.Port() == 65535 {
+			return nil, nil, fmt.Errorf("media: session: port %d leaves no room for RTCP", a.Port())
+		}
+		rc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(a))
+		if err != nil {
+			return nil, nil, fmt.Errorf("media: bind RTP %v: %w", a, err)
+		}
+		cc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a.Addr(), a.Port()+1)))
+		if err != nil {
+			rc.Close()
+			return nil, nil, fmt.Errorf("media: bind RTCP %v:%d: %w", a.Addr(), a.Port()+1, err)
+		}
+		return rc, cc, nil
+	}
+	var lastErr error
+	for range 64 {
+		rc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(a))
+		if err != nil {
+			return nil, nil, fmt.Errorf("media: bind RTP %v: %w", a, err)
+		}
+		p := rc.LocalAddr().(*net.UDPAddr).AddrPort().Port()
+		if p%2 != 0 || p == 65534 {
+			rc.Close()
+			continue
+		}
+		cc, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(a.Addr(), p+1)))
+		if err != nil {
+			rc.Close()
+			lastErr = err
+			continue
+		}
+		return rc, cc, nil
+	}
+	return nil, nil, fmt.Errorf("media: no free even RTP port with RTCP on %v: %v", a.Addr(), lastErr)
+}
+
+// LocalAddr is the bound RTP address (RTCP is on port+1).
+func (s *Session) LocalAddr() netip.AddrPort { return s.local }
+
+// Apply sets or changes the negotiated parameters: codec, packet time,
+// telephone-event, remote address (re-latched), direction (hold and resume
+// take effect on the next packet) and SRTP keys. It may be called before
+// and during Run.
+func (s *Session) Apply(n Negotiated) error {
+	if !n.Codec.valid() {
+		return fmt.Errorf("media: apply: unsupported codec %v", n.Codec)
+	}
+	if n.PTime != 10*time.Millisecond && n.PTime != 20*time.Millisecond {
+		return fmt.Errorf("media: apply: packet time %v not supported (10 or 20 ms)", n.PTime)
+	}
+	var out, in *srtp.Context
+	if n.SRTP != nil {
+		prof := srtp.ProtectionProfileAes128CmHmacSha1_80
+		if n.SRTP.Suite == SuiteAES128SHA1_32 {
+			prof = srtp.ProtectionProfileAes128CmHmacSha1_32
+		} else if n.SRTP.Suite != SuiteAES128SHA1_80 {
+			return fmt.Errorf("media: apply: SRTP suite %q not supported", n.SRTP.Suite)
+		}
+		if len(n.SRTP.LocalKey) != srtpKeyLen || len(n.SRTP.RemoteKey) != srtpKeyLen {
+			return fmt.Errorf("media: apply: SRTP keys must be %d bytes", srtpKeyLen)
+		}
+		var err error
+		if out, err = srtp.CreateContext(n.SRTP.LocalKey[:16], n.SRTP.LocalKey[16:], prof); err != nil {
+			return fmt.Errorf("media: apply: SRTP send context: %w", err)
+		}
+		if in, err = srtp.CreateContext(n.SRTP.RemoteKey[:16], n.SRTP.RemoteKey[16:], prof); err != nil {
+			return fmt.Errorf("media: apply: SRTP receive context: %w", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if n.SRTP != nil && s.srtpKeys != nil && sameKeys(n.SRTP, s.srtpKeys) {
+		out, in = s.srtpOut, s.srtpIn // keep rollover state across re-INVITEs
+	}
+	s.srtpOut, s.srtpIn, s.srtpKeys = out, in, n.SRTP
+	codecChanged := !s.applied || n.Codec != s.neg.Codec
+	if s.applied && n.Remote != s.neg.Remote {
+		s.latched, s.latchCount = false, 0
+	}
+	wasSending := s.applied && s.neg.Direction.Sends()
+	s.neg = n
+	s.applied = true
+	if !s.latched || !s.dest.IsValid() {
+		s.dest = n.Remote
+	}
+	if s.applied && n.RemoteRTCP != s.rtcpDest && n.RemoteRTCP.IsValid() {
+		s.rtcpDest = n.RemoteRTCP
+	}
+	if codecChanged {
+		s.setupCodec()
+	}
+	if n.Direction.Sends() && !wasSending {
+		s.marker = true
+	}
+	s.payN, s.chunks = 0, 0
+	return nil
+}
+
+func sameKeys(a, b *SRTPKeys) bool {
+	return a.Suite == b.Suite && string(a.LocalKey) == string(b.LocalKey) && string(a.RemoteKey) == string(b.RemoteKey)
+}
+
+// setupCodec (re)creates codec state; s.mu held.
+func (s *Session) setupCodec() {
+	switch s.neg.Codec {
+	case PCMU:
+		s.enc, s.dec = ulaw{}, ulaw{}
+	case PCMA:
+		s.enc, s.dec = alaw{}, alaw{}
+	case G722:
+		s.enc, s.dec = g722enc{g722.NewEncoder()}, g722dec{g722.NewDecoder()}
+	}
+	rate := s.neg.Codec.SampleRate()
+	s.plc = newPLC(rate)
+	s.codecFrame = make([]int16, rate/100)
+	s.up, s.down = newHalfband(), newHalfband()
+	s.jb.reset()
+	s.marker = true
+}
+
+// SendDigit queues an RFC 4733 telephone event ('0'-'9', '*', '#', 'A'-'D',
+// 'F' flash) of the given duration (0 means 100 ms; 40 ms to 8 s). It is
+// sent after the digits already queued, replacing audio meanwhile.
+func (s *Session) SendDigit(digit rune, d time.Duration) error {
+	ev, err := EventCode(digit)
+	if err != nil {
+		return err
+	}
+	if d == 0 {
+		d = 100 * time.Millisecond
+	}
+	if d < 40*time.Millisecond || d > 8*time.Second {
+		return fmt.Errorf("media: digit duration %v out of range (40 ms to 8 s)", d)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return ErrClosed
+	case !s.applied:
+		return ErrNotApplied
+	case !s.neg.Direction.Sends() || s.neg.EventPT == 0:
+		return ErrNotSending
+	case s.dtmfLen == len(s.dtmfQ):
+		return fmt.Errorf("media: digit queue full (%d digits)", len(s.dtmfQ))
+	}
+	s.dtmfQ[(s.dtmfHead+s.dtmfLen)%len(s.dtmfQ)] = pendingDigit{ev, d}
+	s.dtmfLen++
+	return nil
+}
+
+// Close releases the sockets of a session that is not running (Run closes
+// them itself when it returns).
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	running := s.running
+	s.mu.Unlock()
+	if running {
+		return nil // Run's goroutines notice the closed flag via ctx; sockets are closed by Run
+	}
+	s.rtpConn.Close()
+	s.rtcpConn.Close()
+	return nil
+}
+
+// Run streams media until ctx ends (or the audio port fails): it reads a
+// frame from port every 10 ms, sends packets of the negotiated packet time
+// paced by those reads, plays the jitter buffer's output to port, receives
+// RTP and RTCP and sends RTCP reports. It returns nil when ctx ends, and
+// closes the sockets. The quality summary is in Stats afterwards.
+func (s *Session) Run(ctx context.Context, port AudioPort) error {
+	rate := port.Rate()
+	if rate != 8000 && rate != 16000 {
+		return fmt.Errorf("media: audio port rate %d not supported (8000 or 16000)", rate)
+	}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return ErrClosed
+	case !s.applied:
+		s.mu.Unlock()
+		return ErrNotApplied
+	case s.running:
+		s.mu.Unlock()
+		return errors.New("media: session already running")
+	}
+	s.running = true
+	s.portRate = rate
+	s.portFrame = make([]int16, rate/100)
+	s.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); s.readRTPLoop(ctx) }()
+	go func() { defer wg.Done(); s.rtcpLoop(ctx) }()
+	stop := context.AfterFunc(ctx, func() {
+		s.rtpConn.SetReadDeadline(time.Now())
+		s.rtcpConn.SetReadDeadline(time.Now())
+	})
+	defer stop()
+
+	in := make([]int16, rate/100)
+	out := make([]int16, rate/100)
+	var runErr error
+	for {
+		if err := port.ReadFrame(ctx, in); err != nil {
+			if ctx.Err() == nil {
+				runErr = fmt.Errorf("media: audio port read: %w", err)
+			}
+			break
+		}
+		s.tick(in, out)
+		if err := port.WriteFrame(ctx, out); err != nil {
+			if ctx.Err() == nil {
+				runErr = fmt.Errorf("media: audio port write: %w", err)
+			}
+			break
+		}
+	}
+	cancel()
+	wg.Wait()
+	s.sendRTCP(true)
+	s.mu.Lock()
+	s.closed = true
+	s.running = false
+	s.mu.Unlock()
+	s.rtpConn.Close()
+	s.rtcpConn.Close()
+	st := s.Stats()
+	s.log.Info("media: call quality", "codec", st.Codec.String(), "sent", st.PacketsSent, "received", st.PacketsReceived,
+		"lost", st.Lost, "late", st.Late, "duplicates", st.Duplicates, "jitter", st.Jitter, "rtt", st.RTT, "mos", fmt.Sprintf("%.2f", st.MOS))
+	return runErr
+}
+
+// tick is one 10 ms step: the captured frame in goes out, the frame to play
+// is written to out.
+func (s *Session) tick(in, out []int16) {
+	s.mu.Lock()
+	digits := s.sendTick(in)
+	s.playTick(out)
+	cb := s.cfg.OnDigit
+	n := s.pendN
+	var local [8]Digit
+	copy(local[:], s.pendDigits[:n])
+	s.pendN = 0
+	s.mu.Unlock()
+	_ = digits
+	if cb != nil {
+		for i := range n {
+			cb(local[i])
+		}
+	}
+}
+
+// toCodec converts a port frame to a codec-rate frame (s.mu held).
+func (s *Session) toCodec(in []int16) []int16 {
+	cr := s.neg.Codec.SampleRate()
+	switch {
+	case cr == s.portRate:
+		return in
+	case cr > s.portRate:
+		s.up.up(s.codecFrame, in)
+	default:
+		s.down.down(s.codecFrame, in)
+	}
+	return s.codecFrame
+}
+
+// sendTick encodes one captured frame and sends a packet when a packet
+// time is complete (s.mu held).
+func (s *Session) sendTick(in []int16) bool {
+	pcm := s.toCodec(in)
+	frames := int(s.neg.PTime / (10 * time.Millisecond))
+	sending := s.neg.Direction.Sends() && s.dest.IsValid() && !s.dest.Addr().IsUnspecified() && s.dest.Port() != 0
+	if sending {
+		s.payN += s.enc.encode(s.payload[s.payN:], pcm)
+	}
+	s.chunks++
+	if s.chunks < frames {
+		return false
+	}
+	s.chunks = 0
+	ticks := uint32(frames * frameTicks)
+	defer func() { s.ts += ticks; s.payN = 0 }()
+	if !sending {
+		s.marker = true
+		s.dtmfTx.active = false
+		s.dtmfLen = 0
+		return false
+	}
+	if s.dtmfTx.active || s.dtmfLen > 0 {
+		s.sendEvent(ticks)
+		return true
+	}
+	s.writeRTP(s.neg.PayloadType, s.marker, s.ts, s.payload[:s.payN])
+	s.marker = false
+	return false
+}
+
+// sendEvent sends the next RFC 4733 packet in place of an audio packet.
+func (s *Session) sendEvent(ticks uint32) {
+	tx := &s.dtmfTx
+	if !tx.active {
+		d := s.dtmfQ[s.dtmfHead]
+		s.dtmfHead = (s.dtmfHead + 1) % len(s.dtmfQ)
+		s.dtmfLen--
+		*tx = dtmfTx{active: true, event: d.event, ts: s.ts, total: uint32(d.dur * 8000 / time.Second), first: true, endsLeft: 3}
+	}
+	var b [4]byte
+	e := TelephoneEvent{Event: tx.event, Volume: 10}
+	if tx.sent < tx.total {
+		tx.sent += ticks
+		if tx.sent >= tx.total {
+			tx.sent = tx.total
+		}
+	}
+	e.Duration = uint16(tx.sent)
+	if tx.sent >= tx.total {
+		e.End = true
+		tx.endsLeft--
+	}
+	e.MarshalTo(b[:])
+	s.writeRTP(s.neg.EventPT, tx.first, tx.ts, b[:])
+	tx.first = false
+	if e.End && tx.endsLeft == 0 {
+		tx.active = false
+		s.marker = true // audio resumes as a new talkspurt
+	}
+}
+
+// writeRTP marshals and sends one packet (s.mu held).
+func (s *Session) writeRTP(pt uint8, marker bool, ts uint32, payload []byte) {
+	h := &s.pkt.Header
+	*h = rtp.Header{Version: 2, PayloadType: pt, Marker: marker, SequenceNumber: s.seq, Timestamp: ts, SSRC: s.ssrc}
+	n, err := h.MarshalTo(s.sendBuf[:])
+	if err != nil {
+		return
+	}
+	n += copy(s.sendBuf[n:], payload)
+	buf := s.sendBuf[:n]
+	if s.srtpOut != nil {
+		enc, err := s.srtpOut.EncryptRTP(s.encBuf[:0], buf, h)
+		if err != nil {
+			s.log.Warn("media: SRTP encrypt", "err", err)
+			return
+		}
+		buf = enc
+	}
+	s.seq++
+	if _, err := s.rtpConn.WriteToUDPAddrPort(buf, s.dest); err != nil {
+		s.badPackets++ // counted, not fatal: ICMP unreachable until the peer listens
+		return
+	}
+	s.sentPkts++
+	s.sentBytes += uint64(len(payload))
+	s.lastSRRTP = ts
+}
+
+// playTick fills out with the next 10 ms to play (s.mu held).
+func (s *Session) playTick(out []int16) {
+	if d, ok := s.dtmfRx.tick(); ok {
+		s.queueDigit(d)
+	}
+	cf := s.codecFrame
+	st, data, skipped := s.jb.pop()
+	if skipped != nil {
+		s.dec.decode(cf, skipped)
+	}
+	switch st {
+	case frameIdle:
+		clear(cf)
+	case frameGood:
+		s.dec.decode(cf, data)
+		s.plc.good(cf)
+	case frameMissing:
+		s.plc.conceal(cf)
+	}
+	if !s.neg.Direction.Receives() {
+		clear(cf)
+	}
+	s.played++
+	cr := s.neg.Codec.SampleRate()
+	switch {
+	case cr == s.portRate:
+		copy(out, cf)
+	case cr > s.portRate:
+		s.down.down(out, cf)
+	default:
+		s.up.up(out, cf)
+	}
+}
+
+func (s *Session) queueDigit(d Digit) {
+	if s.pendN < len(s.pendDigits) {
+		s.pendDigits[s.pendN] = d
+		s.pendN++
+	}
+}
+
+func (s *Session) readRTPLoop(ctx context.Context) {
+	var buf [1500]byte
+	for {
+		n, from, err := s.rtpConn.ReadFromUDPAddrPort(buf[:])
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return
+			}
+			continue // e.g. ICMP port unreachable surfaced on Linux
+		}
+		s.handleRTP(buf[:n], from, time.Now())
+	}
+}
+
+// handleRTP processes one datagram from the RTP socket.
+func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.applied {
+		return
+	}
+	if len(b) >= 2 && b[1] >= 200 && b[1] <= 204 {
+		s.handleRTCPLocked(b, from, now) // rtcp-mux from the peer
+		return
+	}
+	if s.srtpIn != nil {
+		dec, err := s.srtpIn.DecryptRTP(s.decBuf[:0], b, &s.rpkt.Header)
+		if err != nil {
+			s.badPackets++
+			return
+		}
+		b = dec
+	}
+	if err := s.rpkt.Unmarshal(b); err != nil || s.rpkt.Version != 2 {
+		s.badPackets++
+		return
+	}
+	h := &s.rpkt.Header
+	s.latch(from)
+	s.lastRecvAt = now
+	s.remoteSSRC, s.haveRemote = h.SSRC, true
+	pt := h.PayloadType
+	if pt == s.neg.EventPT || (pt == s.neg.LocalEventPT && pt != 0) {
+		e, err := ParseTelephoneEvent(s.rpkt.Payload)
+		if err != nil {
+			s.badPackets++
+			return
+		}
+		if d, ok := s.dtmfRx.packet(h.Timestamp, e); ok {
+			s.queueDigit(d)
+		}
+		return
+	}
+	if pt != s.neg.PayloadType {
+		s.badPackets++ // comfort noise or an unnegotiated type
+		return
+	}
+	arrival := int64(now.Sub(s.start) * 8000 / time.Second)
+	s.jb.push(h.SequenceNumber, h.Timestamp, h.SSRC, s.rpkt.Payload, arrival)
+}
+
+// latch implements symmetric RTP: send to where the peer's packets come
+// from. The first source after Apply is taken at once; a later change needs
+// 5 consecutive packets from the new source (s.mu held).
+func (s *Session) latch(from netip.AddrPort) {
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	if !s.latched {
+		s.latched, s.dest, s.latchCount = true, from, 0
+		return
+	}
+	if from == s.dest {
+		s.latchCount = 0
+		return
+	}
+	if from != s.latchCand {
+		s.latchCand, s.latchCount = from, 0
+	}
+	s.latchCount++
+	if s.latchCount >= 5 {
+		s.log.Info("media: peer address changed", "from", s.dest, "to", from)
+		s.dest, s.latchCount = from, 0
+	}
+}
