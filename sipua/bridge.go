@@ -1,0 +1,213 @@
+package sipua
+
+// The bridge: which endpoint has which call. All of it runs under u.mu.
+
+// offerIncoming rings every idle endpoint of the extension and alerts
+// call waiting on busy ones. It reports whether anyone can take the call.
+func (u *UA) offerIncoming(c *call) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	e := c.ext
+	cadence := e.cfg.RingCadence
+	if cadence == "" {
+		cadence = "normal"
+	}
+	for _, s := range e.endpoints {
+		switch {
+		case s.ringing == nil && s.active == nil && s.other == nil && !s.offHook:
+			if err := s.ep.Ring(c.cid, cadence); err != nil {
+				u.log.Warn("endpoint ring", "endpoint", s.name, "error", err)
+				continue
+			}
+			s.ringing = c
+			c.ringing[s] = true
+		case s.active != nil && s.other == nil && s.offHook && e.cfg.callWaiting() && !s.active.emergency:
+			if err := s.ep.AlertCallWaiting(c.cid); err != nil {
+				u.log.Warn("endpoint call waiting", "endpoint", s.name, "error", err)
+				continue
+			}
+			s.other = c
+			c.cw[s] = true
+		}
+	}
+	return len(c.ringing)+len(c.cw) > 0
+}
+
+// ringStoppedLocked notes that s no longer rings for c; when nobody is
+// left ringing or alerted, the call is refused.
+func (u *UA) ringStoppedLocked(c *call, s *epState) {
+	delete(c.ringing, s)
+	delete(c.cw, s)
+	if len(c.ringing)+len(c.cw) == 0 && c.owner == nil && c.state == csSetup && !c.out {
+		go c.cancel(errNoEndpoint)
+	}
+}
+
+type bridgeErr string
+
+func (e bridgeErr) Error() string { return string(e) }
+
+const errNoEndpoint = bridgeErr("no endpoint left")
+
+// claimLocked gives incoming call c to s (the first answer wins); the
+// others stop ringing.
+func (u *UA) claimLocked(c *call, s *epState) bool {
+	if c.owner != nil || c.state != csSetup {
+		return false
+	}
+	c.owner = s
+	for r := range c.ringing {
+		if r != s && r.ringing == c {
+			r.ringing = nil
+			_ = r.ep.StopRinging()
+		}
+	}
+	for w := range c.cw {
+		if w != s && w.other == c {
+			w.other = nil
+		}
+	}
+	c.ringing = map[*epState]bool{}
+	c.cw = map[*epState]bool{}
+	select {
+	case c.answerCh <- s:
+	default:
+	}
+	return true
+}
+
+func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
+	u.mu.Lock()
+	if s.ext == nil || u.attached[s.ep] != s {
+		u.mu.Unlock()
+		return
+	}
+	var after func()
+	switch ev.Kind {
+	case EvOffHook:
+		s.offHook = true
+		switch {
+		case s.ringing != nil:
+			c := s.ringing
+			s.ringing = nil
+			_ = s.ep.StopRinging()
+			if c.state >= csAnswering && c.owner == s {
+				// Recall of a held call: take it back.
+				s.active = c
+				c.attachAudioLocked(s)
+				after = func() { _ = c.reinvite(false) }
+			} else if u.claimLocked(c, s) {
+				s.active = c
+				if s.other == c {
+					s.other = nil
+				}
+			} else {
+				s.dialing = true
+				_ = s.ep.PlayTone(u.dialToneLocked(s))
+			}
+		case s.active == nil:
+			s.dialing = true
+			_ = s.ep.PlayTone(u.dialToneLocked(s))
+		}
+	case EvDialed:
+		if ev.Number == "" {
+			break
+		}
+		switch {
+		case s.active != nil && s.active.heldByUs && s.dialing:
+			// Flash, number: blind transfer of the held call.
+			c := s.active
+			s.dialing = false
+			_ = s.ep.PlayTone(ToneNone)
+			number := ev.Number
+			after = func() { c.transfer(number) }
+		case s.active == nil:
+			s.dialing = false
+			_ = s.ep.PlayTone(ToneNone)
+			c, err := u.placeCallLocked(s, ev.Number)
+			if err != nil {
+				u.log.Warn("outgoing call refused", "endpoint", s.name, "error", err)
+				_ = s.ep.PlayTone(ToneReorder)
+				break
+			}
+			s.active = c
+			after = c.runOutgoing
+		}
+	case EvDigit:
+		if c := s.active; c != nil && c.ms != nil && c.state >= csEarly && !s.dialing {
+			d := ev.Digit
+			after = func() {
+				if err := c.ms.SendDigit(rune(d)); err != nil {
+					u.log.Warn("DTMF", "digit", string(rune(d)), "error", err)
+				}
+			}
+		}
+	case EvFlash:
+		a, o := s.active, s.other
+		switch {
+		case a == nil:
+		case o != nil && o.state == csSetup && !o.out:
+			// Call waiting: hold the current call, answer the new one.
+			if u.claimLocked(o, s) {
+				a.detachAudioLocked(s)
+				s.active, s.other = o, a
+				after = func() { _ = a.reinvite(true) }
+			}
+		case o != nil:
+			// Swap: hold the active call, resume the held one.
+			a.ms.Attach(nil)
+			s.active, s.other = o, a
+			o.attachAudioLocked(s)
+			after = func() {
+				_ = a.reinvite(true)
+				_ = o.reinvite(false)
+			}
+		case a.state >= csActive && !s.dialing:
+			// Hold and give dial tone (a number now transfers).
+			s.dialing = true
+			a.ms.Attach(nil)
+			_ = s.ep.PlayTone(u.dialToneLocked(s))
+			after = func() { _ = a.reinvite(true) }
+		case s.dialing && a.heldByUs:
+			// Flash again without a number: back to the call.
+			s.dialing = false
+			_ = s.ep.PlayTone(ToneNone)
+			a.attachAudioLocked(s)
+			after = func() { _ = a.reinvite(false) }
+		}
+	case EvOnHook:
+		s.offHook = false
+		s.dialing = false
+		_ = s.ep.PlayTone(ToneNone)
+		a, o := s.active, s.other
+		s.active, s.other = nil, nil
+		if a != nil {
+			a.detachAudioLocked(s)
+		}
+		if o != nil {
+			// The other call rings the phone back: a waiting call keeps
+			// ringing, a held call is recalled.
+			s.ringing = o
+			_ = s.ep.Ring(o.cid, "normal")
+			if o.state == csSetup {
+				o.ringing[s] = true
+				delete(o.cw, s)
+			}
+		}
+		if a != nil {
+			after = func() { a.hangup("on-hook") }
+		}
+	}
+	u.mu.Unlock()
+	if after != nil {
+		go after()
+	}
+}
+
+// dialToneLocked is stutter dial tone while messages wait.
+func (u *UA) dialToneLocked(s *epState) Tone {
+	if s.ext != nil && s.ext.mwi.Waiting {
+		return ToneStutterDial
+	}
+	return ToneDial
+}

@@ -1,0 +1,163 @@
+package sipua
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+)
+
+// ErrAuthRejected means the server refused our credentials (a fresh,
+// non-stale challenge right after we answered the previous one).
+var ErrAuthRejected = errors.New("authentication rejected")
+
+// authChallenge is one cached challenge with its nonce count.
+type authChallenge struct {
+	chal *digest.Challenge
+	nc   int
+}
+
+// authenticator answers digest challenges (RFC 2617/7616/8760 as used by
+// SIP): MD5 and SHA-256, qop=auth with nonce counts, stale nonces. It
+// remembers the last challenge per header kind, so later requests (refresh
+// REGISTERs, SUBSCRIBEs) carry credentials at once with an increasing nc.
+type authenticator struct {
+	user, pass string
+
+	mu    sync.Mutex
+	www   *authChallenge // WWW-Authenticate (registrar)
+	proxy *authChallenge // Proxy-Authenticate (proxy)
+}
+
+func newAuthenticator(user, pass string) *authenticator {
+	return &authenticator{user: user, pass: pass}
+}
+
+// authorize adds Authorization/Proxy-Authorization for the cached
+// challenges to req (removing any old ones).
+func (a *authenticator) authorize(req *sip.Request) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	req.RemoveHeader("Authorization")
+	req.RemoveHeader("Proxy-Authorization")
+	for _, c := range []struct {
+		ac  *authChallenge
+		hdr string
+	}{{a.www, "Authorization"}, {a.proxy, "Proxy-Authorization"}} {
+		if c.ac == nil {
+			continue
+		}
+		c.ac.nc++
+		cred, err := digest.Digest(c.ac.chal, digest.Options{
+			Method:   string(req.Method),
+			URI:      req.Recipient.String(),
+			Username: a.user,
+			Password: a.pass,
+			Count:    c.ac.nc,
+		})
+		if err != nil {
+			return fmt.Errorf("digest: %w", err)
+		}
+		req.AppendHeader(sip.NewHeader(c.hdr, cred.String()))
+	}
+	return nil
+}
+
+// challenged takes a 401/407 response and caches its challenge. It
+// reports whether the server marked the nonce stale, or an error naming
+// what was wrong with the challenge. The caller decides whether a repeated
+// challenge means the credentials were refused: it does when the request
+// answered a challenge received for that very request and the new
+// challenge is not stale.
+func (a *authenticator) challenged(res *sip.Response) (stale bool, err error) {
+	var hdrName string
+	switch res.StatusCode {
+	case 401:
+		hdrName = "WWW-Authenticate"
+	case 407:
+		hdrName = "Proxy-Authenticate"
+	default:
+		return false, fmt.Errorf("not a challenge: %d", res.StatusCode)
+	}
+	chal, err := pickChallenge(res.GetHeaders(hdrName))
+	if err != nil {
+		return false, fmt.Errorf("%d %s: %w", res.StatusCode, res.Reason, err)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if res.StatusCode == 407 {
+		a.proxy = &authChallenge{chal: chal}
+	} else {
+		a.www = &authChallenge{chal: chal}
+	}
+	return chal.Stale, nil
+}
+
+// forget drops the cached challenges (new registrar, new credentials).
+func (a *authenticator) forget() {
+	a.mu.Lock()
+	a.www, a.proxy = nil, nil
+	a.mu.Unlock()
+}
+
+// pickChallenge parses the challenge headers and picks the strongest
+// supported one: SHA-256 before MD5 (RFC 8760 §2.4).
+func pickChallenge(hdrs []sip.Header) (*digest.Challenge, error) {
+	if len(hdrs) == 0 {
+		return nil, errors.New("no challenge header")
+	}
+	var best *digest.Challenge
+	rank := func(c *digest.Challenge) int {
+		switch strings.ToUpper(c.Algorithm) {
+		case "SHA-256":
+			return 2
+		case "", "MD5":
+			return 1
+		}
+		return 0
+	}
+	var errs []error
+	for _, h := range hdrs {
+		c, err := parseChallenge(h.Value())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if rank(c) == 0 {
+			errs = append(errs, fmt.Errorf("unsupported algorithm %q", c.Algorithm))
+			continue
+		}
+		if len(c.QOP) > 0 && !c.SupportsQOP("auth") {
+			errs = append(errs, fmt.Errorf("unsupported qop %q", strings.Join(c.QOP, ",")))
+			continue
+		}
+		if best == nil || rank(c) > rank(best) {
+			best = c
+		}
+	}
+	if best == nil {
+		return nil, errors.Join(errs...)
+	}
+	return best, nil
+}
+
+// parseChallenge parses one WWW-/Proxy-Authenticate value.
+func parseChallenge(v string) (*digest.Challenge, error) {
+	c, err := digest.ParseChallenge(strings.TrimSpace(v))
+	if err != nil {
+		return nil, err
+	}
+	for i := range c.QOP {
+		c.QOP[i] = strings.TrimSpace(c.QOP[i])
+	}
+	if c.Nonce == "" {
+		return nil, errors.New("digest: challenge without nonce")
+	}
+	if c.Realm == "" {
+		return nil, errors.New("digest: challenge without realm")
+	}
+	return c, nil
+}

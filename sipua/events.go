@@ -1,0 +1,68 @@
+package sipua
+
+import (
+	"fmt"
+	"time"
+)
+
+// Event is published by the user agent for the cloud and the daemon:
+// one of *RegistrationEvent, *MWIEvent, *CallEvent, *QualityEvent.
+type Event interface{ event() }
+
+// RegState is the state of an extension's registration.
+type RegState string
+
+const (
+	RegUnregistered RegState = "unregistered"
+	RegRegistering  RegState = "registering"
+	RegRegistered   RegState = "registered"
+	RegFailed       RegState = "failed"    // retrying after an error
+	RegForbidden    RegState = "forbidden" // 403: long hold-off
+)
+
+// RegistrationEvent reports a change of an extension's registration.
+type RegistrationEvent struct {
+	Extension string
+	State     RegState
+	Registrar string        // host:port in use
+	Expires   time.Duration // granted, when registered
+	LastError string        // the last failure, e.g. "403 Forbidden", "timeout"
+	RetryIn   time.Duration // when retrying
+	Time      time.Time
+}
+
+// MWIEvent reports the message-waiting state of an extension (RFC 3842).
+type MWIEvent struct {
+	Extension string
+	Summary   MessageSummary
+	Time      time.Time
+}
+
+// CallEvent reports call start and end for logs and the cloud.
+type CallEvent struct {
+	Extension string
+	CallID    string
+	Direction string // "in" or "out"
+	Remote    string // the other party's number or URI
+	State     string // "ringing", "connected", "ended", "failed"
+	Reason    string // e.g. "487 Request Terminated", "bye", "cancel"
+	Endpoint  string // which endpoint has it (fmt %v of the endpoint)
+	Time      time.Time
+}
+
+// QualityEvent is the quality summary of one call, emitted when it ends.
+type QualityEvent struct {
+	Extension string
+	CallID    string
+	Summary   QualitySummary
+	Time      time.Time
+}
+
+func (*RegistrationEvent) event() {}
+func (*MWIEvent) event()          {}
+func (*CallEvent) event()         {}
+func (*QualityEvent) event()      {}
+
+func (e *RegistrationEvent) String() string {
+	return fmt.Sprintf("registration %s %s via %s err=%q", e.Extension, e.State, e.Registrar, e.LastError)
+}

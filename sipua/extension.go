@@ -1,0 +1,164 @@
+package sipua
+
+import (
+	"context"
+	"fmt"
+	"sync"
+)
+
+// extension is one configured extension: its registration, MWI
+// subscription and attached endpoints (guarded by UA.mu).
+type extension struct {
+	u         *UA
+	cfg       Extension
+	reg       *registration
+	endpoints []*epState
+	mwi       MessageSummary
+	mwiCallID string
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func newExtension(u *UA, cfg Extension) *extension {
+	return &extension{u: u, cfg: cfg, reg: newRegistration(u, cfg.Name, cfg.Account)}
+}
+
+// start runs the registration (and MWI subscription). Called with u.mu held.
+func (e *extension) start(ctx context.Context) {
+	ctx, e.cancel = context.WithCancel(ctx)
+	e.done = make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); e.reg.run(ctx) }()
+	if e.cfg.Account.MWI {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.runMWI(ctx) }()
+	}
+	go func() { wg.Wait(); close(e.done) }()
+}
+
+// stop ends the registration (un-registering) and waits.
+func (e *extension) stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	<-e.done
+}
+
+// epState is an attached endpoint and its call state (guarded by UA.mu).
+type epState struct {
+	ep   Endpoint
+	ext  *extension
+	name string
+
+	offHook bool
+	dialing bool  // dial tone, waiting for a number
+	active  *call // the call with audio (or being placed)
+	other   *call // held call, or a waiting (alerting) incoming call
+	ringing *call // incoming call ringing this endpoint (on-hook)
+	audio   AudioPort
+
+	qmu    sync.Mutex
+	queue  []EndpointEvent
+	signal chan struct{}
+	gone   chan struct{}
+}
+
+// Attach attaches an endpoint to an extension (live). It returns the
+// Reporter the endpoint's driver calls with its events. An endpoint is
+// attached to one extension at a time.
+func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	e := u.exts[ext]
+	if e == nil {
+		return nil, fmt.Errorf("sipua: attach: no extension %q", ext)
+	}
+	if u.attached[ep] != nil {
+		return nil, fmt.Errorf("sipua: attach: endpoint %v already attached to %q", ep, u.attached[ep].ext.cfg.Name)
+	}
+	s := &epState{ep: ep, ext: e, name: fmt.Sprint(ep), signal: make(chan struct{}, 1), gone: make(chan struct{})}
+	e.endpoints = append(e.endpoints, s)
+	u.attached[ep] = s
+	if e.mwi.Waiting {
+		_ = ep.SetMessageWaiting(true)
+	}
+	go u.endpointLoop(s)
+	return func(ev EndpointEvent) {
+		s.qmu.Lock()
+		s.queue = append(s.queue, ev)
+		s.qmu.Unlock()
+		select {
+		case s.signal <- struct{}{}:
+		default:
+		}
+	}, nil
+}
+
+// Detach removes an endpoint: ringing stops at once; a call it holds is
+// hung up.
+func (u *UA) Detach(ep Endpoint) error {
+	u.mu.Lock()
+	s := u.attached[ep]
+	if s == nil {
+		u.mu.Unlock()
+		return fmt.Errorf("sipua: detach: endpoint %v not attached", ep)
+	}
+	delete(u.attached, ep)
+	if s.ext != nil {
+		eps := s.ext.endpoints[:0]
+		for _, x := range s.ext.endpoints {
+			if x != s {
+				eps = append(eps, x)
+			}
+		}
+		s.ext.endpoints = eps
+	}
+	var hang []*call
+	if s.ringing != nil {
+		c := s.ringing
+		s.ringing = nil
+		_ = ep.StopRinging()
+		u.ringStoppedLocked(c, s)
+	}
+	for _, c := range []*call{s.active, s.other} {
+		if c != nil {
+			hang = append(hang, c)
+		}
+	}
+	s.active, s.other = nil, nil
+	if s.audio != nil {
+		_ = ep.DisconnectAudio()
+		s.audio = nil
+	}
+	close(s.gone)
+	u.mu.Unlock()
+	for _, c := range hang {
+		c.detachEndpoint(s)
+		c.hangup("endpoint detached")
+	}
+	return nil
+}
+
+func (u *UA) endpointLoop(s *epState) {
+	for {
+		select {
+		case <-s.gone:
+			return
+		case <-s.signal:
+		}
+		for {
+			s.qmu.Lock()
+			if len(s.queue) == 0 {
+				s.qmu.Unlock()
+				break
+			}
+			ev := s.queue[0]
+			s.queue = s.queue[1:]
+			s.qmu.Unlock()
+			u.handleEndpointEvent(s, ev)
+		}
+	}
+}

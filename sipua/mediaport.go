@@ -1,0 +1,263 @@
+package sipua
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"basestation/sipua/media"
+)
+
+// QualitySummary is the end-of-call quality of a call's media (packets,
+// loss, jitter, RTT, MOS): media.Stats.
+type QualitySummary = media.Stats
+
+// mediaSess is one call's media: the SDP negotiator and the RTP session,
+// run against a switchPort so the endpoint's audio can be attached and
+// detached (hold, call-waiting swap) without ending the RTP session.
+type mediaSess struct {
+	u    *UA
+	s    *media.Session
+	neg  *media.Negotiator
+	sw   *switchPort
+	mu   sync.Mutex
+	run  bool
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+func (u *UA) newMedia(c *call, ip net.IP, mode media.SRTPMode) (*mediaSess, error) {
+	addr, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return nil, fmt.Errorf("media: bad local IP %v", ip)
+	}
+	addr = addr.Unmap()
+	bind := netip.AddrPortFrom(addr, 0)
+	if u.cfg.RTPPortMin > 0 {
+		// Try even ports of the configured range.
+		var last error
+		for p := u.cfg.RTPPortMin &^ 1; p+1 <= u.cfg.RTPPortMax; p += 2 {
+			m, err := u.newMediaAt(c, netip.AddrPortFrom(addr, uint16(p)), addr, mode)
+			if err == nil {
+				return m, nil
+			}
+			last = err
+		}
+		return nil, fmt.Errorf("media: no free RTP port in %d-%d: %w", u.cfg.RTPPortMin, u.cfg.RTPPortMax, last)
+	}
+	return u.newMediaAt(c, bind, addr, mode)
+}
+
+func (u *UA) newMediaAt(c *call, bind netip.AddrPort, adv netip.Addr, mode media.SRTPMode) (*mediaSess, error) {
+	m := &mediaSess{u: u, sw: &switchPort{}}
+	s, err := media.NewSession(media.Config{
+		LocalAddr: bind,
+		Logger:    u.log,
+		OnDigit: func(d media.Digit) {
+			m.sw.playDigit(d.Rune(), d.Duration)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	neg, err := media.NewNegotiator(media.Options{
+		Addr:     netip.AddrPortFrom(adv, s.LocalAddr().Port()),
+		SRTP:     mode,
+		Username: "basestation",
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	m.s, m.neg = s, neg
+	return m, nil
+}
+
+func (m *mediaSess) Negotiator() *media.Negotiator { return m.neg }
+
+func (m *mediaSess) Apply(n media.Negotiated) error { return m.s.Apply(n) }
+
+// Attach routes the call's audio to p (nil: silence, incoming audio
+// dropped). The RTP session starts at the first attach.
+func (m *mediaSess) Attach(p AudioPort) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p != nil && !m.run {
+		m.run = true
+		m.sw.init(p.Rate())
+		ctx, cancel := context.WithCancel(context.Background())
+		m.stop = cancel
+		m.done = make(chan struct{})
+		go func() {
+			defer close(m.done)
+			if err := m.s.Run(ctx, m.sw); err != nil {
+				m.u.log.Warn("media session", "error", err)
+			}
+		}()
+	}
+	m.sw.set(p)
+}
+
+// SendDigit sends an RFC 4733 digit of 100 ms.
+func (m *mediaSess) SendDigit(r rune) error { return m.s.SendDigit(r, 0) }
+
+// Close ends the media and returns the call's quality summary.
+func (m *mediaSess) Close() QualitySummary {
+	m.mu.Lock()
+	run, stop, done := m.run, m.stop, m.done
+	m.mu.Unlock()
+	if run {
+		stop()
+		<-done
+	} else {
+		m.s.Close()
+	}
+	m.sw.set(nil)
+	return m.s.Stats()
+}
+
+// switchPort is the AudioPort the RTP session runs on. It forwards to the
+// endpoint's port when one is attached; otherwise it paces 10 ms frames of
+// silence itself and drops what it is given. Received RFC 4733 digits are
+// played to the endpoint as DTMF tones (Q.23 pairs, -10 dBm0 per tone)
+// mixed over the decoded audio.
+type switchPort struct {
+	mu    sync.Mutex
+	rate  int
+	cur   AudioPort
+	next  time.Time
+	tone  [2]float64 // frequencies of the digit being played
+	toneN int        // samples left
+	phase int
+}
+
+func (p *switchPort) init(rate int) {
+	p.mu.Lock()
+	p.rate = rate
+	p.mu.Unlock()
+}
+
+func (p *switchPort) set(a AudioPort) {
+	p.mu.Lock()
+	p.cur = a
+	p.next = time.Time{}
+	p.mu.Unlock()
+}
+
+func (p *switchPort) Rate() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rate
+}
+
+func (p *switchPort) ReadFrame(ctx context.Context, dst []int16) error {
+	p.mu.Lock()
+	cur := p.cur
+	p.mu.Unlock()
+	if cur != nil {
+		if err := cur.ReadFrame(ctx, dst); err == nil || ctx.Err() != nil {
+			return err
+		}
+		// The endpoint's port failed (closed on detach): go on with
+		// silence rather than ending the call's media.
+		p.mu.Lock()
+		if p.cur == cur {
+			p.cur = nil
+		}
+		p.mu.Unlock()
+	}
+	clear(dst)
+	p.mu.Lock()
+	now := time.Now()
+	if p.next.IsZero() || now.Sub(p.next) > 100*time.Millisecond {
+		p.next = now
+	}
+	p.next = p.next.Add(10 * time.Millisecond)
+	wait := time.Until(p.next)
+	p.mu.Unlock()
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (p *switchPort) WriteFrame(ctx context.Context, src []int16) error {
+	p.mu.Lock()
+	cur := p.cur
+	if p.toneN > 0 {
+		p.mixTone(src)
+	}
+	p.mu.Unlock()
+	if cur == nil {
+		return nil
+	}
+	if err := cur.WriteFrame(ctx, src); err != nil && ctx.Err() == nil {
+		p.mu.Lock()
+		if p.cur == cur {
+			p.cur = nil
+		}
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+var dtmfRows = [4]float64{697, 770, 852, 941}
+var dtmfCols = [4]float64{1209, 1336, 1477, 1633}
+
+// dtmfPair returns the Q.23 frequency pair of a DTMF character.
+func dtmfPair(r rune) (float64, float64, bool) {
+	const keys = "123A456B789C*0#D"
+	for i, k := range keys {
+		if k == r {
+			return dtmfRows[i/4], dtmfCols[i%4], true
+		}
+	}
+	return 0, 0, false
+}
+
+func (p *switchPort) playDigit(r rune, d time.Duration) {
+	lo, hi, ok := dtmfPair(r)
+	if !ok {
+		return
+	}
+	if d < 40*time.Millisecond {
+		d = 40 * time.Millisecond
+	}
+	if d > 2*time.Second {
+		d = 2 * time.Second
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rate == 0 {
+		return
+	}
+	p.tone = [2]float64{lo, hi}
+	p.toneN = int(d.Seconds() * float64(p.rate))
+	p.phase = 0
+}
+
+// mixTone overwrites frame with the digit's tone pair; p.mu held.
+func (p *switchPort) mixTone(frame []int16) {
+	const amp = 0.3162 * 0.5 * 32767 / 1.4142 * 1.4142 // about -10 dBm0 per tone
+	for i := range frame {
+		if p.toneN == 0 {
+			break
+		}
+		t := float64(p.phase) / float64(p.rate)
+		v := amp * (math.Sin(2*math.Pi*p.tone[0]*t) + math.Sin(2*math.Pi*p.tone[1]*t))
+		frame[i] = int16(v)
+		p.phase++
+		p.toneN--
+	}
+}

@@ -1,0 +1,661 @@
+package sipua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+)
+
+// errTimeout is a request that got no final response.
+var errTimeout = errors.New("timeout")
+
+// regOutcome classifies a REGISTER result for the retry policy.
+type regOutcome int
+
+const (
+	regOK        regOutcome = iota
+	regFailover             // timeout, transport error, 5xx: try the next registrar
+	regForbidden            // 403: long hold-off
+	regRetry                // anything else: back off and retry
+)
+
+// classify maps a final response (or error) to the retry policy.
+func classify(res *sip.Response, err error) regOutcome {
+	if err != nil {
+		return regFailover
+	}
+	switch {
+	case res.IsSuccess():
+		return regOK
+	case res.StatusCode == 403:
+		return regForbidden
+	case res.StatusCode >= 500 && res.StatusCode < 600:
+		return regFailover
+	}
+	return regRetry
+}
+
+// backoff returns the wait after n consecutive failures (n >= 1):
+// min*2^(n-1), capped at max, with jitter taking 0-50 % off.
+func backoff(n int, min, max time.Duration, r *rand.Rand) time.Duration {
+	d := min
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	jit := 1 - 0.5*r.Float64()
+	return time.Duration(float64(d) * jit)
+}
+
+// retryAfter parses a Retry-After header (seconds, RFC 3261 §20.33).
+func retryAfter(res *sip.Response) time.Duration {
+	if res == nil {
+		return 0
+	}
+	h := res.GetHeader("Retry-After")
+	if h == nil {
+		return 0
+	}
+	v := strings.TrimSpace(h.Value())
+	if i := strings.IndexAny(v, " ;("); i >= 0 {
+		v = v[:i]
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 86400 {
+		return 0
+	}
+	return time.Duration(n) * time.Second
+}
+
+// registration keeps one account registered.
+type registration struct {
+	u    *UA
+	ext  string
+	acct Account
+	auth *authenticator
+	rnd  *rand.Rand
+
+	callID  string
+	fromTag string
+	cseq    uint32
+
+	kick chan struct{}
+
+	mu        sync.Mutex
+	state     RegState
+	target    string // host:port of the registrar in use
+	serverIPs []net.IP
+	localIP   string
+	contact   *sip.ContactHeader
+	lastErr   string
+	expires   time.Duration
+}
+
+func newRegistration(u *UA, ext string, a Account) *registration {
+	return &registration{
+		u: u, ext: ext, acct: a,
+		auth:    newAuthenticator(a.authUser(), a.Password),
+		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		callID:  sip.GenerateTagN(24) + "@basestation",
+		fromTag: sip.GenerateTagN(16),
+		cseq:    rand.Uint32N(10000),
+		kick:    make(chan struct{}, 1),
+		state:   RegUnregistered,
+	}
+}
+
+// Registered reports whether the account is registered now.
+func (r *registration) registered() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.state == RegRegistered
+}
+
+// trusted reports whether ip is one of the servers the account uses.
+func (r *registration) trusted(ip net.IP) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.serverIPs {
+		if s.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *registration) setState(s RegState, lastErr string, retry time.Duration) {
+	r.mu.Lock()
+	changed := r.state != s || (lastErr != "" && lastErr != r.lastErr)
+	r.state = s
+	if lastErr != "" {
+		r.lastErr = lastErr
+	}
+	ev := &RegistrationEvent{Extension: r.ext, State: s, Registrar: r.target, Expires: r.expires,
+		LastError: r.lastErr, RetryIn: retry, Time: time.Now()}
+	r.mu.Unlock()
+	if changed {
+		r.u.log.Info("registration", "ext", r.ext, "state", s, "registrar", ev.Registrar, "error", ev.LastError, "retry_in", retry)
+		r.u.emit(ev)
+	}
+}
+
+// targets returns the ordered registrar list: configured, or DNS SRV of
+// the domain (RFC 3263 §4.2), or the domain itself.
+func (r *registration) targets(ctx context.Context) []string {
+	a := r.acct
+	tr := a.transport()
+	if a.OutboundProxy != "" {
+		h, p := hostPortDefault(a.OutboundProxy, tr)
+		return []string{net.JoinHostPort(h, strconv.Itoa(p))}
+	}
+	if len(a.Registrars) > 0 {
+		out := make([]string, len(a.Registrars))
+		for i, s := range a.Registrars {
+			h, p := hostPortDefault(s, tr)
+			out[i] = net.JoinHostPort(h, strconv.Itoa(p))
+		}
+		return out
+	}
+	if net.ParseIP(a.Domain) == nil {
+		proto := "udp"
+		service := "sip"
+		switch tr {
+		case TCP:
+			proto = "tcp"
+		case TLS:
+			proto, service = "tcp", "sips"
+		}
+		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, srvs, err := r.u.Resolver.LookupSRV(lctx, service, proto, a.Domain)
+		cancel()
+		if err == nil && len(srvs) > 0 {
+			out := make([]string, 0, len(srvs))
+			for _, s := range srvs {
+				out = append(out, net.JoinHostPort(strings.TrimSuffix(s.Target, "."), strconv.Itoa(int(s.Port))))
+			}
+			return out
+		}
+	}
+	h, p := hostPortDefault(a.Domain, tr)
+	return []string{net.JoinHostPort(h, strconv.Itoa(p))}
+}
+
+// resolve returns the IPs of host (literal or DNS).
+func (r *registration) resolve(ctx context.Context, target string) ([]net.IP, error) {
+	h, _, _ := net.SplitHostPort(target)
+	if ip := net.ParseIP(h); ip != nil {
+		return []net.IP{ip}, nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := r.u.Resolver.LookupHost(lctx, h)
+	if err != nil {
+		return nil, err
+	}
+	var ips []net.IP
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip != nil {
+			ips = append(ips, ip)
+		}
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("no address for %s", h)
+	}
+	return ips, nil
+}
+
+// run keeps the account registered until ctx ends, then un-registers.
+func (r *registration) run(ctx context.Context) {
+	t := r.u.timing
+	var targets []string
+	idx := 0
+	failures := 0
+	notBefore := map[string]time.Time{}
+	tried := 0 // targets tried since the last success
+	for ctx.Err() == nil {
+		if len(targets) == 0 {
+			targets = r.targets(ctx)
+			idx = 0
+		}
+		target := targets[idx]
+		if nb, ok := notBefore[target]; ok && time.Now().Before(nb) {
+			// Retry-After still running: try another server, or wait.
+			if tried < len(targets) {
+				idx = (idx + 1) % len(targets)
+				tried++
+				continue
+			}
+			r.sleep(ctx, time.Until(nb))
+			tried = 0
+			continue
+		}
+		r.setState(RegRegistering, "", 0)
+		res, err := r.register(ctx, target, r.acct.expires())
+		if ctx.Err() != nil {
+			break
+		}
+		switch classify(res, err) {
+		case regOK:
+			failures, tried = 0, 0
+			granted := r.granted(res)
+			r.mu.Lock()
+			r.expires = granted
+			r.mu.Unlock()
+			r.setState(RegRegistered, "", 0)
+			newIdx, again := r.hold(ctx, targets, idx, granted)
+			if newIdx != idx {
+				idx = newIdx
+			}
+			if again {
+				continue
+			}
+		case regForbidden:
+			failures++
+			r.setState(RegForbidden, describe(res, err), t.ForbiddenHold)
+			r.sleep(ctx, t.ForbiddenHold)
+		case regFailover:
+			failures++
+			tried++
+			if ra := retryAfter(res); ra > 0 {
+				notBefore[target] = time.Now().Add(ra)
+			}
+			r.auth.forget()
+			if len(targets) > 1 && tried < len(targets) {
+				idx = (idx + 1) % len(targets)
+				r.setState(RegFailed, describe(res, err), 0)
+				continue
+			}
+			// Every server failed: back off, then start over from the
+			// primary (SRV is looked up again).
+			wait := backoff(failures, t.RetryMin, t.RetryMax, r.rnd)
+			if ra := retryAfter(res); ra > wait {
+				wait = ra
+			}
+			r.setState(RegFailed, describe(res, err), wait)
+			r.sleep(ctx, wait)
+			targets, tried = nil, 0
+		default:
+			failures++
+			wait := backoff(failures, t.RetryMin, t.RetryMax, r.rnd)
+			r.setState(RegFailed, describe(res, err), wait)
+			r.sleep(ctx, wait)
+		}
+	}
+	r.unregister()
+}
+
+// sleep waits d, or until ctx ends or a kick (address change, config).
+func (r *registration) sleep(ctx context.Context, d time.Duration) {
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-ctx.Done():
+	case <-tm.C:
+	case <-r.kick:
+	}
+}
+
+// hold keeps a registration alive: it refreshes at half the granted time,
+// sends NAT keepalives, watches the local address and fails back to the
+// primary. It returns when the registration must be redone (again=true)
+// at index idx.
+func (r *registration) hold(ctx context.Context, targets []string, idx int, granted time.Duration) (int, bool) {
+	t := r.u.timing
+	refresh := time.NewTimer(granted / 2)
+	defer refresh.Stop()
+	keep := time.NewTicker(t.Keepalive)
+	defer keep.Stop()
+	addr := time.NewTicker(t.AddrCheck)
+	defer addr.Stop()
+	var failback <-chan time.Time
+	if idx != 0 {
+		fb := time.NewTicker(t.Failback)
+		defer fb.Stop()
+		failback = fb.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return idx, false
+		case <-r.kick:
+			return idx, true
+		case <-refresh.C:
+			return idx, true
+		case <-keep.C:
+			r.keepalive()
+		case <-addr.C:
+			if r.addrChanged() {
+				r.u.log.Info("local address changed, re-registering", "ext", r.ext)
+				return idx, true
+			}
+		case <-failback:
+			prev := r.snapshotTarget()
+			res, err := r.register(ctx, targets[0], r.acct.expires())
+			if classify(res, err) == regOK {
+				r.u.log.Info("failed back to primary registrar", "ext", r.ext, "registrar", targets[0])
+				r.unregisterAt(prev)
+				r.mu.Lock()
+				r.expires = r.granted(res)
+				r.mu.Unlock()
+				r.setState(RegRegistered, "", 0)
+				return 0, false
+			}
+			// Still down: stay where we are (re-register there now,
+			// since the target fields moved).
+			return idx, true
+		}
+	}
+}
+
+func (r *registration) snapshotTarget() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.target
+}
+
+// granted is the expiry the registrar granted for our contact.
+func (r *registration) granted(res *sip.Response) time.Duration {
+	r.mu.Lock()
+	ours := r.contact
+	r.mu.Unlock()
+	def := r.acct.expires()
+	for _, h := range res.GetHeaders("Contact") {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok {
+			continue
+		}
+		if ours != nil && (c.Address.Host != ours.Address.Host || c.Address.Port != ours.Address.Port || c.Address.User != ours.Address.User) {
+			continue
+		}
+		if v, ok := c.Params.Get("expires"); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				return time.Duration(n) * time.Second
+			}
+		}
+	}
+	if e := res.GetHeader("Expires"); e != nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(e.Value())); err == nil && n > 0 {
+			return time.Duration(n) * time.Second
+		}
+	}
+	return def
+}
+
+func describe(res *sip.Response, err error) string {
+	if err != nil {
+		if errors.Is(err, errTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sip.ErrTransactionTimeout) {
+			return "timeout"
+		}
+		return err.Error()
+	}
+	return fmt.Sprintf("%d %s", res.StatusCode, res.Reason)
+}
+
+// localIP is the address we put in Via/Contact towards target.
+func (r *registration) localIPTowards(target string) (string, error) {
+	if r.u.cfg.AdvertiseIP != "" {
+		return r.u.cfg.AdvertiseIP, nil
+	}
+	if ip := net.ParseIP(r.u.listenHost); ip != nil && !ip.IsUnspecified() {
+		return ip.String(), nil
+	}
+	h, p, _ := net.SplitHostPort(target)
+	ips, err := r.resolve(context.Background(), target)
+	if err != nil {
+		return "", err
+	}
+	_ = h
+	ip, err := r.u.LocalIPFor(net.JoinHostPort(ips[0].String(), p))
+	if err != nil {
+		return "", err
+	}
+	return ip.String(), nil
+}
+
+func (r *registration) addrChanged() bool {
+	r.mu.Lock()
+	target, old := r.target, r.localIP
+	r.mu.Unlock()
+	ip, err := r.localIPTowards(target)
+	return err == nil && ip != old
+}
+
+// keepalive sends a CRLF keepalive (RFC 5626 §4.4.1 ping) to the
+// registrar over UDP; it touches no dialog, so calls are undisturbed.
+func (r *registration) keepalive() {
+	if r.acct.transport() != UDP {
+		return // TCP/TLS: OS keepalive on the connection
+	}
+	r.mu.Lock()
+	ips, target := r.serverIPs, r.target
+	r.mu.Unlock()
+	if len(ips) == 0 {
+		return
+	}
+	_, p, _ := net.SplitHostPort(target)
+	port, _ := strconv.Atoi(p)
+	_, _ = r.u.udp.WriteTo([]byte("\r\n\r\n"), &net.UDPAddr{IP: ips[0], Port: port})
+}
+
+// register sends one REGISTER (with digest retries) to target.
+func (r *registration) register(ctx context.Context, target string, expires time.Duration) (*sip.Response, error) {
+	ips, err := r.resolve(ctx, target)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", target, err)
+	}
+	localIP, err := r.localIPTowards(target)
+	if err != nil {
+		return nil, fmt.Errorf("local address towards %s: %w", target, err)
+	}
+	r.mu.Lock()
+	if r.target != target {
+		r.auth.forget()
+	}
+	r.target, r.serverIPs, r.localIP = target, ips, localIP
+	r.mu.Unlock()
+	res, contact, err := r.send(ctx, target, localIP, expires, nil)
+	if err == nil && res.IsSuccess() {
+		// NAT: the registrar saw another address than ours (Via
+		// received/rport, RFC 3581); register that one instead.
+		if nat := natContact(res, contact); nat != nil && expires > 0 {
+			res, contact, err = r.send(ctx, target, localIP, expires, nat)
+		}
+	}
+	if err == nil && res.IsSuccess() {
+		r.mu.Lock()
+		r.contact = contact
+		r.mu.Unlock()
+	}
+	return res, err
+}
+
+// natContact returns the public contact when the response's Via shows
+// a received/rport different from the contact we registered.
+func natContact(res *sip.Response, c *sip.ContactHeader) *sip.ContactHeader {
+	via := res.Via()
+	if via == nil || c == nil {
+		return nil
+	}
+	recv, _ := via.Params.Get("received")
+	rp, _ := via.Params.Get("rport")
+	port, _ := strconv.Atoi(rp)
+	if recv == "" || net.ParseIP(recv) == nil {
+		return nil
+	}
+	if recv == c.Address.Host && (port == 0 || port == c.Address.Port) {
+		return nil
+	}
+	if net.ParseIP(recv).IsLoopback() {
+		return nil
+	}
+	n := c.Clone()
+	n.Address.Host = recv
+	if port != 0 {
+		n.Address.Port = port
+	}
+	return n
+}
+
+func (r *registration) nextCSeq() uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cseq++
+	return r.cseq
+}
+
+// send builds and sends REGISTER with digest retries and returns the
+// final response and the contact used.
+func (r *registration) send(ctx context.Context, target, localIP string, expires time.Duration, contactOverride *sip.ContactHeader) (*sip.Response, *sip.ContactHeader, error) {
+	a := r.acct
+	tr := a.transport()
+	cli, err := r.u.client(tr, localIP)
+	if err != nil {
+		return nil, nil, err
+	}
+	var contact *sip.ContactHeader
+	build := func() (*sip.Request, error) {
+		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: a.Domain})
+		req.SetTransport(tr.sip())
+		req.SetDestination(target)
+		aor := sip.Uri{Scheme: "sip", User: a.User, Host: a.Domain}
+		from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+		from.Params.Add("tag", r.fromTag)
+		req.AppendHeader(from)
+		req.AppendHeader(&sip.ToHeader{Address: aor, Params: sip.NewParams()})
+		cid := sip.CallIDHeader(r.callID)
+		req.AppendHeader(&cid)
+		req.AppendHeader(&sip.CSeqHeader{SeqNo: r.nextCSeq(), MethodName: sip.REGISTER})
+		mf := sip.MaxForwardsHeader(70)
+		req.AppendHeader(&mf)
+		sipgo.ClientRequestAddVia(cli, req)
+		if tr == UDP {
+			req.Laddr = sip.Addr{IP: net.ParseIP(r.u.udp.LocalAddr().(*net.UDPAddr).IP.String()), Port: r.u.listenPort}
+		}
+		if contactOverride != nil {
+			contact = contactOverride.Clone()
+		} else {
+			port := r.u.listenPort
+			if tr != UDP {
+				// Contact = the connection's own address, so the
+				// registrar reaches us over the same connection.
+				conn, err := r.u.sua.TransportLayer().ClientRequestConnection(ctx, req)
+				if err != nil {
+					return nil, err
+				}
+				_, ps, _ := net.SplitHostPort(conn.LocalAddr().String())
+				port, _ = strconv.Atoi(ps)
+			}
+			contact = &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: a.User, Host: localIP, Port: port}, Params: sip.NewParams()}
+			if tr != UDP {
+				contact.Address.UriParams = sip.NewParams()
+				contact.Address.UriParams.Add("transport", string(tr))
+			}
+		}
+		req.AppendHeader(contact)
+		req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+		req.AppendHeader(sip.NewHeader("User-Agent", r.u.userAgent()))
+		req.AppendHeader(sip.NewHeader("Allow", allowMethods))
+		req.SetBody(nil)
+		return req, nil
+	}
+	res, err := r.u.doAuth(ctx, cli, r.auth, build)
+	return res, contact, err
+}
+
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, REFER"
+
+// unregister removes our binding at the current registrar.
+func (r *registration) unregister() {
+	r.unregisterAt(r.snapshotTarget())
+	r.setState(RegUnregistered, "", 0)
+}
+
+func (r *registration) unregisterAt(target string) {
+	r.mu.Lock()
+	contact, localIP := r.contact, r.localIP
+	r.contact = nil
+	r.mu.Unlock()
+	if contact == nil || target == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, _, _ = r.send(ctx, target, localIP, 0, contact)
+}
+
+// doAuth sends the request built by build, answering up to three digest
+// challenges (stale nonces and a first challenge to cached credentials
+// are retried; a repeated non-stale challenge to fresh credentials is
+// returned as the final response). Each attempt is a fresh request.
+func (u *UA) doAuth(ctx context.Context, cli *sipgo.Client, auth *authenticator, build func() (*sip.Request, error)) (*sip.Response, error) {
+	fresh := false
+	for attempt := 0; ; attempt++ {
+		req, err := build()
+		if err != nil {
+			return nil, err
+		}
+		if err := auth.authorize(req); err != nil {
+			return nil, err
+		}
+		res, err := u.roundTrip(ctx, cli, req)
+		if err != nil {
+			return nil, err
+		}
+		if res.StatusCode != 401 && res.StatusCode != 407 {
+			return res, nil
+		}
+		stale, err := auth.challenged(res)
+		if err != nil {
+			return res, nil
+		}
+		if (fresh && !stale) || attempt >= 3 {
+			auth.forget()
+			return res, nil
+		}
+		fresh = true
+	}
+}
+
+// roundTrip sends one request and waits for its final response.
+func (u *UA) roundTrip(ctx context.Context, cli *sipgo.Client, req *sip.Request) (*sip.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.timing.RequestTimeout)
+	defer cancel()
+	tx, err := cli.TransactionRequest(ctx, req, noBuild)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Terminate()
+	for {
+		select {
+		case res := <-tx.Responses():
+			if res.IsProvisional() {
+				continue
+			}
+			return res, nil
+		case <-tx.Done():
+			if err := tx.Err(); err != nil {
+				if errors.Is(err, sip.ErrTransactionTimeout) {
+					return nil, errTimeout
+				}
+				return nil, err
+			}
+			return nil, errTimeout
+		case <-ctx.Done():
+			return nil, errTimeout
+		}
+	}
+}
+
+// noBuild is a client option that leaves our fully built request as is.
+func noBuild(*sipgo.Client, *sip.Request) error { return nil }

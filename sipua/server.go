@@ -1,0 +1,361 @@
+package sipua
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"basestation/sipua/media"
+)
+
+// srcIP is the IP a request came from.
+func srcIP(req *sip.Request) net.IP {
+	h, _, err := net.SplitHostPort(req.Source())
+	if err != nil {
+		return nil
+	}
+	return net.ParseIP(h)
+}
+
+// findExtension maps an incoming request to the extension it is for: by
+// the Request-URI user (our Contact user) or the To user.
+func (u *UA) findExtensionLocked(req *sip.Request) *extension {
+	for _, user := range []string{req.Recipient.User, req.To().Address.User} {
+		for _, e := range u.exts {
+			if e.cfg.Account.User == user {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+func (u *UA) callFor(req *sip.Request) *call {
+	cid := req.CallID()
+	if cid == nil {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.calls[cid.Value()]
+}
+
+func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if req.To() == nil || req.From() == nil || req.CallID() == nil || req.CSeq() == nil {
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	if req.To().Params.Has("tag") {
+		u.onReinvite(req, tx)
+		return
+	}
+	u.mu.Lock()
+	if !u.running {
+		u.mu.Unlock()
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	if u.calls[req.CallID().Value()] != nil {
+		u.mu.Unlock()
+		respond(tx, req, 482, "Loop Detected")
+		return
+	}
+	e := u.findExtensionLocked(req)
+	if e == nil {
+		u.mu.Unlock()
+		respond(tx, req, 404, "Not Found")
+		return
+	}
+	if !e.reg.trusted(srcIP(req)) {
+		u.mu.Unlock()
+		u.log.Warn("INVITE from a server the account does not use, refused", "ext", e.cfg.Name, "source", req.Source())
+		respond(tx, req, 403, "Forbidden")
+		return
+	}
+	r := e.reg
+	r.mu.Lock()
+	contact, localIP := r.contact, r.localIP
+	r.mu.Unlock()
+	if contact == nil {
+		contact = &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: e.cfg.Account.User, Host: localIP, Port: u.listenPort}}
+	}
+	acct := e.cfg.Account
+	cli, err := u.client(acct.transport(), localIP)
+	if err != nil {
+		u.mu.Unlock()
+		respond(tx, req, 500, "Server Internal Error")
+		return
+	}
+	c := u.newCall(e, acct, r.auth, false)
+	c.cli, c.invReq, c.invTx = cli, req, tx
+	from := req.From()
+	tag, _ := from.Params.Get("tag")
+	c.dlg = &dialog{
+		callID:     req.CallID().Value(),
+		local:      req.To().Address,
+		localTag:   sip.GenerateTagN(16),
+		remote:     from.Address,
+		remoteName: from.DisplayName,
+		remoteTag:  tag,
+		routes:     routeSetFrom(req.GetHeaders("Record-Route"), false),
+		rcseq:      req.CSeq().SeqNo,
+		lcseq:      1,
+		transport:  req.Transport(),
+		contact:    contact.Clone(),
+	}
+	if ct := req.Contact(); ct != nil {
+		c.dlg.remoteTarget = ct.Address
+	} else {
+		u.mu.Unlock()
+		respond(tx, req, 400, "Missing Contact")
+		return
+	}
+	c.cid = callerIDOf(req)
+	c.number = c.cid.Number
+	u.calls[c.dlg.callID] = c
+	u.mu.Unlock()
+
+	fail := func(code int, reason string) {
+		_ = tx.Respond(c.response(code, reason, nil))
+		c.finish(fmt.Sprintf("%d %s", code, reason))
+	}
+	ms, err := u.newMedia(c, c.localIP(), srtpMode(acct.SRTP))
+	if err != nil {
+		fail(500, "Server Internal Error")
+		return
+	}
+	c.ms = ms
+	answer, neg, err := ms.Negotiator().Answer(req.Body())
+	if err != nil {
+		u.log.Info("incoming offer refused", "call", c.dlg.callID, "error", err)
+		var se *media.SDPError
+		if errors.Is(err, media.ErrNoCommonCodec) || errors.Is(err, media.ErrSRTPMismatch) || errors.As(err, &se) {
+			fail(488, "Not Acceptable Here")
+		} else {
+			fail(488, "Not Acceptable Here")
+		}
+		return
+	}
+	if err := ms.Apply(neg); err != nil {
+		fail(500, "Server Internal Error")
+		return
+	}
+	if !u.offerIncoming(c) {
+		fail(486, "Busy Here")
+		return
+	}
+	c.event("ringing", "")
+	canceled := make(chan struct{})
+	tx.OnCancel(func(*sip.Request) { close(canceled) })
+	ringing := c.response(180, "Ringing", nil)
+	ringing.AppendHeader(c.dlg.contact.Clone())
+	_ = tx.Respond(ringing)
+
+	var s *epState
+	select {
+	case s = <-c.answerCh:
+	case <-canceled:
+		c.finish("cancelled")
+		return
+	case <-tx.Done():
+		c.finish("cancelled")
+		return
+	case <-c.ctx.Done():
+		_ = tx.Respond(c.response(480, "Temporarily Unavailable", nil))
+		c.finish("not answered")
+		return
+	}
+	_ = s
+	ok := c.response(200, "OK", answer)
+	ok.AppendHeader(c.dlg.contact.Clone())
+	ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	ok.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	u.mu.Lock()
+	c.state = csAnswering
+	u.mu.Unlock()
+	if err := tx.Respond(ok); err != nil {
+		c.finish("cancelled")
+		return
+	}
+	if !c.waitAck(tx, ok, req.CSeq().SeqNo) {
+		u.log.Warn("no ACK for 200, hanging up", "call", c.dlg.callID)
+		c.hangup("no ACK")
+		return
+	}
+	u.mu.Lock()
+	if c.state == csAnswering {
+		c.state = csActive
+	}
+	if c.owner != nil && c.owner.active == c {
+		c.attachAudioLocked(c.owner)
+	}
+	u.mu.Unlock()
+	c.event("connected", "")
+}
+
+// response builds a response to the INVITE with our To tag.
+func (c *call) response(code int, reason string, body []byte) *sip.Response {
+	res := sip.NewResponseFromRequest(c.invReq, code, reason, body)
+	if to := res.To(); to != nil && !to.Params.Has("tag") {
+		to.Params.Add("tag", c.dlg.localTag)
+	}
+	return res
+}
+
+// waitAck retransmits a 2xx (T1 doubling to T2) until the ACK for cseq
+// arrives, the call ends (BYE overtook the ACK) or 64*T1 pass.
+func (c *call) waitAck(tx sip.ServerTransaction, res *sip.Response, cseq uint32) bool {
+	interval := sip.T1
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
+	deadline := time.After(64 * sip.T1)
+	for {
+		select {
+		case n := <-c.acks:
+			if n == cseq {
+				return true
+			}
+		case <-c.ctx.Done():
+			return true // BYE came first (libraries.md §3.4): treated as answered
+		case <-deadline:
+			return false
+		case <-timer.C:
+			_ = tx.Respond(res)
+			interval = min(2*interval, sip.T2)
+			timer.Reset(interval)
+		}
+	}
+}
+
+// callerIDOf reads the caller ID of an incoming INVITE: P-Asserted-
+// Identity, else From; privacy makes it private.
+func callerIDOf(req *sip.Request) CallerID {
+	cid := CallerID{Time: time.Now()}
+	name, number := req.From().DisplayName, req.From().Address.User
+	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
+		var u sip.Uri
+		v := h.Value()
+		disp := ""
+		if i := strings.IndexByte(v, '<'); i >= 0 {
+			disp = strings.Trim(strings.TrimSpace(v[:i]), "\"")
+			if j := strings.IndexByte(v, '>'); j > i {
+				v = v[i+1 : j]
+			}
+		}
+		if err := sip.ParseUri(v, &u); err == nil && u.User != "" {
+			number = u.User
+			if disp != "" {
+				name = disp
+			}
+		}
+	}
+	priv := req.GetHeader("Privacy")
+	if strings.EqualFold(number, "anonymous") || (priv != nil && strings.Contains(strings.ToLower(priv.Value()), "id")) ||
+		strings.EqualFold(req.From().Address.Host, "anonymous.invalid") {
+		return CallerID{Reason: CallerIDPrivate, Time: cid.Time}
+	}
+	if number == "" || strings.EqualFold(number, "unknown") {
+		cid.Reason = CallerIDOutOfArea
+		number = ""
+	}
+	cid.Number, cid.Name = number, name
+	return cid
+}
+
+func (u *UA) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := u.callFor(req)
+	if c == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := c.dlg.checkRemoteCSeq(req); err != nil {
+		respond(tx, req, 500, "Server Internal Error")
+		return
+	}
+	if c.ms == nil {
+		respond(tx, req, 488, "Not Acceptable Here")
+		return
+	}
+	if ct := req.Contact(); ct != nil {
+		c.dlg.mu.Lock()
+		c.dlg.remoteTarget = ct.Address
+		c.dlg.mu.Unlock()
+	}
+	neg := c.ms.Negotiator()
+	u.mu.Lock()
+	held := c.heldByUs
+	u.mu.Unlock()
+	if held {
+		neg.SetDirection(media.SendOnly)
+	} else {
+		neg.SetDirection(media.SendRecv)
+	}
+	answer, n, err := neg.Answer(req.Body())
+	if err != nil {
+		respond(tx, req, 488, "Not Acceptable Here")
+		return
+	}
+	if err := c.ms.Apply(n); err != nil {
+		respond(tx, req, 500, "Server Internal Error")
+		return
+	}
+	ok := sip.NewResponseFromRequest(req, 200, "OK", answer)
+	ok.AppendHeader(c.dlg.contact.Clone())
+	ok.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	if err := tx.Respond(ok); err != nil {
+		return
+	}
+	c.waitAck(tx, ok, req.CSeq().SeqNo)
+}
+
+func (u *UA) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	c := u.callFor(req)
+	if c == nil || req.CSeq() == nil {
+		return
+	}
+	select {
+	case c.acks <- req.CSeq().SeqNo:
+	default:
+	}
+}
+
+func (u *UA) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := u.callFor(req)
+	if c == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	respond(tx, req, 200, "OK")
+	c.finish("remote bye")
+}
+
+func (u *UA) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+	// The transaction layer matches CANCELs to their INVITE and answers
+	// both; one that reaches here matched nothing.
+	respond(tx, req, 481, "Call/Transaction Does Not Exist")
+}
+
+func (u *UA) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
+	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/simple-message-summary"))
+	_ = tx.Respond(res)
+}
+
+func (u *UA) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	// Transfers requested by the far end are done by the PBX in the
+	// deployments this product targets; refuse explicitly.
+	respond(tx, req, 501, "Not Implemented")
+}
