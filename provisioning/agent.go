@@ -1,0 +1,590 @@
+package provisioning
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+)
+
+// Applier is how the agent puts a configuration in force. The daemon
+// implements it over sipua (accounts, registrations), fxs (tone plan, dial
+// plan) and dect (which device rings for which extension).
+type Applier interface {
+	// Check validates cfg against the daemon's live state beyond the rules
+	// of Validate (which the agent has already run) and returns every
+	// problem with its field path; nil means acceptable. It changes
+	// nothing.
+	Check(cfg *Config) []FieldError
+	// Apply puts cfg in force, all or nothing: on error the previous
+	// configuration must still be the one in force. cfg has passed Check
+	// and Validate. It is also called at boot with the stored
+	// configuration, before any broker is reachable.
+	Apply(ctx context.Context, cfg *Config) error
+	// BusyExtensions returns the numbers of the extensions that have a
+	// call up or being set up. A configuration change that would drop such
+	// a call is deferred until the extension is idle.
+	BusyExtensions() []string
+}
+
+// Radio is the DECT radio as the agent needs it. The daemon implements it
+// over package dect.
+type Radio interface {
+	// OpenRegistration opens registration mode for window with pin (4
+	// digits) and returns once the window is open. The channel delivers
+	// exactly one Pairing: the paired device, or an Err of
+	// ErrRegistrationTimeout, ErrRegistrationClosed or another failure. It
+	// returns ErrRegistrationBusy if registration mode is already open.
+	OpenRegistration(ctx context.Context, window time.Duration, pin string) (<-chan Pairing, error)
+	// CloseRegistration closes registration mode (no error if closed).
+	CloseRegistration(ctx context.Context) error
+	// Devices lists the paired DECT devices (not the phone port).
+	Devices() []Device
+	// RemoveDevice deregisters a paired device (ErrUnknownDevice if it is
+	// not paired).
+	RemoveDevice(ctx context.Context, id string) error
+	// Page rings every DECT device for d (find my handset) and returns at
+	// once.
+	Page(ctx context.Context, d time.Duration) error
+}
+
+// Pairing is the outcome of a registration window.
+type Pairing struct {
+	Device Device
+	Err    error
+}
+
+// StateSource supplies the live parts of the reported state. Methods are
+// called from the agent's goroutine and must not block.
+type StateSource interface {
+	Registrations() []Registration
+	Lines() []Line
+}
+
+// Options configures an Agent.
+type Options struct {
+	// BaseID names the base in topics and payloads (see ValidBaseID).
+	BaseID string
+	// Brokers are broker URLs (tcp://host:port, ssl://host:port), tried in
+	// order.
+	Brokers []string
+	// TLS is used for ssl:// brokers: the device certificate and the CA
+	// that signs the broker's (see LoadTLS). Nil uses the system roots and
+	// no client certificate.
+	TLS *tls.Config
+	// ClientID defaults to BaseID.
+	ClientID string
+	// Username and Password are optional MQTT credentials.
+	Username, Password string
+	// StateDir holds the applied configuration and the command window.
+	StateDir string
+
+	Applier Applier
+	Radio   Radio
+	// State may be nil (no registrations or lines reported).
+	State StateSource
+	// Ports are the base's own devices; nil means one analog port
+	// "port1".
+	Ports []Device
+	// Firmware is reported in the birth message and the state.
+	Firmware string
+	// Reboot restarts the base; nil makes reboot commands rejected.
+	Reboot func(ctx context.Context) error
+	// BootTime is the base's boot time for the reported uptime; zero means
+	// the agent's creation time.
+	BootTime time.Time
+
+	Logger *slog.Logger
+	// Now is the clock for timestamps; nil means time.Now.
+	Now func() time.Time
+
+	// KeepAlive defaults to 30 s; ConnectTimeout to 10 s;
+	// MaxReconnectInterval to 30 s; ConnectRetryInterval to 2 s.
+	KeepAlive, ConnectTimeout, MaxReconnectInterval, ConnectRetryInterval time.Duration
+	// DedupWindow defaults to DefaultDedupWindow.
+	DedupWindow int
+}
+
+// Agent is the base's MQTT provisioning agent. Create it with NewAgent and
+// run it with Run; Post and StateChanged may be called from any goroutine.
+type Agent struct {
+	o       Options
+	log     *slog.Logger
+	topics  Topics
+	store   *Store
+	session string
+
+	inbox     chan inMsg
+	connected chan struct{}
+	events    chan Event
+	changed   chan struct{}
+	internal  chan func()
+
+	appliedVersion atomic.Uint64
+	running        atomic.Bool
+
+	// Owned by the loop goroutine.
+	client     mqtt.Client
+	applied    *Config
+	appliedAt  *time.Time
+	pending    *Config
+	pendingFor []string
+	rejected   *Rejected
+	dedup      *dedupWindow
+	reg        *regSession
+	seq        uint64
+	offline    []outMsg
+	dropped    int
+	runCtx     context.Context
+	wg         sync.WaitGroup
+}
+
+type inMsg struct {
+	topic   string
+	payload []byte
+}
+
+type outMsg struct {
+	topic   string
+	payload []byte
+}
+
+type regSession struct {
+	cmd      Command
+	closesAt time.Time
+	guard    *time.Timer
+}
+
+const maxOffline = 256
+
+// NewAgent checks the options and opens the state directory. It does not
+// touch the network or apply anything; Run does.
+func NewAgent(o Options) (*Agent, error) {
+	if !ValidBaseID(o.BaseID) {
+		return nil, fmt.Errorf("provisioning: base id %q is not valid (lower-case letters, digits, '-')", o.BaseID)
+	}
+	if len(o.Brokers) == 0 {
+		return nil, errors.New("provisioning: no broker URL")
+	}
+	if o.Applier == nil || o.Radio == nil {
+		return nil, errors.New("provisioning: Applier and Radio are required")
+	}
+	if o.StateDir == "" {
+		return nil, errors.New("provisioning: StateDir is required")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ClientID == "" {
+		o.ClientID = o.BaseID
+	}
+	if o.Ports == nil {
+		o.Ports = []Device{{ID: PortDeviceID, Type: DevicePort, Name: "phone port"}}
+	}
+	if o.BootTime.IsZero() {
+		o.BootTime = o.Now()
+	}
+	if o.KeepAlive == 0 {
+		o.KeepAlive = 30 * time.Second
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.MaxReconnectInterval == 0 {
+		o.MaxReconnectInterval = 30 * time.Second
+	}
+	if o.ConnectRetryInterval == 0 {
+		o.ConnectRetryInterval = 2 * time.Second
+	}
+	log := o.Logger.With("subsys", "provisioning", "base", o.BaseID)
+	st, err := OpenStore(o.StateDir, log)
+	if err != nil {
+		return nil, err
+	}
+	var sid [8]byte
+	_, _ = rand.Read(sid[:])
+	return &Agent{
+		o: o, log: log, topics: TopicsFor(o.BaseID), store: st,
+		session:   hex.EncodeToString(sid[:]),
+		inbox:     make(chan inMsg, 16),
+		connected: make(chan struct{}, 1),
+		events:    make(chan Event, 128),
+		changed:   make(chan struct{}, 1),
+		internal:  make(chan func(), 16),
+	}, nil
+}
+
+// Topics returns the agent's topics.
+func (a *Agent) Topics() Topics { return a.topics }
+
+// AppliedVersion is the version of the configuration in force (0: none).
+func (a *Agent) AppliedVersion() uint64 { return a.appliedVersion.Load() }
+
+// Post publishes an event from the daemon (registration-state, line-fault,
+// call-quality, device-paired by the base's button, ...). Base, Seq, Time
+// and Schema are filled in. It never blocks; when the agent is far behind
+// the event is dropped and counted in the log. The reported state is
+// republished too.
+func (a *Agent) Post(ev Event) {
+	select {
+	case a.events <- ev:
+	default:
+		a.log.Warn("provisioning: event queue full, event dropped", "type", ev.Type)
+	}
+}
+
+// StateChanged tells the agent that registrations, lines or devices
+// changed: it republishes the reported state and re-checks a deferred
+// configuration. It never blocks.
+func (a *Agent) StateChanged() {
+	select {
+	case a.changed <- struct{}{}:
+	default:
+	}
+}
+
+// Run boots from the stored configuration, connects to the broker (and
+// keeps reconnecting) and serves the contract until ctx ends. The stored
+// configuration is applied before any connection attempt, so the base
+// serves calls with no broker reachable. Run returns nil when ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	if !a.running.CompareAndSwap(false, true) {
+		return errors.New("provisioning: agent already running")
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.runCtx = ctx
+	a.boot(ctx)
+
+	dw, err := a.store.loadCommands(a.o.DedupWindow)
+	if err != nil {
+		a.log.Warn("provisioning: command window unreadable, starting empty", "err", err)
+	}
+	dw.interrupted(a.o.Now())
+	a.dedup = dw
+
+	a.client = mqtt.NewClient(a.clientOptions(ctx))
+	a.client.Connect() // with ConnectRetry the token completes only once connected; never block on it
+	defer func() {
+		a.wg.Wait()
+		if a.client.IsConnectionOpen() {
+			a.publishNow(a.topics.Status, a.statusPayload(false), true, time.Second)
+		}
+		a.client.Disconnect(250)
+	}()
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if a.reg != nil {
+				a.reg.guard.Stop()
+				cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+				_ = a.o.Radio.CloseRegistration(cctx)
+				ccancel()
+			}
+			return nil
+		case m := <-a.inbox:
+			a.handleMessage(ctx, m)
+		case <-a.connected:
+			a.onConnected()
+		case ev := <-a.events:
+			a.publishEvent(ev)
+			a.publishState()
+		case <-a.changed:
+			a.recheckPending(ctx)
+			a.publishState()
+		case f := <-a.internal:
+			f()
+		case <-tick.C:
+			if a.pending != nil {
+				a.recheckPending(ctx)
+			}
+		}
+	}
+}
+
+// boot applies the stored configuration.
+func (a *Agent) boot(ctx context.Context) {
+	cfg, info, err := a.store.Load()
+	switch {
+	case errors.Is(err, ErrNoConfig):
+		a.log.Info("provisioning: no stored configuration; waiting for the cloud")
+		return
+	case err != nil:
+		a.log.Error("provisioning: stored configuration unusable; waiting for the cloud", "err", err)
+		return
+	}
+	if len(info.Problems) > 0 {
+		a.log.Warn("provisioning: stored configuration damaged; using the last good one", "file", info.File, "problems", info.Problems)
+	}
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := a.o.Applier.Apply(actx, cfg); err != nil {
+		a.log.Error("provisioning: applying the stored configuration failed", "version", cfg.Version, "err", err)
+		return
+	}
+	now := a.o.Now().UTC()
+	a.applied, a.appliedAt = cfg, &now
+	a.appliedVersion.Store(cfg.Version)
+	a.log.Info("provisioning: booted from stored configuration", "version", cfg.Version, "file", info.File)
+}
+
+func (a *Agent) clientOptions(ctx context.Context) *mqtt.ClientOptions {
+	o := mqtt.NewClientOptions()
+	for _, b := range a.o.Brokers {
+		o.AddBroker(b)
+	}
+	o.SetClientID(a.o.ClientID)
+	if a.o.Username != "" {
+		o.SetUsername(a.o.Username)
+		o.SetPassword(a.o.Password)
+	}
+	if a.o.TLS != nil {
+		o.SetTLSConfig(a.o.TLS.Clone())
+	}
+	o.SetCleanSession(true)
+	o.SetOrderMatters(false)
+	o.SetAutoReconnect(true)
+	o.SetMaxReconnectInterval(a.o.MaxReconnectInterval)
+	o.SetConnectRetry(true)
+	o.SetConnectRetryInterval(a.o.ConnectRetryInterval)
+	o.SetKeepAlive(a.o.KeepAlive)
+	o.SetPingTimeout(10 * time.Second)
+	o.SetConnectTimeout(a.o.ConnectTimeout)
+	o.SetWriteTimeout(10 * time.Second)
+	o.SetWill(a.topics.Status, string(a.statusPayload(false)), 1, true)
+	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { a.enqueue(ctx, m) })
+	o.SetOnConnectHandler(func(c mqtt.Client) { a.onConnect(ctx, c) })
+	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		a.log.Warn("provisioning: connection to broker lost", "err", err)
+	})
+	o.SetReconnectingHandler(func(_ mqtt.Client, _ *mqtt.ClientOptions) {
+		a.log.Debug("provisioning: reconnecting to broker")
+	})
+	o.SetConnectionAttemptHandler(func(broker *url.URL, cfg *tls.Config) *tls.Config {
+		a.log.Debug("provisioning: connecting", "broker", broker.String())
+		return cfg
+	})
+	return o
+}
+
+// enqueue hands a message to the loop; it runs in paho's per-message
+// goroutine (OrderMatters=false), so blocking here is allowed and bounded
+// by the broker's in-flight window.
+func (a *Agent) enqueue(ctx context.Context, m mqtt.Message) {
+	select {
+	case a.inbox <- inMsg{topic: m.Topic(), payload: m.Payload()}:
+	case <-ctx.Done():
+	}
+}
+
+// onConnect runs in its own goroutine on every (re)connect: subscribe
+// again (CleanSession) and let the loop republish birth and state.
+func (a *Agent) onConnect(ctx context.Context, c mqtt.Client) {
+	a.log.Info("provisioning: connected to broker")
+	handler := func(_ mqtt.Client, m mqtt.Message) { a.enqueue(ctx, m) }
+	tok := c.SubscribeMultiple(map[string]byte{a.topics.Desired: 1, a.topics.Commands: 1}, handler)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		a.log.Error("provisioning: subscribe failed", "err", tok.Error())
+	}
+	select {
+	case a.connected <- struct{}{}:
+	default:
+	}
+}
+
+func (a *Agent) onConnected() {
+	a.publish(a.topics.Status, a.statusPayload(true), true)
+	a.publishState()
+	queued := a.offline
+	a.offline = nil
+	for _, m := range queued {
+		a.publish(m.topic, m.payload, false)
+	}
+	if a.dropped > 0 {
+		a.publishEvent(Event{Type: EvError, Reason: fmt.Sprintf("%d events and results were dropped while the broker was unreachable", a.dropped)})
+		a.dropped = 0
+	}
+}
+
+func (a *Agent) statusPayload(online bool) []byte {
+	s := Status{Schema: SchemaVersion, Base: a.o.BaseID, Online: online, Session: a.session, Firmware: a.o.Firmware}
+	if online {
+		t := a.o.Now().UTC()
+		s.Time = &t
+	}
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// publish sends a QoS 1 message without waiting. Retained messages (state,
+// status) are republished on every connect, so when the connection is
+// down they are skipped; events and results are queued (bounded) and sent
+// on reconnect.
+func (a *Agent) publish(topic string, payload []byte, retained bool) {
+	if !a.client.IsConnectionOpen() {
+		if retained {
+			return
+		}
+		if len(a.offline) >= maxOffline {
+			a.offline = a.offline[1:]
+			a.dropped++
+		}
+		a.offline = append(a.offline, outMsg{topic, payload})
+		return
+	}
+	tok := a.client.Publish(topic, 1, retained, payload)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		select {
+		case <-tok.Done():
+			if err := tok.Error(); err != nil {
+				a.log.Warn("provisioning: publish failed", "topic", topic, "err", err)
+			}
+		case <-a.runCtx.Done():
+		}
+	}()
+}
+
+// publishNow publishes and waits up to timeout for the acknowledgement.
+func (a *Agent) publishNow(topic string, payload []byte, retained bool, timeout time.Duration) {
+	tok := a.client.Publish(topic, 1, retained, payload)
+	if !tok.WaitTimeout(timeout) {
+		a.log.Warn("provisioning: publish not acknowledged in time", "topic", topic)
+	} else if err := tok.Error(); err != nil {
+		a.log.Warn("provisioning: publish failed", "topic", topic, "err", err)
+	}
+}
+
+func (a *Agent) publishEvent(ev Event) {
+	a.seq++
+	ev.Schema, ev.Base, ev.Seq = SchemaVersion, a.o.BaseID, a.seq
+	if ev.Time.IsZero() {
+		ev.Time = a.o.Now().UTC()
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		a.log.Error("provisioning: unexpected: encode event", "err", err)
+		return
+	}
+	a.publish(a.topics.Events, b, false)
+}
+
+func (a *Agent) publishResult(r Result) {
+	r.Schema, r.Base = SchemaVersion, a.o.BaseID
+	if r.Time.IsZero() {
+		r.Time = a.o.Now().UTC()
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		a.log.Error("provisioning: unexpected: encode result", "err", err)
+		return
+	}
+	a.publish(a.topics.Results, b, false)
+}
+
+// knownDevices are the base's ports and paired devices.
+func (a *Agent) knownDevices() []Device {
+	ds := append([]Device(nil), a.o.Ports...)
+	return append(ds, a.o.Radio.Devices()...)
+}
+
+// snapshot builds the reported state.
+func (a *Agent) snapshot() State {
+	now := a.o.Now().UTC()
+	st := State{
+		Schema: SchemaVersion, Base: a.o.BaseID, Time: now, Firmware: a.o.Firmware,
+		UptimeS:       int64(now.Sub(a.o.BootTime) / time.Second),
+		Devices:       []Device{},
+		Registrations: []Registration{},
+		Lines:         []Line{},
+	}
+	if a.applied != nil {
+		st.Config.AppliedVersion = a.applied.Version
+		st.Config.AppliedAt = a.appliedAt
+	}
+	if a.pending != nil {
+		st.Config.Pending = &Pending{Version: a.pending.Version, WaitingFor: a.pendingFor, Reason: "a call is in progress on an extension the change affects"}
+	}
+	st.Config.Rejected = a.rejected
+	for _, d := range a.knownDevices() {
+		if a.applied != nil {
+			if e := a.applied.ExtensionOf(d.ID); e != nil {
+				d.Extension = e.Number
+			}
+		}
+		st.Devices = append(st.Devices, d)
+	}
+	if a.o.State != nil {
+		if r := a.o.State.Registrations(); r != nil {
+			st.Registrations = r
+		}
+		if l := a.o.State.Lines(); l != nil {
+			st.Lines = l
+		}
+	}
+	if a.reg != nil {
+		t := a.reg.closesAt.UTC()
+		st.RegistrationMode = RegistrationMode{Open: true, ClosesAt: &t, Command: a.reg.cmd.ID}
+	}
+	return st
+}
+
+func (a *Agent) publishState() {
+	b, err := json.Marshal(a.snapshot())
+	if err != nil {
+		a.log.Error("provisioning: unexpected: encode state", "err", err)
+		return
+	}
+	a.publish(a.topics.State, b, true)
+}
+
+// handleMessage dispatches a message from the broker. Messages outside this
+// base's subtree are refused with an error event.
+func (a *Agent) handleMessage(ctx context.Context, m inMsg) {
+	base, leaf, ok := ParseTopic(m.topic)
+	switch {
+	case !ok || base != a.o.BaseID:
+		a.log.Warn("provisioning: message on a foreign topic refused", "topic", m.topic)
+		a.publishEvent(Event{Type: EvError, Topic: m.topic, Reason: fmt.Sprintf("message on topic %q refused: not a topic of base %s", m.topic, a.o.BaseID)})
+	case leaf == "config/desired":
+		a.handleDesired(ctx, m.payload)
+	case leaf == "commands":
+		a.handleCommand(ctx, m.payload)
+	default:
+		a.publishEvent(Event{Type: EvError, Topic: m.topic, Reason: fmt.Sprintf("message on topic %q refused: the base does not take messages there", m.topic)})
+	}
+}
+
+// run executes f on the loop goroutine (from helper goroutines).
+func (a *Agent) run(f func()) {
+	select {
+	case a.internal <- f:
+	case <-a.runCtx.Done():
+	}
+}
+
+// StoreDir returns the agent's state directory.
+func (a *Agent) StoreDir() string { return a.store.Dir() }
+
+
+type (
+	mqttClient  = mqtt.Client
+	mqttMessage = mqtt.Message
+)

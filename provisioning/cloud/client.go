@@ -1,0 +1,433 @@
+package cloud
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"basestation/provisioning"
+)
+
+// Options configures a Client.
+type Options struct {
+	// Brokers are broker URLs (tcp://host:port, ssl://host:port).
+	Brokers []string
+	// TLS is used for ssl:// brokers (see provisioning.LoadTLS).
+	TLS *tls.Config
+	// ClientID defaults to "cloud-" and a random suffix.
+	ClientID           string
+	Username, Password string
+	Logger             *slog.Logger
+	// RetainedWait is how long to wait for a retained message after the
+	// subscription is acknowledged before concluding there is none
+	// (default 1 s).
+	RetainedWait time.Duration
+}
+
+// Client is a connected cloud-side client. Its methods may be called from
+// several goroutines.
+type Client struct {
+	c    mqtt.Client
+	o    Options
+	log  *slog.Logger
+	seq  uint64
+	mu   sync.Mutex
+	rand string
+}
+
+// Errors of the cloud side.
+var (
+	// ErrNoDesired means the base has no retained desired configuration.
+	ErrNoDesired = errors.New("no desired configuration published for this base")
+	// ErrNoState means the base has never reported its state.
+	ErrNoState = errors.New("the base has not reported its state")
+)
+
+// Dial connects to the broker and waits until connected or ctx ends.
+func Dial(ctx context.Context, o Options) (*Client, error) {
+	if len(o.Brokers) == 0 {
+		return nil, errors.New("cloud: no broker URL")
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.RetainedWait == 0 {
+		o.RetainedWait = time.Second
+	}
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	if o.ClientID == "" {
+		o.ClientID = "cloud-" + hex.EncodeToString(r[:])
+	}
+	po := mqtt.NewClientOptions()
+	for _, b := range o.Brokers {
+		po.AddBroker(b)
+	}
+	po.SetClientID(o.ClientID)
+	if o.Username != "" {
+		po.SetUsername(o.Username)
+		po.SetPassword(o.Password)
+	}
+	if o.TLS != nil {
+		po.SetTLSConfig(o.TLS.Clone())
+	}
+	po.SetCleanSession(true)
+	po.SetOrderMatters(false)
+	po.SetAutoReconnect(true)
+	po.SetMaxReconnectInterval(5 * time.Second)
+	po.SetConnectTimeout(10 * time.Second)
+	po.SetKeepAlive(30 * time.Second)
+	po.SetDefaultPublishHandler(func(mqtt.Client, mqtt.Message) {})
+	c := mqtt.NewClient(po)
+	tok := c.Connect()
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, err)
+		}
+	case <-ctx.Done():
+		c.Disconnect(0)
+		return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, ctx.Err())
+	}
+	return &Client{c: c, o: o, log: o.Logger, rand: hex.EncodeToString(r[:3])}, nil
+}
+
+// Close disconnects.
+func (c *Client) Close() { c.c.Disconnect(250) }
+
+func wait(ctx context.Context, tok mqtt.Token, what string) error {
+	select {
+	case <-tok.Done():
+		if err := tok.Error(); err != nil {
+			return fmt.Errorf("cloud: %s: %w", what, err)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("cloud: %s: %w", what, ctx.Err())
+	}
+}
+
+// subscribe subscribes to filter and delivers messages to a channel until
+// the returned cancel function is called.
+func (c *Client) subscribe(ctx context.Context, filter string) (<-chan mqtt.Message, func(), error) {
+	ch := make(chan mqtt.Message, 64)
+	done := make(chan struct{})
+	var once sync.Once
+	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
+		select {
+		case ch <- m:
+		case <-done:
+		}
+	})
+	if err := wait(ctx, tok, "subscribe "+filter); err != nil {
+		return nil, nil, err
+	}
+	cancel := func() {
+		once.Do(func() {
+			close(done)
+			c.c.Unsubscribe(filter).WaitTimeout(2 * time.Second)
+		})
+	}
+	return ch, cancel, nil
+}
+
+// retained returns the retained message on topic, or nil if none arrives
+// within RetainedWait after the subscription.
+func (c *Client) retained(ctx context.Context, topic string) ([]byte, error) {
+	ch, cancel, err := c.subscribe(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	t := time.NewTimer(c.o.RetainedWait)
+	defer t.Stop()
+	for {
+		select {
+		case m := <-ch:
+			if m.Retained() {
+				return m.Payload(), nil
+			}
+		case <-t.C:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cloud: read %s: %w", topic, ctx.Err())
+		}
+	}
+}
+
+// BaseInfo is what the broker holds about one base.
+type BaseInfo struct {
+	ID     string               `json:"id"`
+	Status *provisioning.Status `json:"status,omitempty"`
+	State  *provisioning.State  `json:"state,omitempty"`
+}
+
+// Bases lists the bases that have a retained status or state on the
+// broker, sorted by id.
+func (c *Client) Bases(ctx context.Context) ([]BaseInfo, error) {
+	ch, cancel, err := c.subscribe(ctx, provisioning.TopicPrefix+"/+/+")
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	found := map[string]*BaseInfo{}
+	t := time.NewTimer(c.o.RetainedWait)
+	defer t.Stop()
+loop:
+	for {
+		select {
+		case m := <-ch:
+			base, leaf, ok := provisioning.ParseTopic(m.Topic())
+			if !ok || !m.Retained() || len(m.Payload()) == 0 {
+				continue
+			}
+			bi := found[base]
+			if bi == nil {
+				bi = &BaseInfo{ID: base}
+				found[base] = bi
+			}
+			switch leaf {
+			case "status":
+				if s, err := provisioning.DecodeStatus(m.Payload()); err == nil && s.Base == base {
+					bi.Status = s
+				}
+			case "state":
+				if s, err := provisioning.DecodeState(m.Payload()); err == nil && s.Base == base {
+					bi.State = s
+				}
+			}
+		case <-t.C:
+			break loop
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cloud: list bases: %w", ctx.Err())
+		}
+	}
+	out := make([]BaseInfo, 0, len(found))
+	for _, bi := range found {
+		if bi.Status != nil || bi.State != nil {
+			out = append(out, *bi)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Status returns the base's retained birth message or will.
+func (c *Client) Status(ctx context.Context, base string) (*provisioning.Status, error) {
+	b, err := c.retained(ctx, provisioning.TopicsFor(base).Status)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, fmt.Errorf("cloud: base %s: no status on the broker", base)
+	}
+	return provisioning.DecodeStatus(b)
+}
+
+// State returns the base's retained reported state (ErrNoState if none).
+func (c *Client) State(ctx context.Context, base string) (*provisioning.State, error) {
+	b, err := c.retained(ctx, provisioning.TopicsFor(base).State)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, fmt.Errorf("cloud: base %s: %w", base, ErrNoState)
+	}
+	return provisioning.DecodeState(b)
+}
+
+// Desired returns the retained desired configuration (ErrNoDesired if
+// none).
+func (c *Client) Desired(ctx context.Context, base string) (*provisioning.Config, error) {
+	b, err := c.retained(ctx, provisioning.TopicsFor(base).Desired)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("cloud: base %s: %w", base, ErrNoDesired)
+	}
+	cfg, err := provisioning.DecodeConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: base %s: retained desired configuration: %w", base, err)
+	}
+	return cfg, nil
+}
+
+// Publish publishes cfg as the base's desired configuration (retained,
+// QoS 1) without waiting for the base.
+func (c *Client) Publish(ctx context.Context, cfg *provisioning.Config) error {
+	if !provisioning.ValidBaseID(cfg.Base) {
+		return fmt.Errorf("cloud: publish configuration: base %q is not a base id", cfg.Base)
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("cloud: encode configuration: %w", err)
+	}
+	return c.PublishRaw(ctx, provisioning.TopicsFor(cfg.Base).Desired, b, true)
+}
+
+// PublishRaw publishes any payload with QoS 1 (for tests and scripts).
+func (c *Client) PublishRaw(ctx context.Context, topic string, payload []byte, retained bool) error {
+	return wait(ctx, c.c.Publish(topic, 1, retained, payload), "publish "+topic)
+}
+
+// Push publishes cfg and waits until the base reports it applied (the
+// returned state) or rejected (a *provisioning.ValidationError with every
+// field error). A deferred configuration keeps it waiting; pending, when
+// not nil, is told once.
+func (c *Client) Push(ctx context.Context, cfg *provisioning.Config, pending func(provisioning.Pending)) (*provisioning.State, error) {
+	ch, cancel, err := c.subscribe(ctx, provisioning.TopicsFor(cfg.Base).State)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if err := c.Publish(ctx, cfg); err != nil {
+		return nil, err
+	}
+	told := false
+	for {
+		select {
+		case m := <-ch:
+			st, err := provisioning.DecodeState(m.Payload())
+			if err != nil || st.Base != cfg.Base {
+				continue
+			}
+			if st.Config.AppliedVersion >= cfg.Version {
+				return st, nil
+			}
+			if r := st.Config.Rejected; r != nil && r.Version == cfg.Version {
+				return st, &provisioning.ValidationError{Version: r.Version, Errors: r.Errors}
+			}
+			if p := st.Config.Pending; p != nil && p.Version == cfg.Version && !told && pending != nil {
+				told = true
+				pending(*p)
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cloud: base %s did not report configuration version %d applied: %w", cfg.Base, cfg.Version, ctx.Err())
+		}
+	}
+}
+
+// Update reads the desired configuration, lets modify change a copy, checks
+// the result (provisioning.Validate with the devices the base reports),
+// publishes it as the next version and waits for the applied report. With
+// no desired configuration on the broker it returns ErrNoDesired.
+func (c *Client) Update(ctx context.Context, base string, modify func(*provisioning.Config) error) (*provisioning.Config, *provisioning.State, error) {
+	cur, err := c.Desired(ctx, base)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := c.State(ctx, base)
+	if err != nil && !errors.Is(err, ErrNoState) {
+		return nil, nil, err
+	}
+	next := cur.Clone()
+	if err := modify(next); err != nil {
+		return nil, nil, err
+	}
+	next.Version = cur.Version + 1
+	var known []provisioning.Device
+	if st != nil {
+		if st.Config.AppliedVersion >= next.Version {
+			next.Version = st.Config.AppliedVersion + 1
+		}
+		known = append(known, st.Devices...)
+	}
+	if errs := provisioning.Validate(next, base, known); len(errs) > 0 {
+		return nil, nil, &provisioning.ValidationError{Version: next.Version, Errors: errs}
+	}
+	st, err = c.Push(ctx, next, nil)
+	return next, st, err
+}
+
+// NewCommandID returns a fresh command id.
+func (c *Client) NewCommandID() string {
+	c.mu.Lock()
+	c.seq++
+	n := c.seq
+	c.mu.Unlock()
+	return fmt.Sprintf("c-%s-%d-%d", c.rand, time.Now().UnixMilli(), n)
+}
+
+// Command sends a command with a fresh id and waits for its final result;
+// progress, when not nil, sees every result (accepted too). A final status
+// other than succeeded is returned as the result with a nil error: the
+// caller reads Status and Reason.
+func (c *Client) Command(ctx context.Context, base, name string, args any, progress func(provisioning.Result)) (*provisioning.Result, error) {
+	return c.CommandID(ctx, base, c.NewCommandID(), name, args, progress)
+}
+
+// CommandID is Command with a given id (replays use the same id).
+func (c *Client) CommandID(ctx context.Context, base, id, name string, args any, progress func(provisioning.Result)) (*provisioning.Result, error) {
+	cmd := provisioning.Command{Schema: provisioning.SchemaVersion, ID: id, Base: base, Name: name}
+	if args != nil {
+		b, err := json.Marshal(args)
+		if err != nil {
+			return nil, fmt.Errorf("cloud: encode %s arguments: %w", name, err)
+		}
+		cmd.Args = b
+	}
+	payload, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("cloud: encode command: %w", err)
+	}
+	t := provisioning.TopicsFor(base)
+	ch, cancel, err := c.subscribe(ctx, t.Results)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	if err := c.PublishRaw(ctx, t.Commands, payload, false); err != nil {
+		return nil, err
+	}
+	for {
+		select {
+		case m := <-ch:
+			r, err := provisioning.DecodeResult(m.Payload())
+			if err != nil || r.ID != id {
+				continue
+			}
+			if progress != nil {
+				progress(*r)
+			}
+			if provisioning.IsFinal(r.Status) {
+				return r, nil
+			}
+		case <-ctx.Done():
+			return nil, fmt.Errorf("cloud: %s %s on base %s: no final result: %w", name, id, base, ctx.Err())
+		}
+	}
+}
+
+// Events delivers the events of base ("+" for every base) to fn until ctx
+// ends; undecodable payloads are skipped with a log line.
+func (c *Client) Events(ctx context.Context, base string, fn func(provisioning.Event)) error {
+	ch, cancel, err := c.subscribe(ctx, provisioning.TopicPrefix+"/"+base+"/events")
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	for {
+		select {
+		case m := <-ch:
+			ev, err := provisioning.DecodeEvent(m.Payload())
+			if err != nil {
+				c.log.Warn("cloud: undecodable event", "topic", m.Topic(), "err", err)
+				continue
+			}
+			fn(*ev)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package broker
+
+import (
+	"bytes"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+)
+
+// Options configures a Broker. The zero value is a plain-TCP broker on a
+// random loopback port that accepts every client.
+type Options struct {
+	// Addr is the listen address. Empty means "127.0.0.1:0" (a random port).
+	// Only loopback addresses are accepted.
+	Addr string
+	// TLS, when set, makes the listener speak TLS. Set ClientAuth to
+	// tls.RequireAndVerifyClientCert (and ClientCAs) for client-certificate
+	// authentication; clients without a certificate from ClientCAs are then
+	// refused during the handshake.
+	TLS *tls.Config
+	// ACL, when set, decides every publish (write=true) and subscribe
+	// (write=false) of a client. Nil allows everything. ClientInfo.CommonName
+	// is the subject CN of the verified client certificate (empty without TLS).
+	ACL func(c ClientInfo, topic string, write bool) bool
+	// Logger receives the broker's log. Nil discards it.
+	Logger *slog.Logger
+}
+
+// ClientInfo identifies a connected client to an ACL.
+type ClientInfo struct {
+	ID         string
+	Username   string
+	CommonName string
+}
+
+// Broker is a running in-process MQTT broker. Close it exactly once (extra
+// calls are harmless).
+type Broker struct {
+	srv       *mqtt.Server
+	addr      string
+	tls       bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start binds the listener and starts serving; it returns once clients can
+// connect.
+func Start(opts Options) (*Broker, error) {
+	addr := opts.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	if !strings.HasPrefix(addr, "127.") && !strings.HasPrefix(addr, "[::1]") && !strings.HasPrefix(addr, "localhost:") {
+		return nil, fmt.Errorf("broker: listen address %q is not loopback", addr)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: log})
+	if err := srv.AddHook(&authHook{acl: opts.ACL, tls: opts.TLS != nil}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add auth hook: %w", err)
+	}
+	l := listeners.NewTCP(listeners.Config{ID: "sim", Address: addr, TLSConfig: opts.TLS})
+	if err := srv.AddListener(l); err != nil {
+		return nil, fmt.Errorf("broker: listen on %s: %w", addr, err)
+	}
+	if err := srv.Serve(); err != nil {
+		_ = srv.Close()
+		return nil, fmt.Errorf("broker: serve: %w", err)
+	}
+	return &Broker{srv: srv, addr: l.Address(), tls: opts.TLS != nil}, nil
+}
+
+// Addr is the bound host:port.
+func (b *Broker) Addr() string { return b.addr }
+
+// URL is the address in the form paho expects: tcp://host:port or
+// ssl://host:port.
+func (b *Broker) URL() string {
+	if b.tls {
+		return "ssl://" + b.addr
+	}
+	return "tcp://" + b.addr
+}
+
+// Publish publishes a message from the broker itself (for tests and the
+// simulator's console).
+func (b *Broker) Publish(topic string, payload []byte, retain bool, qos byte) error {
+	return b.srv.Publish(topic, payload, retain, qos)
+}
+
+// Retained returns the retained message on topic, if any.
+func (b *Broker) Retained(topic string) ([]byte, bool) {
+	pk, ok := b.srv.Topics.Retained.Get(topic)
+	if !ok {
+		return nil, false
+	}
+	return bytes.Clone(pk.Payload), true
+}
+
+// Kick disconnects the client with the given id as if its connection had
+// died (the broker then sends its will). It reports whether such a client
+// was connected.
+func (b *Broker) Kick(clientID string) bool {
+	cl, ok := b.srv.Clients.Get(clientID)
+	if !ok || cl.Closed() {
+		return false
+	}
+	cl.Stop(errors.New("kicked by test"))
+	return true
+}
+
+// Close stops the broker and disconnects every client. Clients get no
+// DISCONNECT, so their wills are not published by this broker (it is gone).
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.srv.Close() })
+	return b.closeErr
+}
+
+// authHook admits clients and applies the optional ACL.
+type authHook struct {
+	mqtt.HookBase
+	acl func(c ClientInfo, topic string, write bool) bool
+	tls bool
+}
+
+func (h *authHook) ID() string { return "sim-auth" }
+
+func (h *authHook) Provides(b byte) bool {
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck
+}
+
+// OnConnectAuthenticate admits every client that reached CONNECT: with TLS
+// client authentication the handshake has already verified the certificate.
+// With TLS, a client that presented no certificate is refused here too, so
+// a listener configured with tls.VerifyClientCertIfGiven cannot be used to
+// slip in anonymously.
+func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if !h.tls {
+		return true
+	}
+	return commonName(cl) != ""
+}
+
+func (h *authHook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if h.acl == nil {
+		return true
+	}
+	return h.acl(ClientInfo{ID: cl.ID, Username: string(cl.Properties.Username), CommonName: commonName(cl)}, topic, write)
+}
+
+func commonName(cl *mqtt.Client) string {
+	tc, ok := cl.Net.Conn.(*tls.Conn)
+	if !ok {
+		return ""
+	}
+	st := tc.ConnectionState()
+	if len(st.PeerCertificates) == 0 {
+		return ""
+	}
+	return st.PeerCertificates[0].Subject.CommonName
+}
