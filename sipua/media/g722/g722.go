@@ -280,6 +280,10 @@ type Decoder struct {
 	band [2]band
 	x, y [12]int32
 	ptr  int
+	// wrap makes the QMF output wrap around instead of saturating, as
+	// spandsp 0.0.6 does (newer spandsp saturates); tests set it to compare
+	// bit for bit with the installed library.
+	wrap bool
 }
 
 // NewDecoder returns a decoder in its reset state.
@@ -291,7 +295,7 @@ func NewDecoder() *Decoder {
 
 // Reset returns the decoder to its initial state.
 func (d *Decoder) Reset() {
-	*d = Decoder{}
+	*d = Decoder{wrap: d.wrap}
 	d.band[0].det = 32
 	d.band[1].det = 8
 }
@@ -325,8 +329,12 @@ func (d *Decoder) Decode(dst []int16, src []byte) int {
 		if d.ptr >= 12 {
 			d.ptr = 0
 		}
-		dst[2*k] = int16(sat16(circDot(&d.y, &qmfRev, d.ptr) >> 11))
-		dst[2*k+1] = int16(sat16(circDot(&d.x, &qmfFwd, d.ptr) >> 11))
+		o0 := circDot(&d.y, &qmfRev, d.ptr) >> 11
+		o1 := circDot(&d.x, &qmfFwd, d.ptr) >> 11
+		if !d.wrap {
+			o0, o1 = sat16(o0), sat16(o1)
+		}
+		dst[2*k], dst[2*k+1] = int16(o0), int16(o1)
 	}
 	return 2 * len(src)
 }
