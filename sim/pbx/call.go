@@ -1,0 +1,746 @@
+package pbx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+)
+
+// InviteInfo is what an initial INVITE carried, as the PBX received it
+// (after authentication when Auth is on): tests use it to check the caller ID
+// a UA sends.
+type InviteInfo struct {
+	Time       time.Time
+	RequestURI string
+	From       string // From URI
+	FromUser   string
+	FromName   string // From display name
+	To         string // To URI
+	PAI        string // P-Asserted-Identity value, if any
+	PPI        string // P-Preferred-Identity value, if any
+	Privacy    string // Privacy header, if any
+	UserAgent  string
+	Source     string // ip:port
+	Transport  string
+}
+
+// LastInvite returns the last initial INVITE that passed authentication.
+func (p *PBX) LastInvite() (InviteInfo, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last == nil {
+		return InviteInfo{}, false
+	}
+	return *p.last, true
+}
+
+// CallInfo describes a call the PBX handled or is handling.
+type CallInfo struct {
+	ID        string
+	Caller    string // caller's extension (From user)
+	Invite    InviteInfo
+	Dialled   string // the Request-URI user
+	Callee    string // extension that answered ("" until answered)
+	State     string // "ringing", "answered" or "ended"
+	Status    int    // final status sent to the caller (0 while ringing)
+	Voicemail bool   // a call to the voicemail number
+	// TransferredTo is the target of a blind transfer (REFER) the PBX
+	// carried out in this call.
+	TransferredTo string
+	Start         time.Time
+	Answered      time.Time
+	Ended         time.Time
+	// EndedBy is the extension that hung up ("" when the PBX ended it).
+	EndedBy string
+}
+
+// Calls returns the active calls and the recent finished ones, oldest first.
+func (p *PBX) Calls() []CallInfo {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := append([]CallInfo(nil), p.callLog...)
+	var act []CallInfo
+	for _, c := range p.calls {
+		act = append(act, c.info)
+	}
+	sortCalls(act)
+	return append(out, act...)
+}
+
+func sortCalls(cs []CallInfo) {
+	for i := 1; i < len(cs); i++ {
+		for j := i; j > 0 && cs[j].Start.Before(cs[j-1].Start); j-- {
+			cs[j], cs[j-1] = cs[j-1], cs[j]
+		}
+	}
+}
+
+// call is one bridged call: two legs (a = the side that called, b = the
+// other side; a transfer replaces one of them).
+type call struct {
+	info    CallInfo // guarded by p.mu
+	a, b    *leg     // guarded by p.mu
+	changed chan struct{}
+
+	respMu   sync.Mutex // serialises responses on the caller's INVITE
+	answered bool
+}
+
+// leg is one dialog of the PBX with a UA.
+type leg struct {
+	call      *call
+	ext       string
+	callID    string
+	srv       *sipgo.DialogServerSession // the PBX answered this UA's INVITE
+	cli       *sipgo.DialogClientSession // the PBX called this UA
+	mu        sync.Mutex
+	sdp       []byte // the SDP this UA last sent
+	transport string
+}
+
+func (l *leg) context() context.Context {
+	if l.srv != nil {
+		return l.srv.Context()
+	}
+	return l.cli.Context()
+}
+
+func (l *leg) getSDP() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.sdp
+}
+
+func (l *leg) setSDP(b []byte) {
+	l.mu.Lock()
+	l.sdp = b
+	l.mu.Unlock()
+}
+
+// remoteTarget is the UA's Contact.
+func (l *leg) remoteTarget() sip.Uri {
+	if l.srv != nil {
+		return l.srv.InviteRequest.Contact().Address
+	}
+	if c := l.cli.InviteResponse.Contact(); c != nil {
+		return c.Address
+	}
+	return l.cli.InviteRequest.Recipient
+}
+
+func (l *leg) bye(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if l.srv != nil {
+		return l.srv.Bye(ctx)
+	}
+	return l.cli.Bye(ctx)
+}
+
+func (l *leg) do(ctx context.Context, req *sip.Request) (*sip.Response, error) {
+	if l.srv != nil {
+		return l.srv.Do(ctx, req)
+	}
+	return l.cli.Do(ctx, req)
+}
+
+func (l *leg) write(req *sip.Request) error {
+	if l.srv != nil {
+		return l.srv.WriteRequest(req)
+	}
+	return l.cli.WriteRequest(req)
+}
+
+// reinvite sends an in-dialog INVITE with offer and returns the answer.
+func (l *leg) reinvite(ctx context.Context, offer []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	target := l.remoteTarget()
+	req := sip.NewRequest(sip.INVITE, target)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	res, err := l.do(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if !res.IsSuccess() {
+		return nil, &sipgo.ErrDialogResponse{Res: res}
+	}
+	ack := sip.NewRequest(sip.ACK, target)
+	if err := l.write(ack); err != nil {
+		return nil, fmt.Errorf("ack re-INVITE: %w", err)
+	}
+	l.setSDP(res.Body())
+	return res.Body(), nil
+}
+
+func (p *PBX) addLeg(l *leg) {
+	p.mu.Lock()
+	p.legs[l.callID] = l
+	p.mu.Unlock()
+}
+
+func (p *PBX) removeLeg(l *leg) {
+	p.mu.Lock()
+	if p.legs[l.callID] == l {
+		delete(p.legs, l.callID)
+	}
+	p.mu.Unlock()
+}
+
+func (p *PBX) findLeg(callID string) *leg {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.legs[callID]
+}
+
+func (p *PBX) newCall(info CallInfo) *call {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.nextCall++
+	info.ID = fmt.Sprintf("c%d", p.nextCall)
+	info.State = "ringing"
+	info.Start = p.cfg.Now()
+	c := &call{info: info, changed: make(chan struct{})}
+	p.calls[info.ID] = c
+	return c
+}
+
+func (p *PBX) updateCall(c *call, f func(*CallInfo)) {
+	p.mu.Lock()
+	f(&c.info)
+	p.mu.Unlock()
+}
+
+// endCall moves the call to the log.
+func (p *PBX) endCall(c *call, status int, by string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.calls[c.info.ID]; !ok {
+		return
+	}
+	delete(p.calls, c.info.ID)
+	c.info.State = "ended"
+	if c.info.Status == 0 {
+		c.info.Status = status
+	}
+	c.info.Ended = p.cfg.Now()
+	c.info.EndedBy = by
+	p.callLog = append(p.callLog, c.info)
+	if len(p.callLog) > p.cfg.CallLogSize {
+		p.callLog = p.callLog[len(p.callLog)-p.cfg.CallLogSize:]
+	}
+}
+
+func headerValue(req *sip.Request, name string) string {
+	if h := req.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func (p *PBX) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
+		p.respond(tx, req, sip.StatusBadRequest, "Bad Request (missing From, To, Call-ID or CSeq)")
+		return
+	}
+	if req.To().Params.Has("tag") {
+		p.onReinvite(req, tx)
+		return
+	}
+	if req.Contact() == nil {
+		p.respond(tx, req, sip.StatusBadRequest, "Bad Request (no Contact)")
+		return
+	}
+	caller := req.From().Address.User
+	if !p.authenticate(req, tx, true, caller) {
+		return
+	}
+	info := InviteInfo{
+		Time: p.cfg.Now(), RequestURI: req.Recipient.String(), From: req.From().Address.String(),
+		FromUser: caller, FromName: req.From().DisplayName, To: req.To().Address.String(),
+		PAI: headerValue(req, "P-Asserted-Identity"), PPI: headerValue(req, "P-Preferred-Identity"),
+		Privacy: headerValue(req, "Privacy"), UserAgent: headerValue(req, "User-Agent"),
+		Source: req.Source(), Transport: strings.ToUpper(req.Transport()),
+	}
+	p.mu.Lock()
+	p.last = &info
+	_, known := p.users[req.Recipient.User]
+	p.mu.Unlock()
+	target := req.Recipient.User
+	p.log.Info("invite", "from", caller, "name", info.FromName, "to", target, "pai", info.PAI, "ppi", info.PPI)
+
+	if ct := req.ContentType(); len(req.Body()) == 0 || ct == nil || !strings.EqualFold(strings.TrimSpace(strings.Split(ct.Value(), ";")[0]), "application/sdp") {
+		p.respond(tx, req, sip.StatusNotAcceptableHere, "Not Acceptable Here (INVITE without an SDP offer is not supported)")
+		return
+	}
+	if target != "" && target == p.cfg.VoicemailNumber {
+		p.voicemail(req, tx, info)
+		return
+	}
+	if !known {
+		p.log.Info("invite: no such user", "to", target)
+		p.respond(tx, req, sip.StatusNotFound, "Not Found")
+		return
+	}
+	bs := p.liveBindings(target)
+	if len(bs) == 0 {
+		p.log.Info("invite: user not registered", "to", target)
+		p.respond(tx, req, sip.StatusTemporarilyUnavailable, "Temporarily Unavailable")
+		return
+	}
+	if !p.track() {
+		p.respond(tx, req, sip.StatusServiceUnavailable, "Service Unavailable (shutting down)")
+		return
+	}
+	defer p.untrack()
+	p.bridge(req, tx, info, target, bs)
+}
+
+// identity is who the PBX presents as the caller on a leg it places.
+type identity struct {
+	user, name string
+	headers    []sip.Header // P-Asserted-Identity, Privacy, Alert-Info
+}
+
+// callerIdentity takes the caller's identity from its INVITE. RFC 3325: a
+// P-Preferred-Identity from an authenticated user becomes the asserted
+// identity; an existing P-Asserted-Identity passes through.
+func callerIdentity(in *sip.Request) identity {
+	id := identity{user: in.From().Address.User, name: in.From().DisplayName}
+	if v := headerValue(in, "P-Asserted-Identity"); v != "" {
+		id.headers = append(id.headers, sip.NewHeader("P-Asserted-Identity", v))
+	} else if v := headerValue(in, "P-Preferred-Identity"); v != "" {
+		id.headers = append(id.headers, sip.NewHeader("P-Asserted-Identity", v))
+	}
+	for _, name := range []string{"Privacy", "Alert-Info"} {
+		if v := headerValue(in, name); v != "" {
+			id.headers = append(id.headers, sip.NewHeader(name, v))
+		}
+	}
+	return id
+}
+
+// buildInvite builds the INVITE of the PBX to one contact of target.
+func (p *PBX) buildInvite(id identity, offer []byte, b binding, target string) *sip.Request {
+	req := sip.NewRequest(sip.INVITE, *b.contact.Clone())
+	req.SetTransport(b.transport)
+	from := sip.FromHeader{DisplayName: id.name,
+		Address: sip.Uri{Scheme: "sip", User: id.user, Host: p.host}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: target, Host: p.host}}
+	callID := sip.CallIDHeader(uuid.NewString())
+	req.AppendHeader(&from)
+	req.AppendHeader(&to)
+	req.AppendHeader(&callID)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
+	for _, h := range id.headers {
+		req.AppendHeader(sip.HeaderClone(h))
+	}
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	return req
+}
+
+type legResult struct {
+	l   *leg
+	err error
+}
+
+// ringOutcome is how ringing the contacts of an extension ended.
+type ringOutcome struct {
+	winner   *leg // answered and ACKed; nil otherwise
+	code     int  // failure status for the caller when winner is nil
+	reason   string
+	canceled bool // abort fired
+}
+
+// ring calls every contact of target in parallel with offer, relays
+// provisional responses to onProvisional, and returns the first contact
+// that answers (already ACKed). The others are cancelled (or, if they
+// answer anyway, ACKed and hung up). abort cancels the whole attempt.
+func (p *PBX) ring(c *call, id identity, offer []byte, target string, bs []binding, abort <-chan struct{}, onProvisional func(*sip.Response)) ringOutcome {
+	ringCtx, cancelRing := context.WithTimeout(p.ctx, p.cfg.RingTimeout)
+	defer cancelRing()
+	results := make(chan legResult, len(bs))
+	started := 0
+	for _, b := range bs {
+		inv := p.buildInvite(id, offer, b, target)
+		dc, err := p.dialogUA(b.transport).WriteInvite(p.ctx, inv)
+		if err != nil {
+			p.log.Info("invite to contact failed", "to", target, "contact", b.key, "err", err)
+			continue
+		}
+		lb := &leg{call: c, ext: target, callID: inv.CallID().Value(), cli: dc, transport: b.transport}
+		p.addLeg(lb)
+		started++
+		go func() {
+			err := dc.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+				if onProvisional != nil && (res.StatusCode == 180 || res.StatusCode == 183) {
+					onProvisional(res)
+				}
+				return nil
+			}})
+			results <- legResult{lb, err}
+		}()
+	}
+	out := ringOutcome{code: sip.StatusTemporarilyUnavailable, reason: "Temporarily Unavailable"}
+	if started == 0 {
+		return out
+	}
+	bestCode, bestReason := 0, ""
+	pending := started
+wait:
+	for pending > 0 {
+		select {
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				out.winner = r.l
+				break wait
+			}
+			p.removeLeg(r.l)
+			code, reason := sip.StatusTemporarilyUnavailable, "Temporarily Unavailable"
+			var de *sipgo.ErrDialogResponse
+			if errors.As(r.err, &de) {
+				code, reason = de.Res.StatusCode, de.Res.Reason
+			} else {
+				p.log.Info("callee leg failed", "to", target, "err", r.err)
+			}
+			if better(code, bestCode) {
+				bestCode, bestReason = code, reason
+			}
+		case <-abort:
+			out.canceled = true
+			break wait
+		case <-ringCtx.Done():
+			break wait
+		}
+	}
+	// Losers: cancel, and hang up any that answered all the same.
+	cancelRing()
+	if pending > 0 && p.track() {
+		go func(n int) {
+			defer p.untrack()
+			for range n {
+				r := <-results
+				if r.err == nil || (r.l.cli.InviteResponse != nil && r.l.cli.InviteResponse.IsSuccess()) {
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_ = r.l.cli.Ack(ctx)
+					_ = r.l.cli.Bye(ctx)
+					cancel()
+				}
+				r.l.cli.Close()
+				p.removeLeg(r.l)
+			}
+		}(pending)
+	}
+	if out.winner == nil {
+		if bestCode != 0 {
+			out.code, out.reason = bestCode, bestReason
+		}
+		return out
+	}
+	ackCtx, cancelAck := context.WithTimeout(p.ctx, 5*time.Second)
+	err := out.winner.cli.Ack(ackCtx)
+	cancelAck()
+	if err != nil {
+		p.log.Warn("ack to callee failed", "to", target, "err", err)
+		_ = out.winner.bye(context.Background())
+		p.removeLeg(out.winner)
+		return ringOutcome{code: sip.StatusInternalServerError, reason: "Server Internal Error (callee unreachable)"}
+	}
+	out.winner.setSDP(out.winner.cli.InviteResponse.Body())
+	return out
+}
+
+// bridge rings every contact of target, connects the caller to the first
+// that answers, and keeps the two dialogs bridged until one side hangs up.
+func (p *PBX) bridge(req *sip.Request, tx sip.ServerTransaction, info InviteInfo, target string, bs []binding) {
+	dsA, err := p.dialogUA(req.Transport()).ReadInvite(req, tx)
+	if err != nil {
+		p.respond(tx, req, sip.StatusBadRequest, "Bad Request ("+err.Error()+")")
+		return
+	}
+	defer dsA.Close()
+	c := p.newCall(CallInfo{Caller: info.FromUser, Invite: info, Dialled: target})
+	la := &leg{call: c, ext: info.FromUser, callID: req.CallID().Value(), srv: dsA, sdp: req.Body(), transport: req.Transport()}
+	p.mu.Lock()
+	c.a = la
+	p.mu.Unlock()
+	p.addLeg(la)
+	defer p.removeLeg(la)
+	_ = dsA.Respond(sip.StatusTrying, "Trying", nil)
+
+	out := p.ring(c, callerIdentity(req), req.Body(), target, bs, dsA.Context().Done(), func(res *sip.Response) {
+		p.relayProvisional(c, dsA, res)
+	})
+	if out.canceled {
+		p.log.Info("call canceled by caller", "from", info.FromUser, "to", target)
+		p.endCall(c, sip.StatusRequestTerminated, info.FromUser)
+		return
+	}
+	if out.winner == nil {
+		p.finishFailed(c, dsA, out.code, out.reason)
+		return
+	}
+	lb := out.winner
+	answer := lb.getSDP()
+	p.mu.Lock()
+	c.b = lb
+	p.mu.Unlock()
+	c.respMu.Lock()
+	c.answered = true
+	c.respMu.Unlock()
+	p.updateCall(c, func(ci *CallInfo) {
+		ci.State, ci.Status, ci.Callee, ci.Answered = "answered", sip.StatusOK, target, p.cfg.Now()
+	})
+	p.log.Info("call answered", "from", info.FromUser, "to", target)
+	if err := dsA.RespondSDP(answer); err != nil && dsA.Context().Err() == nil {
+		// No ACK from the caller (or the caller vanished): end both sides.
+		p.log.Warn("caller did not confirm the answer", "err", err)
+		_ = dsA.Bye(context.Background())
+		_ = lb.bye(context.Background())
+		p.removeLeg(lb)
+		p.endCall(c, sip.StatusOK, "")
+		return
+	}
+	p.holdCall(c)
+}
+
+// better ranks failure responses for the caller when several contacts
+// failed (RFC 3261 §16.7: 6xx first, then busy, then the lowest class).
+func better(code, best int) bool {
+	rank := func(c int) int {
+		switch {
+		case c == 0:
+			return 0
+		case c >= 600:
+			return 5
+		case c == sip.StatusBusyHere:
+			return 4
+		case c == sip.StatusTemporarilyUnavailable || c == sip.StatusRequestTerminated:
+			return 1
+		case c >= 400 && c < 500:
+			return 3
+		default:
+			return 2
+		}
+	}
+	return rank(code) > rank(best)
+}
+
+func (p *PBX) relayProvisional(c *call, dsA *sipgo.DialogServerSession, res *sip.Response) {
+	c.respMu.Lock()
+	defer c.respMu.Unlock()
+	if c.answered {
+		return
+	}
+	var hdrs []sip.Header
+	if len(res.Body()) > 0 {
+		hdrs = append(hdrs, sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	if err := dsA.Respond(res.StatusCode, res.Reason, res.Body(), hdrs...); err != nil {
+		p.log.Debug("relay provisional", "err", err)
+	}
+}
+
+func (p *PBX) finishFailed(c *call, dsA *sipgo.DialogServerSession, code int, reason string) {
+	c.respMu.Lock()
+	c.answered = true // no more provisionals
+	c.respMu.Unlock()
+	p.log.Info("call failed", "id", c.info.ID, "code", code, "reason", reason)
+	if err := dsA.Respond(code, reason, nil); err != nil {
+		p.log.Debug("respond failure", "err", err)
+	}
+	p.endCall(c, code, "")
+}
+
+// holdCall waits until one side of the bridged call hangs up, then hangs
+// up the other side. A transfer swaps a leg and signals c.changed.
+func (p *PBX) holdCall(c *call) {
+	defer func() {
+		p.mu.Lock()
+		a, b := c.a, c.b
+		p.mu.Unlock()
+		p.removeLeg(a)
+		p.removeLeg(b)
+	}()
+	for {
+		p.mu.Lock()
+		a, b, ch := c.a, c.b, c.changed
+		p.mu.Unlock()
+		var gone, other *leg
+		select {
+		case <-a.context().Done():
+			gone, other = a, b
+		case <-b.context().Done():
+			gone, other = b, a
+		case <-ch:
+			continue
+		case <-p.ctx.Done():
+			_ = a.bye(context.Background())
+			_ = b.bye(context.Background())
+			p.endCall(c, sip.StatusOK, "")
+			return
+		}
+		p.mu.Lock()
+		current := (c.a == gone || c.b == gone)
+		p.mu.Unlock()
+		if !current {
+			continue // a transferred-away leg ended
+		}
+		p.log.Info("call hung up", "id", c.info.ID, "by", gone.ext)
+		if err := other.bye(context.Background()); err != nil {
+			p.log.Debug("bye to other side", "err", err)
+		}
+		p.endCall(c, sip.StatusOK, gone.ext)
+		return
+	}
+}
+
+func (p *PBX) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	if req.CallID() == nil {
+		return
+	}
+	l := p.findLeg(req.CallID().Value())
+	if l == nil || l.srv == nil {
+		return
+	}
+	if err := l.srv.ReadAck(req, tx); err != nil {
+		p.log.Debug("ack", "err", err)
+	}
+}
+
+func (p *PBX) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if req.CallID() == nil {
+		p.respond(tx, req, sip.StatusBadRequest, "Bad Request (no Call-ID)")
+		return
+	}
+	l := p.findLeg(req.CallID().Value())
+	if l == nil {
+		p.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	var err error
+	if l.srv != nil {
+		err = l.srv.ReadBye(req, tx)
+	} else {
+		err = l.cli.ReadBye(req, tx)
+	}
+	if err != nil {
+		p.log.Info("bye", "err", err)
+		p.respond(tx, req, sip.StatusBadRequest, "Bad Request ("+err.Error()+")")
+	}
+}
+
+// otherLeg returns the leg bridged to l, or nil.
+func (p *PBX) otherLeg(l *leg) *leg {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c := l.call
+	switch l {
+	case c.a:
+		return c.b
+	case c.b:
+		return c.a
+	}
+	return nil
+}
+
+// onReinvite passes a re-INVITE's offer to the other side and returns its
+// answer (hold, resume, codec or address changes).
+func (p *PBX) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	l := p.findLeg(req.CallID().Value())
+	if l == nil {
+		p.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	var d *sipgo.Dialog
+	if l.srv != nil {
+		d = &l.srv.Dialog
+	} else {
+		d = &l.cli.Dialog
+	}
+	if err := d.ReadRequest(req, tx); err != nil {
+		p.respond(tx, req, sip.StatusInternalServerError, "Server Internal Error (CSeq out of order)")
+		return
+	}
+	other := p.otherLeg(l)
+	if other == nil {
+		p.respond(tx, req, sip.StatusRequestPending, "Request Pending")
+		return
+	}
+	var answer []byte
+	if len(req.Body()) == 0 {
+		// Offerless re-INVITE: offer what the other side last sent; the
+		// ACK's answer is not passed on.
+		answer = other.getSDP()
+	} else {
+		var err error
+		answer, err = other.reinvite(p.ctx, req.Body())
+		if err != nil {
+			code, reason := sip.StatusInternalServerError, "Server Internal Error"
+			var de *sipgo.ErrDialogResponse
+			if errors.As(err, &de) {
+				code, reason = de.Res.StatusCode, de.Res.Reason
+			}
+			p.respond(tx, req, code, reason)
+			return
+		}
+		l.setSDP(req.Body())
+	}
+	res := sip.NewSDPResponseFromRequest(req, answer)
+	ct := p.contact(l.transport)
+	if !strings.EqualFold(l.transport, "tcp") {
+		ct = p.contact("")
+	}
+	res.AppendHeader(&ct)
+	if err := tx.Respond(res); err != nil {
+		p.log.Debug("re-INVITE respond", "err", err)
+	}
+}
+
+// onInDialog relays INFO and UPDATE to the other side of the call.
+func (p *PBX) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
+	if req.CallID() == nil {
+		p.respond(tx, req, sip.StatusBadRequest, "Bad Request (no Call-ID)")
+		return
+	}
+	l := p.findLeg(req.CallID().Value())
+	if l == nil {
+		p.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	other := p.otherLeg(l)
+	if other == nil {
+		p.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
+		return
+	}
+	fwd := sip.NewRequest(req.Method, other.remoteTarget())
+	for _, name := range []string{"Content-Type", "Info-Package", "Event"} {
+		if v := headerValue(req, name); v != "" {
+			fwd.AppendHeader(sip.NewHeader(name, v))
+		}
+	}
+	fwd.SetBody(req.Body())
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	res, err := other.do(ctx, fwd)
+	if err != nil {
+		p.respond(tx, req, sip.StatusRequestTimeout, "Request Timeout")
+		return
+	}
+	out := sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, res.Body())
+	if ct := res.ContentType(); ct != nil {
+		out.AppendHeader(sip.NewHeader("Content-Type", ct.Value()))
+	}
+	_ = tx.Respond(out)
+}
