@@ -1,0 +1,788 @@
+package fxs
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"basestation/fxs/dsp"
+	"basestation/fxs/proslic"
+	"basestation/hal"
+)
+
+// burst is an FSK transmission in progress (caller ID or VMWI).
+type burst interface {
+	// Fill writes the next samples into dst and returns how many it
+	// wrote; fewer than len(dst) means the burst has ended.
+	Fill(dst []int16) int
+}
+
+// cw phases of a Type II (call waiting) alert.
+type cwPhase int
+
+const (
+	cwNone   cwPhase = iota
+	cwSAS            // 440 Hz to the user
+	cwCAS            // 2130+2750 Hz to the CPE
+	cwAckWait        // waiting for DTMF A or D
+	cwAckOn          // ACK sounding; FSK starts at its end
+	cwFSK            // caller ID going out
+	cwTone           // plain call-waiting tone repeating
+)
+
+// loop is the state machine, owned by the goroutine in Port.Run. It never
+// blocks and, per frame, never allocates.
+type loop struct {
+	p   *Port
+	gen *dsp.ToneGenerator
+	det *dsp.DTMFDetector
+
+	in, out []int16
+	dtmfEv  []dsp.DTMFEvent
+	cmdBuf  []command
+
+	state    State
+	hook     hal.HookState
+	linefeed proslic.Linefeed
+	mwi      bool
+	vmwiDue  bool // VMWI message to send at the next idle moment
+	audio    *callAudio
+
+	// On-hook while off-hook states: when it began.
+	downPending bool
+	downAt      time.Time
+
+	// Dialing.
+	digits     [MaxDigits]byte
+	ndigits    int
+	offHookAt  time.Time
+	digitDue   time.Time // inter-digit deadline (zero: none)
+	pulses     int
+	lastMake   time.Time
+	lockoutAt  time.Time
+	howling    bool
+	dtmfActive byte // digit in progress (0: none) in a call
+
+	// Ringing.
+	cadence  Cadence
+	ringStep int
+	stepEnd  time.Time
+	cidReq   *CallerID
+	cidAt    time.Time // when to start the caller-ID burst (zero: none)
+
+	// FSK.
+	fsk     burst
+	fskLead int // samples of silence before the burst
+	fskKind int // fskCID, fskVMWI, fskCIDCW
+
+	// Call waiting.
+	cw      cwPhase
+	cwUntil time.Time
+	cwCID   *CallerID
+
+	// Fault.
+	faultUntil time.Time
+}
+
+const (
+	fskCID = iota + 1
+	fskVMWI
+	fskCIDCW
+)
+
+func (l *loop) init(p *Port) error {
+	l.p = p
+	plan, err := dsp.PlanFor(p.cfg.Region)
+	if err != nil {
+		return fmt.Errorf("fxs: tone plan: %w", err)
+	}
+	if l.gen, err = dsp.NewToneGenerator(plan, p.rate); err != nil {
+		return fmt.Errorf("fxs: tone generator: %w", err)
+	}
+	if l.det, err = dsp.NewDTMFDetector(p.rate, nil); err != nil {
+		return fmt.Errorf("fxs: DTMF detector: %w", err)
+	}
+	n := hal.FrameSamples(p.rate)
+	l.in = make([]int16, n)
+	l.out = make([]int16, n)
+	l.dtmfEv = make([]dsp.DTMFEvent, 0, 8)
+	return nil
+}
+
+func (l *loop) setState(s State) {
+	l.state = s
+	l.p.state.Store(int32(s))
+}
+
+func (l *loop) setLinefeed(now time.Time, lf proslic.Linefeed) {
+	if l.linefeed == lf {
+		return
+	}
+	if err := l.p.slic.SetLinefeed(lf); err != nil {
+		l.fault(now, fmt.Errorf("set linefeed %v: %w", lf, err))
+		return
+	}
+	l.linefeed = lf
+}
+
+// start feeds the line and reads the hook once.
+func (l *loop) start(now time.Time) error {
+	l.linefeed = 0xFF
+	if err := l.p.slic.SetLinefeed(proslic.LFForward); err != nil {
+		return fmt.Errorf("fxs: feed line: %w", err)
+	}
+	l.linefeed = proslic.LFForward
+	h, err := l.p.slic.Hook()
+	if err != nil {
+		return fmt.Errorf("fxs: read hook: %w", err)
+	}
+	l.setState(StateIdle)
+	if h == hal.OffHook {
+		l.offHook(now, false)
+	}
+	return nil
+}
+
+// safe leaves the line safe: no tone, no FSK, no ringing, open linefeed.
+func (l *loop) safe() {
+	l.gen.Stop()
+	l.fsk = nil
+	if l.audio != nil {
+		l.audio.Close()
+		l.audio = nil
+	}
+	if err := l.p.slic.SetLinefeed(proslic.LFOpen); err != nil {
+		l.p.log.Warn("fxs: open line", "err", err)
+	}
+	l.linefeed = proslic.LFOpen
+}
+
+// frame runs one 10 ms step: commands, hook events, DSP, timers, output.
+func (l *loop) frame(now time.Time) {
+	for {
+		select {
+		case c := <-l.p.cmds:
+			c.reply <- l.command(now, c)
+			continue
+		default:
+		}
+		break
+	}
+	for {
+		select {
+		case e := <-l.p.hw:
+			l.slicEvent(e)
+			continue
+		default:
+		}
+		break
+	}
+	l.dtmf(now)
+	l.timers(now)
+	l.render()
+}
+
+func (l *loop) slicEvent(e proslic.Event) {
+	at := e.At
+	switch e.Kind {
+	case proslic.EvHook:
+		if e.Hook == hal.OffHook {
+			l.hookOff(at)
+		} else {
+			l.hookOn(at)
+		}
+	case proslic.EvRingTrip:
+		if l.state == StateRinging {
+			l.hookOff(at)
+		}
+	case proslic.EvPowerAlarm:
+		l.fault(at, fmt.Errorf("SLIC power alarm on transistor(s) %s", alarmNames(e.Alarm)))
+	case proslic.EvLinefeedDropped:
+		l.fault(at, fmt.Errorf("SLIC dropped the linefeed"))
+	}
+}
+
+func alarmNames(m uint8) string {
+	s := ""
+	for i := 0; i < 6; i++ {
+		if m&(1<<i) != 0 {
+			if s != "" {
+				s += ","
+			}
+			s += fmt.Sprintf("Q%d", i+1)
+		}
+	}
+	return s
+}
+
+func (l *loop) setHook(h hal.HookState) {
+	l.hook = h
+	l.p.hookSt.Store(int32(h))
+}
+
+func (l *loop) hookOff(at time.Time) {
+	if l.hook == hal.OffHook && !l.downPending {
+		return
+	}
+	l.setHook(hal.OffHook)
+	switch l.state {
+	case StateIdle:
+		l.offHook(at, false)
+	case StateRinging:
+		l.offHook(at, true)
+	case StateDialing, StateCall, StateLockout:
+		if !l.downPending {
+			return
+		}
+		l.downPending = false
+		d := at.Sub(l.downAt)
+		switch {
+		case d < pulseMinBreak:
+			// contact bounce
+		case l.state == StateDialing && l.p.cfg.PulseDialing && d <= pulseMaxBreak:
+			l.pulses++
+			l.lastMake = at
+		case l.state == StateDialing:
+			// a recall while dialing: start over
+			l.startDialing(at)
+		case l.state == StateCall && d >= l.p.cfg.FlashMin && d <= l.p.cfg.FlashMax:
+			l.cancelCW()
+			l.p.emit(Event{Kind: EvFlash, At: at, Duration: d})
+		}
+	}
+}
+
+func (l *loop) hookOn(at time.Time) {
+	if l.hook == hal.OnHook {
+		return
+	}
+	l.setHook(hal.OnHook)
+	switch l.state {
+	case StateDialing, StateCall, StateLockout:
+		l.downPending = true
+		l.downAt = at
+	}
+}
+
+// offHook starts dialing or answers ringing.
+func (l *loop) offHook(at time.Time, answer bool) {
+	l.setHook(hal.OffHook)
+	l.fsk = nil
+	if l.fskKind == fskVMWI {
+		l.vmwiDue = true // resend when idle again
+	}
+	l.fskKind = 0
+	l.setLinefeed(at, proslic.LFForward)
+	if answer {
+		l.cidAt = time.Time{}
+		l.setState(StateCall)
+		l.p.emit(Event{Kind: EvOffHook, At: at, Answer: true})
+		return
+	}
+	l.startDialing(at)
+	l.p.emit(Event{Kind: EvOffHook, At: at})
+}
+
+func (l *loop) startDialing(at time.Time) {
+	l.setState(StateDialing)
+	l.ndigits = 0
+	l.pulses = 0
+	l.digitDue = time.Time{}
+	l.offHookAt = at
+	l.howling = false
+	l.det.Reset()
+	tone := dsp.ToneDial
+	if l.mwi && l.p.cfg.StutterDial {
+		tone = dsp.ToneStutterDial
+	}
+	_ = l.gen.Play(tone)
+}
+
+// goIdle returns to on-hook idle after a hang-up or the end of ringing.
+func (l *loop) goIdle(now time.Time) {
+	l.gen.Stop()
+	l.fsk = nil
+	l.fskKind = 0
+	l.cw = cwNone
+	l.cidAt = time.Time{}
+	l.downPending = false
+	l.dtmfActive = 0
+	if l.audio != nil {
+		l.audio.Close()
+		l.audio = nil
+	}
+	l.setLinefeed(now, proslic.LFForward)
+	l.setState(StateIdle)
+}
+
+func (l *loop) dtmf(now time.Time) {
+	l.dtmfEv = l.det.Process(l.in, l.dtmfEv[:0])
+	for _, e := range l.dtmfEv {
+		switch l.state {
+		case StateDialing:
+			if !e.End {
+				l.addDigit(now, e.Digit)
+			}
+		case StateCall:
+			if l.cw == cwAckWait || l.cw == cwAckOn {
+				l.cwAck(now, e)
+				continue
+			}
+			if e.End {
+				if l.dtmfActive == e.Digit {
+					l.dtmfActive = 0
+					l.p.emit(Event{Kind: EvDigitEnd, At: now, Digit: e.Digit, Duration: e.Duration})
+				}
+			} else {
+				l.dtmfActive = e.Digit
+				l.p.emit(Event{Kind: EvDigit, At: now, Digit: e.Digit})
+			}
+		}
+	}
+}
+
+func (l *loop) dialed() string { return string(l.digits[:l.ndigits]) }
+
+func (l *loop) addDigit(now time.Time, d byte) {
+	if l.state != StateDialing {
+		return
+	}
+	l.gen.Stop() // the first digit ends dial tone
+	cfg := &l.p.cfg
+	if d == '#' && cfg.PoundEndsDialing && l.ndigits > 0 {
+		withPound := l.p.plan.Match(l.dialed()+"#", false)
+		if withPound == NoMatch {
+			if m := l.p.plan.Match(l.dialed(), true); m == Complete || m == Ambiguous {
+				l.finishDialing(now)
+			} else {
+				l.failDialing(now)
+			}
+			return
+		}
+	}
+	if l.ndigits == MaxDigits {
+		l.failDialing(now)
+		return
+	}
+	l.digits[l.ndigits] = d
+	l.ndigits++
+	for _, e := range cfg.EmergencyNumbers {
+		if e == l.dialed() {
+			l.finishDialing(now)
+			return
+		}
+	}
+	switch l.p.plan.Match(l.dialed(), false) {
+	case Complete:
+		l.finishDialing(now)
+	case Ambiguous:
+		l.digitDue = now.Add(cfg.InterDigitShort)
+	case Partial:
+		l.digitDue = now.Add(cfg.InterDigitLong)
+	default:
+		l.failDialing(now)
+	}
+}
+
+func (l *loop) isEmergency(n string) bool {
+	return slices.Contains(l.p.cfg.EmergencyNumbers, n)
+}
+
+func (l *loop) finishDialing(now time.Time) {
+	n := l.dialed()
+	l.gen.Stop()
+	l.digitDue = time.Time{}
+	l.setState(StateCall)
+	l.p.emit(Event{Kind: EvDialed, At: now, Number: n, Emergency: l.isEmergency(n)})
+}
+
+func (l *loop) failDialing(now time.Time) {
+	n := l.dialed()
+	l.digitDue = time.Time{}
+	l.lockout(now, false)
+	l.p.emit(Event{Kind: EvDialFailed, At: now, Number: n})
+}
+
+func (l *loop) lockout(now time.Time, howl bool) {
+	l.setState(StateLockout)
+	l.lockoutAt = now
+	l.howling = howl
+	if howl {
+		_ = l.gen.Play(dsp.ToneHowler)
+	} else {
+		_ = l.gen.Play(dsp.ToneReorder)
+	}
+}
+
+func (l *loop) timers(now time.Time) {
+	cfg := &l.p.cfg
+	if l.downPending && now.Sub(l.downAt) > cfg.FlashMax {
+		at := l.downAt
+		l.goIdle(now)
+		l.p.emit(Event{Kind: EvOnHook, At: at})
+	}
+	switch l.state {
+	case StateDialing:
+		if l.pulses > 0 && !l.downPending && now.Sub(l.lastMake) >= pulseDigitEnd {
+			d := byte('0' + l.pulses%10)
+			if l.pulses > 10 {
+				d = 0
+			}
+			l.pulses = 0
+			if d == 0 {
+				l.failDialing(now)
+			} else {
+				l.addDigit(now, d)
+			}
+			return
+		}
+		if !l.digitDue.IsZero() && !now.Before(l.digitDue) && l.pulses == 0 {
+			l.digitDue = time.Time{}
+			if m := l.p.plan.Match(l.dialed(), true); m == Complete || m == Ambiguous {
+				l.finishDialing(now)
+			} else {
+				l.failDialing(now)
+			}
+			return
+		}
+		if l.ndigits == 0 && l.pulses == 0 && now.Sub(l.offHookAt) >= cfg.OffHookTimeout {
+			l.lockout(now, true)
+		}
+	case StateLockout:
+		if !l.howling && now.Sub(l.lockoutAt) >= cfg.OffHookTimeout {
+			l.howling = true
+			_ = l.gen.Play(dsp.ToneHowler)
+		}
+	case StateRinging:
+		l.ringTimers(now)
+	case StateCall:
+		l.cwTimers(now)
+	case StateIdle:
+		if l.vmwiDue && l.fsk == nil && l.p.cfg.VMWI {
+			l.startVMWI(now)
+		}
+	case StateFault:
+		if !now.Before(l.faultUntil) {
+			l.clearFault(now)
+		}
+	}
+	if l.audio != nil && l.audio.isClosed() {
+		l.audio = nil
+	}
+}
+
+func (l *loop) ringTimers(now time.Time) {
+	for !now.Before(l.stepEnd) {
+		l.ringStep = (l.ringStep + 1) % len(l.cadence)
+		l.stepEnd = l.stepEnd.Add(l.cadence[l.ringStep])
+		if l.ringStep%2 == 0 {
+			if l.fsk != nil {
+				l.p.log.Warn("fxs: caller ID cut by the next ring")
+				l.fsk = nil
+			}
+			l.setLinefeed(now, proslic.LFRinging)
+		} else {
+			l.setLinefeed(now, proslic.LFForwardOHT)
+		}
+	}
+	if !l.cidAt.IsZero() && !now.Before(l.cidAt) {
+		l.cidAt = time.Time{}
+		b, err := l.cidBurst(l.cidReq, now, false)
+		if err != nil {
+			l.p.log.Warn("fxs: caller ID not sent", "err", err)
+			return
+		}
+		l.fsk, l.fskLead, l.fskKind = b, 0, fskCID
+	}
+}
+
+// render produces the frame for the phone.
+func (l *loop) render() {
+	out := l.out
+	if l.audio != nil {
+		if l.cw != cwNone && l.cw != cwTone {
+			clear(l.in) // the far end does not hear the CIDCW exchange
+		}
+		l.audio.pushUp(l.in)
+	}
+	switch {
+	case l.fsk != nil:
+		i := 0
+		for ; i < len(out) && l.fskLead > 0; i++ {
+			out[i] = 0
+			l.fskLead--
+		}
+		if i < len(out) {
+			n := l.fsk.Fill(out[i:])
+			if n < len(out)-i {
+				clear(out[i+n:])
+				l.fskDone()
+			}
+		}
+		if l.audio != nil {
+			l.audio.pullDown(l.in) // discard the far end meanwhile
+		}
+	case l.gen.Playing() != "":
+		l.gen.Fill(out)
+		if l.audio != nil {
+			l.audio.pullDown(l.in)
+		}
+	case l.audio != nil && (l.cw == cwNone || l.cw == cwTone):
+		l.audio.pullDown(out)
+	default:
+		clear(out)
+		if l.audio != nil {
+			l.audio.pullDown(l.in)
+		}
+	}
+}
+
+func (l *loop) fskDone() {
+	l.fsk = nil
+	switch l.fskKind {
+	case fskVMWI:
+		l.vmwiDue = false
+		if l.state == StateIdle {
+			l.setLinefeed(time.Now(), proslic.LFForward)
+		}
+	case fskCIDCW:
+		l.cw = cwTone
+		l.cwUntil = time.Now().Add(cwRepeat - sasTime - casTime)
+	}
+	l.fskKind = 0
+}
+
+func (l *loop) startVMWI(now time.Time) {
+	b, err := l.vmwiBurst(l.mwi)
+	if err != nil {
+		l.p.log.Warn("fxs: VMWI not sent", "err", err)
+		l.vmwiDue = false
+		return
+	}
+	l.setLinefeed(now, proslic.LFForwardOHT)
+	l.fsk, l.fskKind = b, fskVMWI
+	l.fskLead = int(vmwiLeadIn) * l.p.rate / int(time.Second)
+}
+
+// Call waiting (Type II caller ID).
+func (l *loop) startCW(now time.Time, cid *CallerID) {
+	l.cwCID = cid
+	_ = l.gen.Play(dsp.ToneCallWaiting)
+	if cid == nil || !l.p.cfg.CallWaitingCallerID || l.p.cfg.CallerID == CallerIDOff {
+		l.cw = cwTone
+		l.cwUntil = now.Add(cwRepeat)
+		return
+	}
+	l.cw = cwSAS
+	l.cwUntil = now.Add(sasTime)
+}
+
+func (l *loop) cancelCW() {
+	if l.cw == cwNone {
+		return
+	}
+	l.cw = cwNone
+	l.gen.Stop()
+	if l.fskKind == fskCIDCW {
+		l.fsk = nil
+		l.fskKind = 0
+	}
+}
+
+func (l *loop) cwTimers(now time.Time) {
+	if l.cw == cwNone || now.Before(l.cwUntil) {
+		return
+	}
+	switch l.cw {
+	case cwSAS:
+		_ = l.gen.Play(dsp.ToneCAS)
+		l.cw = cwCAS
+		l.cwUntil = now.Add(casTime)
+	case cwCAS:
+		l.gen.Stop()
+		l.det.Reset()
+		l.cw = cwAckWait
+		l.cwUntil = now.Add(ackWindow)
+	case cwAckWait:
+		// no ACK: the phone cannot show caller ID on call waiting
+		l.p.log.Info("fxs: no CIDCW acknowledgement; caller ID not sent")
+		l.cw = cwTone
+		l.cwUntil = now.Add(cwRepeat - sasTime - casTime - ackWindow)
+	case cwAckOn:
+		l.cwSend(now)
+	case cwTone:
+		_ = l.gen.Play(dsp.ToneCallWaiting)
+		l.cwUntil = now.Add(cwRepeat)
+	}
+}
+
+func (l *loop) cwAck(now time.Time, e dsp.DTMFEvent) {
+	if e.Digit != 'D' && e.Digit != 'A' {
+		return
+	}
+	if !e.End && l.cw == cwAckWait {
+		l.cw = cwAckOn
+		l.cwUntil = now.Add(ackMaxWait)
+		l.p.emit(Event{Kind: EvCallWaitingAck, At: now, Digit: e.Digit})
+		return
+	}
+	if e.End && l.cw == cwAckOn {
+		l.cwSend(now)
+	}
+}
+
+func (l *loop) cwSend(now time.Time) {
+	b, err := l.cidBurst(l.cwCID, now, true)
+	if err != nil {
+		l.p.log.Warn("fxs: CIDCW not sent", "err", err)
+		l.cw = cwTone
+		l.cwUntil = now.Add(cwRepeat)
+		return
+	}
+	l.cw = cwFSK
+	l.fsk, l.fskLead, l.fskKind = b, 0, fskCIDCW
+}
+
+// fault puts the line in the safe state and reports it.
+func (l *loop) fault(now time.Time, err error) {
+	wasOff := l.state == StateDialing || l.state == StateCall || l.state == StateLockout
+	l.gen.Stop()
+	l.fsk = nil
+	l.fskKind = 0
+	l.cw = cwNone
+	l.cidAt = time.Time{}
+	l.downPending = false
+	if l.audio != nil {
+		l.audio.Close()
+		l.audio = nil
+	}
+	if e := l.p.slic.SetLinefeed(proslic.LFOpen); e != nil {
+		l.p.log.Error("fxs: cannot open the line after a fault", "err", e)
+	}
+	l.linefeed = proslic.LFOpen
+	l.setState(StateFault)
+	l.faultUntil = now.Add(l.p.cfg.FaultRetry)
+	l.p.log.Error("fxs: line fault; line opened", "err", err)
+	l.p.emit(Event{Kind: EvFault, At: now, Err: err})
+	if wasOff {
+		l.p.emit(Event{Kind: EvOnHook, At: now})
+	}
+}
+
+func (l *loop) clearFault(now time.Time) {
+	l.linefeed = 0xFF
+	if err := l.p.slic.SetLinefeed(proslic.LFForward); err != nil {
+		l.faultUntil = now.Add(l.p.cfg.FaultRetry)
+		return
+	}
+	l.linefeed = proslic.LFForward
+	l.setState(StateIdle)
+	l.p.emit(Event{Kind: EvFaultCleared, At: now})
+	h, err := l.p.slic.Hook()
+	l.setHook(hal.OnHook)
+	if err == nil && h == hal.OffHook {
+		l.offHook(now, false)
+	}
+}
+
+// command applies one action from the call layer.
+func (l *loop) command(now time.Time, c command) error {
+	switch c.kind {
+	case cmdMWI:
+		if l.mwi != c.on {
+			l.mwi = c.on
+			l.p.mwiSt.Store(c.on)
+			l.vmwiDue = l.p.cfg.VMWI
+		}
+		return nil
+	}
+	if l.state == StateFault {
+		if c.kind == cmdStopRing || c.kind == cmdStopTone || c.kind == cmdDisconnect {
+			return nil
+		}
+		return ErrFault
+	}
+	switch c.kind {
+	case cmdRing:
+		switch l.state {
+		case StateIdle:
+		case StateRinging:
+			// a new call replaces the alert
+		default:
+			return ErrOffHook
+		}
+		if l.fsk != nil && l.fskKind == fskVMWI {
+			l.fsk = nil
+			l.vmwiDue = true
+		}
+		l.fsk, l.fskKind = nil, 0
+		l.cadence = c.cadence
+		l.ringStep = 0
+		l.stepEnd = now.Add(c.cadence[0])
+		l.cidAt = time.Time{}
+		l.cidReq = nil
+		if c.ring.CallerID != nil && l.p.cfg.CallerID != CallerIDOff {
+			l.cidReq = c.ring.CallerID
+			l.cidAt = l.cidSlot(now, c.ring.CallerID)
+		}
+		l.setState(StateRinging)
+		l.setLinefeed(now, proslic.LFRinging)
+		return nil
+	case cmdStopRing:
+		if l.state == StateRinging {
+			l.goIdle(now)
+		}
+		return nil
+	case cmdTone:
+		if l.hook != hal.OffHook || (l.state != StateCall && l.state != StateDialing) {
+			return ErrOnHook
+		}
+		l.cw = cwNone
+		if err := l.gen.Play(c.tone); err != nil {
+			return fmt.Errorf("%w: %v", ErrTone, err)
+		}
+		return nil
+	case cmdStopTone:
+		l.cancelCW()
+		l.gen.Stop()
+		return nil
+	case cmdConnect:
+		if l.state != StateCall {
+			return ErrNotInCall
+		}
+		if l.audio != nil {
+			l.audio.Close()
+		}
+		l.audio = c.audio
+		return nil
+	case cmdDisconnect:
+		if l.audio != nil {
+			l.audio.Close()
+			l.audio = nil
+		}
+		return nil
+	case cmdCallWaiting:
+		if l.state != StateCall {
+			return ErrNotInCall
+		}
+		l.startCW(now, c.cid)
+		return nil
+	}
+	return fmt.Errorf("fxs: unknown command %d", c.kind)
+}
+
+// cidSlot picks when the Type I burst starts: in the first silent step of
+// the cadence long enough to hold it with 500 ms after the ring and
+// 200 ms before the next.
+func (l *loop) cidSlot(now time.Time, cid *CallerID) time.Time {
+	need := cidAfterRing + l.cidDuration(cid) + cidBeforeRing
+	t := now
+	for i, d := range l.cadence {
+		if i%2 == 1 && d >= need {
+			return t.Add(cidAfterRing)
+		}
+		t = t.Add(d)
+	}
+	l.p.log.Warn("fxs: ring cadence has no silence long enough for caller ID", "need", need)
+	return time.Time{}
+}

@@ -1,0 +1,342 @@
+package fxs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"basestation/fxs/dsp"
+	"basestation/fxs/proslic"
+	"basestation/hal"
+)
+
+// Errors returned by the port's actions.
+var (
+	ErrNotRunning = errors.New("fxs: port not running")
+	ErrOffHook    = errors.New("fxs: phone is off-hook")
+	ErrOnHook     = errors.New("fxs: phone is on-hook")
+	ErrNotInCall  = errors.New("fxs: no call on the port")
+	ErrFault      = errors.New("fxs: line fault")
+	ErrCadence    = errors.New("fxs: unknown ring cadence")
+	ErrTone       = errors.New("fxs: unknown tone")
+)
+
+// SLIC is what the port needs from the line chip; *proslic.Dev has it.
+type SLIC interface {
+	SetLinefeed(proslic.Linefeed) error
+	Hook() (hal.HookState, error)
+	// Run services the chip's interrupts until ctx ends.
+	Run(ctx context.Context, handle func(proslic.Event)) error
+}
+
+// Pulse-dial timing (DAHDI: a break of 15–200 ms is one pulse; a digit ends
+// after 250 ms without a new break).
+const (
+	pulseMinBreak = 15 * time.Millisecond
+	pulseMaxBreak = 200 * time.Millisecond
+	pulseDigitEnd = 250 * time.Millisecond
+)
+
+// Caller-ID placement (telephony.md §5.2): the burst starts at least
+// 500 ms after a ring ends and ends at least 200 ms before the next.
+const (
+	cidAfterRing  = 550 * time.Millisecond
+	cidBeforeRing = 250 * time.Millisecond
+	vmwiLeadIn    = 500 * time.Millisecond // silence before an on-hook VMWI burst
+)
+
+// Call-waiting caller ID (Type II, telephony.md §5.4).
+const (
+	sasTime    = 300 * time.Millisecond // 440 Hz subscriber alerting signal
+	casTime    = 80 * time.Millisecond  // 2130+2750 Hz CPE alerting signal
+	ackWindow  = 200 * time.Millisecond // the ACK must start within this after CAS ends
+	ackMaxWait = 120 * time.Millisecond // FSK starts at the ACK's end, or this after its start
+	cwRepeat   = 10 * time.Second
+)
+
+// Port is one analog phone port: the line state machine over a SLIC and
+// its PCM channel. Create it with New (or NewWithSLIC), run it with Run,
+// read its Events and call its actions from any goroutine.
+type Port struct {
+	cfg  Config
+	plan *DialPlan
+	log  *slog.Logger
+	slic SLIC
+	pcm  hal.PCM
+	rate int
+
+	cmds   chan command
+	hw     chan proslic.Event
+	events chan Event
+	done   chan struct{} // closed when Run returns
+	run    atomic.Bool
+	state  atomic.Int32
+	hookSt atomic.Int32
+	mwiSt  atomic.Bool
+
+	// Owned by the frame loop.
+	l loop
+}
+
+// New builds a port on the board's SLIC: it resets, probes and initialises
+// the chip (proslic.New) and prepares the DSP. The line stays open until Run.
+func New(s hal.SLIC, cfg Config, log *slog.Logger) (*Port, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if s.PCM == nil {
+		return nil, fmt.Errorf("fxs %s: no PCM channel", s.Name)
+	}
+	o := proslic.DefaultOpts
+	o.Logger = log
+	o.Ring = proslic.RingConfig{FrequencyHz: cfg.RingFrequencyHz, PeakVolts: cfg.RingPeakVolts} // cadence by the port
+	if s.PCM.Rate() == hal.RateWideband {
+		o.PCM.Wideband = true
+	}
+	dev, err := proslic.New(s, &o)
+	if err != nil {
+		return nil, err
+	}
+	return NewWithSLIC(dev, s.PCM, cfg, log)
+}
+
+// NewWithSLIC builds a port on an already initialised line chip.
+func NewWithSLIC(slic SLIC, pcm hal.PCM, cfg Config, log *slog.Logger) (*Port, error) {
+	c, err := cfg.compile()
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg.Cadences = cloneCadences(cfg.Cadences)
+	cfg.EmergencyNumbers = slices.Clone(cfg.EmergencyNumbers)
+	p := &Port{
+		cfg: cfg, plan: c.plan, log: log, slic: slic, pcm: pcm, rate: pcm.Rate(),
+		cmds:   make(chan command, 16),
+		hw:     make(chan proslic.Event, 64),
+		events: make(chan Event, 64),
+		done:   make(chan struct{}),
+	}
+	if err := p.l.init(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func cloneCadences(m map[string]Cadence) map[string]Cadence {
+	out := make(map[string]Cadence, len(m))
+	for k, v := range m {
+		out[strings.ToLower(k)] = slices.Clone(v)
+	}
+	return out
+}
+
+// Events returns the port's event stream. Events are dropped (and logged)
+// if nobody reads and 64 are pending.
+func (p *Port) Events() <-chan Event { return p.events }
+
+// State returns the state machine's current state.
+func (p *Port) State() State { return State(p.state.Load()) }
+
+// Hook returns the hook state as the port last saw it.
+func (p *Port) Hook() hal.HookState { return hal.HookState(p.hookSt.Load()) }
+
+// MessageWaiting reports the message-waiting indication.
+func (p *Port) MessageWaiting() bool { return p.mwiSt.Load() }
+
+// Config returns the port's configuration.
+func (p *Port) Config() Config { return p.cfg }
+
+type cmdKind int
+
+const (
+	cmdRing cmdKind = iota
+	cmdStopRing
+	cmdTone
+	cmdStopTone
+	cmdConnect
+	cmdDisconnect
+	cmdMWI
+	cmdCallWaiting
+)
+
+type command struct {
+	kind    cmdKind
+	ring    RingRequest
+	cadence Cadence
+	tone    dsp.ToneName
+	on      bool
+	cid     *CallerID
+	reply   chan error
+	audio   *callAudio
+}
+
+func (p *Port) do(c command) error {
+	if !p.run.Load() {
+		return ErrNotRunning
+	}
+	c.reply = make(chan error, 1)
+	select {
+	case p.cmds <- c:
+	case <-p.done:
+		return ErrNotRunning
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-p.done:
+		return ErrNotRunning
+	}
+}
+
+// Ring alerts the phone with the request's cadence and caller ID (sent
+// between the first and second ring). It fails when the phone is off-hook
+// (use CallWaiting) or the line is faulty.
+func (p *Port) Ring(r RingRequest) error {
+	name := strings.ToLower(r.Cadence)
+	if name == "" {
+		name = CadenceNormal
+	}
+	cad, ok := p.cfg.Cadences[name]
+	if !ok {
+		return fmt.Errorf("%w %q", ErrCadence, r.Cadence)
+	}
+	if r.CallerID != nil {
+		c := *r.CallerID
+		r.CallerID = &c
+	}
+	return p.do(command{kind: cmdRing, ring: r, cadence: cad})
+}
+
+// StopRinging stops alerting (the caller gave up or another device
+// answered). Harmless when not ringing.
+func (p *Port) StopRinging() error { return p.do(command{kind: cmdStopRing}) }
+
+// Tone names the call layer may play (dsp.ToneName values): "dial",
+// "stutter-dial", "ringback", "busy", "reorder", "call-waiting", "howler",
+// "confirmation", "recall-dial", "sit-intercept" (also "out-of-service"),
+// "sit-vacant", "sit-reorder", "sit-no-circuit".
+func toneName(s string) dsp.ToneName {
+	switch strings.ToLower(s) {
+	case "out-of-service", "intercept", "sit":
+		return dsp.ToneSITIntercept
+	case "congestion", "fast-busy":
+		return dsp.ToneReorder
+	}
+	return dsp.ToneName(strings.ToLower(s))
+}
+
+// PlayTone plays a call-progress tone by name while the phone is off-hook.
+func (p *Port) PlayTone(name string) error {
+	return p.do(command{kind: cmdTone, tone: toneName(name)})
+}
+
+// StopTone silences any tone.
+func (p *Port) StopTone() error { return p.do(command{kind: cmdStopTone}) }
+
+// ConnectAudio hands out the audio path of the call: ReadFrame gives the
+// phone's voice, WriteFrame plays the far end's voice (10 ms frames at the
+// port's rate). The port keeps detecting DTMF and flash. The phone must be
+// off-hook (after EvOffHook). Close the path or call DisconnectAudio when
+// the call ends; hanging up closes it too.
+func (p *Port) ConnectAudio() (hal.PCM, error) {
+	a := newCallAudio(p.rate)
+	if err := p.do(command{kind: cmdConnect, audio: a}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// DisconnectAudio closes the call's audio path.
+func (p *Port) DisconnectAudio() error { return p.do(command{kind: cmdDisconnect}) }
+
+// SetMessageWaiting turns message waiting on or off: an on-hook FSK VMWI
+// message is sent when the phone is next idle, and stutter dial tone plays
+// while it is on.
+func (p *Port) SetMessageWaiting(on bool) error { return p.do(command{kind: cmdMWI, on: on}) }
+
+// CallWaiting alerts a second call during a call: the call-waiting tone
+// (far end muted) and, when enabled, Type II caller ID (CAS, the phone's
+// ACK, then FSK). The tone repeats every 10 s until StopTone, a flash or
+// hang-up. cid may be nil.
+func (p *Port) CallWaiting(cid *CallerID) error {
+	if cid != nil {
+		c := *cid
+		cid = &c
+	}
+	return p.do(command{kind: cmdCallWaiting, cid: cid})
+}
+
+func (p *Port) emit(e Event) {
+	select {
+	case p.events <- e:
+	default:
+		p.log.Warn("fxs: event dropped, nobody reading", "event", e.String())
+	}
+}
+
+func (p *Port) onSLIC(e proslic.Event) {
+	select {
+	case p.hw <- e:
+	default:
+		p.log.Warn("fxs: SLIC event dropped", "kind", e.Kind.String())
+	}
+}
+
+// Run drives the port until ctx ends: it feeds the line, services the
+// SLIC's interrupts and processes the PCM channel frame by frame, in order.
+// On return the line is safe: ringing and tones off, linefeed open. It
+// returns nil when ctx ends and an error when the SLIC or PCM fails.
+func (p *Port) Run(ctx context.Context) error {
+	if !p.run.CompareAndSwap(false, true) {
+		return errors.New("fxs: Run called twice")
+	}
+	defer close(p.done)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	slicDone := make(chan error, 1)
+	go func() { slicDone <- p.slic.Run(ctx, p.onSLIC) }()
+	defer func() {
+		cancel()
+		<-slicDone
+	}()
+	l := &p.l
+	defer l.safe()
+	if err := l.start(time.Now()); err != nil {
+		return err
+	}
+	for {
+		if err := p.pcm.ReadFrame(ctx, l.in); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fxs: PCM read: %w", err)
+		}
+		select {
+		case err := <-slicDone:
+			slicDone <- err
+			if ctx.Err() != nil {
+				return nil
+			}
+			l.fault(time.Now(), fmt.Errorf("SLIC stopped: %v", err))
+			if err == nil {
+				err = errors.New("SLIC loop ended")
+			}
+			return fmt.Errorf("fxs: %w", err)
+		default:
+		}
+		l.frame(time.Now())
+		if err := p.pcm.WriteFrame(ctx, l.out); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("fxs: PCM write: %w", err)
+		}
+	}
+}
