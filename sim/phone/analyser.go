@@ -1,0 +1,353 @@
+package phone
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// Tone names the ear uses.
+const (
+	ToneSilence      = "silence"
+	ToneDial         = "dial"
+	ToneStutterDial  = "stutter-dial"
+	ToneRingback     = "ringback"
+	ToneBusy         = "busy"
+	ToneReorder      = "reorder"
+	ToneBusyOrReord  = "busy/reorder" // 480+620 whose cadence is not yet known
+	ToneCallWaiting  = "call-waiting"
+	ToneCAS          = "cas"
+	ToneHowler       = "howler"
+	ToneSIT          = "sit"
+	ToneDTMF         = "dtmf" // Segment.Digit / "dtmf-5" in Hearing
+	ToneFSK          = "fsk"
+	ToneOther        = "other"
+	toneSITPrefix    = "sit:"
+	analysisWindow   = 320 // 40 ms: resolves 440 vs 480 Hz
+	dtmfWindow       = 160 // 20 ms
+	silenceDBm0      = -45.0
+	explainedEnough  = 0.6
+	memberBalance    = 0.15 // weakest member ≥ this × strongest (≈ 8 dB twist)
+	segmentHistory   = 512
+	confirmHops      = 2
+	hop              = frameLen
+	hopDuration      = time.Second * hop / sampleRate
+	windowCorrection = time.Second * analysisWindow / sampleRate / 2
+)
+
+// sitFreqs are the NANP SIT segment frequencies (telephony.md §3).
+var sitFreqs = []float64{913.8, 985.2, 1370.6, 1428.5, 1776.7}
+
+type pattern struct {
+	label string
+	freqs []float64
+}
+
+// patterns the long-window analysis recognises.
+var patterns = func() []pattern {
+	p := []pattern{
+		{ToneDial, []float64{350, 440}},
+		{ToneRingback, []float64{440, 480}},
+		{"busy-tone", []float64{480, 620}},
+		{ToneCallWaiting, []float64{440}},
+		{ToneCAS, []float64{2130, 2750}},
+		{ToneHowler, []float64{1400, 2060, 2450, 2600}},
+		{ToneFSK, []float64{1200, 2200}},
+		{ToneFSK, []float64{1200}},
+		{ToneFSK, []float64{2200}},
+	}
+	for _, f := range sitFreqs {
+		p = append(p, pattern{fmt.Sprintf("%s%.1f", toneSITPrefix, f), []float64{f}})
+	}
+	return p
+}()
+
+// Segment is a stretch of audio the ear heard as one thing.
+type Segment struct {
+	Label string        `json:"label"` // a Tone* name, "busy-tone" (480+620), "sit:913.8"…
+	Digit string        `json:"digit,omitempty"`
+	Start time.Time     `json:"start"`
+	Dur   time.Duration `json:"dur"`
+	Level float64       `json:"level_dbm0"` // mean level while it lasted
+}
+
+// analyser names what the line carries, 10 ms at a time.
+type analyser struct {
+	win      [analysisWindow]float64
+	fill     int
+	cur      Segment // the open segment
+	curE     float64 // energy sum of the open segment
+	curN     int
+	pend     string // candidate label not yet confirmed
+	pendDig  string
+	pendT    time.Time
+	pendHops int
+	segs     []Segment
+	scratch  [analysisWindow]float64
+}
+
+// instant classifies the current window: label, DTMF digit and level.
+func (a *analyser) instant() (string, string, float64) {
+	x := a.win[:]
+	var e float64
+	for _, v := range x {
+		e += v * v
+	}
+	lvl := dBm0FromPower(e / float64(len(x)))
+	if lvl < silenceDBm0 {
+		return ToneSilence, "", lvl
+	}
+	// DTMF on the most recent 20 ms.
+	if d := a.dtmf(x[len(x)-dtmfWindow:]); d != "" {
+		return ToneDTMF, d, lvl
+	}
+	best, bestScore := "", 0.0
+	energies := map[float64]float64{}
+	for _, p := range patterns {
+		var sum, mx, mn float64
+		mn = math.Inf(1)
+		for _, f := range p.freqs {
+			ef, ok := energies[f]
+			if !ok {
+				ef = toneEnergy(goertzel(x, f), len(x))
+				energies[f] = ef
+			}
+			sum += ef
+			mx = math.Max(mx, ef)
+			mn = math.Min(mn, ef)
+		}
+		score := sum / e
+		if mn < memberBalance*mx {
+			continue
+		}
+		if score > bestScore {
+			best, bestScore = p.label, score
+		}
+	}
+	if bestScore >= explainedEnough {
+		return best, "", lvl
+	}
+	return ToneOther, "", lvl
+}
+
+// dtmf looks for one row and one column tone explaining the window.
+func (a *analyser) dtmf(x []float64) string {
+	var e float64
+	for _, v := range x {
+		e += v * v
+	}
+	if e == 0 {
+		return ""
+	}
+	var re, ce [4]float64
+	ri, ci := 0, 0
+	for i := range 4 {
+		re[i] = toneEnergy(goertzel(x, dtmfRows[i]), len(x))
+		ce[i] = toneEnergy(goertzel(x, dtmfCols[i]), len(x))
+		if re[i] > re[ri] {
+			ri = i
+		}
+		if ce[i] > ce[ci] {
+			ci = i
+		}
+	}
+	r, c := re[ri], ce[ci]
+	// Twist: row ≤ 8 dB stronger, column ≤ 8 dB stronger (lenient ear).
+	if r < c/6.3 || c < r/6.3 {
+		return ""
+	}
+	// Relative peak: the others at least 8 dB down.
+	for i := range 4 {
+		if (i != ri && re[i] > r/6.3) || (i != ci && ce[i] > c/6.3) {
+			return ""
+		}
+	}
+	if (r+c)/e < 0.5 {
+		return ""
+	}
+	return string(dtmfKeys[ri][ci])
+}
+
+// push analyses one frame; end is the time the frame's last sample was on
+// the line.
+func (a *analyser) push(frame []int16, end time.Time) {
+	copy(a.win[:], a.win[len(frame):])
+	for i, s := range frame {
+		a.win[analysisWindow-len(frame)+i] = float64(s)
+	}
+	if a.fill < analysisWindow {
+		a.fill += len(frame)
+	}
+	label, digit, _ := a.instant()
+	var fe float64
+	for _, s := range frame {
+		fe += float64(s) * float64(s)
+	}
+	t := end.Add(-windowCorrection)
+	if a.cur.Start.IsZero() {
+		a.cur = Segment{Label: label, Digit: digit, Start: t}
+	}
+	if label == a.cur.Label && digit == a.cur.Digit {
+		a.pend, a.pendHops = "", 0
+	} else {
+		if label != a.pend || digit != a.pendDig {
+			a.pend, a.pendDig, a.pendT, a.pendHops = label, digit, t.Add(-hopDuration), 0
+		}
+		a.pendHops++
+		if a.pendHops >= confirmHops {
+			a.closeSegment(a.pendT)
+			a.cur = Segment{Label: a.pend, Digit: a.pendDig, Start: a.pendT}
+			a.curE, a.curN = 0, 0
+			a.pend, a.pendHops = "", 0
+		}
+	}
+	a.curE += fe
+	a.curN += len(frame)
+	a.cur.Dur = t.Sub(a.cur.Start)
+}
+
+func (a *analyser) closeSegment(end time.Time) {
+	s := a.cur
+	s.Dur = end.Sub(s.Start)
+	if s.Dur <= 0 {
+		return
+	}
+	if a.curN > 0 {
+		s.Level = dBm0FromPower(a.curE / float64(a.curN))
+	}
+	a.segs = append(a.segs, s)
+	if len(a.segs) > segmentHistory {
+		a.segs = append(a.segs[:0], a.segs[len(a.segs)-segmentHistory/2:]...)
+	}
+}
+
+// segments returns the closed segments plus the open one.
+func (a *analyser) segments() []Segment {
+	out := append([]Segment(nil), a.segs...)
+	if !a.cur.Start.IsZero() {
+		out = append(out, a.cur)
+	}
+	return out
+}
+
+// hearing names what is heard now, using the cadence of the recent past.
+func (a *analyser) hearing(now time.Time) (name, sit string) {
+	segs := a.segments()
+	if len(segs) == 0 {
+		return ToneSilence, ""
+	}
+	cur := segs[len(segs)-1]
+	// The tone to name: the current one, or during a cadence's silence the
+	// one before it.
+	toneIdx := len(segs) - 1
+	if cur.Label == ToneSilence && len(segs) >= 2 {
+		prev := segs[len(segs)-2]
+		gap := now.Sub(cur.Start)
+		if limit, ok := cadenceGap(prev.Label); ok && gap <= limit {
+			toneIdx = len(segs) - 2
+		} else {
+			return ToneSilence, ""
+		}
+	}
+	s := segs[toneIdx]
+	switch {
+	case s.Label == ToneDTMF:
+		return ToneDTMF + "-" + s.Digit, ""
+	case s.Label == ToneDial:
+		if a.stutterBefore(segs, toneIdx) {
+			return ToneStutterDial, ""
+		}
+		return ToneDial, ""
+	case s.Label == "busy-tone":
+		return a.busyKind(segs, toneIdx), ""
+	case len(s.Label) > len(toneSITPrefix) && s.Label[:len(toneSITPrefix)] == toneSITPrefix:
+		return ToneSIT, sitVariant(segs, toneIdx)
+	}
+	return s.Label, ""
+}
+
+// cadenceGap is how long a silence may last inside the cadence of a tone.
+func cadenceGap(label string) (time.Duration, bool) {
+	switch {
+	case label == ToneRingback:
+		return 4200 * time.Millisecond, true
+	case label == "busy-tone":
+		return 600 * time.Millisecond, true
+	case label == ToneHowler, label == ToneDial:
+		return 200 * time.Millisecond, true
+	case len(label) > len(toneSITPrefix) && label[:len(toneSITPrefix)] == toneSITPrefix:
+		return 100 * time.Millisecond, true
+	}
+	return 0, false
+}
+
+// stutterBefore: the dial tone at i is (or follows) a run of ≥ 2 short
+// bursts of dial tone separated by short silences.
+func (a *analyser) stutterBefore(segs []Segment, i int) bool {
+	bursts := 0
+	if segs[i].Dur <= 150*time.Millisecond {
+		bursts++
+	}
+	for j := i - 1; j >= 1; j -= 2 {
+		gap, tone := segs[j], segs[j-1]
+		if gap.Label != ToneSilence || gap.Dur > 150*time.Millisecond || tone.Label != ToneDial || tone.Dur > 150*time.Millisecond {
+			break
+		}
+		bursts++
+	}
+	return bursts >= 2
+}
+
+// busyKind tells busy (0.5/0.5) from reorder (0.25/0.25 and the legacy
+// 0.2/0.3, 0.3/0.2) by the last complete on-period.
+func (a *analyser) busyKind(segs []Segment, i int) string {
+	for j := i; j >= 0; j-- {
+		s := segs[j]
+		if s.Label != "busy-tone" {
+			continue
+		}
+		complete := j < len(segs)-1
+		switch {
+		case s.Dur >= 400*time.Millisecond:
+			return ToneBusy
+		case complete && s.Dur >= 120*time.Millisecond && s.Dur < 380*time.Millisecond:
+			return ToneReorder
+		}
+	}
+	return ToneBusyOrReord
+}
+
+// sitVariant names the SIT from its first two segments (telephony.md §3).
+func sitVariant(segs []Segment, i int) string {
+	j := i
+	for j > 0 && len(segs[j-1].Label) > len(toneSITPrefix) && segs[j-1].Label[:len(toneSITPrefix)] == toneSITPrefix {
+		j--
+	}
+	if i-j < 1 {
+		return ""
+	}
+	f1, f2 := segs[j].Label[len(toneSITPrefix):], segs[j+1].Label[len(toneSITPrefix):]
+	switch {
+	case f1 == "913.8" && f2 == "1370.6":
+		return "IC"
+	case f1 == "985.2" && f2 == "1370.6":
+		return "VC"
+	case f1 == "913.8" && f2 == "1428.5":
+		return "RO"
+	case f1 == "985.2" && f2 == "1428.5":
+		return "NC"
+	}
+	return ""
+}
+
+// MeasureCadence returns the last complete on/off cycle of the tone
+// labelled label in segs (an on-segment followed by silence and then the
+// same tone again).
+func MeasureCadence(segs []Segment, label string) (on, off time.Duration, ok bool) {
+	for i := len(segs) - 3; i >= 0; i-- {
+		if segs[i].Label == label && segs[i+1].Label == ToneSilence && segs[i+2].Label == label {
+			return segs[i].Dur, segs[i+1].Dur, true
+		}
+	}
+	return 0, 0, false
+}
