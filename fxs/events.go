@@ -152,9 +152,9 @@ type Presentation int
 
 // Presentations (MDMF absence reasons 'P' and 'O').
 const (
-	Available  Presentation = iota
-	Private                 // withheld by the caller ("P")
-	OutOfArea               // unavailable ("O")
+	Available Presentation = iota
+	Private                // withheld by the caller ("P")
+	OutOfArea              // unavailable ("O")
 )
 
 // CallerID is what the phone's display shows for a call.

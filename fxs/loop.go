@@ -21,13 +21,13 @@ type burst interface {
 type cwPhase int
 
 const (
-	cwNone   cwPhase = iota
-	cwSAS            // 440 Hz to the user
-	cwCAS            // 2130+2750 Hz to the CPE
-	cwAckWait        // waiting for DTMF A or D
-	cwAckOn          // ACK sounding; FSK starts at its end
-	cwFSK            // caller ID going out
-	cwTone           // plain call-waiting tone repeating
+	cwNone    cwPhase = iota
+	cwSAS             // 440 Hz to the user
+	cwCAS             // 2130+2750 Hz to the CPE
+	cwAckWait         // waiting for DTMF A or D
+	cwAckOn           // ACK sounding; FSK starts at its end
+	cwFSK             // caller ID going out
+	cwTone            // plain call-waiting tone repeating
 )
 
 // loop is the state machine, owned by the goroutine in Port.Run. It never

@@ -39,3 +39,147 @@ func TestDialToneWithin100ms(t *testing.T) {
 		t.Logf("dial tone after %v", lat)
 	})
 }
+
+func TestDTMFDialingAndEmergency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, DefaultConfig())
+		defer r.stop()
+		r.ph.offHook()
+		time.Sleep(300 * time.Millisecond)
+		for _, d := range []byte("911") {
+			r.ph.say(testDTMF(d, 80*time.Millisecond, 80*time.Millisecond))
+		}
+		e := r.mustEvent(EvDialed, 700*time.Millisecond) // no inter-digit wait
+		if e.Number != "911" || !e.Emergency {
+			t.Fatalf("dialed %+v", e)
+		}
+		if r.p.State() != StateCall {
+			t.Fatalf("state %v", r.p.State())
+		}
+		// Digits during the call are reported.
+		r.clearEvents()
+		r.ph.say(testDTMF('5', 100*time.Millisecond, 100*time.Millisecond))
+		d := r.mustEvent(EvDigit, 500*time.Millisecond)
+		end := r.mustEvent(EvDigitEnd, 500*time.Millisecond)
+		if d.Digit != '5' || end.Digit != '5' || end.Duration < 80*time.Millisecond || end.Duration > 120*time.Millisecond {
+			t.Fatalf("digit %v end %v", d, end)
+		}
+		r.ph.onHook()
+		r.mustEvent(EvOnHook, 1500*time.Millisecond)
+		if r.p.State() != StateIdle {
+			t.Fatalf("state %v after hang-up", r.p.State())
+		}
+	})
+}
+
+func TestDialPlanTimeoutsAndPound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, DefaultConfig())
+		defer r.stop()
+		dial := func(s string) {
+			r.ph.offHook()
+			time.Sleep(200 * time.Millisecond)
+			for i := 0; i < len(s); i++ {
+				r.ph.say(testDTMF(s[i], 70*time.Millisecond, 70*time.Millisecond))
+			}
+		}
+		hang := func() {
+			r.ph.onHook()
+			r.mustEvent(EvOnHook, 1500*time.Millisecond)
+			r.clearEvents()
+		}
+		// 10 digits complete at once.
+		t0 := time.Now()
+		dial("6135551234")
+		e := r.mustEvent(EvDialed, 3*time.Second)
+		if e.Number != "6135551234" || time.Since(t0) > 2500*time.Millisecond {
+			t.Fatalf("%+v after %v", e, time.Since(t0))
+		}
+		hang()
+		// 011… ends with '#', without waiting.
+		dial("01144207#")
+		e = r.mustEvent(EvDialed, 2*time.Second)
+		if e.Number != "01144207" {
+			t.Fatalf("%+v", e)
+		}
+		hang()
+		// A 3-digit extension waits for the short timer (4 digits could follow).
+		t0 = time.Now()
+		dial("201")
+		if _, ok := r.waitEvent(EvDialed, 2*time.Second); ok {
+			t.Fatal("203 completed before the short inter-digit timer")
+		}
+		e = r.mustEvent(EvDialed, 3*time.Second)
+		if e.Number != "201" {
+			t.Fatalf("%+v", e)
+		}
+		hang()
+		// An incomplete number times out into reorder.
+		dial("61355")
+		e = r.mustEvent(EvDialFailed, 12*time.Second)
+		if e.Number != "61355" || r.p.State() != StateLockout {
+			t.Fatalf("%+v state %v", e, r.p.State())
+		}
+		hang()
+	})
+}
+
+func TestPulseDialingAllDigits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.DialPlan = "x.T"
+		cfg.EmergencyNumbers = nil
+		r := newRig(t, cfg)
+		defer r.stop()
+		r.ph.offHook()
+		time.Sleep(500 * time.Millisecond)
+		for _, d := range []byte("1234567890") {
+			r.ph.rotary(d)
+			time.Sleep(700 * time.Millisecond)
+		}
+		e := r.mustEvent(EvDialed, 5*time.Second)
+		if e.Number != "1234567890" {
+			t.Fatalf("pulse digits decoded as %q", e.Number)
+		}
+	})
+}
+
+func TestHookFlashWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, DefaultConfig())
+		defer r.stop()
+		r.ph.offHook()
+		time.Sleep(200 * time.Millisecond)
+		for _, d := range []byte("911") {
+			r.ph.say(testDTMF(d, 80*time.Millisecond, 80*time.Millisecond))
+		}
+		r.mustEvent(EvDialed, time.Second)
+		for _, c := range []struct {
+			down  time.Duration
+			flash bool
+		}{{150 * time.Millisecond, false}, {250 * time.Millisecond, false}, {350 * time.Millisecond, true},
+			{600 * time.Millisecond, true}, {950 * time.Millisecond, true}} {
+			r.clearEvents()
+			r.ph.onHook()
+			time.Sleep(c.down)
+			r.ph.offHook()
+			time.Sleep(1500 * time.Millisecond)
+			evs := r.events()
+			got := len(evs) == 1 && evs[0].Kind == EvFlash
+			if got != c.flash || (!c.flash && len(evs) != 0) {
+				t.Fatalf("on-hook %v: events %v", c.down, evs)
+			}
+			if c.flash && (evs[0].Duration < c.down-20*time.Millisecond || evs[0].Duration > c.down+20*time.Millisecond) {
+				t.Fatalf("flash duration %v for %v", evs[0].Duration, c.down)
+			}
+		}
+		// Longer than FlashMax: hang-up.
+		r.clearEvents()
+		r.ph.onHook()
+		time.Sleep(1200 * time.Millisecond)
+		evs := r.events()
+		if len(evs) != 1 || evs[0].Kind != EvOnHook {
+			t.Fatalf("on-hook 1.2 s: %v", evs)
+		}
+	})
+}

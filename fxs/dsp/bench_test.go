@@ -1,0 +1,97 @@
+package dsp
+
+import (
+	"math/rand/v2"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// benchSignal is 10 s of 8 kHz audio: digits, pauses and noise, the same
+// for our detector and spandsp's.
+func benchSignal(rate int) []int16 {
+	r := rand.New(rand.NewPCG(42, 42))
+	var sig []float64
+	for len(sig) < 10*rate {
+		for i := 0; i < len(allDigits); i++ {
+			sig = concat(sig, dtmfTone(r, rate, allDigits[i], 80*ms, 0, 0, -10, -10), silence(rate, 80*ms))
+		}
+	}
+	addNoise(r, sig, -50)
+	return toPCM(sig[:10*rate])
+}
+
+func benchDTMF(b *testing.B, rate int) {
+	pcm := benchSignal(rate)
+	d, err := NewDTMFDetector(rate, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frame := rate / 100
+	ev := make([]DTMFEvent, 0, 8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	off := 0
+	for b.Loop() {
+		if off+frame > len(pcm) {
+			off = 0
+		}
+		ev = d.Process(pcm[off:off+frame], ev[:0])
+		off += frame
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(frame), "ns/sample")
+}
+
+// BenchmarkDTMFDetect8k is one 10 ms frame (80 samples) through the
+// detector; next to it, spandsp's dtmf_rx on the same signal, timed by the
+// C harness itself (ns/sample-spandsp).
+func BenchmarkDTMFDetect8k(b *testing.B) {
+	benchDTMF(b, 8000)
+	if bin := buildCMaybe(b, "dtmf_rx"); bin != "" {
+		pcm := benchSignal(8000)
+		out, err := exec.Command(bin, "-bench", "50", writeRaw(b, pcm)).Output()
+		if err != nil {
+			b.Fatalf("dtmf_rx -bench: %v", err)
+		}
+		f := strings.Fields(string(out))
+		if len(f) < 2 || f[0] != "ns/sample" {
+			b.Fatalf("dtmf_rx -bench printed %q", out)
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(v, "ns/sample-spandsp")
+	}
+}
+
+func BenchmarkDTMFDetect16k(b *testing.B) { benchDTMF(b, 16000) }
+
+func buildCMaybe(b *testing.B, name string) string {
+	return buildC(b, name)
+}
+
+func BenchmarkToneFill8k(b *testing.B)  { benchTone(b, 8000, ToneDial) }
+func BenchmarkToneFill16k(b *testing.B) { benchTone(b, 16000, ToneDial) }
+func BenchmarkHowlerFill8k(b *testing.B) {
+	benchTone(b, 8000, ToneHowler)
+}
+
+func benchTone(b *testing.B, rate int, name ToneName) {
+	g, err := NewToneGenerator(USPlan(), rate)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := g.Play(name); err != nil {
+		b.Fatal(err)
+	}
+	frame := make([]int16, rate/100)
+	b.ReportAllocs()
+	for b.Loop() {
+		g.Fill(frame)
+	}
+}
+
+var _ = time.Second
