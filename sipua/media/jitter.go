@@ -148,9 +148,10 @@ func (jb *jitterBuffer) push(seq uint16, ts, ssrc uint32, payload []byte, arriva
 	last := idx + int64(n) - 1
 	if jb.playing && last < jb.next {
 		jb.st.late++
+		jb.st.received++ // it arrived: late, not lost (RFC 3550 counts it)
 		jb.lateRun++
 		if jb.lateRun >= 10 { // the sender restarted its timestamps
-			jb.resync(ts, ext)
+			jb.resyncAt(ext)
 			jb.lateRun = 0
 		}
 		return
@@ -186,11 +187,6 @@ func (jb *jitterBuffer) push(seq uint16, ts, ssrc uint32, payload []byte, arriva
 	if last > jb.newest {
 		jb.newest = last
 	}
-}
-
-func (jb *jitterBuffer) resync(ts uint32, ext int64) {
-	_ = ts
-	jb.resyncAt(ext)
 }
 
 // resyncAt restarts playout at the frame of extended timestamp ext.
