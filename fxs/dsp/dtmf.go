@@ -82,13 +82,11 @@ type DTMFDetector struct {
 	twistR float64
 
 	coef       [8]float32 // 2 cos w
-	coef2      [8]float32 // (2 cos w)² - 1
 	cosw, sinw [8]float32
 	rotR, rotI [8]float32 // e^{-j w m}
 	freq       [8]float64
 
-	buf    [dtmfMaxHalf]float32
-	fill   int
+	fill   int // samples of the current half block seen
 	second bool // filling the block's second half
 	s1, s2 [8]float32
 	y1r    [8]float32 // first-half output of this block
@@ -96,7 +94,7 @@ type DTMFDetector struct {
 	y2r    [8]float32 // second-half output of this block
 	y2i    [8]float32
 	pr, pi [8]float32 // second-half output of the previous block
-	energy float32
+	energy int64 // sum of squares over the block
 
 	block  int64 // index of the block being filled
 	last   byte  // candidate of the previous block
@@ -151,7 +149,6 @@ func NewDTMFDetector(rate int, opts *DTMFOpts) (*DTMFDetector, error) {
 		w := 2 * math.Pi * f / float64(rate)
 		d.freq[i] = f
 		d.coef[i] = float32(2 * math.Cos(w))
-		d.coef2[i] = float32(4*math.Cos(w)*math.Cos(w) - 1)
 		d.cosw[i], d.sinw[i] = float32(math.Cos(w)), float32(math.Sin(w))
 		d.rotR[i], d.rotI[i] = float32(math.Cos(w*float64(d.m))), float32(-math.Sin(w*float64(d.m)))
 	}
@@ -175,14 +172,9 @@ func (d *DTMFDetector) Reset() {
 func (d *DTMFDetector) Process(samples []int16, dst []DTMFEvent) []DTMFEvent {
 	for len(samples) > 0 {
 		k := min(len(samples), d.m-d.fill)
-		buf := d.buf[d.fill : d.fill+k]
-		e := d.energy
-		for i, s := range samples[:k] {
-			x := float32(s)
-			buf[i] = x
-			e += x * x
-		}
-		d.energy = e
+		x := samples[:k]
+		d.energy += goertzel4(x, (*[4]float32)(d.coef[0:4]), (*[4]float32)(d.s1[0:4]), (*[4]float32)(d.s2[0:4]))
+		goertzel4(x, (*[4]float32)(d.coef[4:8]), (*[4]float32)(d.s1[4:8]), (*[4]float32)(d.s2[4:8]))
 		d.fill += k
 		samples = samples[k:]
 		if d.fill == d.m {
@@ -197,12 +189,9 @@ func (d *DTMFDetector) Process(samples []int16, dst []DTMFEvent) []DTMFEvent {
 	return dst
 }
 
-// half runs the eight Goertzel filters over a full half block and keeps the
-// complex outputs.
+// half keeps the complex outputs of the eight Goertzel filters at the end
+// of a half block and restarts them.
 func (d *DTMFDetector) half() {
-	x := d.buf[:d.m]
-	goertzel4(x, (*[4]float32)(d.coef[0:4]), (*[4]float32)(d.coef2[0:4]), (*[4]float32)(d.s1[0:4]), (*[4]float32)(d.s2[0:4]))
-	goertzel4(x, (*[4]float32)(d.coef[4:8]), (*[4]float32)(d.coef2[4:8]), (*[4]float32)(d.s1[4:8]), (*[4]float32)(d.s2[4:8]))
 	for i := range 8 {
 		// y = s1 - e^{-jw} s2
 		yr := d.s1[i] - d.cosw[i]*d.s2[i]
@@ -216,36 +205,25 @@ func (d *DTMFDetector) half() {
 	}
 }
 
-// goertzel4 runs four Goertzel filters over x (c = 2cos w, c2 = c²-1).
-// It advances two samples per step with
-//
-//	s[n]   = x[n] - s[n-2] + c·s[n-1]
-//	s[n+1] = (x[n+1] + c·x[n]) - c·s[n-2] + (c²-1)·s[n-1]
-//
-// so the loop-carried dependency is one multiply and two adds per two
-// samples, and four independent filters keep the FPU pipelines busy.
-func goertzel4(x []float32, c, c2 *[4]float32, s1, s2 *[4]float32) {
-	c0, c1, c2_, c3 := c[0], c[1], c[2], c[3]
-	d0, d1, d2, d3 := c2[0], c2[1], c2[2], c2[3]
+// goertzel4 runs four Goertzel filters over x and returns the energy of x
+// (for the row filters; the column pass ignores it). Samples are converted
+// in the loop, so a frame is never copied; (v-b) does not wait for the
+// previous step, so the loop-carried chain is one multiply and one add, and
+// the four independent filters overlap in the FPU pipelines.
+func goertzel4(x []int16, c *[4]float32, s1, s2 *[4]float32) (energy int64) {
 	a0, a1, a2, a3 := s1[0], s1[1], s1[2], s1[3]
 	b0, b1, b2, b3 := s2[0], s2[1], s2[2], s2[3]
-	i := 0
-	for ; i+1 < len(x); i += 2 {
-		v, w := x[i], x[i+1]
-		a0, b0 = ((w+c0*v)-c0*b0)+d0*a0, (v-b0)+c0*a0
-		a1, b1 = ((w+c1*v)-c1*b1)+d1*a1, (v-b1)+c1*a1
-		a2, b2 = ((w+c2_*v)-c2_*b2)+d2*a2, (v-b2)+c2_*a2
-		a3, b3 = ((w+c3*v)-c3*b3)+d3*a3, (v-b3)+c3*a3
-	}
-	if i < len(x) {
-		v := x[i]
-		a0, b0 = (v-b0)+c0*a0, a0
-		a1, b1 = (v-b1)+c1*a1, a1
-		a2, b2 = (v-b2)+c2_*a2, a2
-		a3, b3 = (v-b3)+c3*a3, a3
+	for _, s := range x {
+		energy += int64(s) * int64(s)
+		v := float32(s)
+		a0, b0 = (v-b0)+c[0]*a0, a0
+		a1, b1 = (v-b1)+c[1]*a1, a1
+		a2, b2 = (v-b2)+c[2]*a2, a2
+		a3, b3 = (v-b3)+c[3]*a3, a3
 	}
 	s1[0], s1[1], s1[2], s1[3] = a0, a1, a2, a3
 	s2[0], s2[1], s2[2], s2[3] = b0, b1, b2, b3
+	return energy
 }
 
 // decide classifies the block just completed and runs the hit logic.
