@@ -104,13 +104,14 @@ type dtmfRx struct {
 	ev       TelephoneEvent
 	reported bool
 	idle     int // playout ticks since the last packet of the active event
-	haveLast bool
-	lastTS   uint32 // timestamp of the last reported event
 }
 
 // packet handles one event packet; it returns a digit to report, if any.
-func (r *dtmfRx) packet(ts uint32, e TelephoneEvent) (Digit, bool) {
-	if r.active && ts == r.ts {
+// A packet starts a new event when its timestamp is newer than the current
+// event's or when it carries the marker bit (a sender that restarted its
+// timestamps); older unmarked packets are late retransmissions.
+func (r *dtmfRx) packet(ts uint32, marker bool, e TelephoneEvent) (Digit, bool) {
+	if r.active && ts == r.ts && e.Event == r.ev.Event {
 		r.idle = 0
 		if e.Duration > r.ev.Duration {
 			r.ev.Duration = e.Duration
@@ -122,11 +123,8 @@ func (r *dtmfRx) packet(ts uint32, e TelephoneEvent) (Digit, bool) {
 		}
 		return Digit{}, false
 	}
-	if r.active && int32(ts-r.ts) < 0 {
+	if r.active && int32(ts-r.ts) < 0 && !marker {
 		return Digit{}, false // retransmission of an older event
-	}
-	if r.haveLast && ts == r.lastTS {
-		return Digit{}, false
 	}
 	var out Digit
 	var ok bool
@@ -134,7 +132,6 @@ func (r *dtmfRx) packet(ts uint32, e TelephoneEvent) (Digit, bool) {
 		out, ok = r.digit(), true // previous event's end packets were lost
 	}
 	r.active, r.ts, r.ev, r.reported, r.idle = true, ts, e, false, 0
-	r.haveLast, r.lastTS = true, ts
 	if e.End {
 		r.reported = true
 		if ok {

@@ -670,7 +670,7 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
 			s.badPackets++
 			return
 		}
-		if d, ok := s.dtmfRx.packet(h.Timestamp, e); ok {
+		if d, ok := s.dtmfRx.packet(h.Timestamp, h.Marker, e); ok {
 			s.queueDigit(d)
 		}
 		return
