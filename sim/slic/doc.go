@@ -56,7 +56,7 @@
 //   - Power: writing reg 14 = 0 (DC-DC on) ramps VBAT (reg 82, 0.376 V/LSB)
 //     to VBATH (reg 74, 1.5 V/LSB) over Config.PowerUpTime; 0x10 powers it
 //     down with a slow decay. The line carries no loop current, no ring
-//     voltage and no audio while VBAT is below 90 % of its target.
+//     voltage and no audio while VBAT is below 70 % of its target.
 //     Calibration (reg 96 ≠ 0, reg 93 bit7) completes after Config.CalTime
 //     and only with the battery up; reg 96 then reads 0.
 //   - Audio to the phone passes in forward/reverse active (1/5) when the

@@ -109,7 +109,7 @@ const (
 	debounceUnit   = 1250 * time.Microsecond
 	vbatLSB        = 0.376 // V per LSB of reg 82
 	volt15         = 1.5   // V per LSB of regs 72–74
-	ringMinVolts   = 0.9   // fraction of VBAT target needed for feed
+	ringMinVolts   = 0.7   // fraction of VBAT target needed for feed
 	frameSamples   = 80
 	captureFrames  = 8
 	playoutFrames  = 4
@@ -501,13 +501,15 @@ func (m *Model) setDCDCLocked(on bool) {
 	if on {
 		m.emitLocked(Power, "dc-dc on")
 		gen := m.gen
-		time.AfterFunc(m.cfg.PowerUpTime, func() {
-			m.mu.Lock()
-			if m.gen == gen {
-				m.updateLineLocked()
-			}
-			m.unlockAndDeliver()
-		})
+		for _, at := range []time.Duration{m.cfg.PowerUpTime * 7 / 10, m.cfg.PowerUpTime} {
+			time.AfterFunc(at+time.Microsecond, func() {
+				m.mu.Lock()
+				if m.gen == gen {
+					m.updateLineLocked()
+				}
+				m.unlockAndDeliver()
+			})
+		}
 	} else {
 		m.emitLocked(Power, "dc-dc off")
 	}
