@@ -583,7 +583,6 @@ func (a *Agent) run(f func()) {
 // StoreDir returns the agent's state directory.
 func (a *Agent) StoreDir() string { return a.store.Dir() }
 
-
 type (
 	mqttClient  = mqtt.Client
 	mqttMessage = mqtt.Message

@@ -51,6 +51,8 @@ var (
 	ErrNoDesired = errors.New("no desired configuration published for this base")
 	// ErrNoState means the base has never reported its state.
 	ErrNoState = errors.New("the base has not reported its state")
+	// ErrOffline means the base's last will says it is offline.
+	ErrOffline = errors.New("the base is offline")
 )
 
 // Dial connects to the broker and waits until connected or ctx ends.
@@ -377,6 +379,16 @@ func (c *Client) CommandID(ctx context.Context, base, id, name string, args any,
 		}
 		cmd.Args = b
 	}
+	return c.Send(ctx, base, cmd, progress)
+}
+
+// Send publishes cmd as it is on base's command topic and waits for the
+// final result with cmd.ID. A base whose retained status says offline is
+// not sent anything (ErrOffline): commands are not queued for it.
+func (c *Client) Send(ctx context.Context, base string, cmd provisioning.Command, progress func(provisioning.Result)) (*provisioning.Result, error) {
+	if st, err := c.Status(ctx, base); err == nil && !st.Online {
+		return nil, fmt.Errorf("cloud: %s to base %s: %w", cmd.Name, base, ErrOffline)
+	}
 	payload, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("cloud: encode command: %w", err)
@@ -394,7 +406,7 @@ func (c *Client) CommandID(ctx context.Context, base, id, name string, args any,
 		select {
 		case m := <-ch:
 			r, err := provisioning.DecodeResult(m.Payload())
-			if err != nil || r.ID != id {
+			if err != nil || r.ID != cmd.ID {
 				continue
 			}
 			if progress != nil {
@@ -404,7 +416,7 @@ func (c *Client) CommandID(ctx context.Context, base, id, name string, args any,
 				return r, nil
 			}
 		case <-ctx.Done():
-			return nil, fmt.Errorf("cloud: %s %s on base %s: no final result: %w", name, id, base, ctx.Err())
+			return nil, fmt.Errorf("cloud: %s %s on base %s: no final result: %w", cmd.Name, cmd.ID, base, ctx.Err())
 		}
 	}
 }
