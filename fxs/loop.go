@@ -82,6 +82,8 @@ type loop struct {
 
 	// Fault.
 	faultUntil time.Time
+
+	ohtUntil time.Time // keep on-hook transmission after a VMWI burst
 }
 
 const (
@@ -268,6 +270,7 @@ func (l *loop) hookOn(at time.Time) {
 func (l *loop) offHook(at time.Time, answer bool) {
 	l.setHook(hal.OffHook)
 	l.fsk = nil
+	l.ohtUntil = time.Time{}
 	if l.fskKind == fskVMWI {
 		l.vmwiDue = true // resend when idle again
 	}
@@ -282,6 +285,10 @@ func (l *loop) offHook(at time.Time, answer bool) {
 	l.startDialing(at)
 	l.p.emit(Event{Kind: EvOffHook, At: at})
 }
+
+// ohtHold keeps the line in on-hook transmission after an FSK burst while
+// the PCM playout queue drains (a few frames) and a little beyond.
+const ohtHold = 300 * time.Millisecond
 
 func (l *loop) startDialing(at time.Time) {
 	l.setState(StateDialing)
@@ -458,7 +465,11 @@ func (l *loop) timers(now time.Time) {
 	case StateCall:
 		l.cwTimers(now)
 	case StateIdle:
-		if l.vmwiDue && l.fsk == nil && l.p.cfg.VMWI {
+		if !l.ohtUntil.IsZero() && !now.Before(l.ohtUntil) {
+			l.ohtUntil = time.Time{}
+			l.setLinefeed(now, proslic.LFForward)
+		}
+		if l.vmwiDue && l.fsk == nil && l.ohtUntil.IsZero() && l.p.cfg.VMWI {
 			l.startVMWI(now)
 		}
 	case StateFault:
@@ -542,9 +553,9 @@ func (l *loop) fskDone() {
 	switch l.fskKind {
 	case fskVMWI:
 		l.vmwiDue = false
-		if l.state == StateIdle {
-			l.setLinefeed(time.Now(), proslic.LFForward)
-		}
+		// Stay in on-hook transmission until the audio queued behind the
+		// burst has reached the line.
+		l.ohtUntil = time.Now().Add(ohtHold)
 	case fskCIDCW:
 		l.cw = cwTone
 		l.cwUntil = time.Now().Add(cwRepeat - sasTime - casTime)
@@ -660,6 +671,7 @@ func (l *loop) fault(now time.Time, err error) {
 		l.p.log.Error("fxs: cannot open the line after a fault", "err", e)
 	}
 	l.linefeed = proslic.LFOpen
+	l.ohtUntil = time.Time{}
 	l.setState(StateFault)
 	l.faultUntil = now.Add(l.p.cfg.FaultRetry)
 	l.p.log.Error("fxs: line fault; line opened", "err", err)
@@ -716,6 +728,7 @@ func (l *loop) command(now time.Time, c command) error {
 			l.vmwiDue = true
 		}
 		l.fsk, l.fskKind = nil, 0
+		l.ohtUntil = time.Time{}
 		l.cadence = c.cadence
 		l.ringStep = 0
 		l.stepEnd = now.Add(c.cadence[0])
