@@ -89,7 +89,7 @@ func answerSDP(ip string, port int, codec, dtmfPT uint8) ([]byte, error) {
 	}
 	attrs = append(attrs, sdp.Attribute{Key: "ptime", Value: "20"}, sdp.Attribute{Key: "sendrecv"})
 	sd := sdp.SessionDescription{
-		Origin: sdp.Origin{Username: "-", SessionID: id, SessionVersion: id, NetworkType: "IN", AddressType: "IP4", UnicastAddress: ip},
+		Origin:                sdp.Origin{Username: "-", SessionID: id, SessionVersion: id, NetworkType: "IN", AddressType: "IP4", UnicastAddress: ip},
 		SessionName:           "basesim-pbx",
 		ConnectionInformation: &sdp.ConnectionInformation{NetworkType: "IN", AddressType: "IP4", Address: &sdp.Address{Address: ip}},
 		TimeDescriptions:      []sdp.TimeDescription{{}},
