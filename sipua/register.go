@@ -240,7 +240,9 @@ func (r *registration) run(ctx context.Context) {
 			tried = 0
 			continue
 		}
-		r.setState(RegRegistering, "", 0)
+		if !r.registered() {
+			r.setState(RegRegistering, "", 0)
+		}
 		res, err := r.register(ctx, target, r.acct.expires())
 		if ctx.Err() != nil {
 			break

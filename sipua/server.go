@@ -208,8 +208,8 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // response builds a response to the INVITE with our To tag.
 func (c *call) response(code int, reason string, body []byte) *sip.Response {
 	res := sip.NewResponseFromRequest(c.invReq, code, reason, body)
-	if to := res.To(); to != nil && !to.Params.Has("tag") {
-		to.Params.Add("tag", c.dlg.localTag)
+	if to := res.To(); to != nil {
+		to.Params.Add("tag", c.dlg.localTag) // replaces sipgo's random tag
 	}
 	return res
 }

@@ -51,6 +51,7 @@ type UA struct {
 	tcp        net.Listener
 	listenHost string
 	listenPort int
+	clientsMu  sync.Mutex
 	clients    map[string]*sipgo.Client
 	wg         sync.WaitGroup
 }
@@ -254,8 +255,8 @@ func (u *UA) waitPool(ctx context.Context, addr string) error {
 // Via/Contact host ip; for TCP/TLS it connects from an ephemeral port.
 func (u *UA) client(tr Transport, ip string) (*sipgo.Client, error) {
 	key := string(tr) + "|" + ip
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	u.clientsMu.Lock()
+	defer u.clientsMu.Unlock()
 	if c := u.clients[key]; c != nil {
 		return c, nil
 	}
