@@ -84,7 +84,7 @@ type DTMFDetector struct {
 	coef       [8]float32 // 2 cos w
 	cosw, sinw [8]float32
 	rotR, rotI [8]float32 // e^{-j w m}
-	freq       [8]float64
+	cosMaxDev  [8]float64 // cos of the phase advance over m samples at MaxFreqDev
 
 	fill   int // samples of the current half block seen
 	second bool // filling the block's second half
@@ -147,7 +147,7 @@ func NewDTMFDetector(rate int, opts *DTMFOpts) (*DTMFDetector, error) {
 			f = cols[i-4]
 		}
 		w := 2 * math.Pi * f / float64(rate)
-		d.freq[i] = f
+		d.cosMaxDev[i] = math.Cos(2 * math.Pi * f * o.MaxFreqDev * float64(d.m) / float64(rate))
 		d.coef[i] = float32(2 * math.Cos(w))
 		d.cosw[i], d.sinw[i] = float32(math.Cos(w)), float32(math.Sin(w))
 		d.rotR[i], d.rotI[i] = float32(math.Cos(w*float64(d.m))), float32(-math.Sin(w*float64(d.m)))
@@ -313,19 +313,18 @@ func (d *DTMFDetector) rolloff(i int) (float64, bool) {
 	// za = y2·conj(y1), zb = y1·conj(prev y2): both turn by (w+dw)·m.
 	zr := y2r*y1r + y2i*y1i + y1r*pr + y1i*pi
 	zi := y2i*y1r - y2r*y1i + y1i*pr - y1r*pi
-	// remove the nominal w·m
+	// remove the nominal w·m: z = |z|·e^{j·dw·m}
 	zr, zi = zr*rr-zi*ri, zr*ri+zi*rr
-	dw := math.Atan2(zi, zr) / float64(d.m) // rad/sample
-	df := dw * float64(d.rate) / (2 * math.Pi)
-	if math.Abs(df) > d.opts.MaxFreqDev*d.freq[i] {
-		return 0, false
+	mag := math.Sqrt(zr*zr + zi*zi)
+	if !(zr >= d.cosMaxDev[i]*mag) || mag == 0 {
+		return 0, false // |dw·m| beyond MaxFreqDev (or no tone at all)
 	}
-	// Dirichlet kernel of the n-sample block at offset dw.
-	n := float64(d.n)
-	den := n * math.Sin(dw/2)
-	if math.Abs(den) < 1e-9 {
+	phi := math.Atan2(zi, zr) // dw·m = dw·n/2
+	if math.Abs(phi) < 1e-6 {
 		return 1, true
 	}
-	g := math.Sin(n*dw/2) / den
+	// Dirichlet kernel of the n-sample block at dw:
+	// sin(n·dw/2) / (n·sin(dw/2)) ≈ sin(phi)/phi, as dw/2 < 0.02 rad.
+	g := (zi / mag) / phi
 	return g * g, true
 }
