@@ -200,6 +200,18 @@ func (jb *jitterBuffer) resyncAt(ext int64) {
 	jb.st.resyncs++
 }
 
+// countOnly accounts a packet of the stream that does not carry audio (a
+// telephone event) in the RFC 3550 sequence statistics.
+func (jb *jitterBuffer) countOnly(seq uint16, ssrc uint32) {
+	if !jb.started || ssrc != jb.ssrc {
+		if jb.st.received == 0 {
+			jb.st.baseSeq, jb.st.extMax = uint32(seq), uint32(seq)
+		}
+	}
+	jb.seqUpdate(seq)
+	jb.st.received++
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {

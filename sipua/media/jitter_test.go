@@ -12,12 +12,12 @@ import (
 // delays (and maybe drops or duplicates) them, and the receiver pops every
 // 10 ms. It checks that every played frame is in order.
 type jbSim struct {
-	jb          *jitterBuffer
-	senderRate  float64 // sender clock relative to receiver (1 = same)
-	delay       func(i int) (ms float64, drop bool, dup bool)
-	played      []int64 // frame numbers played (-1 concealed, -2 idle)
-	ts0         uint32
-	seq0        uint16
+	jb         *jitterBuffer
+	senderRate float64 // sender clock relative to receiver (1 = same)
+	delay      func(i int) (ms float64, drop bool, dup bool)
+	played     []int64 // frame numbers played (-1 concealed, -2 idle)
+	ts0        uint32
+	seq0       uint16
 }
 
 type arrival struct {

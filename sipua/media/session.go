@@ -664,12 +664,13 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
 	s.lastRecvAt = now
 	s.remoteSSRC, s.haveRemote = h.SSRC, true
 	pt := h.PayloadType
-	if pt == s.neg.EventPT || (pt == s.neg.LocalEventPT && pt != 0) {
+	if pt != s.neg.PayloadType && (pt == s.neg.EventPT || pt == s.neg.LocalEventPT) {
 		e, err := ParseTelephoneEvent(s.rpkt.Payload)
 		if err != nil {
 			s.badPackets++
 			return
 		}
+		s.jb.countOnly(h.SequenceNumber, h.SSRC)
 		if d, ok := s.dtmfRx.packet(h.Timestamp, h.Marker, e); ok {
 			s.queueDigit(d)
 		}
