@@ -301,3 +301,55 @@ func TestBaresipCallsExtension(t *testing.T) {
 	checkTone(t, "endpoint heard", ep1.received(), 1000)
 	checkTone(t, "baresip heard", b.decoded(), 440)
 }
+
+// The endpoint dials; the INVITE carries the extension's caller ID (From
+// display/user, P-Preferred-Identity) through kamailio to baresip, which
+// answers; tones cross both ways; RFC 4733 digits from the endpoint are
+// decoded by baresip; baresip hangs up and the endpoint hears busy tone.
+func TestExtensionCallsBaresip(t *testing.T) {
+	k := startKamailio(t, map[string]string{"1001": "pw1001", "1002": "pw1002"})
+	e := ext("101", "1001", "pw1001", k.addr())
+	e.Account.CallerIDName = "Front Desk"
+	u := startUA(t, Config{Extensions: []Extension{e}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	b := startBaresip(t, "1002", "pw1002", k.addr(), 700, "auto")
+
+	ep := newFakeEndpoint("analog", 1200)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep(EndpointEvent{Kind: EvOffHook})
+	ep.waitFor(t, "tone dial", 2*time.Second)
+	rep(EndpointEvent{Kind: EvDialed, Number: "1002"})
+	est := b.waitEvent("CALL_ESTABLISHED", 10*time.Second)
+	t.Logf("baresip event %v", est)
+	if peer, _ := est["peeruri"].(string); !strings.Contains(peer, "1001@") {
+		t.Errorf("baresip saw caller %q", peer)
+	}
+	if name, _ := est["peerdisplayname"].(string); name != "Front Desk" {
+		t.Errorf("baresip saw display name %q, want Front Desk", name)
+	}
+	ep.waitFor(t, "audio-on", 3*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	for _, d := range "19#" {
+		rep(EndpointEvent{Kind: EvDigit, Digit: byte(d)})
+	}
+	var got []string
+	for range 3 {
+		ev := b.waitEvent("CALL_DTMF_START", 5*time.Second)
+		got = append(got, fmt.Sprint(ev["param"]))
+	}
+	if strings.Join(got, "") != "19#" {
+		t.Errorf("baresip decoded DTMF %q, want 19#", got)
+	}
+	time.Sleep(800 * time.Millisecond)
+	b.command("hangup", "")
+	ep.waitFor(t, "tone busy", 5*time.Second)
+	ep.waitFor(t, "audio-off", time.Second)
+	checkTone(t, "endpoint heard", ep.received(), 700)
+	checkTone(t, "baresip heard", b.decoded(), 1200)
+	if out := k.proc.Output(); !strings.Contains(out, "MARK-ROUTE INVITE sip:1001@127.0.0.1") {
+		t.Errorf("kamailio did not route our INVITE from sip:1001@127.0.0.1")
+	}
+}

@@ -83,6 +83,7 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 		return
 	}
 	var after func()
+	inOrder := false // run after synchronously (keeps digits in order)
 	switch ev.Kind {
 	case EvOffHook:
 		s.offHook = true
@@ -136,6 +137,7 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 	case EvDigit:
 		if c := s.active; c != nil && c.ms != nil && c.state >= csEarly && !s.dialing {
 			d := ev.Digit
+			inOrder = true
 			after = func() {
 				if err := c.ms.SendDigit(rune(d)); err != nil {
 					u.log.Warn("DTMF", "digit", string(rune(d)), "error", err)
@@ -199,7 +201,10 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 		}
 	}
 	u.mu.Unlock()
-	if after != nil {
+	switch {
+	case after != nil && inOrder:
+		after()
+	case after != nil:
 		go after()
 	}
 }

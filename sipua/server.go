@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -173,8 +174,10 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.finish("cancelled")
 		return
 	case <-c.ctx.Done():
-		_ = tx.Respond(c.response(480, "Temporarily Unavailable", nil))
-		c.finish("not answered")
+		// Ended before an answer: BYE in the early dialog, the last
+		// endpoint detached, or shutdown.
+		_ = tx.Respond(c.response(487, "Request Terminated", nil))
+		c.finish(context.Cause(c.ctx).Error())
 		return
 	}
 	_ = s
