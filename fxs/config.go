@@ -90,10 +90,12 @@ type Config struct {
 	FaultRetry time.Duration
 }
 
-// DefaultDialPlan is a North American digit map: N11 service codes, star
-// codes, 7- and 10-digit local, 1+10 long distance, 011 international
-// (ended by the timer or '#'), 3- and 4-digit extensions.
-const DefaultDialPlan = "[2-9]11|*xx|11xx|1[2-9]xx[2-9]xxxxxx|[2-9]xx[2-9]xxxxxx|[2-9]xxxxxx|011x.T|[1-8]xx|[1-8]xxxT"
+// DefaultDialPlan is a North American digit map for a business line on a
+// cloud PBX: N11 service codes, star codes, 4-digit extensions 1xxx,
+// 10-digit numbers (area codes are never N11, so 411 completes at once),
+// 1+10 long distance and 011 international (ended by the short timer or '#').
+// Emergency numbers complete regardless (Config.EmergencyNumbers).
+const DefaultDialPlan = "[2-9]11|*xx|1xxx|[2-9][02-9]x[2-9]xxxxxx|[2-9]1[02-9][2-9]xxxxxx|1[2-9]xx[2-9]xxxxxx|011xx.T"
 
 // DefaultConfig returns the North American defaults.
 func DefaultConfig() Config {

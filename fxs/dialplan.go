@@ -20,7 +20,7 @@ var ErrDialPlan = errors.New("fxs: invalid dial plan")
 //	.             the previous element repeated zero or more times
 //	T             the number is complete when the inter-digit timer expires
 //
-// Examples (North America): "911|[2-9]11|*xx|1[2-9]xx[2-9]xxxxxx|[2-9]xx[2-9]xxxxxx|011x.T".
+// Examples (North America): "911|[2-9]11|*xx|1[2-9]xx[2-9]xxxxxx|[2-9]xx[2-9]xxxxxx|011xx.T".
 // Whitespace is ignored.
 type DialPlan struct {
 	src  string
@@ -177,7 +177,8 @@ const (
 	// Ambiguous: an alternative matches now, but longer numbers may also
 	// match: complete after the short inter-digit timer.
 	Ambiguous
-	// Complete: an alternative matches and none can take more digits.
+	// Complete: an alternative matches and none can take more digits, or
+	// the inter-digit timer expired and an alternative matches.
 	Complete
 )
 
@@ -196,7 +197,7 @@ func (p *DialPlan) Match(digits string, timerExpired bool) Match {
 		timed = timed || t
 	}
 	switch {
-	case full && !more && !timed:
+	case full && (timerExpired || (!more && !timed)):
 		return Complete
 	case full || timed:
 		return Ambiguous

@@ -103,14 +103,20 @@ func TestDialPlanTimeoutsAndPound(t *testing.T) {
 			t.Fatalf("%+v", e)
 		}
 		hang()
-		// A 3-digit extension waits for the short timer (4 digits could follow).
-		t0 = time.Now()
-		dial("201")
+		// Extension 1613 waits for the short timer (1+10 digits could follow).
+		dial("1613")
 		if _, ok := r.waitEvent(EvDialed, 2*time.Second); ok {
-			t.Fatal("203 completed before the short inter-digit timer")
+			t.Fatal("1613 completed before the short inter-digit timer")
 		}
 		e = r.mustEvent(EvDialed, 3*time.Second)
-		if e.Number != "201" {
+		if e.Number != "1613" {
+			t.Fatalf("%+v", e)
+		}
+		hang()
+		// Not in the plan: reorder at once.
+		dial("5550")
+		e = r.mustEvent(EvDialFailed, time.Second)
+		if e.Number != "5550" {
 			t.Fatalf("%+v", e)
 		}
 		hang()
