@@ -43,6 +43,10 @@ type Client struct {
 	seq  uint64
 	mu   sync.Mutex
 	rand string
+
+	opMu  sync.Mutex // serializes SUBSCRIBE/UNSUBSCRIBE
+	subMu sync.Mutex
+	subs  map[string]map[*listener]bool
 }
 
 // Errors of the cloud side.
@@ -101,7 +105,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		c.Disconnect(0)
 		return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, ctx.Err())
 	}
-	return &Client{c: c, o: o, log: o.Logger, rand: hex.EncodeToString(r[:3])}, nil
+	return &Client{c: c, o: o, log: o.Logger, rand: hex.EncodeToString(r[:3]), subs: map[string]map[*listener]bool{}}, nil
 }
 
 // Close disconnects.
@@ -119,28 +123,74 @@ func wait(ctx context.Context, tok mqtt.Token, what string) error {
 	}
 }
 
-// subscribe subscribes to filter and delivers messages to a channel until
-// the returned cancel function is called.
+// subscribe subscribes to filter and delivers its messages to the
+// returned channel until the returned cancel function is called. Several
+// callers may listen on the same filter at once (paho keeps one handler
+// per filter): the broker subscription is shared and dropped with the last
+// listener. Every call sends a SUBSCRIBE, so the broker delivers the
+// retained message again; the other listeners see that copy too.
 func (c *Client) subscribe(ctx context.Context, filter string) (<-chan mqtt.Message, func(), error) {
-	ch := make(chan mqtt.Message, 64)
-	done := make(chan struct{})
-	var once sync.Once
-	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) {
-		select {
-		case ch <- m:
-		case <-done:
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	l := &listener{ch: make(chan mqtt.Message, 64), done: make(chan struct{})}
+	c.subMu.Lock()
+	s := c.subs[filter]
+	if s == nil {
+		s = map[*listener]bool{}
+		c.subs[filter] = s
+	}
+	s[l] = true
+	c.subMu.Unlock()
+	remove := func() bool {
+		c.subMu.Lock()
+		defer c.subMu.Unlock()
+		delete(s, l)
+		close(l.done)
+		if len(s) == 0 {
+			delete(c.subs, filter)
+			return true
 		}
-	})
+		return false
+	}
+	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { c.dispatch(filter, m) })
 	if err := wait(ctx, tok, "subscribe "+filter); err != nil {
+		remove()
 		return nil, nil, err
 	}
+	var once sync.Once
 	cancel := func() {
 		once.Do(func() {
-			close(done)
-			c.c.Unsubscribe(filter).WaitTimeout(2 * time.Second)
+			c.opMu.Lock()
+			defer c.opMu.Unlock()
+			if remove() {
+				c.c.Unsubscribe(filter).WaitTimeout(2 * time.Second)
+			}
 		})
 	}
-	return ch, cancel, nil
+	return l.ch, cancel, nil
+}
+
+type listener struct {
+	ch   chan mqtt.Message
+	done chan struct{}
+}
+
+// dispatch hands a message to every listener of filter. It runs in paho's
+// per-message goroutine (OrderMatters=false), so it may wait for a slow
+// listener, never for one that has gone.
+func (c *Client) dispatch(filter string, m mqtt.Message) {
+	c.subMu.Lock()
+	ls := make([]*listener, 0, len(c.subs[filter]))
+	for l := range c.subs[filter] {
+		ls = append(ls, l)
+	}
+	c.subMu.Unlock()
+	for _, l := range ls {
+		select {
+		case l.ch <- m:
+		case <-l.done:
+		}
+	}
 }
 
 // retained returns the retained message on topic, or nil if none arrives

@@ -117,6 +117,22 @@ type Radio struct {
 	pages    int
 	openedCh chan Open
 	failOpen error
+	scale    float64
+}
+
+// SetTimeScale makes registration windows last d*scale (e.g. 0.01 turns a
+// 10 s window into 100 ms) so tests can see them time out quickly.
+func (r *Radio) SetTimeScale(scale float64) {
+	r.mu.Lock()
+	r.scale = scale
+	r.mu.Unlock()
+}
+
+// SetFailOpen makes OpenRegistration fail with err (nil: succeed).
+func (r *Radio) SetFailOpen(err error) {
+	r.mu.Lock()
+	r.failOpen = err
+	r.mu.Unlock()
 }
 
 // Open records one OpenRegistration call.
@@ -147,7 +163,11 @@ func (r *Radio) OpenRegistration(ctx context.Context, d time.Duration, pin strin
 		return nil, provisioning.ErrRegistrationBusy
 	}
 	w := &window{out: make(chan provisioning.Pairing, 1)}
-	w.timer = time.AfterFunc(d, func() { r.end(w, provisioning.Pairing{Err: provisioning.ErrRegistrationTimeout}) })
+	real := d
+	if r.scale > 0 {
+		real = time.Duration(float64(d) * r.scale)
+	}
+	w.timer = time.AfterFunc(real, func() { r.end(w, provisioning.Pairing{Err: provisioning.ErrRegistrationTimeout}) })
 	r.open = w
 	o := Open{Window: d, PIN: pin, At: time.Now()}
 	r.opens = append(r.opens, o)
