@@ -1,0 +1,372 @@
+package dect
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"basestation/dect/wire"
+)
+
+// session is one life of the link to the module: from SYNC to the module
+// resetting, going silent or the driver stopping. Its engine goroutine owns
+// all link state (sequence numbers, the retransmission queue, outstanding
+// requests); everything else talks to it through channels.
+type session struct {
+	log  *slog.Logger
+	opts *Options
+	w    io.Writer
+	in   <-chan []byte
+
+	reqs   chan *call
+	cancel chan byte
+	inds   chan wire.Msg // indications, in order, to the driver's logic
+	up     chan struct{} // closed when SYNC-ACK arrived
+	done   chan struct{} // closed when the engine stopped
+	err    error         // why it stopped; valid after done
+	nonce  uint32
+
+	// engine-owned
+	dec       wire.Decoder
+	txBuf     []byte
+	queue     []outFrame
+	inflight  bool
+	retries   int
+	txSeq     byte
+	rxNext    byte
+	pending   map[byte]*call
+	tid       byte
+	heard     time.Time
+	kaCount   uint32
+	isUp      bool
+	retxTimer *time.Timer
+
+	// Stats (engine-owned; read after done or through stats requests in tests).
+	Retransmits, Duplicates uint64
+}
+
+type outFrame struct {
+	payload []byte
+	tid     byte
+}
+
+type call struct {
+	msg   wire.Msg
+	reply chan result
+	tid   byte
+}
+
+type result struct {
+	msg wire.Msg
+	err error
+}
+
+// Link failures that end a session.
+var (
+	errModuleReset  = errors.New("module reset (it sent SYNC)")
+	errModuleSilent = errors.New("module stopped answering")
+	errLinkRetries  = errors.New("frame not acknowledged after all retries")
+	errNoSync       = errors.New("module did not answer SYNC")
+)
+
+func newSession(log *slog.Logger, opts *Options, w io.Writer, in <-chan []byte) *session {
+	var nb [4]byte
+	_, _ = rand.Read(nb[:])
+	return &session{
+		log: log, opts: opts, w: w, in: in,
+		reqs:    make(chan *call),
+		cancel:  make(chan byte, 16),
+		inds:    make(chan wire.Msg, 1024),
+		up:      make(chan struct{}),
+		done:    make(chan struct{}),
+		nonce:   binary.BigEndian.Uint32(nb[:]),
+		pending: make(map[byte]*call),
+		txBuf:   make([]byte, 0, wire.MaxFrame),
+	}
+}
+
+// request sends m (Type and body set; TID assigned here) and waits for its
+// confirmation. A non-OK status is returned as the error (a wire.Status).
+func (s *session) request(ctx context.Context, m wire.Msg) (wire.Msg, error) {
+	c := &call{msg: m, reply: make(chan result, 1)}
+	select {
+	case s.reqs <- c:
+	case <-s.done:
+		return wire.Msg{}, fmt.Errorf("dect: %v: link down: %w", m.Type, s.err)
+	case <-ctx.Done():
+		return wire.Msg{}, ctx.Err()
+	}
+	t := time.NewTimer(s.opts.RequestTimeout)
+	defer t.Stop()
+	select {
+	case r := <-c.reply:
+		if r.err != nil {
+			return r.msg, r.err
+		}
+		if r.msg.Status != wire.StatusOK {
+			return r.msg, fmt.Errorf("dect: %v: %w", m.Type, r.msg.Status)
+		}
+		return r.msg, nil
+	case <-t.C:
+		s.cancelTID(c)
+		return wire.Msg{}, fmt.Errorf("dect: %v: no confirmation within %v: %w", m.Type, s.opts.RequestTimeout, ErrTimeout)
+	case <-ctx.Done():
+		s.cancelTID(c)
+		return wire.Msg{}, ctx.Err()
+	case <-s.done:
+		return wire.Msg{}, fmt.Errorf("dect: %v: link down: %w", m.Type, s.err)
+	}
+}
+
+func (s *session) cancelTID(c *call) {
+	// c.tid is written by the engine before it can reply; reading it here
+	// after the request was accepted is ordered by the reqs channel send.
+	select {
+	case s.cancel <- c.tid:
+	case <-s.done:
+	}
+}
+
+// run is the engine. It returns when the session ends.
+func (s *session) run(ctx context.Context) {
+	defer close(s.done)
+	s.err = s.loop(ctx)
+	for _, c := range s.pending {
+		c.reply <- result{err: fmt.Errorf("dect: %v: link down: %w", c.msg.Type, s.err)}
+	}
+}
+
+func (s *session) loop(ctx context.Context) error {
+	retx := time.NewTimer(time.Hour)
+	retx.Stop()
+	syncT := time.NewTicker(s.opts.SyncInterval)
+	defer syncT.Stop()
+	ka := time.NewTicker(s.opts.KeepaliveInterval)
+	defer ka.Stop()
+	syncDeadline := time.Now().Add(s.opts.BootTimeout)
+	if err := s.sendSync(); err != nil {
+		return err
+	}
+	var reqs chan *call // nil until up
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case chunk := <-s.in:
+			if len(chunk) == 0 {
+				// Read timeout with nothing new: abandon a stalled partial frame.
+				for s.dec.Stall() {
+					if err := s.drain(); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			for len(chunk) > 0 {
+				n := s.dec.Feed(chunk)
+				chunk = chunk[n:]
+				if err := s.drain(); err != nil {
+					return err
+				}
+			}
+			if s.isUp && reqs == nil {
+				reqs = s.reqs
+				s.heard = time.Now()
+			}
+			if s.isUp && !s.inflight && len(s.queue) > 0 {
+				if err := s.transmit(retx); err != nil {
+					return err
+				}
+			}
+		case <-syncT.C:
+			if s.isUp {
+				syncT.Stop()
+				continue
+			}
+			if time.Now().After(syncDeadline) {
+				return errNoSync
+			}
+			if err := s.sendSync(); err != nil {
+				return err
+			}
+		case c := <-reqs:
+			s.tid++
+			for s.tid == 0 || s.pending[s.tid] != nil {
+				s.tid++
+			}
+			c.tid = s.tid
+			c.msg.TID = s.tid
+			p, err := c.msg.Append(nil)
+			if err != nil {
+				c.reply <- result{err: fmt.Errorf("dect: %v: %w", c.msg.Type, err)}
+				continue
+			}
+			s.pending[c.tid] = c
+			s.queue = append(s.queue, outFrame{payload: p, tid: c.tid})
+			if !s.inflight {
+				if err := s.transmit(retx); err != nil {
+					return err
+				}
+			}
+		case tid := <-s.cancel:
+			delete(s.pending, tid)
+		case <-retx.C:
+			if !s.inflight {
+				continue
+			}
+			s.retries++
+			if s.retries > s.opts.MaxRetries {
+				return errLinkRetries
+			}
+			s.Retransmits++
+			if err := s.writeFrame(wire.CtrlData, s.txSeq, s.queue[0].payload); err != nil {
+				return err
+			}
+			retx.Reset(s.opts.AckTimeout)
+		case <-ka.C:
+			if !s.isUp {
+				continue
+			}
+			if time.Since(s.heard) > s.opts.KeepaliveInterval*time.Duration(s.opts.KeepaliveMisses) {
+				return errModuleSilent
+			}
+			// Internal keepalive: no caller waits for it.
+			s.kaCount++
+			s.tid++
+			for s.tid == 0 || s.pending[s.tid] != nil {
+				s.tid++
+			}
+			m := wire.Msg{Type: wire.TKeepalive, TID: s.tid, Counter: s.kaCount}
+			p, _ := m.Append(nil)
+			s.pending[s.tid] = &call{msg: m, reply: make(chan result, 1), tid: s.tid}
+			s.queue = append(s.queue, outFrame{payload: p, tid: s.tid})
+			if !s.inflight {
+				if err := s.transmit(retx); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+func (s *session) sendSync() error {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], s.nonce)
+	return s.writeFrame(wire.CtrlSync, 0, b[:])
+}
+
+func (s *session) transmit(retx *time.Timer) error {
+	if len(s.queue) == 0 {
+		return nil
+	}
+	s.inflight = true
+	s.retries = 0
+	if err := s.writeFrame(wire.CtrlData, s.txSeq, s.queue[0].payload); err != nil {
+		return err
+	}
+	retx.Reset(s.opts.AckTimeout)
+	s.retxTimer = retx
+	return nil
+}
+
+func (s *session) writeFrame(c wire.Ctrl, seq byte, p []byte) error {
+	b, err := wire.AppendFrame(s.txBuf[:0], c, seq, p)
+	if err != nil {
+		return fmt.Errorf("unexpected: encode frame: %w", err)
+	}
+	if _, err := s.w.Write(b); err != nil {
+		return fmt.Errorf("write to module: %w", err)
+	}
+	return nil
+}
+
+// drain handles every complete frame in the decoder.
+func (s *session) drain() error {
+	for {
+		f, ok := s.dec.Next()
+		if !ok {
+			return nil
+		}
+		if err := s.handleFrame(f); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *session) handleFrame(f wire.Frame) error {
+	switch f.Ctrl {
+	case wire.CtrlSyncAck:
+		if !s.isUp && len(f.Payload) == 4 && binary.BigEndian.Uint32(f.Payload) == s.nonce {
+			s.isUp = true
+			s.heard = time.Now()
+			close(s.up)
+		}
+		return nil
+	case wire.CtrlSync:
+		if s.isUp {
+			return errModuleReset
+		}
+		return nil // still syncing: our own SYNC is on its way
+	}
+	if !s.isUp {
+		return nil
+	}
+	s.heard = time.Now()
+	switch f.Ctrl {
+	case wire.CtrlAck:
+		if s.inflight && f.Seq == s.txSeq {
+			s.inflight = false
+			s.txSeq++
+			s.queue = s.queue[1:]
+			if s.retxTimer != nil {
+				s.retxTimer.Stop()
+			}
+			if len(s.queue) > 0 {
+				return s.transmit(s.retxTimer)
+			}
+		}
+	case wire.CtrlData:
+		if f.Seq != s.rxNext {
+			if f.Seq == s.rxNext-1 {
+				s.Duplicates++
+				return s.writeFrame(wire.CtrlAck, f.Seq, nil)
+			}
+			return nil // out of order: the sender retransmits
+		}
+		m, err := wire.Decode(f.Payload)
+		// Acknowledge even an undecodable message: the link delivered it
+		// intact; retransmitting it would not make it valid.
+		if aerr := s.writeFrame(wire.CtrlAck, f.Seq, nil); aerr != nil {
+			return aerr
+		}
+		s.rxNext++
+		if err != nil {
+			s.log.Warn("dect: undecodable message from module", "err", err, "payload", fmt.Sprintf("% x", f.Payload))
+			return nil
+		}
+		s.dispatch(m)
+	}
+	return nil
+}
+
+func (s *session) dispatch(m wire.Msg) {
+	switch {
+	case m.Type.IsConfirm():
+		c := s.pending[m.TID]
+		if c == nil || c.msg.Type != m.Type&^wire.CnfBit {
+			s.log.Debug("dect: confirmation without a request", "type", m.Type, "tid", m.TID)
+			return
+		}
+		delete(s.pending, m.TID)
+		c.reply <- result{msg: m}
+	case m.Type.IsIndication():
+		s.inds <- m // buffered deeply; the logic goroutine never blocks on the engine
+	default:
+		s.log.Warn("dect: module sent a request type", "type", m.Type)
+	}
+}

@@ -1,0 +1,132 @@
+package dect
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"basestation/hal"
+)
+
+// Options configures a Driver. The zero value of every field means the
+// default given in its comment (see DefaultOptions).
+type Options struct {
+	// StateDir is where the paired-device table is kept. Required.
+	StateDir string
+	// MaxDevices is the size of the device table (default 6, at most 32). The
+	// module's own capacity, learnt at the handshake, may lower it.
+	MaxDevices int
+	// LED shows the registration window (blinks while open). Nil: no LED.
+	LED hal.LED
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+
+	// Window is the default registration window (60 s); MaxWindow the
+	// longest allowed (120 s, the DECT security certification limit).
+	Window, MaxWindow time.Duration
+	// LockoutAttempts wrong PINs in a row (default 3) lock registration out
+	// for LockoutDuration (default 5 min).
+	LockoutAttempts int
+	LockoutDuration time.Duration
+
+	// Link timing. ReadTimeout is the serial read timeout (default 100 ms;
+	// tarm/serial's granularity). AckTimeout is the retransmission timer
+	// (default 100 ms), MaxRetries the retransmissions before the link is
+	// declared dead (default 10). RequestTimeout bounds a request's wait for
+	// its confirmation, air round trips included (default 3 s).
+	ReadTimeout    time.Duration
+	AckTimeout     time.Duration
+	MaxRetries     int
+	RequestTimeout time.Duration
+	// KeepaliveInterval (default 300 ms) and KeepaliveMisses (default 4):
+	// a module silent for Interval×Misses is reset through its reset pin.
+	KeepaliveInterval time.Duration
+	KeepaliveMisses   int
+	// SyncInterval is how often SYNC is repeated until answered (200 ms);
+	// BootTimeout how long a module may take to answer after reset (2 s).
+	SyncInterval, BootTimeout time.Duration
+	// ResetPulse is how long the reset line is held low (20 ms).
+	ResetPulse time.Duration
+
+	// InterDigitTimeout ends a Linx's dialing when no digit follows (4 s).
+	InterDigitTimeout time.Duration
+	// DialComplete, if set, is asked after each dialed digit whether the
+	// number is complete (the dial plan). '#' always completes a number.
+	DialComplete func(number string) bool
+
+	// Rand is the source of challenges and keys (default crypto/rand).
+	Rand io.Reader
+	// OpenPort opens the serial link. Nil opens hal.Radio.Device with
+	// github.com/tarm/serial at hal.Radio.Baud with ReadTimeout.
+	OpenPort func() (io.ReadWriteCloser, error)
+}
+
+// DefaultOptions returns the defaults (StateDir left empty).
+func DefaultOptions() Options {
+	return Options{
+		MaxDevices:        6,
+		Window:            60 * time.Second,
+		MaxWindow:         120 * time.Second,
+		LockoutAttempts:   3,
+		LockoutDuration:   5 * time.Minute,
+		ReadTimeout:       100 * time.Millisecond,
+		AckTimeout:        100 * time.Millisecond,
+		MaxRetries:        10,
+		RequestTimeout:    3 * time.Second,
+		KeepaliveInterval: 300 * time.Millisecond,
+		KeepaliveMisses:   4,
+		SyncInterval:      200 * time.Millisecond,
+		BootTimeout:       2 * time.Second,
+		ResetPulse:        20 * time.Millisecond,
+		InterDigitTimeout: 4 * time.Second,
+	}
+}
+
+func (o *Options) fill() error {
+	d := DefaultOptions()
+	if o.StateDir == "" {
+		return fmt.Errorf("dect: Options.StateDir is required")
+	}
+	if o.MaxDevices == 0 {
+		o.MaxDevices = d.MaxDevices
+	}
+	if o.MaxDevices < 1 || o.MaxDevices > 32 {
+		return fmt.Errorf("dect: MaxDevices %d out of range 1..32", o.MaxDevices)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	set := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	set(&o.Window, d.Window)
+	set(&o.MaxWindow, d.MaxWindow)
+	set(&o.LockoutDuration, d.LockoutDuration)
+	set(&o.ReadTimeout, d.ReadTimeout)
+	set(&o.AckTimeout, d.AckTimeout)
+	set(&o.RequestTimeout, d.RequestTimeout)
+	set(&o.KeepaliveInterval, d.KeepaliveInterval)
+	set(&o.SyncInterval, d.SyncInterval)
+	set(&o.BootTimeout, d.BootTimeout)
+	set(&o.ResetPulse, d.ResetPulse)
+	set(&o.InterDigitTimeout, d.InterDigitTimeout)
+	if o.MaxWindow > 120*time.Second {
+		return fmt.Errorf("dect: MaxWindow %v exceeds 120 s", o.MaxWindow)
+	}
+	if o.Window > o.MaxWindow {
+		return fmt.Errorf("dect: Window %v exceeds MaxWindow %v", o.Window, o.MaxWindow)
+	}
+	if o.LockoutAttempts <= 0 {
+		o.LockoutAttempts = d.LockoutAttempts
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = d.MaxRetries
+	}
+	if o.KeepaliveMisses <= 0 {
+		o.KeepaliveMisses = d.KeepaliveMisses
+	}
+	return nil
+}

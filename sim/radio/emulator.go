@@ -1,0 +1,760 @@
+package radio
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"periph.io/x/conn/v3/gpio"
+
+	"basestation/hal"
+)
+
+// Options configures the emulated module. Zero values mean the defaults in
+// the comments.
+type Options struct {
+	Slots    int     // PCM slots (4)
+	Capacity int     // size of the module's device table (8)
+	Firmware string  // version string in HELLO-CNF ("emu-1.0")
+	RFPI     [5]byte // the base's radio identity (00 12 34 56 78)
+	// StatePath, if set, keeps the module's device table in this file, as
+	// a real module keeps it in flash. Empty: kept in memory (it survives
+	// module resets but not the process).
+	StatePath string
+	// BootDelay is how long the module takes to boot after reset (30 ms).
+	BootDelay time.Duration
+	// AckTimeout and MaxRetries of the module's side of the link (100 ms, 20).
+	AckTimeout time.Duration
+	MaxRetries int
+	// Seed seeds fault injection (0: from the clock).
+	Seed   int64
+	Logger *slog.Logger
+}
+
+// Faults are injected on the serial link, in both directions.
+type Faults struct {
+	CorruptRate float64 // probability that a byte is corrupted
+	DropRate    float64 // probability that a frame is lost
+	DupRate     float64 // probability that a frame arrives twice
+}
+
+// Stats counts what the module's link saw.
+type Stats struct {
+	FramesIn, FramesOut uint64 // good frames received / frames sent
+	Retransmits         uint64 // DATA frames the module sent again
+	Duplicates          uint64 // DATA frames received again and not acted on
+	Requests            uint64 // host requests acted on
+	Indications         uint64 // indications sent
+	Boots               uint64
+	Syncs               uint64
+}
+
+// Emulator is a DECT module behind a pseudo-terminal, with its own device
+// table and the simulated devices around it.
+type Emulator struct {
+	opts   Options
+	log    *slog.Logger
+	master *os.File
+	slave  *os.File
+	path   string
+	pin    *ResetPin
+
+	calls chan func()
+	out   chan []byte
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+
+	mu      sync.Mutex // guards faults, rng, stats, devices list (read by tests)
+	faults  Faults
+	rng     *rand.Rand
+	stats   Stats
+	devices []*Device
+
+	// loop-owned module state
+	held, booted, hung bool
+	bootGen            int
+	synced             bool
+	scanner            frameScanner
+	txSeq, rxNext      byte
+	queue              [][]byte
+	inflight           bool
+	retries            int
+	retx               *time.Timer
+	syncTick           *time.Ticker
+	nonce              uint32
+	regOpen            bool
+	regPin             string
+	regGen             int
+	pending            map[[5]byte]*Device
+	table              map[byte]*entry
+	clock              [7]byte
+	paging             bool
+	slots              map[int]*slotPair
+}
+
+type entry struct {
+	Handset  byte    `json:"handset"`
+	IPEI     [5]byte `json:"ipei"`
+	Type     byte    `json:"type"`
+	Caps     byte    `json:"caps"`
+	Model    string  `json:"model"`
+	authed   bool
+	call     callPhase
+	mwiOn    byte
+	mwiCount byte
+}
+
+type callPhase int
+
+const (
+	phIdle callPhase = iota
+	phSetup
+	phRinging
+	phActive
+)
+
+type slotPair struct {
+	rate       int
+	base, dev  *pcmEnd
+	devHandset byte
+}
+
+// New starts an emulated module on a new pseudo-terminal. The module boots
+// at once (its reset line starts high).
+func New(opts *Options) (*Emulator, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Slots <= 0 {
+		o.Slots = 4
+	}
+	if o.Capacity <= 0 {
+		o.Capacity = 8
+	}
+	if o.Capacity > 32 {
+		return nil, fmt.Errorf("radio: capacity %d exceeds 32", o.Capacity)
+	}
+	if o.Firmware == "" {
+		o.Firmware = "emu-1.0"
+	}
+	if o.RFPI == [5]byte{} {
+		o.RFPI = [5]byte{0x00, 0x12, 0x34, 0x56, 0x78}
+	}
+	if o.BootDelay <= 0 {
+		o.BootDelay = 30 * time.Millisecond
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 100 * time.Millisecond
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 20
+	}
+	if o.Seed == 0 {
+		o.Seed = time.Now().UnixNano()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	m, s, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("radio: open pty: %w", err)
+	}
+	// creack/pty leaves the master blocking; a dup made non-blocking is
+	// poller-backed, so deadlines and Close work (libraries.md §2.3).
+	nfd, err := unix.Dup(int(m.Fd()))
+	m.Close()
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("radio: dup pty master: %w", err)
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		s.Close()
+		return nil, fmt.Errorf("radio: pty master: %w", err)
+	}
+	master := os.NewFile(uintptr(nfd), "/dev/ptmx")
+	// Raw mode now, so nothing is echoed before the host opens the port.
+	if err := makeRaw(int(s.Fd())); err != nil {
+		master.Close()
+		s.Close()
+		return nil, fmt.Errorf("radio: raw mode: %w", err)
+	}
+	e := &Emulator{
+		opts:    o,
+		log:     o.Logger.With("subsys", "radio-emu"),
+		master:  master,
+		slave:   s,
+		path:    s.Name(),
+		calls:   make(chan func(), 256),
+		out:     make(chan []byte, 512),
+		quit:    make(chan struct{}),
+		rng:     rand.New(rand.NewSource(o.Seed)),
+		pending: map[[5]byte]*Device{},
+		table:   map[byte]*entry{},
+		slots:   map[int]*slotPair{},
+	}
+	e.pin = &ResetPin{e: e, level: gpio.High}
+	if o.StatePath != "" {
+		if err := e.loadTable(); err != nil {
+			master.Close()
+			s.Close()
+			return nil, err
+		}
+	}
+	e.retx = time.NewTimer(time.Hour)
+	e.retx.Stop()
+	e.syncTick = time.NewTicker(time.Hour)
+	e.syncTick.Stop()
+	e.wg.Add(3)
+	go e.readLoop()
+	go e.writeLoop()
+	go e.loop()
+	e.do(func() { e.startBoot() })
+	return e, nil
+}
+
+func makeRaw(fd int) error {
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+// Device is the path of the pseudo-terminal slave the host opens, for
+// hal.Radio.Device.
+func (e *Emulator) Device() string { return e.path }
+
+// ResetPin is the module's reset line, for hal.Radio.Reset.
+func (e *Emulator) ResetPin() *ResetPin { return e.pin }
+
+// Radio returns the hal.Radio the daemon drives.
+func (e *Emulator) Radio() hal.Radio {
+	return hal.Radio{Device: e.path, Baud: 115200, Reset: e.pin, Audio: e.Audio}
+}
+
+func (e *Emulator) String() string { return "emulated DECT module on " + e.path }
+
+// Close stops the emulator and its devices' audio.
+func (e *Emulator) Close() error {
+	e.once.Do(func() {
+		close(e.quit)
+		e.master.Close()
+		e.slave.Close()
+		e.wg.Wait()
+		for _, sp := range e.slots {
+			sp.base.Close()
+		}
+	})
+	return nil
+}
+
+// do runs f on the module's goroutine and waits for it.
+func (e *Emulator) do(f func()) {
+	done := make(chan struct{})
+	select {
+	case e.calls <- func() { f(); close(done) }:
+	case <-e.quit:
+		return
+	}
+	select {
+	case <-done:
+	case <-e.quit:
+	}
+}
+
+// post runs f on the module's goroutine without waiting.
+func (e *Emulator) post(f func()) {
+	select {
+	case e.calls <- f:
+	case <-e.quit:
+	}
+}
+
+// SetFaults sets the link faults (zero Faults: a clean link).
+func (e *Emulator) SetFaults(f Faults) {
+	e.mu.Lock()
+	e.faults = f
+	e.mu.Unlock()
+}
+
+// Stats returns the link counters.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.stats
+}
+
+// ResetModule makes the module reset by itself (a crash or brown-out) at
+// once: every call is dropped, and it boots again after BootDelay.
+func (e *Emulator) ResetModule() {
+	e.do(func() {
+		e.reset()
+		e.startBoot()
+	})
+}
+
+// SetHung makes the module stop answering anything (hung firmware) until
+// its reset line is pulsed or SetHung(false).
+func (e *Emulator) SetHung(h bool) { e.do(func() { e.hung = h }) }
+
+// FactoryReset wipes the module's device table (as if its flash were
+// erased) and resets it.
+func (e *Emulator) FactoryReset() {
+	e.do(func() {
+		e.table = map[byte]*entry{}
+		e.saveTable()
+		e.reset()
+		e.startBoot()
+	})
+}
+
+// ModuleEntry is one subscription in the module's own table.
+type ModuleEntry struct {
+	Handset int
+	IPEI    uint64
+	Type    string
+	Model   string
+}
+
+// Table lists the module's own device table.
+func (e *Emulator) Table() []ModuleEntry {
+	var out []ModuleEntry
+	e.do(func() {
+		for _, en := range e.sortedEntries() {
+			out = append(out, ModuleEntry{Handset: int(en.Handset), IPEI: ipeiValue(en.IPEI), Type: typeName(en.Type), Model: en.Model})
+		}
+	})
+	return out
+}
+
+// InjectSubscription puts an entry in the module's table behind the host's
+// back (a stale entry in the module's flash).
+func (e *Emulator) InjectSubscription(handset int, d *Device) {
+	e.do(func() {
+		e.table[byte(handset)] = &entry{Handset: byte(handset), IPEI: d.ipei, Type: d.kind, Caps: d.caps(), Model: d.model}
+		e.saveTable()
+	})
+}
+
+// RegistrationOpen reports whether the module's registration window is open.
+func (e *Emulator) RegistrationOpen() bool {
+	var open bool
+	e.do(func() { open = e.regOpen })
+	return open
+}
+
+// Paging reports whether the module is paging all devices.
+func (e *Emulator) Paging() bool {
+	var p bool
+	e.do(func() { p = e.paging })
+	return p
+}
+
+func (e *Emulator) holdReset() {
+	e.do(func() {
+		e.held = true
+		e.reset()
+	})
+}
+
+func (e *Emulator) releaseReset() {
+	e.do(func() {
+		e.held = false
+		e.hung = false
+		e.startBoot()
+	})
+}
+
+// reset drops everything volatile: link, window, calls, authentication.
+func (e *Emulator) reset() {
+	e.booted = false
+	e.synced = false
+	e.bootGen++
+	e.queue = nil
+	e.inflight = false
+	e.retx.Stop()
+	e.syncTick.Stop()
+	e.scanner = frameScanner{}
+	e.regOpen = false
+	e.regGen++
+	e.pending = map[[5]byte]*Device{}
+	e.paging = false
+	for _, en := range e.table {
+		en.authed = false
+		en.call = phIdle
+	}
+	for n, sp := range e.slots {
+		if sp.dev != nil {
+			sp.dev.Close()
+		}
+		delete(e.slots, n)
+	}
+	for _, d := range e.devList() {
+		d.airLinkLost()
+	}
+}
+
+func (e *Emulator) startBoot() {
+	if e.held {
+		return
+	}
+	gen := e.bootGen
+	time.AfterFunc(e.opts.BootDelay, func() {
+		e.post(func() {
+			if e.bootGen != gen || e.held {
+				return
+			}
+			e.booted = true
+			e.mu.Lock()
+			e.stats.Boots++
+			e.nonce = e.rng.Uint32()
+			e.mu.Unlock()
+			e.sendSync()
+			e.syncTick.Reset(300 * time.Millisecond)
+		})
+	})
+}
+
+func (e *Emulator) devList() []*Device {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*Device(nil), e.devices...)
+}
+
+func (e *Emulator) sortedEntries() []*entry {
+	out := make([]*entry, 0, len(e.table))
+	for _, en := range e.table {
+		out = append(out, en)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Handset < out[j].Handset })
+	return out
+}
+
+func (e *Emulator) entryByIPEI(ipei [5]byte) *entry {
+	for _, en := range e.table {
+		if en.IPEI == ipei {
+			return en
+		}
+	}
+	return nil
+}
+
+func (e *Emulator) deviceByIPEI(ipei [5]byte) *Device {
+	for _, d := range e.devList() {
+		if d.ipei == ipei {
+			return d
+		}
+	}
+	return nil
+}
+
+// deviceFor returns the device an entry belongs to if it is reachable over
+// the air and holds a subscription for that handset number.
+func (e *Emulator) deviceFor(en *entry) *Device {
+	d := e.deviceByIPEI(en.IPEI)
+	if d == nil || !d.reachableAs(en.Handset) {
+		return nil
+	}
+	return d
+}
+
+type tableFile struct {
+	Entries []*entry `json:"entries"`
+}
+
+func (e *Emulator) loadTable() error {
+	b, err := os.ReadFile(e.opts.StatePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("radio: module table: %w", err)
+	}
+	var tf tableFile
+	if err := json.Unmarshal(b, &tf); err != nil {
+		return fmt.Errorf("radio: module table %s: %w", e.opts.StatePath, err)
+	}
+	for _, en := range tf.Entries {
+		e.table[en.Handset] = en
+	}
+	return nil
+}
+
+func (e *Emulator) saveTable() {
+	if e.opts.StatePath == "" {
+		return
+	}
+	b, _ := json.Marshal(tableFile{Entries: e.sortedEntries()})
+	tmp := e.opts.StatePath + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		e.log.Error("radio: save module table", "err", err)
+		return
+	}
+	if err := os.Rename(tmp, e.opts.StatePath); err != nil {
+		e.log.Error("radio: save module table", "err", err)
+	}
+}
+
+// ---- serial side ----
+
+func (e *Emulator) readLoop() {
+	defer e.wg.Done()
+	buf := make([]byte, 1024)
+	for {
+		_ = e.master.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := e.master.Read(buf)
+		if n > 0 {
+			c := append([]byte(nil), buf[:n]...)
+			e.post(func() { e.receive(c) })
+		}
+		if err != nil {
+			select {
+			case <-e.quit:
+				return
+			default:
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				e.post(func() { e.scanner.idle(); e.drainFrames() })
+				continue
+			}
+			time.Sleep(10 * time.Millisecond) // EIO while no slave is open
+		}
+	}
+}
+
+func (e *Emulator) writeLoop() {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-e.quit:
+			return
+		case b := <-e.out:
+			_ = e.master.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := e.master.Write(b); err != nil {
+				select {
+				case <-e.quit:
+					return
+				default:
+				}
+			}
+		}
+	}
+}
+
+func (e *Emulator) loop() {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-e.quit:
+			return
+		case f := <-e.calls:
+			f()
+		case <-e.retx.C:
+			e.retransmit()
+		case <-e.syncTick.C:
+			if e.booted && !e.synced && !e.hung {
+				e.sendSync()
+			} else {
+				e.syncTick.Stop()
+			}
+		}
+	}
+}
+
+// wireOut puts a frame on the line, applying faults.
+func (e *Emulator) wireOut(f []byte) {
+	e.mu.Lock()
+	fl := e.faults
+	drop := fl.DropRate > 0 && e.rng.Float64() < fl.DropRate
+	dup := fl.DupRate > 0 && e.rng.Float64() < fl.DupRate
+	b := append([]byte(nil), f...)
+	if fl.CorruptRate > 0 {
+		for i := range b {
+			if e.rng.Float64() < fl.CorruptRate {
+				b[i] ^= byte(1 + e.rng.Intn(255))
+			}
+		}
+	}
+	e.mu.Unlock()
+	if drop {
+		return
+	}
+	n := 1
+	if dup {
+		n = 2
+	}
+	for range n {
+		select {
+		case e.out <- b:
+		default: // UART overrun: the byte stream is lost
+		}
+	}
+}
+
+func (e *Emulator) sendSync() {
+	p := []byte{byte(e.nonce >> 24), byte(e.nonce >> 16), byte(e.nonce >> 8), byte(e.nonce)}
+	e.wireOut(buildFrame(kindSync, 0, p))
+}
+
+func (e *Emulator) receive(p []byte) {
+	if !e.booted || e.hung {
+		return
+	}
+	e.mu.Lock()
+	if cr := e.faults.CorruptRate; cr > 0 {
+		for i := range p {
+			if e.rng.Float64() < cr {
+				p[i] ^= byte(1 + e.rng.Intn(255))
+			}
+		}
+	}
+	e.mu.Unlock()
+	e.scanner.push(p)
+	e.drainFrames()
+}
+
+func (e *Emulator) drainFrames() {
+	for {
+		f, ok := e.scanner.next()
+		if !ok {
+			return
+		}
+		e.mu.Lock()
+		fl := e.faults
+		drop := fl.DropRate > 0 && e.rng.Float64() < fl.DropRate
+		dup := fl.DupRate > 0 && e.rng.Float64() < fl.DupRate
+		if !drop {
+			e.stats.FramesIn++
+		}
+		e.mu.Unlock()
+		if drop {
+			continue
+		}
+		e.frame(f)
+		if dup {
+			e.frame(f)
+		}
+	}
+}
+
+func (e *Emulator) frame(f rxFrame) {
+	if !e.booted || e.hung {
+		return
+	}
+	switch f.kind {
+	case kindSync:
+		if len(f.payload) != 4 {
+			return
+		}
+		e.synced = true
+		e.syncTick.Stop()
+		e.txSeq, e.rxNext = 0, 0
+		e.queue = nil
+		e.inflight = false
+		e.retx.Stop()
+		e.mu.Lock()
+		e.stats.Syncs++
+		e.mu.Unlock()
+		e.wireOut(buildFrame(kindSyncAck, 0, f.payload))
+		e.hostRestarted()
+	case kindSyncAck:
+		// The host never acknowledges our SYNC this way; ignore.
+	case kindAck:
+		if e.inflight && f.seq == e.txSeq {
+			e.inflight = false
+			e.retx.Stop()
+			e.txSeq++
+			e.queue = e.queue[1:]
+			e.transmit()
+		}
+	case kindData:
+		if !e.synced {
+			return
+		}
+		if f.seq != e.rxNext {
+			if f.seq == e.rxNext-1 {
+				e.mu.Lock()
+				e.stats.Duplicates++
+				e.mu.Unlock()
+				e.wireOut(buildFrame(kindAck, f.seq, nil))
+			}
+			return
+		}
+		e.wireOut(buildFrame(kindAck, f.seq, nil))
+		e.rxNext++
+		e.handleRequest(f.payload)
+	}
+}
+
+// send queues a message (confirmation or indication) for the host.
+func (e *Emulator) send(msg []byte) {
+	if !e.synced {
+		return
+	}
+	e.queue = append(e.queue, msg)
+	if !e.inflight {
+		e.transmit()
+	}
+}
+
+func (e *Emulator) transmit() {
+	if e.inflight || len(e.queue) == 0 {
+		return
+	}
+	e.inflight = true
+	e.retries = 0
+	e.mu.Lock()
+	e.stats.FramesOut++
+	e.mu.Unlock()
+	e.wireOut(buildFrame(kindData, e.txSeq, e.queue[0]))
+	e.retx.Reset(e.opts.AckTimeout)
+}
+
+func (e *Emulator) retransmit() {
+	if !e.inflight {
+		return
+	}
+	e.retries++
+	if e.retries > e.opts.MaxRetries {
+		// The host is gone: wait for it to SYNC again.
+		e.log.Warn("radio: host stopped acknowledging; waiting for SYNC")
+		e.synced = false
+		e.queue = nil
+		e.inflight = false
+		return
+	}
+	e.mu.Lock()
+	e.stats.Retransmits++
+	e.mu.Unlock()
+	e.wireOut(buildFrame(kindData, e.txSeq, e.queue[0]))
+	e.retx.Reset(e.opts.AckTimeout)
+}
+
+func (e *Emulator) indicate(typ byte, body ...byte) {
+	e.mu.Lock()
+	e.stats.Indications++
+	e.mu.Unlock()
+	e.send(append([]byte{typ, 0}, body...))
+}
+
+func (e *Emulator) confirm(r request, status byte, body ...byte) {
+	e.send(append([]byte{r.typ | cnf, r.tid, status}, body...))
+}
