@@ -199,8 +199,6 @@ func (l *loop) slicEvent(e proslic.Event) {
 		}
 	case proslic.EvPowerAlarm:
 		l.fault(at, fmt.Errorf("SLIC power alarm on transistor(s) %s", alarmNames(e.Alarm)))
-	case proslic.EvLinefeedDropped:
-		l.fault(at, fmt.Errorf("SLIC dropped the linefeed"))
 	}
 }
 

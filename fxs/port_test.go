@@ -189,3 +189,25 @@ func TestHookFlashWindow(t *testing.T) {
 		}
 	})
 }
+
+func TestRunEndLeavesLineSafe(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, DefaultConfig())
+		if err := r.p.Ring(RingRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		r.stop()
+		if prog, actual := r.m.Linefeed(); prog != 0 || actual != 0 {
+			t.Fatalf("linefeed %v/%v after Run", prog, actual)
+		}
+		tEnd := time.Now()
+		time.Sleep(3 * time.Second) // (the model's clock is stopped too)
+		if on, _ := ringEdges(r.m, tEnd); len(on) != 0 {
+			t.Fatal("still ringing")
+		}
+		if err := r.p.Ring(RingRequest{}); err != ErrNotRunning {
+			t.Fatalf("Ring after Run: %v", err)
+		}
+	})
+}

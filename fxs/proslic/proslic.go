@@ -788,8 +788,6 @@ func (k EventKind) String() string {
 		return "ring-inactive-timer"
 	case EvPowerAlarm:
 		return "power-alarm"
-	case EvLinefeedDropped:
-		return "linefeed-dropped"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }

@@ -1,0 +1,60 @@
+// Package fxs is the Base Station's analog phone port (FXS): the line state
+// machine over the ProSLIC driver (package fxs/proslic) and the port's DSP
+// (package fxs/dsp). It owns hook supervision, dial tone and call-progress
+// tones, DTMF and rotary (pulse) digits with a dial plan, hook flash,
+// ringing with cadences, Type I and Type II (call waiting) caller ID,
+// message-waiting indication (on-hook FSK VMWI and stutter dial tone), line
+// faults, and the hand-over of the call's audio path to the call layer.
+//
+// Imports: only basestation/hal of the project (and its own subpackages);
+// never dect, sipua, provisioning, board or sim.
+//
+// Specifications followed (numbers in reference/telephony.md): Si321x
+// register protocol (§1); North American line timing — 20 Hz ringing,
+// 2 s on / 4 s off and the GR-506 distinctive cadences, pulse dialing,
+// hook flash 300–1000 ms (§2); the Precise Tone Plan and SIT (§3); DTMF
+// detection (§4); Bell 202 caller ID — Type I between the first and second
+// ring (≥ 500 ms after the ring, ≥ 200 ms before the next), MDMF/SDMF,
+// VMWI, CIDCW with CAS and the CPE's DTMF A/D acknowledgement (§5);
+// emergency numbers dial at once (§8.3, Kari's Law).
+//
+// # Usage
+//
+//	cfg := fxs.DefaultConfig()            // US tone plan, NANP dial plan, 300–1000 ms flash
+//	port, err := fxs.New(board.SLIC, cfg, log) // resets, probes and initialises the SLIC
+//	go port.Run(ctx)                      // frame loop; line left safe when ctx ends
+//	for ev := range port.Events() {
+//		switch ev.Kind {
+//		case fxs.EvOffHook:  // ev.Answer: the phone answered ringing
+//		case fxs.EvDialed:   // ev.Number (ev.Emergency) — place the call
+//		case fxs.EvDigit:    // ev.Digit during a call (EvDigitEnd gives the duration)
+//		case fxs.EvFlash:    // hook flash during a call
+//		case fxs.EvOnHook:   // hang-up
+//		case fxs.EvFault:    // ev.Err; the line is open, ringing off
+//		}
+//	}
+//	port.Ring(fxs.RingRequest{CallerID: &fxs.CallerID{Number: "6135550100", Name: "ACME"}})
+//	port.StopRinging()
+//	port.PlayTone("ringback")             // dial, stutter-dial, busy, reorder, call-waiting, sit-intercept, …
+//	audio, _ := port.ConnectAudio()       // hal.PCM: ReadFrame = phone's voice, WriteFrame = far end
+//	port.CallWaiting(&fxs.CallerID{...})  // SAS + CAS, FSK after the phone's ACK
+//	port.SetMessageWaiting(true)          // VMWI FSK now (on-hook) + stutter dial tone
+//
+// # Design
+//
+// Run owns all line state in one goroutine, ticked by the PCM channel: each
+// 10 ms frame it applies queued actions, hook events from the SLIC's IRQ
+// loop (timestamped when serviced), DTMF detection on the captured frame,
+// timers (digit timeouts, cadences, flash window, caller-ID slot), and
+// writes one frame of tone, FSK or far-end audio. Frames are processed in
+// order and the per-frame work does not allocate. Ring cadences are timed by
+// the port (linefeed ringing / on-hook transmission), so distinctive
+// patterns and the caller-ID slot are exact to the frame; the chip's own
+// cadence timers remain available in fxs/proslic.
+//
+// The dial plan is an MGCP-style digit map (see DialPlan); emergency
+// numbers bypass it. Hook timing: on-hook breaks of 15–200 ms while dialing
+// are rotary pulses (a digit ends after 250 ms off-hook), an on-hook of
+// FlashMin..FlashMax during a call is a flash (shorter is ignored), longer
+// than FlashMax is a hang-up.
+package fxs
