@@ -88,6 +88,10 @@ type call struct {
 	info    CallInfo // guarded by p.mu
 	a, b    *leg     // guarded by p.mu
 	changed chan struct{}
+	// up is closed once the call is answered and confirmed; in-dialog
+	// handlers wait for it before touching the dialogs (whose InviteResponse
+	// the answering goroutine writes).
+	up chan struct{}
 
 	respMu   sync.Mutex // serialises responses on the caller's INVITE
 	answered bool
@@ -208,7 +212,7 @@ func (p *PBX) newCall(info CallInfo) *call {
 	info.ID = fmt.Sprintf("c%d", p.nextCall)
 	info.State = "ringing"
 	info.Start = p.cfg.Now()
-	c := &call{info: info, changed: make(chan struct{})}
+	c := &call{info: info, changed: make(chan struct{}), up: make(chan struct{})}
 	p.calls[info.ID] = c
 	return c
 }
@@ -512,7 +516,20 @@ func (p *PBX) bridge(req *sip.Request, tx sip.ServerTransaction, info InviteInfo
 		p.endCall(c, sip.StatusOK, "")
 		return
 	}
+	close(c.up)
 	p.holdCall(c)
+}
+
+// waitUp waits until l's call is answered and confirmed.
+func waitUp(l *leg) bool {
+	select {
+	case <-l.call.up:
+		return true
+	case <-l.context().Done():
+		return false
+	case <-time.After(5 * time.Second):
+		return false
+	}
 }
 
 // better ranks failure responses for the caller when several contacts
@@ -663,6 +680,10 @@ func (p *PBX) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		p.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}
+	if !waitUp(l) {
+		p.respond(tx, req, sip.StatusRequestPending, "Request Pending")
+		return
+	}
 	var d *sipgo.Dialog
 	if l.srv != nil {
 		d = &l.srv.Dialog
@@ -720,7 +741,7 @@ func (p *PBX) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	other := p.otherLeg(l)
-	if other == nil {
+	if other == nil || !waitUp(l) {
 		p.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 		return
 	}

@@ -35,8 +35,8 @@ func (p *PBX) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	other := p.otherLeg(l)
-	if other == nil {
-		p.respond(tx, req, sip.StatusNotImplemented, "Not Implemented (no call to transfer)")
+	if other == nil || !waitUp(l) {
+		p.respond(tx, req, sip.StatusNotImplemented, "Not Implemented (no answered call to transfer)")
 		return
 	}
 	if !p.track() {

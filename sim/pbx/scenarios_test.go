@@ -365,6 +365,7 @@ func TestBlindTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitTone(t, a, 800)
+	waitFor(t, 3*time.Second, "102 connected", func() bool { return b.State() == softphone.Connected })
 	if err := b.Transfer(ctx, "103"); err != nil {
 		t.Fatal(err)
 	}

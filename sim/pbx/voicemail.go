@@ -91,6 +91,7 @@ func (p *PBX) voicemail(req *sip.Request, tx sip.ServerTransaction, info InviteI
 		p.endCall(c, sip.StatusOK, "")
 		return
 	}
+	close(c.up)
 	select {
 	case <-dsA.Context().Done():
 		p.endCall(c, sip.StatusOK, info.FromUser)

@@ -348,8 +348,8 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			if reason == "" {
 				reason = "Rejected"
 			}
+			p.endCall(c, code, reason) // idle at once; Respond waits for the ACK
 			_ = ds.Respond(code, reason, nil)
-			p.endCall(c, code, reason)
 			return
 		}
 	case <-ds.Context().Done():
@@ -374,13 +374,20 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	c.local = answer
 	c.rx = media.NewReceiver(rm.dtmfPT, func(d rune) { p.emit(Event{Type: EvDigit, Digit: d}) })
 	p.startMedia(c, rm, codec)
-	p.state = Connected
 	p.mu.Unlock()
+	// RespondSDP writes the dialog's InviteResponse, which in-dialog
+	// requests read: the state turns Connected (allowing Hangup's BYE and
+	// Transfer) only after it returns.
 	if err := ds.RespondSDP(answer); err != nil && ds.Context().Err() == nil {
 		p.log.Warn("answer not confirmed", "err", err)
 		p.endCall(c, 0, err.Error())
 		return
 	}
+	p.mu.Lock()
+	if p.call == c {
+		p.state = Connected
+	}
+	p.mu.Unlock()
 	p.emit(Event{Type: EvConnected})
 	<-ds.Context().Done()
 	p.endCall(c, 0, "")
