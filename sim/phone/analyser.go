@@ -30,9 +30,6 @@ const (
 	memberBalance    = 0.15 // weakest member ≥ this × strongest (≈ 8 dB twist)
 	segmentHistory   = 512
 	confirmHops      = 2
-	hop              = frameLen
-	hopDuration      = time.Second * hop / sampleRate
-	windowCorrection = time.Second * analysisWindow / sampleRate / 2
 )
 
 // sitFreqs are the NANP SIT segment frequencies (telephony.md §3).
@@ -83,23 +80,20 @@ type analyser struct {
 	pendT    time.Time
 	pendHops int
 	segs     []Segment
-	scratch  [analysisWindow]float64
+	// active counts the samples since the sound began (0 in silence).
+	active      int
+	activeStart time.Time
 }
 
-// instant classifies the current window: label, DTMF digit and level.
-func (a *analyser) instant() (string, string, float64) {
-	x := a.win[:]
+// instant classifies a window of sound: label and DTMF digit.
+func (a *analyser) instant(x []float64) (string, string) {
 	var e float64
 	for _, v := range x {
 		e += v * v
 	}
-	lvl := dBm0FromPower(e / float64(len(x)))
-	if lvl < silenceDBm0 {
-		return ToneSilence, "", lvl
-	}
 	// DTMF on the most recent 20 ms.
 	if d := a.dtmf(x[len(x)-dtmfWindow:]); d != "" {
-		return ToneDTMF, d, lvl
+		return ToneDTMF, d
 	}
 	best, bestScore := "", 0.0
 	energies := map[float64]float64{}
@@ -125,9 +119,9 @@ func (a *analyser) instant() (string, string, float64) {
 		}
 	}
 	if bestScore >= explainedEnough {
-		return best, "", lvl
+		return best, ""
 	}
-	return ToneOther, "", lvl
+	return ToneOther, ""
 }
 
 // dtmf looks for one row and one column tone explaining the window.
@@ -169,41 +163,74 @@ func (a *analyser) dtmf(x []float64) string {
 }
 
 // push analyses one frame; end is the time the frame's last sample was on
-// the line.
+// the line. Onsets and ends of sound are timed by the frame's own level
+// (10 ms resolution); what the sound is comes from the analysis window,
+// limited to the samples since the sound began.
 func (a *analyser) push(frame []int16, end time.Time) {
 	copy(a.win[:], a.win[len(frame):])
-	for i, s := range frame {
-		a.win[analysisWindow-len(frame)+i] = float64(s)
-	}
-	if a.fill < analysisWindow {
-		a.fill += len(frame)
-	}
-	label, digit, _ := a.instant()
 	var fe float64
-	for _, s := range frame {
-		fe += float64(s) * float64(s)
+	for i, s := range frame {
+		v := float64(s)
+		a.win[analysisWindow-len(frame)+i] = v
+		fe += v * v
 	}
-	t := end.Add(-windowCorrection)
+	frameStart := end.Add(-time.Duration(len(frame)) * time.Second / sampleRate)
+	label, digit := ToneSilence, ""
+	var at time.Time
+	confirm := 1
+	if dBm0FromPower(fe/float64(len(frame))) < silenceDBm0 {
+		a.active = 0
+		at = frameStart
+	} else {
+		if a.active == 0 {
+			a.activeStart = frameStart
+		}
+		a.active += len(frame)
+		n := min(a.active, analysisWindow)
+		if n < dtmfWindow {
+			// Too little sound yet to tell what it is.
+			a.accumulate(fe, len(frame), end)
+			return
+		}
+		label, digit = a.instant(a.win[analysisWindow-n:])
+		if a.active-len(frame) < dtmfWindow {
+			at = a.activeStart // the sound began with this label
+		} else {
+			// A change inside continuous sound: the new signal dominates
+			// the window once it fills 60 % of it.
+			at = end.Add(-time.Duration(float64(n)*0.6) * time.Second / sampleRate)
+		}
+		confirm = confirmHops
+		if label == ToneOther {
+			confirm = analysisWindow / frameLen // transitions between tones look like "other" briefly
+		}
+	}
 	if a.cur.Start.IsZero() {
-		a.cur = Segment{Label: label, Digit: digit, Start: t}
+		a.cur = Segment{Label: label, Digit: digit, Start: at}
 	}
 	if label == a.cur.Label && digit == a.cur.Digit {
 		a.pend, a.pendHops = "", 0
 	} else {
 		if label != a.pend || digit != a.pendDig {
-			a.pend, a.pendDig, a.pendT, a.pendHops = label, digit, t.Add(-hopDuration), 0
+			a.pend, a.pendDig, a.pendT, a.pendHops = label, digit, at, 0
 		}
 		a.pendHops++
-		if a.pendHops >= confirmHops {
+		if a.pendHops >= confirm {
 			a.closeSegment(a.pendT)
 			a.cur = Segment{Label: a.pend, Digit: a.pendDig, Start: a.pendT}
 			a.curE, a.curN = 0, 0
 			a.pend, a.pendHops = "", 0
 		}
 	}
+	a.accumulate(fe, len(frame), end)
+}
+
+func (a *analyser) accumulate(fe float64, n int, end time.Time) {
 	a.curE += fe
-	a.curN += len(frame)
-	a.cur.Dur = t.Sub(a.cur.Start)
+	a.curN += n
+	if !a.cur.Start.IsZero() {
+		a.cur.Dur = end.Sub(a.cur.Start)
+	}
 }
 
 func (a *analyser) closeSegment(end time.Time) {

@@ -116,27 +116,27 @@ type Phone struct {
 
 	act sync.Mutex // one hook-switch action at a time
 
-	mu        sync.Mutex
-	hook      hal.HookState
-	busy      bool
-	mic       []micChunk
-	ear       []int16
-	earCap    int
-	an        analyser
-	demod     fskDemod
-	frm       framer
-	sampleN   uint64
-	rings     []Ring
-	ringing   bool
-	cids      []CallerID
-	lamp      bool
-	casSeen   time.Time // start of the last CAS answered
-	ackAt     time.Time
-	acks      int
-	cidErrs   int
-	lastErr   string
-	rec       *wavWriter
-	recPath   string
+	mu      sync.Mutex
+	hook    hal.HookState
+	busy    bool
+	mic     []micChunk
+	ear     []int16
+	earCap  int
+	an      analyser
+	demod   fskDemod
+	frm     framer
+	sampleN uint64
+	rings   []Ring
+	ringing bool
+	cids    []CallerID
+	lamp    bool
+	casSeen time.Time // start of the last CAS answered
+	ackAt   time.Time
+	acks    int
+	cidErrs int
+	lastErr string
+	rec     *wavWriter
+	recPath string
 }
 
 // New hangs a phone, on-hook, on line.
