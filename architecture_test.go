@@ -93,8 +93,8 @@ func checkImports(from string, imports []string, test bool) (errs []string) {
 			}
 			continue
 		}
-		if test && to == "sim" {
-			continue // tests of any package may use the simulator
+		if test && (to == "sim" || to == "internal/testpeer") {
+			continue // tests of any package may use the simulator and the peer harness
 		}
 		ok := false
 		for _, a := range allowed[r] {
@@ -133,6 +133,7 @@ func TestArchitectureRulesBite(t *testing.T) {
 		{"basestation/hal", "basestation/sim"},
 		{"basestation/fxs", "periph.io/x/host/v3"},
 		{"basestation/sipua", "basestation/cmd/bsctl"},
+		{"basestation/fxs", "basestation/internal/testpeer"},
 	}
 	for _, b := range bad {
 		if len(checkImports(b.from, []string{b.imp}, false)) == 0 {
