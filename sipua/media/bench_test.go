@@ -39,9 +39,9 @@ func sinkSocket(b *testing.B) *net.UDPConn {
 // write. Reported per packet.
 func BenchmarkSendPath(b *testing.B) {
 	for _, tc := range []struct {
-		name  string
-		c     Codec
-		rate  int
+		name string
+		c    Codec
+		rate int
 	}{{"PCMU", PCMU, 8000}, {"PCMA", PCMA, 8000}, {"G722", G722, 16000}, {"PCMU-16kport", PCMU, 16000}} {
 		b.Run(tc.name, func(b *testing.B) {
 			sink := sinkSocket(b)

@@ -236,9 +236,9 @@ func TestSRTPLoopback(t *testing.T) {
 }
 
 // TestSymmetricRTPAndHold: A starts with a wrong remote address and
-// latches to where B's packets come from; a hold (B recvonly… then
-// sendrecv) stops and restarts B's packets live; Apply with a new remote
-// moves A's stream.
+// latches to where B's packets come from; B going recvonly (hold) and back
+// to sendrecv stops and restarts its packets live; Apply with a new remote
+// moves A's stream there.
 func TestSymmetricRTPAndHold(t *testing.T) {
 	a, _ := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
 	b, _ := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
@@ -276,7 +276,10 @@ func TestSymmetricRTPAndHold(t *testing.T) {
 		b.Apply(nb)
 		time.Sleep(400 * time.Millisecond)
 		recvAfter = a.Stats().PacketsReceived - before
-		// Re-INVITE moving the peer: A now sends to "other".
+		// Re-INVITE moving the peer: B stops, A now sends to "other".
+		in := nb
+		in.Direction = Inactive
+		b.Apply(in)
 		m := na
 		m.Remote = peerAddr(other)
 		a.Apply(m)

@@ -123,7 +123,6 @@ type Session struct {
 	portRate   int
 	up, down   *halfband
 	codecFrame []int16 // one 10 ms frame at the codec rate
-	portFrame  []int16
 	played     uint64
 }
 
@@ -405,7 +404,6 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 	}
 	s.running = true
 	s.portRate = rate
-	s.portFrame = make([]int16, rate/100)
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -685,16 +683,19 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
 }
 
 // latch implements symmetric RTP: send to where the peer's packets come
-// from. The first source after Apply is taken at once; a later change needs
-// 5 consecutive packets from the new source (s.mu held).
+// from. After Apply, packets from the signalled address latch at once;
+// packets from any other source (a NAT in front of the peer) latch after 5
+// consecutive ones, as does a later change of source — so stray packets
+// from a previous address after a re-INVITE do not steal the stream
+// (s.mu held).
 func (s *Session) latch(from netip.AddrPort) {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
-	if !s.latched {
-		s.latched, s.dest, s.latchCount = true, from, 0
+	if from == s.dest {
+		s.latched, s.latchCount = true, 0
 		return
 	}
-	if from == s.dest {
-		s.latchCount = 0
+	if !s.latched && from == s.neg.Remote {
+		s.latched, s.dest, s.latchCount = true, from, 0
 		return
 	}
 	if from != s.latchCand {
@@ -702,7 +703,9 @@ func (s *Session) latch(from netip.AddrPort) {
 	}
 	s.latchCount++
 	if s.latchCount >= 5 {
-		s.log.Info("media: peer address changed", "from", s.dest, "to", from)
-		s.dest, s.latchCount = from, 0
+		if s.latched {
+			s.log.Info("media: peer address changed", "from", s.dest, "to", from)
+		}
+		s.latched, s.dest, s.latchCount = true, from, 0
 	}
 }

@@ -171,23 +171,30 @@ func (s *band) scale(w, limit, shift int32) {
 	s.det = trunc16(wd3 << 2)
 }
 
-func circDot(x *[12]int32, c *[12]int32, pos int) int32 {
-	var z int32
-	for i := range 12 {
-		j := pos + i
-		if j >= 12 {
-			j -= 12
-		}
-		z += x[j] * c[i]
-	}
-	return z
+// qmfLine is a 12-tap delay line stored twice so that the oldest-first
+// window is always contiguous: after push, line[pos:pos+12] runs from the
+// oldest to the newest sample.
+type qmfLine struct {
+	buf [24]int32
+}
+
+func (q *qmfLine) push(pos int, v int32) {
+	q.buf[pos] = v
+	q.buf[pos+12] = v
+}
+
+// dot is the circular dot product starting at the oldest sample pos.
+func (q *qmfLine) dot(pos int, c *[12]int32) int32 {
+	w := q.buf[pos : pos+12 : pos+12]
+	return w[0]*c[0] + w[1]*c[1] + w[2]*c[2] + w[3]*c[3] + w[4]*c[4] + w[5]*c[5] +
+		w[6]*c[6] + w[7]*c[7] + w[8]*c[8] + w[9]*c[9] + w[10]*c[10] + w[11]*c[11]
 }
 
 // Encoder is a G.722 64 kbit/s (mode 1) encoder: 16 kHz linear samples in,
 // one octet per sample pair out.
 type Encoder struct {
 	band [2]band
-	x, y [12]int32
+	x, y qmfLine
 	ptr  int
 }
 
@@ -213,14 +220,14 @@ func (e *Encoder) Encode(dst []byte, src []int16) int {
 	dst = dst[:n]
 	for k := range n {
 		// Transmit QMF.
-		e.x[e.ptr] = int32(src[2*k])
-		e.y[e.ptr] = int32(src[2*k+1])
+		e.x.push(e.ptr, int32(src[2*k]))
+		e.y.push(e.ptr, int32(src[2*k+1]))
 		e.ptr++
 		if e.ptr >= 12 {
 			e.ptr = 0
 		}
-		sumodd := circDot(&e.x, &qmfFwd, e.ptr)
-		sumeven := circDot(&e.y, &qmfRev, e.ptr)
+		sumodd := e.x.dot(e.ptr, &qmfFwd)
+		sumeven := e.y.dot(e.ptr, &qmfRev)
 		xlow := trunc16((sumeven + sumodd) >> 14)
 		xhigh := trunc16((sumeven - sumodd) >> 14)
 
@@ -231,12 +238,19 @@ func (e *Encoder) Encode(dst []byte, src []int16) int {
 		if el < 0 {
 			wd = ^el
 		}
-		i := int32(1)
-		for ; i < 30; i++ {
-			if wd < (q6[i]*lb.det)>>12 {
-				break
+		// First i in 1..29 with wd < q6[i]·det/4096, else 30. The
+		// thresholds grow with i, so a binary search finds the same i as
+		// the recommendation's linear scan.
+		lo, hi := int32(1), int32(30)
+		for lo < hi {
+			mid := (lo + hi) / 2
+			if wd < (q6[mid]*lb.det)>>12 {
+				hi = mid
+			} else {
+				lo = mid + 1
 			}
 		}
+		i := lo
 		var ilow int32
 		if el < 0 {
 			ilow = iln[i]
@@ -278,7 +292,7 @@ func (e *Encoder) Encode(dst []byte, src []int16) int {
 // samples out.
 type Decoder struct {
 	band [2]band
-	x, y [12]int32
+	x, y qmfLine
 	ptr  int
 	// wrap makes the QMF output wrap around instead of saturating, as
 	// spandsp 0.0.6 does (newer spandsp saturates); tests set it to compare
@@ -323,14 +337,14 @@ func (d *Decoder) Decode(dst []int16, src []byte) int {
 		hb.block4(dhigh)
 
 		// Receive QMF.
-		d.x[d.ptr] = sat16(rlow + rhigh)
-		d.y[d.ptr] = sat16(rlow - rhigh)
+		d.x.push(d.ptr, sat16(rlow+rhigh))
+		d.y.push(d.ptr, sat16(rlow-rhigh))
 		d.ptr++
 		if d.ptr >= 12 {
 			d.ptr = 0
 		}
-		o0 := circDot(&d.y, &qmfRev, d.ptr) >> 11
-		o1 := circDot(&d.x, &qmfFwd, d.ptr) >> 11
+		o0 := d.y.dot(d.ptr, &qmfRev) >> 11
+		o1 := d.x.dot(d.ptr, &qmfFwd) >> 11
 		if !d.wrap {
 			o0, o1 = sat16(o0), sat16(o1)
 		}
