@@ -86,7 +86,7 @@ type DTMFDetector struct {
 	rotR, rotI [8]float32 // e^{-j w m}
 	cosMaxDev  [8]float64 // cos of the phase advance over m samples at MaxFreqDev
 
-	fill   int // samples of the current half block seen
+	fill   int  // samples of the current half block seen
 	second bool // filling the block's second half
 	s1, s2 [8]float32
 	y1r    [8]float32 // first-half output of this block
@@ -94,7 +94,7 @@ type DTMFDetector struct {
 	y2r    [8]float32 // second-half output of this block
 	y2i    [8]float32
 	pr, pi [8]float32 // second-half output of the previous block
-	energy int64 // sum of squares over the block
+	energy int64      // sum of squares over the block
 
 	block  int64 // index of the block being filled
 	last   byte  // candidate of the previous block
