@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"basestation/fxs/dsp"
 	"basestation/internal/testpeer"
 )
 
@@ -61,8 +63,19 @@ func decodeCID(t *testing.T, bin string, x []int16) []cidMsg {
 	return msgs
 }
 
-func burstSamples(msg []byte, typeII bool) []int16 {
-	b := newFSKBurst(msg, typeII, 8000)
+func burstSamples(t *testing.T, msg []byte, typeII bool) []int16 {
+	t.Helper()
+	b, err := dsp.NewFSKTransmitter(8000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mode := dsp.TypeI
+	if typeII {
+		mode = dsp.TypeII
+	}
+	if err := b.Start(mode, msg); err != nil {
+		t.Fatal(err)
+	}
 	out := make([]int16, 800) // 100 ms of silence before
 	buf := make([]int16, 80)
 	for {
@@ -78,7 +91,7 @@ func burstSamples(msg []byte, typeII bool) []int16 {
 func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 	bin := spandspCID(t)
 	when := time.Date(2026, 11, 22, 9, 5, 0, 0, time.UTC)
-	digits := "123456789012345"
+	digits := "123456789012345678"
 	letters := "ABCDEFGHIJKLMNO"
 	type want struct{ typ, dt, num, numAbs, name, nameAbs string }
 	var cases []struct {
@@ -95,8 +108,9 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 	}
 	// Every allowed number and name length.
 	for n := 1; n <= MaxCallerNumber; n++ {
-		add(CallerID{Number: digits[:n], Name: letters[:n], Time: when}, CallerIDMDMF,
-			want{typ: "80", dt: "11220905", num: digits[:n], name: letters[:n]})
+		name := letters[:min(n, MaxCallerName)]
+		add(CallerID{Number: digits[:n], Name: name, Time: when}, CallerIDMDMF,
+			want{typ: "80", dt: "11220905", num: digits[:n], name: name})
 	}
 	add(CallerID{Number: "+1 (613) 555-0199", Name: "Smith John Alexander", Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", num: "16135550199", name: "Smith John Alex"})
@@ -108,7 +122,7 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 		want{typ: "80", dt: "11220905", num: "6135550100", nameAbs: "P"})
 	add(CallerID{Number: "6135550100", Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", num: "6135550100", nameAbs: "O"})
-	add(CallerID{Number: "1234567890123456", Name: "Too Long", Time: when}, CallerIDMDMF,
+	add(CallerID{Number: "1234567890123456789", Name: "Too Long", Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", numAbs: "O", name: "Too Long"})
 	for _, typeII := range []bool{false, true} {
 		for _, c := range cases {
@@ -116,7 +130,7 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := decodeCID(t, bin, burstSamples(msg, typeII))
+			got := decodeCID(t, bin, burstSamples(t, msg, typeII))
 			if len(got) != 1 {
 				t.Fatalf("type II %v %+v: spandsp decoded %d messages", typeII, c.cid, len(got))
 			}
@@ -138,7 +152,7 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 	}
 	// VMWI on and off.
 	for _, on := range []bool{true, false} {
-		got := decodeCID(t, bin, burstSamples(VMWIMessage(on), false))
+		got := decodeCID(t, bin, burstSamples(t, dsp.VMWI(on), false))
 		want := `\x00`
 		if on {
 			want = `\xff`
@@ -147,19 +161,65 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 			t.Errorf("VMWI %v: %+v", on, got)
 		}
 	}
-	// A corrupted checksum is refused by the independent decoder: the test
-	// can fail.
+	// A corrupted message is refused by the independent decoder: the test
+	// can fail. (The modulator itself refuses a bad checksum, so corrupt a
+	// data byte and fix the checksum off by one.)
 	msg, _ := CallerIDMessage(&CallerID{Number: "5551234", Time: when}, CallerIDMDMF, time.Time{})
-	msg[len(msg)-1]++
-	if got := decodeCID(t, bin, burstSamples(msg, false)); len(got) != 0 {
+	bad := append([]byte(nil), msg...)
+	bad[5]++
+	bad[len(bad)-1] = dsp.Checksum(bad[:len(bad)-1]) + 1
+	tx, _ := dsp.NewFSKTransmitter(8000, nil)
+	if tx.Start(dsp.TypeI, bad) == nil {
+		t.Fatal("modulator accepted a bad checksum")
+	}
+	// The harness discriminates: a plain test modulator's burst decodes
+	// with the right checksum and not with a wrong one.
+	if got := decodeCID(t, bin, plainFSK(msg)); len(got) != 1 {
+		t.Errorf("control burst: %+v", got)
+	}
+	if got := decodeCID(t, bin, plainFSK(bad)); len(got) != 0 {
 		t.Errorf("bad checksum decoded: %+v", got)
 	}
 	// SDMF.
 	msg, _ = CallerIDMessage(&CallerID{Number: "6135550100", Time: when}, CallerIDSDMF, time.Time{})
-	got := decodeCID(t, bin, burstSamples(msg, false))
+	got := decodeCID(t, bin, burstSamples(t, msg, false))
 	if len(got) != 1 || got[0].typ != "04" {
 		t.Errorf("SDMF: %+v", got)
 	} else if s := fmt.Sprint(got[0].fields); !strings.Contains(s, "6135550100") {
 		t.Errorf("SDMF fields %v", s)
 	}
+}
+
+// plainFSK is a minimal Bell 202 modulator for the harness self-check:
+// 300 seizure bits, 180 marks, 8-N-1 bytes, 10 trailing marks.
+func plainFSK(msg []byte) []int16 {
+	var bits []int
+	for i := 0; i < 300; i++ {
+		bits = append(bits, i&1)
+	}
+	for i := 0; i < 180; i++ {
+		bits = append(bits, 1)
+	}
+	for _, c := range msg {
+		bits = append(bits, 0)
+		for j := 0; j < 8; j++ {
+			bits = append(bits, int(c>>j)&1)
+		}
+		bits = append(bits, 1)
+	}
+	for i := 0; i < 10; i++ {
+		bits = append(bits, 1)
+	}
+	n := len(bits) * 8000 / 1200
+	out := make([]int16, 800, 800+n+800)
+	ph := 0.0
+	for i := 0; i < n; i++ {
+		f := 1200.0
+		if bits[i*1200/8000] == 0 {
+			f = 2200
+		}
+		ph += 2 * math.Pi * f / 8000
+		out = append(out, int16(5000*math.Sin(ph)))
+	}
+	return append(out, make([]int16, 800)...)
 }

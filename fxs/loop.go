@@ -71,9 +71,11 @@ type loop struct {
 	cidAt    time.Time // when to start the caller-ID burst (zero: none)
 
 	// FSK.
-	fsk     burst
-	fskLead int // samples of silence before the burst
-	fskKind int // fskCID, fskVMWI, fskCIDCW
+	fskTx    *dsp.FSKTransmitter // the one modulator (bursts do not overlap)
+	fskProbe *dsp.FSKTransmitter // measures a burst's duration before it is due
+	fsk      burst
+	fskLead  int // samples of silence before the burst
+	fskKind  int // fskCID, fskVMWI, fskCIDCW
 
 	// Call waiting.
 	cw      cwPhase
@@ -103,6 +105,12 @@ func (l *loop) init(p *Port) error {
 	}
 	if l.det, err = dsp.NewDTMFDetector(p.rate, nil); err != nil {
 		return fmt.Errorf("fxs: DTMF detector: %w", err)
+	}
+	if l.fskTx, err = dsp.NewFSKTransmitter(p.rate, nil); err != nil {
+		return fmt.Errorf("fxs: FSK transmitter: %w", err)
+	}
+	if l.fskProbe, err = dsp.NewFSKTransmitter(p.rate, nil); err != nil {
+		return fmt.Errorf("fxs: FSK transmitter: %w", err)
 	}
 	n := hal.FrameSamples(p.rate)
 	l.in = make([]int16, n)
