@@ -141,6 +141,9 @@ func (r *registration) setState(s RegState, lastErr string, retry time.Duration)
 	if lastErr != "" {
 		r.lastErr = lastErr
 	}
+	if s == RegRegistered {
+		r.lastErr = ""
+	}
 	ev := &RegistrationEvent{Extension: r.ext, State: s, Registrar: r.target, Expires: r.expires,
 		LastError: r.lastErr, RetryIn: retry, Time: time.Now()}
 	r.mu.Unlock()

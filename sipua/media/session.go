@@ -70,6 +70,7 @@ type Session struct {
 	applied bool
 	closed  bool
 	running bool
+	stopRun context.CancelFunc
 
 	// send state
 	ssrc      uint32
@@ -361,8 +362,8 @@ func (s *Session) SendDigit(digit rune, d time.Duration) error {
 	return nil
 }
 
-// Close releases the sockets of a session that is not running (Run closes
-// them itself when it returns).
+// Close ends the session: a running Run returns (and closes the sockets);
+// otherwise the sockets are closed here. Further calls do nothing.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -370,10 +371,11 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
-	running := s.running
+	running, stop := s.running, s.stopRun
 	s.mu.Unlock()
 	if running {
-		return nil // Run's goroutines notice the closed flag via ctx; sockets are closed by Run
+		stop() // Run returns and closes the sockets
+		return nil
 	}
 	s.rtpConn.Close()
 	s.rtcpConn.Close()
@@ -402,12 +404,13 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 		s.mu.Unlock()
 		return errors.New("media: session already running")
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	s.running = true
+	s.stopRun = cancel
 	s.portRate = rate
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); s.readRTPLoop(ctx) }()

@@ -25,6 +25,9 @@ type Stats struct {
 	RemoteLost      uint32        // peer's cumulative lost from its reports
 	RemoteJitter    time.Duration // peer's interarrival jitter from its reports
 	RTCPReceived    uint64
+	// LastPacket is when the last valid RTP packet arrived (zero: none);
+	// the SIP layer may end a call whose media stopped.
+	LastPacket time.Time
 	// RFactor and MOS are the E-model estimate (ITU-T G.107, simplified):
 	// R = 93.2 − Id − Ie,eff with Ie,eff from codec Ie/Bpl and the loss
 	// (lost + late), Id from the one-way delay (RTT/2 + jitter buffer +
@@ -56,6 +59,7 @@ func (s *Session) Stats() Stats {
 		RemoteLost:      s.remoteLost,
 		RemoteJitter:    time.Duration(uint64(s.remoteJit) * uint64(time.Second) / 8000),
 		RTCPReceived:    s.rtcpRecv,
+		LastPacket:      s.lastRecvAt,
 	}
 	var lossPct float64
 	if exp := float64(st.received) + float64(st.lost()); exp > 0 {
