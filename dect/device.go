@@ -279,7 +279,7 @@ func (v *Device) authenticate(ctx context.Context, s *session) bool {
 }
 
 // linkLost: the module reset; every call it carried is gone.
-func (v *Device) linkLost() {
+func (v *Device) linkLost(reason string) {
 	v.mu.Lock()
 	active := v.state == stActive
 	v.attached, v.authed = false, false
@@ -287,7 +287,7 @@ func (v *Device) linkLost() {
 	v.mu.Unlock()
 	v.dropAudio()
 	if active {
-		v.emit(DeviceEvent{Kind: OnHook, Reason: "module-reset"})
+		v.emit(DeviceEvent{Kind: OnHook, Reason: reason})
 	}
 }
 

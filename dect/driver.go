@@ -382,7 +382,11 @@ func (d *Driver) runSession(ctx context.Context, w io.Writer, chunks <-chan []by
 	finish := func(err error) error {
 		cancel()
 		<-s.done
-		d.sessionEnded(s)
+		reason := "module-reset"
+		if ctx.Err() != nil {
+			reason = "stopped"
+		}
+		d.sessionEnded(s, reason)
 		pmu.Lock()
 		defer pmu.Unlock()
 		if perr != nil {
@@ -499,7 +503,7 @@ func toDateTime(t time.Time) wire.DateTime {
 
 // sessionEnded drops everything that lived in the module: calls, audio,
 // the registration window, authentication state.
-func (d *Driver) sessionEnded(s *session) {
+func (d *Driver) sessionEnded(s *session, reason string) {
 	d.mu.Lock()
 	wasReady := d.sess == s
 	if wasReady {
@@ -513,9 +517,9 @@ func (d *Driver) sessionEnded(s *session) {
 	if !wasReady {
 		return
 	}
-	d.closeWindow("module-reset", false)
+	d.closeWindow(reason, false)
 	for _, dev := range devs {
-		dev.linkLost()
+		dev.linkLost(reason)
 	}
 }
 

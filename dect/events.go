@@ -50,7 +50,7 @@ const (
 	// EventWrongPIN: a device tried to pair with a wrong PIN. IPEI, Type set.
 	EventWrongPIN
 	// EventRegistrationClosed: Reason is one of "paired", "timeout",
-	// "closed", "lockout", "module-reset".
+	// "closed", "lockout", "module-reset", "stopped".
 	EventRegistrationClosed
 	// EventRegistrationRefused: OpenRegistration refused. Reason is one of
 	// "table-full", "locked-out", "module-not-ready", "invalid".
@@ -162,7 +162,7 @@ type DeviceEvent struct {
 	Answer  bool   // OffHook: answering an incoming call
 	Number  string // Dialed
 	Digit   byte   // Digit: 0-9 * #
-	Reason  string // OnHook: "hangup", "declined", "out-of-range", "module-reset", "released"
+	Reason  string // OnHook: "hangup", "declined", "out-of-range", "module-reset", "stopped"
 }
 
 func (e DeviceEvent) String() string {

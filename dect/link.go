@@ -24,7 +24,7 @@ type session struct {
 	in   <-chan []byte
 
 	reqs   chan *call
-	cancel chan byte
+	cancel chan *call
 	inds   chan wire.Msg // indications, in order, to the driver's logic
 	up     chan struct{} // closed when SYNC-ACK arrived
 	done   chan struct{} // closed when the engine stopped
@@ -80,7 +80,7 @@ func newSession(log *slog.Logger, opts *Options, w io.Writer, in <-chan []byte) 
 	return &session{
 		log: log, opts: opts, w: w, in: in,
 		reqs:    make(chan *call),
-		cancel:  make(chan byte, 16),
+		cancel:  make(chan *call, 16),
 		inds:    make(chan wire.Msg, 1024),
 		up:      make(chan struct{}),
 		done:    make(chan struct{}),
@@ -124,10 +124,8 @@ func (s *session) request(ctx context.Context, m wire.Msg) (wire.Msg, error) {
 }
 
 func (s *session) cancelTID(c *call) {
-	// c.tid is written by the engine before it can reply; reading it here
-	// after the request was accepted is ordered by the reqs channel send.
 	select {
-	case s.cancel <- c.tid:
+	case s.cancel <- c:
 	case <-s.done:
 	}
 }
@@ -213,8 +211,10 @@ func (s *session) loop(ctx context.Context) error {
 					return err
 				}
 			}
-		case tid := <-s.cancel:
-			delete(s.pending, tid)
+		case c := <-s.cancel:
+			if s.pending[c.tid] == c {
+				delete(s.pending, c.tid)
+			}
 		case <-retx.C:
 			if !s.inflight {
 				continue

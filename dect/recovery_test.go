@@ -1,0 +1,164 @@
+package dect_test
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"basestation/dect"
+	"basestation/hal"
+	"basestation/sim/radio"
+)
+
+func TestModuleResetMidCallRecovered(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	linx := r.emu.NewLinx(radio.DeviceOptions{})
+	hs := r.emu.NewHeadset(radio.DeviceOptions{})
+	dl := r.pair(linx, "1234")
+	dh := r.pair(hs, "1234")
+	before := r.drv.Devices()
+	ctx := ctxT(t, 20*time.Second)
+	if err := dh.Ring(ctx, dect.CallerID{Number: "200"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
+	hs.Answer()
+	devEvent(t, dh, dect.OffHook)
+	pcm, err := dh.ConnectAudio(ctx, hal.RateWideband)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	r.emu.ResetModule()
+	if e := devEvent(t, dh, dect.OnHook); e.Reason != "module-reset" {
+		t.Errorf("call end %+v", e)
+	}
+	if err := pcm.ReadFrame(ctx, make([]int16, hal.FrameSamples(pcm.Rate()))); err == nil {
+		t.Error("audio channel still open after the module reset")
+	}
+	e := r.waitEvent(dect.EventModuleReady, 2*time.Second)
+	if e.Reason != "recovered" {
+		t.Errorf("ready reason %q", e.Reason)
+	}
+	waitAttached(t, dl)
+	waitAttached(t, dh)
+	took := time.Since(start)
+	t.Logf("recovered and both devices re-authenticated in %v", took)
+	if took > 2*time.Second {
+		t.Errorf("recovery took %v, want < 2 s", took)
+	}
+	if after := r.drv.Devices(); !reflect.DeepEqual(before, after) {
+		t.Errorf("pairings changed:\n%v\n%v", before, after)
+	}
+	if len(r.emu.Table()) != 2 {
+		t.Errorf("module table %+v", r.emu.Table())
+	}
+	// A new call works on the same pairing.
+	hs.HangUp()
+	if err := dh.Ring(ctx, dect.CallerID{Number: "201"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitDev(t, hs, "ringing again", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging && s.Caller.Number == "201" })
+}
+
+func TestModuleLostTableResynced(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	linx := r.emu.NewLinx(radio.DeviceOptions{})
+	dl := r.pair(linx, "1234")
+	r.emu.FactoryReset() // the module's flash is wiped
+	r.waitEvent(dect.EventModuleReady, 3*time.Second)
+	if mt := r.emu.Table(); len(mt) != 1 || mt[0].IPEI != linx.IPEI() || mt[0].Handset != dl.Handset() {
+		t.Fatalf("module table not re-synced: %+v", mt)
+	}
+	waitAttached(t, dl)
+}
+
+func TestHungModuleResetThroughPin(t *testing.T) {
+	r := newRig(t, rigOpts{drv: &dect.Options{KeepaliveInterval: 100 * time.Millisecond, KeepaliveMisses: 3}})
+	hs := r.emu.NewHeadset(radio.DeviceOptions{})
+	dh := r.pair(hs, "1234")
+	boots := r.emu.Stats().Boots
+	r.emu.SetHung(true)
+	if e := r.waitEvent(dect.EventModuleLost, 3*time.Second); e.Reason == "" {
+		t.Error("no reason")
+	}
+	r.waitEvent(dect.EventModuleReady, 3*time.Second)
+	if r.emu.Stats().Boots <= boots {
+		t.Error("module was not rebooted through its reset pin")
+	}
+	waitAttached(t, dh)
+}
+
+func TestFaultyLink(t *testing.T) {
+	// Short retransmission timers on both sides keep the test quick; the
+	// pty's round trip is well under them.
+	r := newRig(t, rigOpts{emu: &radio.Options{Seed: 7, AckTimeout: 40 * time.Millisecond},
+		drv: &dect.Options{AckTimeout: 40 * time.Millisecond}})
+	linx := r.emu.NewLinx(radio.DeviceOptions{})
+	dl := r.pair(linx, "1234")
+	ctx := ctxT(t, 60*time.Second)
+	r.emu.SetFaults(radio.Faults{CorruptRate: 0.01, DropRate: 0.01, DupRate: 0.01})
+	base := len(linx.MWILog())
+	n := 150
+	if testing.Short() {
+		n = 60
+	}
+	var want []string
+	for i := 1; i <= n; i++ {
+		on := i%2 == 1
+		if err := dl.SetMessageWaiting(ctx, on, i%256); err != nil {
+			t.Fatalf("MWI %d: %v", i, err)
+		}
+		st := "off"
+		if on {
+			st = "on"
+		}
+		want = append(want, fmt.Sprintf("%s %d", st, i%256))
+	}
+	if got := linx.MWILog()[base:]; !reflect.DeepEqual(got, want) {
+		t.Fatalf("module acted on MWI requests %d times, want %d (duplicates or losses)\n got %v", len(got), len(want), got)
+	}
+	// Module → host: digits during a call arrive once each, in order.
+	if err := linx.OffHook(); err != nil {
+		t.Fatal(err)
+	}
+	devEvent(t, dl, dect.OffHook)
+	waitDev(t, linx, "dialing", func(s radio.DeviceState) bool { return s.Call == radio.CallDialing })
+	if err := linx.Dial("#"); err != nil { // no number: '#' alone keeps dialing
+		t.Fatal(err)
+	}
+	if err := linx.Dial("1#"); err != nil {
+		t.Fatal(err)
+	}
+	devEvent(t, dl, dect.Dialed)
+	digits := "0123456789*#0123456789*#0123456789*#0123456789"
+	if err := linx.Dial(digits); err != nil {
+		t.Fatal(err)
+	}
+	var got []byte
+	tm := time.After(30 * time.Second)
+	for len(got) < len(digits) {
+		select {
+		case e := <-dl.Events():
+			if e.Kind == dect.Digit {
+				got = append(got, e.Digit)
+			}
+		case <-tm:
+			t.Fatalf("got %d of %d digits: %q", len(got), len(digits), got)
+		}
+	}
+	if string(got) != digits {
+		t.Fatalf("digits %q, want %q", got, digits)
+	}
+	noDeviceEvent(t, dl, 300*time.Millisecond)
+	st := r.emu.Stats()
+	t.Logf("link stats: %+v", st)
+	if st.Duplicates == 0 && st.Retransmits == 0 {
+		t.Error("faults never triggered a retransmission or duplicate; the test proved nothing")
+	}
+	if !r.drv.Ready() {
+		t.Error("driver lost the module on a 1% faulty link")
+	}
+}
