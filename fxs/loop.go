@@ -250,6 +250,7 @@ func (l *loop) hookOff(at time.Time) {
 		case l.state == StateDialing && l.p.cfg.PulseDialing && d <= pulseMaxBreak:
 			l.pulses++
 			l.lastMake = at
+			l.gen.Stop() // the first pulse ends dial tone
 		case l.state == StateDialing:
 			// a recall while dialing: start over
 			l.startDialing(at)
@@ -297,6 +298,12 @@ func (l *loop) offHook(at time.Time, answer bool) {
 const ohtHold = 300 * time.Millisecond
 
 func (l *loop) startDialing(at time.Time) {
+	l.startDialingTone(at, dsp.ToneDial)
+}
+
+// startDialingTone enters StateDialing playing tone (stutter dial tone
+// instead of dial tone while messages wait).
+func (l *loop) startDialingTone(at time.Time, tone dsp.ToneName) {
 	l.setState(StateDialing)
 	l.ndigits = 0
 	l.pulses = 0
@@ -304,8 +311,8 @@ func (l *loop) startDialing(at time.Time) {
 	l.offHookAt = at
 	l.howling = false
 	l.det.Reset()
-	tone := dsp.ToneDial
-	if l.mwi && l.p.cfg.StutterDial {
+	l.dtmfActive = 0
+	if tone == dsp.ToneDial && l.mwi && l.p.cfg.StutterDial {
 		tone = dsp.ToneStutterDial
 	}
 	_ = l.gen.Play(tone)
@@ -785,6 +792,13 @@ func (l *loop) command(now time.Time, c command) error {
 			return ErrNotInCall
 		}
 		l.startCW(now, c.cid)
+		return nil
+	case cmdCollect:
+		if l.state != StateCall || l.hook != hal.OffHook {
+			return ErrNotInCall
+		}
+		l.cancelCW()
+		l.startDialingTone(now, dsp.ToneRecallDial)
 		return nil
 	}
 	return fmt.Errorf("fxs: unknown command %d", c.kind)

@@ -150,8 +150,13 @@ func (p *Port) Hook() hal.HookState { return hal.HookState(p.hookSt.Load()) }
 // MessageWaiting reports the message-waiting indication.
 func (p *Port) MessageWaiting() bool { return p.mwiSt.Load() }
 
-// Config returns the port's configuration.
-func (p *Port) Config() Config { return p.cfg }
+// Config returns a copy of the port's configuration.
+func (p *Port) Config() Config {
+	c := p.cfg
+	c.Cadences = cloneCadences(c.Cadences)
+	c.EmergencyNumbers = slices.Clone(c.EmergencyNumbers)
+	return c
+}
 
 type cmdKind int
 
@@ -164,6 +169,7 @@ const (
 	cmdDisconnect
 	cmdMWI
 	cmdCallWaiting
+	cmdCollect
 )
 
 type command struct {
@@ -272,6 +278,13 @@ func (p *Port) CallWaiting(cid *CallerID) error {
 	}
 	return p.do(command{kind: cmdCallWaiting, cid: cid})
 }
+
+// CollectDigits puts a port that is in a call back to dialing, with recall
+// dial tone (three bursts, then steady): after a hook flash the call layer
+// uses it to take a second number (consultation call, three-way, transfer).
+// The number arrives as EvDialed; the first call's audio path stays
+// connected until DisconnectAudio.
+func (p *Port) CollectDigits() error { return p.do(command{kind: cmdCollect}) }
 
 func (p *Port) emit(e Event) {
 	select {

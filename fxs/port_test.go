@@ -211,3 +211,46 @@ func TestRunEndLeavesLineSafe(t *testing.T) {
 		}
 	})
 }
+
+func TestFlashThenCollectDigits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, DefaultConfig())
+		defer r.stop()
+		r.ph.offHook()
+		time.Sleep(200 * time.Millisecond)
+		for _, d := range []byte("6135550100") {
+			r.ph.say(testDTMF(d, 70*time.Millisecond, 70*time.Millisecond))
+		}
+		r.mustEvent(EvDialed, 3*time.Second)
+		r.ph.onHook()
+		time.Sleep(500 * time.Millisecond)
+		r.ph.offHook()
+		r.mustEvent(EvFlash, 300*time.Millisecond)
+		r.clearEvents()
+		t0 := time.Now()
+		if err := r.p.CollectDigits(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(1200 * time.Millisecond)
+		rec, _ := r.ph.recording(t0)
+		segs := segments(rec, 300, 80)
+		if len(segs) != 4 {
+			t.Fatalf("recall dial tone: %d segments, want 3 bursts + steady", len(segs))
+		}
+		checkCadence(t, "recall", segs, []time.Duration{100 * time.Millisecond, 100 * time.Millisecond}, 3)
+		for _, d := range []byte("1234") {
+			r.ph.say(testDTMF(d, 70*time.Millisecond, 70*time.Millisecond))
+		}
+		if e := r.mustEvent(EvDialed, 5*time.Second); e.Number != "1234" {
+			t.Fatalf("%+v", e)
+		}
+		if err := r.p.CollectDigits(); err != nil {
+			t.Fatal(err)
+		}
+		r.ph.onHook()
+		r.mustEvent(EvOnHook, 1500*time.Millisecond)
+		if err := r.p.CollectDigits(); err != ErrNotInCall {
+			t.Fatalf("CollectDigits on-hook: %v", err)
+		}
+	})
+}
