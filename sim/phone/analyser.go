@@ -8,28 +8,28 @@ import (
 
 // Tone names the ear uses.
 const (
-	ToneSilence      = "silence"
-	ToneDial         = "dial"
-	ToneStutterDial  = "stutter-dial"
-	ToneRingback     = "ringback"
-	ToneBusy         = "busy"
-	ToneReorder      = "reorder"
-	ToneBusyOrReord  = "busy/reorder" // 480+620 whose cadence is not yet known
-	ToneCallWaiting  = "call-waiting"
-	ToneCAS          = "cas"
-	ToneHowler       = "howler"
-	ToneSIT          = "sit"
-	ToneDTMF         = "dtmf" // Segment.Digit / "dtmf-5" in Hearing
-	ToneFSK          = "fsk"
-	ToneOther        = "other"
-	toneSITPrefix    = "sit:"
-	analysisWindow   = 320 // 40 ms: resolves 440 vs 480 Hz
-	dtmfWindow       = 160 // 20 ms
-	silenceDBm0      = -45.0
-	explainedEnough  = 0.6
-	memberBalance    = 0.15 // weakest member ≥ this × strongest (≈ 8 dB twist)
-	segmentHistory   = 512
-	confirmHops      = 2
+	ToneSilence     = "silence"
+	ToneDial        = "dial"
+	ToneStutterDial = "stutter-dial"
+	ToneRingback    = "ringback"
+	ToneBusy        = "busy"
+	ToneReorder     = "reorder"
+	ToneBusyOrReord = "busy/reorder" // 480+620 whose cadence is not yet known
+	ToneCallWaiting = "call-waiting"
+	ToneCAS         = "cas"
+	ToneHowler      = "howler"
+	ToneSIT         = "sit"
+	ToneDTMF        = "dtmf" // Segment.Digit / "dtmf-5" in Hearing
+	ToneFSK         = "fsk"
+	ToneOther       = "other"
+	toneSITPrefix   = "sit:"
+	analysisWindow  = 320 // 40 ms: resolves 440 vs 480 Hz
+	dtmfWindow      = 160 // 20 ms
+	silenceDBm0     = -45.0
+	explainedEnough = 0.6
+	memberBalance   = 0.15 // weakest member ≥ this × strongest (≈ 8 dB twist)
+	segmentHistory  = 512
+	confirmHops     = 2
 )
 
 // sitFreqs are the NANP SIT segment frequencies (telephony.md §3).
@@ -166,7 +166,10 @@ func (a *analyser) dtmf(x []float64) string {
 // the line. Onsets and ends of sound are timed by the frame's own level
 // (10 ms resolution); what the sound is comes from the analysis window,
 // limited to the samples since the sound began.
-func (a *analyser) push(frame []int16, end time.Time) {
+// fsk says the FSK receiver is decoding clean bytes right now: modulated
+// data (seizure, message) spreads beyond the two tones and would otherwise
+// read as "other".
+func (a *analyser) push(frame []int16, end time.Time, fsk bool) {
 	copy(a.win[:], a.win[len(frame):])
 	var fe float64
 	for i, s := range frame {
@@ -193,6 +196,9 @@ func (a *analyser) push(frame []int16, end time.Time) {
 			return
 		}
 		label, digit = a.instant(a.win[analysisWindow-n:])
+		if fsk && label == ToneOther {
+			label = ToneFSK
+		}
 		if a.active-len(frame) < dtmfWindow {
 			at = a.activeStart // the sound began with this label
 		} else {

@@ -37,6 +37,7 @@ type fskByte struct {
 	b        byte
 	markBits float64 // mark (idle) bit times seen right before its start bit
 	sample   uint64  // index of the start-bit edge
+	clean    bool    // every bit was decided with a clear margin
 }
 
 // fskDemod turns samples into bytes.
@@ -51,6 +52,7 @@ type fskDemod struct {
 	bit     int
 	val     byte
 	markLen float64
+	minConf float64 // weakest bit decision of the byte in progress
 	out     []fskByte
 }
 
@@ -97,7 +99,7 @@ func (d *fskDemod) sample(v float64) {
 		} else if d.lastD > 0 && d.markRun >= 3 {
 			frac := d.lastD / (d.lastD - dec)
 			d.edge = float64(n) - 1 + frac
-			d.inByte, d.bit, d.val = true, 0, 0
+			d.inByte, d.bit, d.val, d.minConf = true, 0, 0, 1
 			d.markLen = float64(d.markRun) / spb
 		} else {
 			d.markRun = 0
@@ -111,6 +113,7 @@ func (d *fskDemod) sample(v float64) {
 		return
 	}
 	one := dec > 0
+	d.minConf = math.Min(d.minConf, math.Abs(dec))
 	switch {
 	case d.bit == 0:
 		if one { // not a start bit after all
@@ -124,7 +127,7 @@ func (d *fskDemod) sample(v float64) {
 	default:
 		d.inByte = false
 		if one {
-			d.out = append(d.out, fskByte{b: d.val, markBits: d.markLen, sample: uint64(d.edge)})
+			d.out = append(d.out, fskByte{b: d.val, markBits: d.markLen, sample: uint64(d.edge), clean: d.minConf >= 0.5})
 			d.markRun = 3 // half a stop bit
 		} else {
 			d.markRun = 0 // framing error

@@ -92,7 +92,7 @@ func run(t *testing.T, stdin []byte, name string, args ...string) ([]byte, error
 func buildC(t *testing.T, name string) string {
 	t.Helper()
 	gcc := testpeer.Require(t, "gcc")[0]
-	testpeer.RequireFile(t, "/usr/include/spandsp.h")
+	testpeer.RequireFile(t, "/usr/include/spandsp/adsi.h")
 	src, err := filepath.Abs(filepath.Join("testdata", name+".c"))
 	if err != nil {
 		t.Fatal(err)

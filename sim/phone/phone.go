@@ -126,6 +126,7 @@ type Phone struct {
 	demod   fskDemod
 	frm     framer
 	sampleN uint64
+	fskHold int
 	rings   []Ring
 	ringing bool
 	cids    []CallerID
@@ -421,14 +422,26 @@ func (p *Phone) Audio(toPhone, fromPhone []int16) {
 			p.rec, p.recPath = nil, ""
 		}
 	}
-	// Tone analysis.
-	p.an.push(toPhone, now)
-	p.checkCASLocked(now)
 	// Caller-ID receiver: always listening (on-hook transmission too).
 	frameStart := now.Add(-hal.FrameDuration)
 	base := p.sampleN
 	p.sampleN += uint64(len(toPhone))
-	for _, b := range p.demod.push(toPhone) {
+	bytes := p.demod.push(toPhone)
+	clean := 0
+	for _, b := range bytes {
+		if b.clean {
+			clean++
+		}
+	}
+	if clean > 0 {
+		p.fskHold = 4 // frames: the analysis window
+	} else if p.fskHold > 0 {
+		p.fskHold--
+	}
+	// Tone analysis.
+	p.an.push(toPhone, now, p.fskHold > 0 && p.demod.carrier)
+	p.checkCASLocked(now)
+	for _, b := range bytes {
 		msg, trunc := p.frm.push(b)
 		if trunc {
 			p.cidErrorLocked("message cut short by a long mark gap")
