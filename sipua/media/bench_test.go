@@ -11,7 +11,7 @@ import (
 
 func benchSession(b *testing.B, c Codec, rate int, remote netip.AddrPort) *Session {
 	b.Helper()
-	s, err := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
+	s, err := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -34,7 +34,7 @@ func peerAddr(c *net.UDPConn) netip.AddrPort { return c.LocalAddr().(*net.UDPAdd
 // final duration, and one sequence space shared with the audio.
 func TestDTMFWireFormat(t *testing.T) {
 	peer := rawPeer(t)
-	s, err := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
+	s, err := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestReceiveSIPpPcapDigits(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var gotDigits []Digit
-	s, err := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), OnDigit: func(d Digit) {
+	s, err := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), OnDigit: func(d Digit) {
 		mu.Lock()
 		gotDigits = append(gotDigits, d)
 		mu.Unlock()

@@ -87,7 +87,7 @@ func TestHalfbandResampler(t *testing.T) {
 }
 
 func TestSessionAPIErrors(t *testing.T) {
-	s, err := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
+	s, err := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
 	if err != nil {
 		t.Fatal(err)
 	}

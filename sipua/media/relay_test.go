@@ -117,11 +117,11 @@ func TestThroughImpairedRelay(t *testing.T) {
 	r := newRelay(t, 5, 3, 30*time.Millisecond)
 	var mu sync.Mutex
 	var digits string
-	a, err := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), RTCPInterval: 300 * time.Millisecond})
+	a, err := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), RTCPInterval: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), RTCPInterval: 300 * time.Millisecond,
+	b, err := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), RTCPInterval: 300 * time.Millisecond,
 		OnDigit: func(d Digit) { mu.Lock(); digits += string(d.Rune()); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
@@ -196,8 +196,8 @@ func TestThroughImpairedRelay(t *testing.T) {
 // sees only authenticated packets (12 + 160 + 10 octets).
 func TestSRTPLoopback(t *testing.T) {
 	r := newRelay(t, 0, 0, 0)
-	a, _ := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), RTCPInterval: 200 * time.Millisecond})
-	b, _ := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), RTCPInterval: 200 * time.Millisecond})
+	a, _ := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), RTCPInterval: 200 * time.Millisecond})
+	b, _ := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"), RTCPInterval: 200 * time.Millisecond})
 	r.a, r.b = a.LocalAddr(), b.LocalAddr()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -240,8 +240,8 @@ func TestSRTPLoopback(t *testing.T) {
 // to sendrecv stops and restarts its packets live; Apply with a new remote
 // moves A's stream there.
 func TestSymmetricRTPAndHold(t *testing.T) {
-	a, _ := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
-	b, _ := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
+	a, _ := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
+	b, _ := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
 	base := Negotiated{Codec: PCMU, PTime: 20 * time.Millisecond, Direction: SendRecv}
 	na, nb := base, base
 	na.Remote = netip.MustParseAddrPort("127.0.0.1:9") // wrong: the discard port

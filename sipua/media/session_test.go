@@ -2,6 +2,8 @@ package media
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"math"
 	"net/netip"
 	"sync"
@@ -86,6 +88,12 @@ type pair struct {
 func newPair(t *testing.T, ca, cb Config, oa, ob Options) *pair {
 	t.Helper()
 	lo := netip.MustParseAddrPort("127.0.0.1:0")
+	if ca.Logger == nil {
+		ca.Logger = quietLog()
+	}
+	if cb.Logger == nil {
+		cb.Logger = quietLog()
+	}
 	if !ca.LocalAddr.IsValid() {
 		ca.LocalAddr = lo
 	}
@@ -183,4 +191,12 @@ func TestLoopbackTone(t *testing.T) {
 			t.Logf("stats B: %+v", st)
 		})
 	}
+}
+
+// quietLog discards session logs unless the tests run with -v.
+func quietLog() *slog.Logger {
+	if testing.Verbose() {
+		return slog.Default()
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }

@@ -40,7 +40,7 @@ func TestSIPpPlaysRFC2833(t *testing.T) {
 
 	var mu sync.Mutex
 	var digits string
-	s, err := NewSession(Config{LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"),
+	s, err := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0"),
 		OnDigit: func(d Digit) { mu.Lock(); digits += string(d.Rune()); mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
