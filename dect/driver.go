@@ -68,6 +68,14 @@ func New(radio hal.Radio, opts *Options) (*Driver, error) {
 	if err := o.fill(); err != nil {
 		return nil, err
 	}
+	if o.StallTimeout <= 0 {
+		baud := radio.Baud
+		if baud <= 0 {
+			baud = 115200
+		}
+		frame := time.Duration(wire.MaxFrame*10) * time.Second / time.Duration(baud)
+		o.StallTimeout = 2*frame + 20*time.Millisecond
+	}
 	if o.OpenPort == nil && radio.Device == "" {
 		return nil, fmt.Errorf("dect: hal.Radio.Device is empty")
 	}

@@ -32,19 +32,20 @@ type session struct {
 	nonce  uint32
 
 	// engine-owned
-	dec       wire.Decoder
-	txBuf     []byte
-	queue     []outFrame
-	inflight  bool
-	retries   int
-	txSeq     byte
-	rxNext    byte
-	pending   map[byte]*call
-	tid       byte
-	heard     time.Time
-	kaCount   uint32
-	isUp      bool
-	retxTimer *time.Timer
+	dec          wire.Decoder
+	txBuf        []byte
+	queue        []outFrame
+	inflight     bool
+	retries      int
+	txSeq        byte
+	rxNext       byte
+	pending      map[byte]*call
+	tid          byte
+	heard        time.Time
+	kaCount      uint32
+	isUp         bool
+	partialSince time.Time
+	retxTimer    *time.Timer
 
 	// Stats (engine-owned; read after done or through stats requests in tests).
 	Retransmits, Duplicates uint64
@@ -146,6 +147,8 @@ func (s *session) loop(ctx context.Context) error {
 	defer syncT.Stop()
 	ka := time.NewTicker(s.opts.KeepaliveInterval)
 	defer ka.Stop()
+	stallT := time.NewTicker(s.opts.StallTimeout / 4)
+	defer stallT.Stop()
 	syncDeadline := time.Now().Add(s.opts.BootTimeout)
 	if err := s.sendSync(); err != nil {
 		return err
@@ -156,21 +159,15 @@ func (s *session) loop(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case chunk := <-s.in:
-			if len(chunk) == 0 {
-				// Read timeout with nothing new: abandon a stalled partial frame.
-				for s.dec.Stall() {
-					if err := s.drain(); err != nil {
-						return err
-					}
-				}
-				continue
-			}
 			for len(chunk) > 0 {
 				n := s.dec.Feed(chunk)
 				chunk = chunk[n:]
 				if err := s.drain(); err != nil {
 					return err
 				}
+			}
+			if err := s.checkStall(); err != nil {
+				return err
 			}
 			if s.isUp && reqs == nil {
 				reqs = s.reqs
@@ -180,6 +177,10 @@ func (s *session) loop(ctx context.Context) error {
 				if err := s.transmit(retx); err != nil {
 					return err
 				}
+			}
+		case <-stallT.C:
+			if err := s.checkStall(); err != nil {
+				return err
 			}
 		case <-syncT.C:
 			if s.isUp {
@@ -281,6 +282,36 @@ func (s *session) writeFrame(c wire.Ctrl, seq byte, p []byte) error {
 	}
 	if _, err := s.w.Write(b); err != nil {
 		return fmt.Errorf("write to module: %w", err)
+	}
+	return nil
+}
+
+// checkStall abandons a partial frame that has waited longer than
+// StallTimeout for its remaining bytes: a corrupted length field can make a
+// candidate claim up to 512 bytes, and while the peer keeps retransmitting
+// the line is never idle, so only the age of the candidate reveals it. The
+// candidate's first byte is dropped and the buffered bytes are scanned again,
+// which finds the good frames queued behind it.
+func (s *session) checkStall() error {
+	if s.dec.Buffered() == 0 {
+		s.partialSince = time.Time{}
+		return nil
+	}
+	now := time.Now()
+	if s.partialSince.IsZero() {
+		s.partialSince = now
+		return nil
+	}
+	if now.Sub(s.partialSince) < s.opts.StallTimeout {
+		return nil
+	}
+	s.dec.Stall()
+	s.partialSince = now
+	if err := s.drain(); err != nil {
+		return err
+	}
+	if s.dec.Buffered() == 0 {
+		s.partialSince = time.Time{}
 	}
 	return nil
 }

@@ -46,6 +46,11 @@ type Options struct {
 	// SyncInterval is how often SYNC is repeated until answered (200 ms);
 	// BootTimeout how long a module may take to answer after reset (2 s).
 	SyncInterval, BootTimeout time.Duration
+	// StallTimeout is how long a partial frame may wait for the rest of its
+	// bytes before the decoder abandons it and rescans (default: twice the
+	// time a maximum-size frame takes at the port's baud rate, plus 20 ms;
+	// 110 ms at 115200 baud).
+	StallTimeout time.Duration
 	// ResetPulse is how long the reset line is held low (20 ms).
 	ResetPulse time.Duration
 

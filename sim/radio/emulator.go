@@ -84,6 +84,7 @@ type Emulator struct {
 	bootGen            int
 	synced             bool
 	scanner            frameScanner
+	partialSince       time.Time
 	txSeq, rxNext      byte
 	queue              [][]byte
 	inflight           bool
@@ -532,7 +533,7 @@ func (e *Emulator) readLoop() {
 			default:
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
-				e.post(func() { e.scanner.idle(); e.drainFrames() })
+				e.post(func() { e.checkStall() })
 				continue
 			}
 			time.Sleep(10 * time.Millisecond) // EIO while no slave is open
@@ -561,6 +562,8 @@ func (e *Emulator) writeLoop() {
 
 func (e *Emulator) loop() {
 	defer e.wg.Done()
+	stall := time.NewTicker(stallLimit / 4)
+	defer stall.Stop()
 	for {
 		select {
 		case <-e.quit:
@@ -569,6 +572,10 @@ func (e *Emulator) loop() {
 			f()
 		case <-e.retx.C:
 			e.retransmit()
+		case <-stall.C:
+			if e.booted && !e.hung {
+				e.checkStall()
+			}
 		case <-e.syncTick.C:
 			if e.booted && !e.synced && !e.hung {
 				e.sendSync()
@@ -629,6 +636,27 @@ func (e *Emulator) receive(p []byte) {
 	e.mu.Unlock()
 	e.scanner.push(p)
 	e.drainFrames()
+	e.checkStall()
+}
+
+// stallLimit is how long a partial frame may wait for its remaining bytes
+// before the module abandons it (2 × a 520-byte frame at 115200 baud + 20 ms).
+const stallLimit = 110 * time.Millisecond
+
+func (e *Emulator) checkStall() {
+	if len(e.scanner.buf) == 0 {
+		e.partialSince = time.Time{}
+		return
+	}
+	if e.partialSince.IsZero() {
+		e.partialSince = time.Now()
+		return
+	}
+	if time.Since(e.partialSince) >= stallLimit {
+		e.scanner.idle()
+		e.partialSince = time.Now()
+		e.drainFrames()
+	}
 }
 
 func (e *Emulator) drainFrames() {
