@@ -1,9 +1,6 @@
 package media
 
-import (
-	"fmt"
-	"time"
-)
+import "fmt"
 
 // Codec is an audio codec the media layer can encode and decode.
 type Codec int
@@ -55,12 +52,6 @@ func (c Codec) ClockRate() int { return 8000 }
 
 // valid reports whether c is one of the supported codecs.
 func (c Codec) valid() bool { return c == PCMU || c == PCMA || c == G722 }
-
-// payloadBytes returns the payload size of a packet carrying d of audio.
-func (c Codec) payloadBytes(d time.Duration) int {
-	// All three codecs produce 8 octets per millisecond (64 kbit/s).
-	return int(d / time.Millisecond * 8)
-}
 
 // Direction is the media direction of a stream from one side's point of
 // view (RFC 3264 §5.1 / §6.1).

@@ -133,14 +133,13 @@ type pendingDigit struct {
 }
 
 type dtmfTx struct {
-	active    bool
-	event     uint8
-	ts        uint32
-	total     uint32 // duration in ticks
-	sent      uint32 // duration reported so far
-	endsLeft  int
-	first     bool
-	audioHold bool
+	active   bool
+	event    uint8
+	ts       uint32
+	total    uint32 // duration in ticks
+	sent     uint32 // duration reported so far
+	endsLeft int
+	first    bool
 }
 
 // encoder encodes one 10 ms frame at the codec rate.
@@ -458,7 +457,7 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 // is written to out.
 func (s *Session) tick(in, out []int16) {
 	s.mu.Lock()
-	digits := s.sendTick(in)
+	s.sendTick(in)
 	s.playTick(out)
 	cb := s.cfg.OnDigit
 	n := s.pendN
@@ -466,7 +465,6 @@ func (s *Session) tick(in, out []int16) {
 	copy(local[:], s.pendDigits[:n])
 	s.pendN = 0
 	s.mu.Unlock()
-	_ = digits
 	if cb != nil {
 		for i := range n {
 			cb(local[i])
@@ -490,7 +488,7 @@ func (s *Session) toCodec(in []int16) []int16 {
 
 // sendTick encodes one captured frame and sends a packet when a packet
 // time is complete (s.mu held).
-func (s *Session) sendTick(in []int16) bool {
+func (s *Session) sendTick(in []int16) {
 	pcm := s.toCodec(in)
 	frames := int(s.neg.PTime / (10 * time.Millisecond))
 	sending := s.neg.Direction.Sends() && s.dest.IsValid() && !s.dest.Addr().IsUnspecified() && s.dest.Port() != 0
@@ -499,24 +497,24 @@ func (s *Session) sendTick(in []int16) bool {
 	}
 	s.chunks++
 	if s.chunks < frames {
-		return false
+		return
 	}
 	s.chunks = 0
 	ticks := uint32(frames * frameTicks)
-	defer func() { s.ts += ticks; s.payN = 0 }()
-	if !sending {
-		s.marker = true
+	switch {
+	case !sending:
+		s.marker = true // the next packet sent starts a talkspurt
 		s.dtmfTx.active = false
 		s.dtmfLen = 0
-		return false
-	}
-	if s.dtmfTx.active || s.dtmfLen > 0 {
+	case s.dtmfTx.active || s.dtmfLen > 0:
 		s.sendEvent(ticks)
-		return true
+	default:
+		s.writeRTP(s.neg.PayloadType, s.marker, s.ts, s.payload[:s.payN])
+		s.marker = false
 	}
-	s.writeRTP(s.neg.PayloadType, s.marker, s.ts, s.payload[:s.payN])
-	s.marker = false
-	return false
+	// Timestamps follow the sample count, sent or not (hold, events).
+	s.ts += ticks
+	s.payN = 0
 }
 
 // sendEvent sends the next RFC 4733 packet in place of an audio packet.
