@@ -38,23 +38,78 @@ var sitFreqs = []float64{913.8, 985.2, 1370.6, 1428.5, 1776.7}
 type pattern struct {
 	label string
 	freqs []float64
+	idx   []int // into analysisFreqs
+}
+
+// analysisFreqs are the distinct frequencies of all patterns with their
+// Goertzel coefficients 2·cos(2πf/8000).
+var analysisFreqs, analysisCoefs = func() ([]float64, []float64) {
+	var fs, cs []float64
+	for _, p := range patterns {
+		for _, f := range p.freqs {
+			dup := false
+			for _, g := range fs {
+				dup = dup || g == f
+			}
+			if !dup {
+				fs = append(fs, f)
+				cs = append(cs, 2*math.Cos(2*math.Pi*f/sampleRate))
+			}
+		}
+	}
+	for i := range patterns {
+		for _, f := range patterns[i].freqs {
+			for k, g := range fs {
+				if g == f {
+					patterns[i].idx = append(patterns[i].idx, k)
+				}
+			}
+		}
+	}
+	return fs, cs
+}()
+
+// goertzelBank stores in out the tone energy of x at each coefficient,
+// running four independent filters per pass (they pipeline; one filter is
+// latency-bound).
+func goertzelBank(x []float64, coefs []float64, out []float64) {
+	for k := 0; k < len(coefs); k += 4 {
+		var c [4]float64
+		n := copy(c[:], coefs[k:])
+		var a1, a2, b1, b2, c1, c2, d1, d2 float64
+		for _, v := range x {
+			a1, a2 = v+c[0]*a1-a2, a1
+			b1, b2 = v+c[1]*b1-b2, b1
+			c1, c2 = v+c[2]*c1-c2, c1
+			d1, d2 = v+c[3]*d1-d2, d1
+		}
+		p := [4]float64{
+			a1*a1 + a2*a2 - c[0]*a1*a2,
+			b1*b1 + b2*b2 - c[1]*b1*b2,
+			c1*c1 + c2*c2 - c[2]*c1*c2,
+			d1*d1 + d2*d2 - c[3]*d1*d2,
+		}
+		for i := range n {
+			out[k+i] = toneEnergy(p[i], len(x))
+		}
+	}
 }
 
 // patterns the long-window analysis recognises.
 var patterns = func() []pattern {
 	p := []pattern{
-		{ToneDial, []float64{350, 440}},
-		{ToneRingback, []float64{440, 480}},
-		{"busy-tone", []float64{480, 620}},
-		{ToneCallWaiting, []float64{440}},
-		{ToneCAS, []float64{2130, 2750}},
-		{ToneHowler, []float64{1400, 2060, 2450, 2600}},
-		{ToneFSK, []float64{1200, 2200}},
-		{ToneFSK, []float64{1200}},
-		{ToneFSK, []float64{2200}},
+		{label: ToneDial, freqs: []float64{350, 440}},
+		{label: ToneRingback, freqs: []float64{440, 480}},
+		{label: "busy-tone", freqs: []float64{480, 620}},
+		{label: ToneCallWaiting, freqs: []float64{440}},
+		{label: ToneCAS, freqs: []float64{2130, 2750}},
+		{label: ToneHowler, freqs: []float64{1400, 2060, 2450, 2600}},
+		{label: ToneFSK, freqs: []float64{1200, 2200}},
+		{label: ToneFSK, freqs: []float64{1200}},
+		{label: ToneFSK, freqs: []float64{2200}},
 	}
 	for _, f := range sitFreqs {
-		p = append(p, pattern{fmt.Sprintf("%s%.1f", toneSITPrefix, f), []float64{f}})
+		p = append(p, pattern{label: fmt.Sprintf("%s%.1f", toneSITPrefix, f), freqs: []float64{f}})
 	}
 	return p
 }()
@@ -96,16 +151,13 @@ func (a *analyser) instant(x []float64) (string, string) {
 		return ToneDTMF, d
 	}
 	best, bestScore := "", 0.0
-	energies := map[float64]float64{}
+	var energies [32]float64
+	goertzelBank(x, analysisCoefs, energies[:])
 	for _, p := range patterns {
 		var sum, mx, mn float64
 		mn = math.Inf(1)
-		for _, f := range p.freqs {
-			ef, ok := energies[f]
-			if !ok {
-				ef = toneEnergy(goertzel(x, f), len(x))
-				energies[f] = ef
-			}
+		for _, k := range p.idx {
+			ef := energies[k]
 			sum += ef
 			mx = math.Max(mx, ef)
 			mn = math.Min(mn, ef)
@@ -124,6 +176,16 @@ func (a *analyser) instant(x []float64) (string, string) {
 	return ToneOther, ""
 }
 
+// Goertzel coefficients of the DTMF frequencies.
+var dtmfRowCoefs, dtmfColCoefs = coefs(dtmfRows), coefs(dtmfCols)
+
+func coefs(f [4]float64) (c [4]float64) {
+	for i := range f {
+		c[i] = 2 * math.Cos(2*math.Pi*f[i]/sampleRate)
+	}
+	return c
+}
+
 // dtmf looks for one row and one column tone explaining the window.
 func (a *analyser) dtmf(x []float64) string {
 	var e float64
@@ -134,10 +196,10 @@ func (a *analyser) dtmf(x []float64) string {
 		return ""
 	}
 	var re, ce [4]float64
+	goertzelBank(x, dtmfRowCoefs[:], re[:])
+	goertzelBank(x, dtmfColCoefs[:], ce[:])
 	ri, ci := 0, 0
 	for i := range 4 {
-		re[i] = toneEnergy(goertzel(x, dtmfRows[i]), len(x))
-		ce[i] = toneEnergy(goertzel(x, dtmfCols[i]), len(x))
 		if re[i] > re[ri] {
 			ri = i
 		}

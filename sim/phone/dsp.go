@@ -24,18 +24,6 @@ func dBm0FromPower(ms float64) float64 {
 	return 10 * math.Log10(ms/(dbm0Peak*dbm0Peak/2))
 }
 
-// goertzel returns |X(f)|² of x at frequency f (not necessarily a bin).
-func goertzel(x []float64, f float64) float64 {
-	w := 2 * math.Pi * f / sampleRate
-	c := 2 * math.Cos(w)
-	var s1, s2 float64
-	for _, v := range x {
-		s0 := v + c*s1 - s2
-		s2, s1 = s1, s0
-	}
-	return s1*s1 + s2*s2 - c*s1*s2
-}
-
 // toneEnergy converts a Goertzel power over n samples to the energy (sum
 // of squares) of the sinusoid it measures: A ≈ 2|X|/n, energy n·A²/2.
 func toneEnergy(p float64, n int) float64 { return 2 * p / float64(n) }

@@ -162,6 +162,9 @@ type Model struct {
 	lcr          bool // debounced loop closure as the chip reports it
 	rtp          bool // ring trip
 	detSeq       uint64
+	detPending   bool // a debounce timer runs towards detRTP/detLCR
+	detRTP       bool
+	detLCR       bool
 	ringOn       bool // ring voltage applied now
 	ring         cadence
 	osc          [2]cadence
@@ -278,7 +281,7 @@ func (m *Model) defaultsLocked() {
 	}
 	m.spiState, m.spiChanOK, m.idaArmed, m.iaBusy = 0, false, false, false
 	m.dcdcOn, m.vbatFrom, m.calBusy, m.dcCalBusy = false, 0, false, false
-	m.lcr, m.rtp = false, false
+	m.lcr, m.rtp, m.detPending = false, false, false
 	m.iaSeenBusy, m.iaRead = false, false
 	m.ring, m.osc = cadence{}, [2]cadence{}
 }
@@ -541,7 +544,7 @@ func (m *Model) updateLineLocked() {
 	if actual != m.lfs {
 		old := m.lfs
 		m.lfs = actual
-		m.emitLocked(LinefeedChange, fmt.Sprintf("%s -> %s", Linefeed(old), Linefeed(actual)))
+		m.emitLocked(LinefeedChange, "from "+Linefeed(old).String())
 	}
 	// Ring voltage as actually applied to the line.
 	on := lf == 4 && m.ring.on && m.poweredLocked() && !m.rtp
@@ -596,19 +599,28 @@ func (m *Model) detectLocked() {
 	if m.inReset {
 		return
 	}
-	m.detSeq++
-	seq, gen := m.detSeq, m.gen
 	ringing := m.reg[64]&7 == 4 && !m.thermal
 	wantRTP := ringing && m.loopClosed && m.poweredLocked()
 	wantLCR := m.loopClosed && m.fedLocked() && !ringing
 	if wantRTP == m.rtp && wantLCR == m.lcr {
+		if m.detPending {
+			m.detSeq++ // the line went back before the debounce ran out
+			m.detPending = false
+		}
 		return
 	}
+	if m.detPending && m.detRTP == wantRTP && m.detLCR == wantLCR {
+		return // already debouncing towards this state
+	}
+	m.detSeq++
+	seq, gen := m.detSeq, m.gen
+	m.detPending, m.detRTP, m.detLCR = true, wantRTP, wantLCR
 	d := time.Duration(m.reg[69]&0x7F) * debounceUnit
 	if wantRTP != m.rtp {
 		d = time.Duration(m.reg[70]&0x7F) * debounceUnit
 	}
 	apply := func() {
+		m.detPending = false
 		if wantRTP != m.rtp {
 			m.rtp = wantRTP
 			if wantRTP {
