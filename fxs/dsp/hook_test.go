@@ -111,8 +111,8 @@ func TestHookFlashWindow(t *testing.T) {
 		onHook time.Duration
 		want   string
 	}{
-		{5 * ms, ""},    // glitch
-		{250 * ms, ""},  // longer than a pulse, shorter than a flash: glitch
+		{5 * ms, ""},   // glitch
+		{250 * ms, ""}, // longer than a pulse, shorter than a flash: glitch
 		{300 * ms, "flash@1s/300ms"},
 		{650 * ms, "flash@1s/650ms"},
 		{1000 * ms, "flash@1s/1s"},
