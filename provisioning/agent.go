@@ -227,6 +227,10 @@ func NewAgent(o Options) (*Agent, error) {
 	}, nil
 }
 
+// Session is the id of this run of the agent, carried by its birth
+// message and last will (a will of an older session is stale).
+func (a *Agent) Session() string { return a.session }
+
 // Topics returns the agent's topics.
 func (a *Agent) Topics() Topics { return a.topics }
 

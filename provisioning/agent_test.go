@@ -231,7 +231,7 @@ func TestRebootRecordedBeforeRebooting(t *testing.T) {
 	}
 	b.stop()
 	b2 := startBase(t, e, dir, nil)
-	waitStatus(t, c, b2.id, true)
+	waitStatus(t, c, b2.id, true, b2.agent.Session())
 	r, err = c.CommandID(ctx, b2.id, "reboot-1", provisioning.CmdReboot, nil, nil)
 	if err != nil || !r.Duplicate {
 		t.Fatalf("replay: %+v %v", r, err)

@@ -107,11 +107,13 @@ func scenarioPushApplied(t *testing.T, e *env) {
 	waitStatus(t, c, b.id, false)
 }
 
-func waitStatus(t *testing.T, c *cloud.Client, base string, online bool) {
+// waitStatus waits for the birth (online) or will of a base; session, if
+// given, must match.
+func waitStatus(t *testing.T, c *cloud.Client, base string, online bool, session ...string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if s, err := c.Status(tctx(t, 5*time.Second), base); err == nil && s.Online == online {
+		if s, err := c.Status(tctx(t, 5*time.Second), base); err == nil && s.Online == online && (len(session) == 0 || s.Session == session[0]) {
 			return
 		}
 		time.Sleep(30 * time.Millisecond)
@@ -248,7 +250,7 @@ func scenarioReplay(t *testing.T, e *env) {
 	// The window is persisted: a replay after a restart does not run either.
 	b.stop()
 	b2 := startBase(t, e, dir, b.radio)
-	waitStatus(t, c, b2.id, true)
+	waitStatus(t, c, b2.id, true, b2.agent.Session())
 	r3, err := c.CommandID(ctx, b2.id, "cmd-replay-1", provisioning.CmdRegisterDevice, nil, nil)
 	if err != nil || !r3.Duplicate {
 		t.Fatalf("replay after restart: %+v %v", r3, err)

@@ -88,7 +88,9 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		po.SetTLSConfig(o.TLS.Clone())
 	}
 	po.SetCleanSession(true)
-	po.SetOrderMatters(false)
+	// In order: a command's accepted result must reach the caller before
+	// its final one. dispatch never blocks, so the router cannot stall.
+	po.SetOrderMatters(true)
 	po.SetAutoReconnect(true)
 	po.SetMaxReconnectInterval(5 * time.Second)
 	po.SetConnectTimeout(10 * time.Second)
@@ -132,7 +134,7 @@ func wait(ctx context.Context, tok mqtt.Token, what string) error {
 func (c *Client) subscribe(ctx context.Context, filter string) (<-chan mqtt.Message, func(), error) {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
-	l := &listener{ch: make(chan mqtt.Message, 64), done: make(chan struct{})}
+	l := newListener()
 	c.subMu.Lock()
 	s := c.subs[filter]
 	if s == nil {
@@ -170,26 +172,64 @@ func (c *Client) subscribe(ctx context.Context, filter string) (<-chan mqtt.Mess
 	return l.ch, cancel, nil
 }
 
+// listener is one consumer of a filter: an unbounded queue in arrival
+// order, pumped into ch by its own goroutine until done is closed.
 type listener struct {
-	ch   chan mqtt.Message
-	done chan struct{}
+	ch     chan mqtt.Message
+	done   chan struct{}
+	mu     sync.Mutex
+	q      []mqtt.Message
+	notify chan struct{}
 }
 
-// dispatch hands a message to every listener of filter. It runs in paho's
-// per-message goroutine (OrderMatters=false), so it may wait for a slow
-// listener, never for one that has gone.
+func newListener() *listener {
+	l := &listener{ch: make(chan mqtt.Message), done: make(chan struct{}), notify: make(chan struct{}, 1)}
+	go l.pump()
+	return l
+}
+
+func (l *listener) push(m mqtt.Message) {
+	l.mu.Lock()
+	l.q = append(l.q, m)
+	l.mu.Unlock()
+	select {
+	case l.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (l *listener) pump() {
+	for {
+		select {
+		case <-l.notify:
+		case <-l.done:
+			return
+		}
+		for {
+			l.mu.Lock()
+			if len(l.q) == 0 {
+				l.mu.Unlock()
+				break
+			}
+			m := l.q[0]
+			l.q = l.q[1:]
+			l.mu.Unlock()
+			select {
+			case l.ch <- m:
+			case <-l.done:
+				return
+			}
+		}
+	}
+}
+
+// dispatch queues a message for every listener of filter, in paho's router
+// goroutine; it never blocks.
 func (c *Client) dispatch(filter string, m mqtt.Message) {
 	c.subMu.Lock()
-	ls := make([]*listener, 0, len(c.subs[filter]))
+	defer c.subMu.Unlock()
 	for l := range c.subs[filter] {
-		ls = append(ls, l)
-	}
-	c.subMu.Unlock()
-	for _, l := range ls {
-		select {
-		case l.ch <- m:
-		case <-l.done:
-		}
+		l.push(m)
 	}
 }
 
