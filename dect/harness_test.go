@@ -216,3 +216,39 @@ func (l *fakeLED) last() hal.LEDState {
 }
 
 func halRadioForTable() hal.Radio { return hal.Radio{Device: "/dev/null"} }
+
+// newBenchRig starts an emulator and a driver for a benchmark.
+func newBenchRig(b *testing.B) *dect.Driver {
+	emu, err := radio.New(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { emu.Close() })
+	drv, err := dect.New(emu.Radio(), &dect.Options{StateDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- drv.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	deadline := time.After(5 * time.Second)
+	for !drv.Ready() {
+		select {
+		case <-deadline:
+			b.Fatal("module not ready")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	// Drain events so the channel never fills.
+	go func() {
+		for {
+			select {
+			case <-drv.Events():
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return drv
+}
