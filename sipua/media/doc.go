@@ -36,4 +36,27 @@
 //
 // Outgoing calls use neg.Offer() for the INVITE and neg.ProcessAnswer on the
 // 200 OK body.
+//
+// Behaviour the SIP layer can rely on:
+//   - Sending is paced by the port's ReadFrame (10 ms frames); packets carry
+//     PTime (10 or 20 ms) of audio, timestamps count samples (8000 Hz clock
+//     for all codecs), M is set on the first packet and after every silence
+//     in sending (hold, after a DTMF event). The SSRC and first sequence
+//     number are random.
+//   - Symmetric RTP: packets from the signalled address latch at once,
+//     packets from elsewhere (a NAT) after 5 in a row; Apply with a new
+//     remote address re-latches.
+//   - Hold: Apply with Direction SendOnly/RecvOnly/Inactive takes effect on
+//     the next 10 ms tick; received audio is muted when not Receives().
+//   - DTMF out: SendDigit queues up to 16 digits; each replaces audio with
+//     RFC 4733 packets (same timestamp, M on the first, duration growing per
+//     packet, end packet sent 3 times, one sequence space with audio).
+//   - DTMF in: Config.OnDigit fires once per event when it ends (or 500 ms
+//     after its last packet if every end packet was lost).
+//   - Received payloads must be whole 10 ms frames (80 octets for all
+//     three codecs); others are counted in Stats.Invalid and dropped.
+//   - The jitter buffer holds at most 640 ms; its target delay adapts
+//     between Config.JitterMin and JitterMax (20 and 300 ms by default).
+//   - Close ends a running Run; Run returns nil when its ctx ends, and logs
+//     the quality summary; Stats is valid before, during and after.
 package media
