@@ -48,17 +48,18 @@ type loop struct {
 	vmwiDue  bool // VMWI message to send at the next idle moment
 	audio    *callAudio
 
-	// On-hook while off-hook states: when it began.
-	downPending bool
-	downAt      time.Time
+	// Hook classification (pulse digits, flash, hang-up).
+	hc         *dsp.HookClassifier
+	hookEv     []dsp.HookEvent
+	epoch      time.Time     // origin of the classifier's time axis
+	hcNow      time.Duration // latest time given to the classifier
+	lastHookAt time.Time
 
 	// Dialing.
 	digits     [MaxDigits]byte
 	ndigits    int
 	offHookAt  time.Time
 	digitDue   time.Time // inter-digit deadline (zero: none)
-	pulses     int
-	lastMake   time.Time
 	lockoutAt  time.Time
 	howling    bool
 	dtmfActive byte // digit in progress (0: none) in a call
@@ -112,6 +113,12 @@ func (l *loop) init(p *Port) error {
 	if l.fskProbe, err = dsp.NewFSKTransmitter(p.rate, nil); err != nil {
 		return fmt.Errorf("fxs: FSK transmitter: %w", err)
 	}
+	ho := dsp.DefaultHookOpts()
+	ho.FlashMin, ho.FlashMax = p.cfg.FlashMin, p.cfg.FlashMax
+	if l.hc, err = dsp.NewHookClassifier(&ho); err != nil {
+		return fmt.Errorf("fxs: hook classifier: %w", err)
+	}
+	l.hookEv = make([]dsp.HookEvent, 0, 8)
 	n := hal.FrameSamples(p.rate)
 	l.in = make([]int16, n)
 	l.out = make([]int16, n)
@@ -146,9 +153,10 @@ func (l *loop) start(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("fxs: read hook: %w", err)
 	}
+	l.epoch = now
 	l.setState(StateIdle)
 	if h == hal.OffHook {
-		l.offHook(now, false)
+		l.hookRaw(now, hal.OffHook)
 	}
 	return nil
 }
@@ -196,14 +204,10 @@ func (l *loop) slicEvent(e proslic.Event) {
 	at := e.At
 	switch e.Kind {
 	case proslic.EvHook:
-		if e.Hook == hal.OffHook {
-			l.hookOff(at)
-		} else {
-			l.hookOn(at)
-		}
+		l.hookRaw(at, e.Hook)
 	case proslic.EvRingTrip:
 		if l.state == StateRinging {
-			l.hookOff(at)
+			l.hookRaw(at, hal.OffHook)
 		}
 	case proslic.EvPowerAlarm:
 		l.fault(at, fmt.Errorf("SLIC power alarm on transistor(s) %s", alarmNames(e.Alarm)))
@@ -228,48 +232,101 @@ func (l *loop) setHook(h hal.HookState) {
 	l.p.hookSt.Store(int32(h))
 }
 
-func (l *loop) hookOff(at time.Time) {
-	if l.hook == hal.OffHook && !l.downPending {
+// hookRaw feeds one debounced hook transition from the SLIC. Going
+// off-hook from idle or ringing acts at once (dial tone, answer); every
+// transition also goes to the classifier, whose events (pulse digits,
+// flash, hang-up) hookEvents applies.
+func (l *loop) hookRaw(at time.Time, h hal.HookState) {
+	l.lastHookAt = at
+	if h != l.hook {
+		l.setHook(h)
+		switch {
+		case h == hal.OffHook && l.state == StateIdle:
+			l.offHook(at, false)
+		case h == hal.OffHook && l.state == StateRinging:
+			l.offHook(at, true)
+		case h == hal.OnHook && l.state == StateDialing:
+			l.gen.Stop() // a rotary digit's first pulse ends dial tone
+		}
+	}
+	t := at.Sub(l.epoch)
+	if t < l.hcNow {
+		t = l.hcNow // stamped before a Tick already past: clamp (≤ hookTickLag)
+	}
+	l.hcNow = t
+	var err error
+	l.hookEv, err = l.hc.Transition(h, t, l.hookEv[:0])
+	if err != nil {
+		l.p.log.Warn("fxs: hook classifier", "err", err)
 		return
 	}
-	l.setHook(hal.OffHook)
-	switch l.state {
-	case StateIdle:
-		l.offHook(at, false)
-	case StateRinging:
-		l.offHook(at, true)
-	case StateDialing, StateCall, StateLockout:
-		if !l.downPending {
-			return
-		}
-		l.downPending = false
-		d := at.Sub(l.downAt)
-		switch {
-		case d < pulseMinBreak:
-			// contact bounce
-		case l.state == StateDialing && l.p.cfg.PulseDialing && d <= pulseMaxBreak:
-			l.pulses++
-			l.lastMake = at
-			l.gen.Stop() // the first pulse ends dial tone
-		case l.state == StateDialing:
-			// a recall while dialing: start over
-			l.startDialing(at)
-		case l.state == StateCall && d >= l.p.cfg.FlashMin && d <= l.p.cfg.FlashMax:
-			l.cancelCW()
-			l.p.emit(Event{Kind: EvFlash, At: at, Duration: d})
+	l.hookEvents()
+}
+
+// hookTickLag keeps the classifier's clock this far behind the frame clock,
+// so that a transition stamped by the IRQ loop just before a frame but
+// delivered after it still arrives in order.
+const hookTickLag = 20 * time.Millisecond
+
+func (l *loop) hookTick(now time.Time) {
+	t := now.Sub(l.epoch) - hookTickLag
+	if t <= l.hcNow {
+		return
+	}
+	if d, ok := l.hc.Deadline(); !ok || t < d {
+		return
+	}
+	l.hcNow = t
+	var err error
+	l.hookEv, err = l.hc.Tick(t, l.hookEv[:0])
+	if err != nil {
+		l.p.log.Warn("fxs: hook classifier", "err", err)
+		return
+	}
+	l.hookEvents()
+}
+
+func (l *loop) hookEvents() {
+	for _, e := range l.hookEv {
+		at := l.epoch.Add(e.At)
+		switch e.Kind {
+		case dsp.HookOffHook:
+			// handled on the raw transition
+		case dsp.HookDigit:
+			switch l.state {
+			case StateDialing:
+				if l.p.cfg.PulseDialing {
+					l.addDigit(at, e.Digit)
+				}
+			case StateCall:
+				if l.p.cfg.PulseDialing {
+					l.p.emit(Event{Kind: EvDigit, At: at, Digit: e.Digit, Pulse: true})
+				}
+			}
+		case dsp.HookBadDigit:
+			if l.state == StateDialing && l.p.cfg.PulseDialing {
+				l.failDialing(at)
+			}
+		case dsp.HookFlash:
+			switch l.state {
+			case StateCall:
+				l.cancelCW()
+				l.p.emit(Event{Kind: EvFlash, At: at, Duration: e.Duration})
+			case StateDialing:
+				l.startDialing(at) // a recall while dialing: start over
+			}
+		case dsp.HookHangUp:
+			l.hangUp(at)
 		}
 	}
 }
 
-func (l *loop) hookOn(at time.Time) {
-	if l.hook == hal.OnHook {
-		return
-	}
-	l.setHook(hal.OnHook)
+// hangUp ends an off-hook state.
+func (l *loop) hangUp(at time.Time) {
 	switch l.state {
 	case StateDialing, StateCall, StateLockout:
-		l.downPending = true
-		l.downAt = at
+		l.goIdle(time.Now())
+		l.p.emit(Event{Kind: EvOnHook, At: at})
 	}
 }
 
@@ -306,7 +363,6 @@ func (l *loop) startDialing(at time.Time) {
 func (l *loop) startDialingTone(at time.Time, tone dsp.ToneName) {
 	l.setState(StateDialing)
 	l.ndigits = 0
-	l.pulses = 0
 	l.digitDue = time.Time{}
 	l.offHookAt = at
 	l.howling = false
@@ -325,7 +381,6 @@ func (l *loop) goIdle(now time.Time) {
 	l.fskKind = 0
 	l.cw = cwNone
 	l.cidAt = time.Time{}
-	l.downPending = false
 	l.dtmfActive = 0
 	if l.audio != nil {
 		l.audio.Close()
@@ -436,27 +491,17 @@ func (l *loop) lockout(now time.Time, howl bool) {
 
 func (l *loop) timers(now time.Time) {
 	cfg := &l.p.cfg
-	if l.downPending && now.Sub(l.downAt) > cfg.FlashMax {
-		at := l.downAt
-		l.goIdle(now)
-		l.p.emit(Event{Kind: EvOnHook, At: at})
+	l.hookTick(now)
+	// A glitch too short for the classifier to confirm the off-hook: the
+	// phone never really left the hook.
+	if l.hook == hal.OnHook && l.hc.Idle() && (l.state == StateDialing || l.state == StateCall || l.state == StateLockout) {
+		l.hangUp(l.lastHookAt)
 	}
+	// While the hook switch is moving (a rotary digit) the dialing timers wait.
+	pulsing := l.hook == hal.OnHook || now.Sub(l.lastHookAt) < 300*time.Millisecond
 	switch l.state {
 	case StateDialing:
-		if l.pulses > 0 && !l.downPending && now.Sub(l.lastMake) >= pulseDigitEnd {
-			d := byte('0' + l.pulses%10)
-			if l.pulses > 10 {
-				d = 0
-			}
-			l.pulses = 0
-			if d == 0 {
-				l.failDialing(now)
-			} else {
-				l.addDigit(now, d)
-			}
-			return
-		}
-		if !l.digitDue.IsZero() && !now.Before(l.digitDue) && l.pulses == 0 {
+		if !l.digitDue.IsZero() && !now.Before(l.digitDue) && !pulsing {
 			l.digitDue = time.Time{}
 			if m := l.p.plan.Match(l.dialed(), true); m == Complete || m == Ambiguous {
 				l.finishDialing(now)
@@ -465,7 +510,7 @@ func (l *loop) timers(now time.Time) {
 			}
 			return
 		}
-		if l.ndigits == 0 && l.pulses == 0 && now.Sub(l.offHookAt) >= cfg.OffHookTimeout {
+		if l.ndigits == 0 && !pulsing && now.Sub(l.offHookAt) >= cfg.OffHookTimeout {
 			l.lockout(now, true)
 		}
 	case StateLockout:
@@ -675,7 +720,6 @@ func (l *loop) fault(now time.Time, err error) {
 	l.fskKind = 0
 	l.cw = cwNone
 	l.cidAt = time.Time{}
-	l.downPending = false
 	if l.audio != nil {
 		l.audio.Close()
 		l.audio = nil
@@ -704,9 +748,9 @@ func (l *loop) clearFault(now time.Time) {
 	l.setState(StateIdle)
 	l.p.emit(Event{Kind: EvFaultCleared, At: now})
 	h, err := l.p.slic.Hook()
-	l.setHook(hal.OnHook)
 	if err == nil && h == hal.OffHook {
-		l.offHook(now, false)
+		l.setHook(hal.OnHook)
+		l.hookRaw(now, hal.OffHook)
 	}
 }
 

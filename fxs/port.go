@@ -34,14 +34,6 @@ type SLIC interface {
 	Run(ctx context.Context, handle func(proslic.Event)) error
 }
 
-// Pulse-dial timing (DAHDI: a break of 15–200 ms is one pulse; a digit ends
-// after 250 ms without a new break).
-const (
-	pulseMinBreak = 15 * time.Millisecond
-	pulseMaxBreak = 200 * time.Millisecond
-	pulseDigitEnd = 250 * time.Millisecond
-)
-
 // Caller-ID placement (telephony.md §5.2): the burst starts at least
 // 500 ms after a ring ends and ends at least 200 ms before the next.
 const (

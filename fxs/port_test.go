@@ -163,7 +163,7 @@ func TestHookFlashWindow(t *testing.T) {
 		for _, c := range []struct {
 			down  time.Duration
 			flash bool
-		}{{150 * time.Millisecond, false}, {250 * time.Millisecond, false}, {350 * time.Millisecond, true},
+		}{{10 * time.Millisecond, false}, {250 * time.Millisecond, false}, {350 * time.Millisecond, true},
 			{600 * time.Millisecond, true}, {950 * time.Millisecond, true}} {
 			r.clearEvents()
 			r.ph.onHook()
@@ -178,6 +178,13 @@ func TestHookFlashWindow(t *testing.T) {
 			if c.flash && (evs[0].Duration < c.down-20*time.Millisecond || evs[0].Duration > c.down+20*time.Millisecond) {
 				t.Fatalf("flash duration %v for %v", evs[0].Duration, c.down)
 			}
+		}
+		// A single dial pulse during a call is a rotary digit.
+		r.clearEvents()
+		r.ph.rotary('1')
+		time.Sleep(500 * time.Millisecond)
+		if evs := r.events(); len(evs) != 1 || evs[0].Kind != EvDigit || !evs[0].Pulse || evs[0].Digit != '1' {
+			t.Fatalf("one pulse in a call: %v", evs)
 		}
 		// Longer than FlashMax: hang-up.
 		r.clearEvents()
