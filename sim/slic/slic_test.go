@@ -855,7 +855,7 @@ func FuzzSPI(f *testing.F) {
 					t.Fatal(err)
 				}
 			}
-			time.Sleep(10 * time.Second)
+			time.Sleep(time.Second)
 			m.mu.Lock()
 			want := !m.inReset && (m.reg[18]&m.reg[21]|m.reg[19]&m.reg[22]|m.reg[20]&m.reg[23]) != 0
 			m.mu.Unlock()
