@@ -78,6 +78,13 @@ type Port struct {
 // New builds a port on the board's SLIC: it resets, probes and initialises
 // the chip (proslic.New) and prepares the DSP. The line stays open until Run.
 func New(s hal.SLIC, cfg Config, log *slog.Logger) (*Port, error) {
+	return NewWithOpts(s, cfg, nil, log)
+}
+
+// NewWithOpts is New with the SLIC driver's options (PCM slot and format,
+// loop current, …; nil = proslic.DefaultOpts). The ring generator's
+// frequency and amplitude come from cfg; ring cadence is timed by the port.
+func NewWithOpts(s hal.SLIC, cfg Config, so *proslic.Opts, log *slog.Logger) (*Port, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -85,6 +92,9 @@ func New(s hal.SLIC, cfg Config, log *slog.Logger) (*Port, error) {
 		return nil, fmt.Errorf("fxs %s: no PCM channel", s.Name)
 	}
 	o := proslic.DefaultOpts
+	if so != nil {
+		o = *so
+	}
 	o.Logger = log
 	o.Ring = proslic.RingConfig{FrequencyHz: cfg.RingFrequencyHz, PeakVolts: cfg.RingPeakVolts} // cadence by the port
 	if s.PCM.Rate() == hal.RateWideband {
