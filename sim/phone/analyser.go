@@ -8,13 +8,16 @@ import (
 
 // Tone names the ear uses.
 const (
-	ToneSilence     = "silence"
-	ToneDial        = "dial"
-	ToneStutterDial = "stutter-dial"
-	ToneRingback    = "ringback"
-	ToneBusy        = "busy"
-	ToneReorder     = "reorder"
-	ToneBusyOrReord = "busy/reorder" // 480+620 whose cadence is not yet known
+	ToneSilence       = "silence"
+	ToneDial          = "dial"
+	ToneStutterDial   = "stutter-dial"
+	ToneRingback      = "ringback"
+	ToneBusy          = "busy"
+	ToneReorder       = "reorder"
+	ToneBusyOrReorder = "busy/reorder" // 480+620 whose cadence is not yet known
+	// LabelBusyTone is the Segment label of 480+620 Hz (busy and reorder
+	// share it; the cadence tells them apart).
+	LabelBusyTone   = "busy-tone"
 	ToneCallWaiting = "call-waiting"
 	ToneCAS         = "cas"
 	ToneHowler      = "howler"
@@ -100,7 +103,7 @@ var patterns = func() []pattern {
 	p := []pattern{
 		{label: ToneDial, freqs: []float64{350, 440}},
 		{label: ToneRingback, freqs: []float64{440, 480}},
-		{label: "busy-tone", freqs: []float64{480, 620}},
+		{label: LabelBusyTone, freqs: []float64{480, 620}},
 		{label: ToneCallWaiting, freqs: []float64{440}},
 		{label: ToneCAS, freqs: []float64{2130, 2750}},
 		{label: ToneHowler, freqs: []float64{1400, 2060, 2450, 2600}},
@@ -353,7 +356,7 @@ func (a *analyser) hearing(now time.Time) (name, sit string) {
 			return ToneStutterDial, ""
 		}
 		return ToneDial, ""
-	case s.Label == "busy-tone":
+	case s.Label == LabelBusyTone:
 		return a.busyKind(segs, toneIdx), ""
 	case len(s.Label) > len(toneSITPrefix) && s.Label[:len(toneSITPrefix)] == toneSITPrefix:
 		return ToneSIT, sitVariant(segs, toneIdx)
@@ -366,7 +369,7 @@ func cadenceGap(label string) (time.Duration, bool) {
 	switch {
 	case label == ToneRingback:
 		return 4200 * time.Millisecond, true
-	case label == "busy-tone":
+	case label == LabelBusyTone:
 		return 600 * time.Millisecond, true
 	case label == ToneHowler, label == ToneDial:
 		return 200 * time.Millisecond, true
@@ -398,7 +401,7 @@ func (a *analyser) stutterBefore(segs []Segment, i int) bool {
 func (a *analyser) busyKind(segs []Segment, i int) string {
 	for j := i; j >= 0; j-- {
 		s := segs[j]
-		if s.Label != "busy-tone" {
+		if s.Label != LabelBusyTone {
 			continue
 		}
 		complete := j < len(segs)-1
@@ -409,7 +412,7 @@ func (a *analyser) busyKind(segs []Segment, i int) string {
 			return ToneReorder
 		}
 	}
-	return ToneBusyOrReord
+	return ToneBusyOrReorder
 }
 
 // sitVariant names the SIT from its first two segments (telephony.md §3).

@@ -43,8 +43,8 @@ func TestEarNamesSoxTones(t *testing.T) {
 	}{
 		{name: "dial", x: func() []int16 { return soxSignal(t, 1, on(2, 350, 440)) }, want: ToneDial},
 		{name: "ringback", x: func() []int16 { return soxSignal(t, 2, on(2, 440, 480), off(4)) }, want: ToneRingback, cadLabel: ToneRingback, on: 2 * time.Second, off: 4 * time.Second},
-		{name: "busy", x: func() []int16 { return soxSignal(t, 4, on(0.5, 480, 620), off(0.5)) }, want: ToneBusy, cadLabel: "busy-tone", on: 500 * time.Millisecond, off: 500 * time.Millisecond},
-		{name: "reorder", x: func() []int16 { return soxSignal(t, 6, on(0.25, 480, 620), off(0.25)) }, want: ToneReorder, cadLabel: "busy-tone", on: 250 * time.Millisecond, off: 250 * time.Millisecond},
+		{name: "busy", x: func() []int16 { return soxSignal(t, 4, on(0.5, 480, 620), off(0.5)) }, want: ToneBusy, cadLabel: LabelBusyTone, on: 500 * time.Millisecond, off: 500 * time.Millisecond},
+		{name: "reorder", x: func() []int16 { return soxSignal(t, 6, on(0.25, 480, 620), off(0.25)) }, want: ToneReorder, cadLabel: LabelBusyTone, on: 250 * time.Millisecond, off: 250 * time.Millisecond},
 		{name: "reorder legacy 0.3/0.2", x: func() []int16 { return soxSignal(t, 6, on(0.3, 480, 620), off(0.2)) }, want: ToneReorder},
 		{name: "stutter dial", x: func() []int16 {
 			return append(soxSignal(t, 6, on(0.1, 350, 440), off(0.1)), soxSignal(t, 1, on(1, 350, 440))...)
