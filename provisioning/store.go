@@ -109,8 +109,15 @@ func (s *Store) Save(cfg *Config) error {
 		return fmt.Errorf("provisioning store: encode secrets: %w", err)
 	}
 	secName := "secrets-" + secSum[:16] + ".json"
-	if err := writeAtomic(s.dir, secName, secBytes, 0o600); err != nil {
-		return fmt.Errorf("provisioning store: write secrets: %w", err)
+	// The secrets file is named by its content: when the passwords did not
+	// change, the intact file already there is reused.
+	var existing secretsBody
+	if sum, err := s.readSealedSum(secName, &existing); err != nil || sum != secSum {
+		// No directory fsync yet: the one after config.json's rename
+		// covers every entry of the directory.
+		if err := writeFileSynced(s.dir, secName, secBytes, 0o600); err != nil {
+			return fmt.Errorf("provisioning store: write secrets: %w", err)
+		}
 	}
 	cfgBytes, _, err := seal(configBody{SavedAt: time.Now().UTC(), SecretsFile: secName, SecretsSHA256: secSum, Config: red})
 	if err != nil {
@@ -287,6 +294,15 @@ func (s *Store) loadCommands(size int) (*dedupWindow, error) {
 // or the new content: temp file in the same directory, fsync, rename,
 // directory fsync.
 func writeAtomic(dir, name string, data []byte, perm os.FileMode) error {
+	if err := writeFileSynced(dir, name, data, perm); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// writeFileSynced is writeAtomic without the directory fsync, for a file
+// that a later writeAtomic in the same directory makes durable.
+func writeFileSynced(dir, name string, data []byte, perm os.FileMode) error {
 	f, err := os.CreateTemp(dir, ".tmp-"+name+"-*")
 	if err != nil {
 		return err
@@ -315,7 +331,7 @@ func writeAtomic(dir, name string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	ok = true
-	return syncDir(dir)
+	return nil
 }
 
 func syncDir(dir string) error {
