@@ -81,3 +81,21 @@ func FuzzParseCredentials(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDigestVerify(b *testing.B) {
+	a, err := newDigestAuth("127.0.0.1", time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	users := map[string]string{"101": "pw101"}
+	n := a.nonce()
+	c := credentials{Username: "101", Realm: "127.0.0.1", Nonce: n, URI: "sip:127.0.0.1", QOP: "auth", NC: "00000001", CNonce: "abc"}
+	hdr := `Digest username="101", realm="127.0.0.1", nonce="` + n + `", uri="sip:127.0.0.1", response="` +
+		expectedResponse(c, "REGISTER", "pw101") + `", qop=auth, nc=00000001, cnonce="abc", algorithm=MD5`
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, _, _ := a.verify(hdr, "REGISTER", users); r != authOK {
+			b.Fatal(r)
+		}
+	}
+}

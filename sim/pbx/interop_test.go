@@ -265,29 +265,35 @@ func TestInteropBaresip(t *testing.T) {
 
 // SIPp's built-in uac scenario (INVITE, ACK, pause, BYE) goes through the
 // PBX (auth off: the built-in scenario does not answer challenges) to a
-// registered softphone; SIPp exits 0 only if every step matched.
+// registered softphone, over UDP and over TCP (the softphone's leg stays
+// UDP); SIPp exits 0 only if every step matched.
 func TestInteropSIPpUAC(t *testing.T) {
 	bin := testpeer.Require(t, "sipp")[0]
-	p := startPBX(t, pbx.Config{Auth: false})
-	ctx := tctx(t, 30*time.Second)
-	sp := startPhone(t, softphone.Config{User: "102", Registrar: p.Addr(), AutoAnswer: true, ToneHz: 800})
-	if err := sp.Register(ctx); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	port := testpeer.FreePort(t, false)
-	mport := testpeer.FreePort(t, true)
-	cport := testpeer.FreePort(t, false)
-	proc := testpeer.Start(t, dir, bin, "-sn", "uac", "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(mport), "-cp", strconv.Itoa(cport),
-		"-s", "102", "-m", "1", "-d", "1000", "-nostdin", "-timeout", "15s", "-timeout_error", p.Addr())
-	waitFor(t, 20*time.Second, "sipp to finish", proc.Exited)
-	if code := proc.Cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("sipp uac exit %d:\n%s", code, proc.Output())
-	}
-	waitFor(t, 3*time.Second, "softphone idle", func() bool { return sp.State() == softphone.Idle })
-	cs := p.Calls()
-	if len(cs) != 1 || cs[0].Status != 200 || cs[0].Callee != "102" || cs[0].State != "ended" {
-		t.Errorf("calls %+v", cs)
+	for _, tr := range []string{"u1", "t1"} {
+		t.Run(tr, func(t *testing.T) {
+			p := startPBX(t, pbx.Config{Auth: false})
+			ctx := tctx(t, 30*time.Second)
+			sp := startPhone(t, softphone.Config{User: "102", Registrar: p.Addr(), AutoAnswer: true, ToneHz: 800})
+			if err := sp.Register(ctx); err != nil {
+				t.Fatal(err)
+			}
+			dir := t.TempDir()
+			port := testpeer.FreePort(t, false)
+			mport := testpeer.FreePort(t, true)
+			cport := testpeer.FreePort(t, false)
+			proc := testpeer.Start(t, dir, bin, "-sn", "uac", "-t", tr, "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+				"-mi", "127.0.0.1", "-mp", strconv.Itoa(mport), "-cp", strconv.Itoa(cport),
+				"-s", "102", "-m", "1", "-d", "1000", "-nostdin", "-timeout", "15s", "-timeout_error", p.Addr())
+			waitFor(t, 20*time.Second, "sipp to finish", proc.Exited)
+			if code := proc.Cmd.ProcessState.ExitCode(); code != 0 {
+				t.Fatalf("sipp uac exit %d:\n%s", code, proc.Output())
+			}
+			waitFor(t, 3*time.Second, "softphone idle", func() bool { return sp.State() == softphone.Idle })
+			cs := p.Calls()
+			want := map[string]string{"u1": "UDP", "t1": "TCP"}[tr]
+			if len(cs) != 1 || cs[0].Status != 200 || cs[0].Callee != "102" || cs[0].State != "ended" || cs[0].Invite.Transport != want {
+				t.Errorf("calls %+v", cs)
+			}
+		})
 	}
 }

@@ -78,3 +78,17 @@ func FuzzParseSummary(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkSummaryMarshalParse(b *testing.B) {
+	s := Summary{Waiting: true, Account: "sip:*97@127.0.0.1", Classes: map[string]Counts{"voice-message": {2, 8, 0, 2}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		body, err := s.Marshal()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ParseSummary(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

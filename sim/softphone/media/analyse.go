@@ -21,7 +21,7 @@ type Analysis struct {
 const (
 	scanLow  = 100.0
 	scanHigh = 3900.0
-	scanStep = 5.0
+	scanStep = 5.0 // guard below Nyquist
 	// minSamples is the shortest block analysed (20 ms at 8 kHz).
 	minSamples = 160
 	// silenceRMS is the level under which a block counts as silence
@@ -29,9 +29,9 @@ const (
 	silenceRMS = 23.0
 )
 
-// Analyse finds the dominant frequency of samples taken at rate Hz with a
-// Hann-windowed Goertzel scan from 100 to 3900 Hz in 5 Hz steps, refined by
-// parabolic interpolation between neighbouring bins.
+// Analyse finds the dominant frequency between 100 and 3900 Hz of samples
+// taken at rate Hz: the strongest bin of a Hann-windowed FFT, refined with a
+// Goertzel scan at 0.5 Hz steps around it and parabolic interpolation.
 func Analyse(samples []int16, rate int) Analysis {
 	n := len(samples)
 	if n < minSamples || rate <= 0 {
@@ -60,28 +60,49 @@ func Analyse(samples []int16, rate int) Analysis {
 	if a.RMS < silenceRMS {
 		return a
 	}
+	// Coarse: the strongest FFT bin in range (zero-padded to a power of
+	// two); fine: Goertzel at 0.5 Hz steps within one bin either side, then
+	// parabolic interpolation.
 	high := math.Min(scanHigh, float64(rate)/2-scanStep)
-	nb := int((high-scanLow)/scanStep) + 1
-	pw := make([]float64, nb)
-	best := 0
-	for k := 0; k < nb; k++ {
-		pw[k] = goertzelPower(x, scanLow+float64(k)*scanStep, float64(rate))
-		if pw[k] > pw[best] {
-			best = k
+	size := 1
+	for size < n {
+		size <<= 1
+	}
+	re := make([]float64, size)
+	im := make([]float64, size)
+	copy(re, x)
+	fft(re, im)
+	binHz := float64(rate) / float64(size)
+	best, bestP := -1, 0.0
+	for k := int(math.Ceil(scanLow / binHz)); float64(k)*binHz <= high && k < size/2; k++ {
+		if p := re[k]*re[k] + im[k]*im[k]; best < 0 || p > bestP {
+			best, bestP = k, p
 		}
 	}
-	f := scanLow + float64(best)*scanStep
-	peak := pw[best]
-	if best > 0 && best < nb-1 {
-		l, c, r := math.Sqrt(pw[best-1]), math.Sqrt(pw[best]), math.Sqrt(pw[best+1])
+	if best < 0 {
+		return a
+	}
+	const fine = 0.5
+	lo := math.Max(scanLow, float64(best-1)*binHz)
+	hi := math.Min(high, float64(best+1)*binHz)
+	nb := int((hi-lo)/fine) + 1
+	pw := make([]float64, nb)
+	bi := 0
+	for k := range pw {
+		pw[k] = goertzelPower(x, lo+float64(k)*fine, float64(rate))
+		if pw[k] > pw[bi] {
+			bi = k
+		}
+	}
+	f := lo + float64(bi)*fine
+	peak := pw[bi]
+	if bi > 0 && bi < nb-1 {
+		l, c, r := math.Sqrt(pw[bi-1]), math.Sqrt(pw[bi]), math.Sqrt(pw[bi+1])
 		if d := l - 2*c + r; d != 0 {
-			delta := 0.5 * (l - r) / d
-			if delta > -1 && delta < 1 {
-				f += delta * scanStep
+			if delta := 0.5 * (l - r) / d; delta > -1 && delta < 1 {
+				f += delta * fine
 			}
 		}
-		// Re-measure at the refined frequency for the purity figure.
-		peak = math.Max(peak, goertzelPower(x, f, float64(rate)))
 	}
 	a.Freq = f
 	// A sine of amplitude A gives |X| = A*N/4 through a Hann window, and
@@ -123,6 +144,39 @@ func (t *Tone) Fill(buf []int16, hz float64, amp float64) {
 		t.phase += step
 		if t.phase > 2*math.Pi {
 			t.phase -= 2 * math.Pi
+		}
+	}
+}
+
+// fft is an in-place iterative radix-2 complex FFT; len(re) must be a power
+// of two.
+func fft(re, im []float64) {
+	n := len(re)
+	for i, j := 1, 0; i < n; i++ {
+		bit := n >> 1
+		for ; j&bit != 0; bit >>= 1 {
+			j ^= bit
+		}
+		j |= bit
+		if i < j {
+			re[i], re[j] = re[j], re[i]
+			im[i], im[j] = im[j], im[i]
+		}
+	}
+	for size := 2; size <= n; size <<= 1 {
+		ang := -2 * math.Pi / float64(size)
+		wr, wi := math.Cos(ang), math.Sin(ang)
+		for start := 0; start < n; start += size {
+			cr, ci := 1.0, 0.0
+			for k := 0; k < size/2; k++ {
+				a, b := start+k, start+k+size/2
+				tr := re[b]*cr - im[b]*ci
+				ti := re[b]*ci + im[b]*cr
+				re[b], im[b] = re[a]-tr, im[a]-ti
+				re[a] += tr
+				im[a] += ti
+				cr, ci = cr*wr-ci*wi, cr*wi+ci*wr
+			}
 		}
 	}
 }

@@ -1,0 +1,43 @@
+package pbx_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"basestation/sim/pbx"
+	"basestation/sim/softphone"
+)
+
+// benchRegister measures one registration round (REGISTER → 200, or with
+// Auth REGISTER → 401 → REGISTER with credentials → 200) over loopback UDP,
+// softphone to PBX.
+func benchRegister(b *testing.B, auth bool) {
+	p, err := pbx.New(pbx.Config{Users: users, Auth: auth}, testLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = p.Run(ctx) }()
+	ph, err := softphone.New(softphone.Config{User: "101", Password: "pw101", Registrar: p.Addr()}, testLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	go func() { _ = ph.Run(ctx) }()
+	rctx, rcancel := context.WithTimeout(ctx, time.Minute)
+	defer rcancel()
+	if err := ph.Register(rctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := ph.Register(rctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRegister(b *testing.B)       { benchRegister(b, false) }
+func BenchmarkRegisterDigest(b *testing.B) { benchRegister(b, true) }
