@@ -166,8 +166,8 @@ func New(line Line, cfg Config) *Phone {
 	if cfg.Rotary.InterDigit <= 0 {
 		cfg.Rotary.InterDigit = 700 * time.Millisecond
 	}
-	if cfg.ACKDigit == 0 {
-		cfg.ACKDigit = 'D'
+	if _, _, ok := dtmfFreqs(cfg.ACKDigit); !ok {
+		cfg.ACKDigit = 'D' // 0 or not a DTMF key: the usual ACK
 	}
 	if cfg.RingerMinVrms <= 0 {
 		cfg.RingerMinVrms = 40
