@@ -95,6 +95,7 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 			if c.state >= csAnswering && c.owner == s {
 				// Recall of a held call: take it back.
 				s.active = c
+				c.heldByUs = false
 				c.attachAudioLocked(s)
 				after = func() { _ = c.reinvite(false) }
 			} else if u.claimLocked(c, s) {
@@ -151,13 +152,15 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 		case o != nil && o.state == csSetup && !o.out:
 			// Call waiting: hold the current call, answer the new one.
 			if u.claimLocked(o, s) {
-				a.detachAudioLocked(s)
+				a.heldByUs = true
+				a.ms.Attach(nil)
 				s.active, s.other = o, a
 				after = func() { _ = a.reinvite(true) }
 			}
 		case o != nil:
 			// Swap: hold the active call, resume the held one.
 			a.ms.Attach(nil)
+			a.heldByUs, o.heldByUs = true, false
 			s.active, s.other = o, a
 			o.attachAudioLocked(s)
 			after = func() {
@@ -167,12 +170,14 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 		case a.state >= csActive && !s.dialing:
 			// Hold and give dial tone (a number now transfers).
 			s.dialing = true
+			a.heldByUs = true
 			a.ms.Attach(nil)
 			_ = s.ep.PlayTone(u.dialToneLocked(s))
 			after = func() { _ = a.reinvite(true) }
 		case s.dialing && a.heldByUs:
 			// Flash again without a number: back to the call.
 			s.dialing = false
+			a.heldByUs = false
 			_ = s.ep.PlayTone(ToneNone)
 			a.attachAudioLocked(s)
 			after = func() { _ = a.reinvite(false) }

@@ -64,6 +64,9 @@ type call struct {
 
 	referDone chan struct{}
 	referOnce sync.Once
+
+	reMu          sync.Mutex // serialises our re-INVITEs
+	signalledHold bool       // hold state the peer last agreed to
 }
 
 func (u *UA) newCall(e *extension, acct Account, auth *authenticator, out bool) *call {
@@ -541,16 +544,24 @@ func (c *call) ack(cseq uint32) error {
 	return c.cli.WriteRequest(ack, noBuild)
 }
 
-// reinvite sends a re-INVITE with our current direction (hold/resume).
+// reinvite brings the signalled hold state in line with the wanted one
+// (heldByUs, set by the bridge; hold is recorded as wanted here too).
+// Re-INVITEs of a call are serialised, so quick hold/resume sequences
+// converge to the last wish.
 func (c *call) reinvite(hold bool) error {
 	if c.ms == nil {
 		return errors.New("no media")
 	}
+	c.reMu.Lock()
+	defer c.reMu.Unlock()
 	c.u.mu.Lock()
-	c.heldByUs = hold
+	want := c.heldByUs
 	c.u.mu.Unlock()
+	if want == c.signalledHold {
+		return nil
+	}
 	neg := c.ms.Negotiator()
-	if hold {
+	if want {
 		neg.SetDirection(media.SendOnly)
 	} else {
 		neg.SetDirection(media.SendRecv)
@@ -583,6 +594,7 @@ func (c *call) reinvite(hold bool) error {
 		if err != nil {
 			return err
 		}
+		c.signalledHold = want
 		return c.ms.Apply(n)
 	}
 	return errors.New("re-INVITE: glare persisted")

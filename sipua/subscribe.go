@@ -217,6 +217,7 @@ func (c *call) transfer(number string) {
 	if err != nil || !res.IsSuccess() {
 		u.log.Warn("transfer refused, resuming", "call", c.dlg.callID, "error", err, "response", describeRes(res))
 		u.mu.Lock()
+		c.heldByUs = false
 		if s := c.owner; s != nil && s.active == c {
 			_ = s.ep.PlayTone(ToneNone)
 			c.attachAudioLocked(s)

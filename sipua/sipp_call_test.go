@@ -1,0 +1,286 @@
+package sipua
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+const sippSDP = `v=0
+o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+`
+
+// sippInvite is the INVITE a SIPp UAC sends to our UA (user 1001).
+func sippInvite(sdp string) string {
+	return `
+  <send retrans="500"><![CDATA[
+INVITE sip:1001@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Caller Four" <sip:1004@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:1001@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:1004@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+` + sdp + `
+]]></send>
+`
+}
+
+// sippAckNon2xx ACKs a failure response; branch names the INVITE.
+func sippAckNon2xx(branch string) string {
+	return `
+  <send><![CDATA[
+ACK sip:1001@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=` + branch + `
+From: "Caller Four" <sip:1004@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+`
+}
+
+// sippInDialog sends an in-dialog request (after rrs="true" on the 200).
+func sippInDialog(method string, cseq int, sdp string) string {
+	body := ""
+	ct := "Content-Length: 0\n"
+	if sdp != "" {
+		body = sdp
+		ct = "Content-Type: application/sdp\nContent-Length: [len]\n"
+	}
+	retrans := ` retrans="500"`
+	if method == "ACK" {
+		retrans = ""
+	}
+	return fmt.Sprintf(`
+  <send%s><![CDATA[
+%s [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Caller Four" <sip:1004@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:1001@[remote_ip]:[remote_port]>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: %d %s
+Contact: <sip:1004@[local_ip]:[local_port]>
+Max-Forwards: 70
+%s
+%s
+]]></send>
+`, retrans, method, cseq, method, ct, body)
+}
+
+// registrarSIPp answers REGISTERs (register + un-register).
+func registrarSIPp(t *testing.T) *sipp {
+	return startSIPp(t, scenario("registrar", `<recv request="REGISTER"/>`+sippRegOK), 2, "")
+}
+
+// An INVITE from an address that is not the account's registrar/proxy is
+// refused with 403; with no endpoint attached a trusted INVITE gets 486;
+// an offer with no common codec gets 488.
+func TestSIPpIncomingRefusals(t *testing.T) {
+	reg := registrarSIPp(t)
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+
+	refuse := func(name string, code int, sdp string, extra ...string) {
+		t.Run(name, func(t *testing.T) {
+			xml := scenario(name, sippInvite(sdp)+`
+  <recv response="100" optional="true"/>
+  <recv response="`+fmt.Sprint(code)+`"/>
+`+sippAckNon2xx("[branch-2]"))
+			s := startSIPp(t, xml, 1, u.ListenAddr(), extra...)
+			s.wait(t, 10*time.Second)
+		})
+	}
+	refuse("foreign-source-403", 403, sippSDP, "-i", "127.0.0.2")
+	refuse("no-endpoint-486", 486, sippSDP)
+	ep := newFakeEndpoint("analog", 0)
+	if _, err := u.Attach("101", ep); err != nil {
+		t.Fatal(err)
+	}
+	g729 := strings.NewReplacer("RTP/AVP 0 101", "RTP/AVP 18", "a=rtpmap:0 PCMU/8000", "a=rtpmap:18 G729/8000").Replace(sippSDP)
+	refuse("no-common-codec-488", 488, g729)
+	if ep.has("ring") {
+		t.Error("endpoint rang for a refused call")
+	}
+}
+
+// BYE in the early dialog while our endpoints ring: 200 to the BYE, 487
+// to the INVITE, ringing stops.
+func TestSIPpByeWhileRinging(t *testing.T) {
+	reg := registrarSIPp(t)
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 0)
+	if _, err := u.Attach("101", ep); err != nil {
+		t.Fatal(err)
+	}
+	xml := scenario("byering", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180" rrs="true"/>
+  <pause milliseconds="300"/>
+`+sippInDialog("BYE", 2, "")+`
+  <recv response="200"/>
+  <recv response="487"/>
+`+sippAckNon2xx("[branch-6]"))
+	s := startSIPp(t, xml, 1, u.ListenAddr())
+	ep.waitFor(t, "ring 1004", 5*time.Second)
+	ep.waitFor(t, "stop-ringing", 5*time.Second)
+	s.wait(t, 10*time.Second)
+}
+
+// The far end holds and resumes (re-INVITE sendonly / sendrecv: we answer
+// recvonly / sendrecv), then our endpoint holds and resumes by hook flash
+// (our re-INVITEs carry sendonly / sendrecv).
+func TestSIPpReinviteHold(t *testing.T) {
+	reg := registrarSIPp(t)
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 440)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendonly := strings.Replace(sippSDP, "a=fmtp:101 0-16\n", "a=fmtp:101 0-16\na=sendonly\n", 1)
+	ok200 := func(dir string) string {
+		sdp := strings.Replace(sippSDP, "a=fmtp:101 0-16\n", "a=fmtp:101 0-16\na="+dir+"\n", 1)
+		return `
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:1004@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+` + sdp + `
+]]></send>
+  <recv request="ACK"/>
+`
+	}
+	xml := scenario("hold", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <recv response="200" rrs="true"/>
+`+sippInDialog("ACK", 1, "")+`
+  <pause milliseconds="300"/>
+`+sippInDialog("INVITE", 2, sendonly)+`
+  <recv response="200"><action><ereg regexp="a=recvonly" search_in="body" check_it="true" assign_to="h1"/></action></recv>
+`+sippInDialog("ACK", 2, "")+`
+  <pause milliseconds="300"/>
+`+sippInDialog("INVITE", 3, sippSDP)+`
+  <recv response="200"><action><ereg regexp="a=sendrecv" search_in="body" check_it="true" assign_to="h2"/></action></recv>
+`+sippInDialog("ACK", 3, "")+`
+  <recv request="INVITE"><action><ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="h3"/></action></recv>
+`+ok200("recvonly")+`
+  <recv request="INVITE"><action><ereg regexp="a=sendrecv" search_in="body" check_it="true" assign_to="h4"/></action></recv>
+`+ok200("sendrecv")+`
+  <pause milliseconds="300"/>
+`+sippInDialog("BYE", 4, "")+`
+  <recv response="200"/>
+  <Reference variables="h1,h2,h3,h4"/>
+`)
+	s := startSIPp(t, xml, 1, u.ListenAddr())
+	ep.waitFor(t, "ring 1004", 5*time.Second)
+	rep(EndpointEvent{Kind: EvOffHook})
+	ep.waitFor(t, "audio-on", 5*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	rep(EndpointEvent{Kind: EvFlash}) // hold + dial tone
+	ep.waitFor(t, "tone dial", 2*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	rep(EndpointEvent{Kind: EvFlash}) // back to the call
+	s.wait(t, 15*time.Second)
+	ep.waitFor(t, "tone busy", 5*time.Second)
+}
+
+// Our endpoint hangs up while the callee rings; the callee answers 200 at
+// the moment our CANCEL arrives: we ACK the 200 and BYE the call.
+func TestSIPpCancelRaces200(t *testing.T) {
+	xml := scenario("cancelrace", `
+  <recv request="REGISTER" optional="true" next="reg"/>
+  <recv request="INVITE"><action><ereg regexp="([0-9]+)" search_in="hdr" header="CSeq:" assign_to="cs,csn"/></action></recv>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]callee[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:1004@[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+  <recv request="CANCEL"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]callee[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]callee[call_number]
+[last_Call-ID:]
+CSeq: [$csn] INVITE
+Contact: <sip:1004@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+`+sippSDP+`
+]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <Reference variables="cs"/>
+  <nop><action><exec int_cmd="stop_call"/></action></nop>
+`+sippRegOK)
+	s := startSIPp(t, xml, 2, "") // REGISTER (un-REGISTER reuses its Call-ID) + INVITE
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", s.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 0)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep(EndpointEvent{Kind: EvOffHook})
+	rep(EndpointEvent{Kind: EvDialed, Number: "1004"})
+	ep.waitFor(t, "tone ringback", 5*time.Second)
+	rep(EndpointEvent{Kind: EvOnHook})
+	waitEvent(t, u.UA, 10*time.Second, func(e Event) bool {
+		c, ok := e.(*CallEvent)
+		return ok && strings.Contains(c.Reason, "raced")
+	})
+	s.wait(t, 10*time.Second)
+}
