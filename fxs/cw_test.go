@@ -98,6 +98,21 @@ func TestCallWaitingCallerID(t *testing.T) {
 				if s := toneShare(tail, 1000); s < 0.8 {
 					t.Errorf("far end not restored after the alert (1 kHz share %.2f)", s)
 				}
+				// One repeat of the SAS 10 s after the first, then nothing.
+				time.Sleep(25 * time.Second)
+				rec, _ = r.ph.recording(t0.Add(2 * time.Second))
+				var sas []time.Duration
+				for i := 0; i+400 <= len(rec); i += 400 {
+					if toneShare(rec[i:i+400], 440) > 0.5 {
+						sas = append(sas, samplesDur(i)+2*time.Second)
+					}
+				}
+				if len(sas) == 0 || sas[0] < 9900*time.Millisecond || sas[len(sas)-1] > 10500*time.Millisecond {
+					t.Errorf("repeated SAS at %v (want one burst at ≈10 s)", sas)
+				}
+				if s := toneShare(rec[len(rec)-8000:], 1000); s < 0.8 {
+					t.Errorf("far end not heard after the repeat (1 kHz share %.2f)", s)
+				}
 				cancel()
 				<-done
 			})

@@ -21,13 +21,14 @@ type burst interface {
 type cwPhase int
 
 const (
-	cwNone    cwPhase = iota
-	cwSAS             // 440 Hz to the user
-	cwCAS             // 2130+2750 Hz to the CPE
-	cwAckWait         // waiting for DTMF A or D
-	cwAckOn           // ACK sounding; FSK starts at its end
-	cwFSK             // caller ID going out
-	cwTone            // plain call-waiting tone repeating
+	cwNone      cwPhase = iota
+	cwSAS               // 440 Hz to the user
+	cwCAS               // 2130+2750 Hz to the CPE
+	cwAckWait           // waiting for DTMF A or D
+	cwAckOn             // ACK sounding; FSK starts at its end
+	cwFSK               // caller ID going out
+	cwWait              // between the first alert and its one repeat (far end heard)
+	cwRepeatSAS         // the repeated 440 Hz burst; the alert ends after it
 )
 
 // loop is the state machine, owned by the goroutine in Port.Run. It never
@@ -81,7 +82,8 @@ type loop struct {
 	// Call waiting.
 	cw      cwPhase
 	cwUntil time.Time
-	cwCID   *CallerID
+	cwStart time.Time
+	cwCID   *CallerID // nil: alert without caller ID
 
 	// Fault.
 	faultUntil time.Time
@@ -569,7 +571,7 @@ func (l *loop) ringTimers(now time.Time) {
 func (l *loop) render() {
 	out := l.out
 	if l.audio != nil {
-		if l.cw != cwNone && l.cw != cwTone {
+		if l.cw != cwNone && l.cw != cwWait {
 			clear(l.in) // the far end does not hear the CIDCW exchange
 		}
 		l.audio.pushUp(l.in)
@@ -596,7 +598,7 @@ func (l *loop) render() {
 		if l.audio != nil {
 			l.audio.pullDown(l.in)
 		}
-	case l.audio != nil && (l.cw == cwNone || l.cw == cwTone):
+	case l.audio != nil && (l.cw == cwNone || l.cw == cwWait):
 		l.audio.pullDown(out)
 	default:
 		clear(out)
@@ -615,8 +617,8 @@ func (l *loop) fskDone() {
 		// burst has reached the line.
 		l.ohtUntil = time.Now().Add(ohtHold)
 	case fskCIDCW:
-		l.cw = cwTone
-		l.cwUntil = time.Now().Add(cwRepeat - sasTime - casTime)
+		l.cw = cwWait
+		l.cwUntil = l.cwStart.Add(cwRepeat)
 	}
 	l.fskKind = 0
 }
@@ -634,14 +636,17 @@ func (l *loop) startVMWI(now time.Time) {
 }
 
 // Call waiting (Type II caller ID).
+//
+// The alert is one 300 ms SAS (then, with caller ID, CAS, the phone's ACK
+// and FSK), repeated once as a bare SAS 10 s later; the far end is muted
+// only while the port signals.
 func (l *loop) startCW(now time.Time, cid *CallerID) {
-	l.cwCID = cid
-	_ = l.gen.Play(dsp.ToneCallWaiting)
-	if cid == nil || !l.p.cfg.CallWaitingCallerID || l.p.cfg.CallerID == CallerIDOff {
-		l.cw = cwTone
-		l.cwUntil = now.Add(cwRepeat)
-		return
+	l.cwCID = nil
+	if cid != nil && l.p.cfg.CallWaitingCallerID && l.p.cfg.CallerID != CallerIDOff {
+		l.cwCID = cid
 	}
+	l.cwStart = now
+	_ = l.gen.Play(dsp.ToneCallWaiting)
 	l.cw = cwSAS
 	l.cwUntil = now.Add(sasTime)
 }
@@ -664,6 +669,12 @@ func (l *loop) cwTimers(now time.Time) {
 	}
 	switch l.cw {
 	case cwSAS:
+		if l.cwCID == nil {
+			l.gen.Stop()
+			l.cw = cwWait
+			l.cwUntil = l.cwStart.Add(cwRepeat)
+			return
+		}
 		_ = l.gen.Play(dsp.ToneCAS)
 		l.cw = cwCAS
 		l.cwUntil = now.Add(casTime)
@@ -675,13 +686,17 @@ func (l *loop) cwTimers(now time.Time) {
 	case cwAckWait:
 		// no ACK: the phone cannot show caller ID on call waiting
 		l.p.log.Info("fxs: no CIDCW acknowledgement; caller ID not sent")
-		l.cw = cwTone
-		l.cwUntil = now.Add(cwRepeat - sasTime - casTime - ackWindow)
+		l.cw = cwWait
+		l.cwUntil = l.cwStart.Add(cwRepeat)
 	case cwAckOn:
 		l.cwSend(now)
-	case cwTone:
+	case cwWait:
 		_ = l.gen.Play(dsp.ToneCallWaiting)
-		l.cwUntil = now.Add(cwRepeat)
+		l.cw = cwRepeatSAS
+		l.cwUntil = now.Add(sasTime)
+	case cwRepeatSAS:
+		l.gen.Stop()
+		l.cw = cwNone
 	}
 }
 
@@ -704,8 +719,8 @@ func (l *loop) cwSend(now time.Time) {
 	b, err := l.cidBurst(l.cwCID, now, true)
 	if err != nil {
 		l.p.log.Warn("fxs: CIDCW not sent", "err", err)
-		l.cw = cwTone
-		l.cwUntil = now.Add(cwRepeat)
+		l.cw = cwWait
+		l.cwUntil = l.cwStart.Add(cwRepeat)
 		return
 	}
 	l.cw = cwFSK
@@ -808,6 +823,10 @@ func (l *loop) command(now time.Time, c command) error {
 			return ErrOnHook
 		}
 		l.cw = cwNone
+		if c.tone == dsp.ToneCallWaiting && l.state == StateCall {
+			l.startCW(now, nil) // a short alert over the call, not a muting tone
+			return nil
+		}
 		if err := l.gen.Play(c.tone); err != nil {
 			return fmt.Errorf("%w: %v", ErrTone, err)
 		}

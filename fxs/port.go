@@ -240,8 +240,12 @@ func toneName(s string) dsp.ToneName {
 	return dsp.ToneName(strings.ToLower(s))
 }
 
-// PlayTone plays a call-progress tone by name while the phone is off-hook.
+// PlayTone plays a call-progress tone by name while the phone is off-hook;
+// "" stops any tone. While a tone sounds it replaces the far end's audio.
 func (p *Port) PlayTone(name string) error {
+	if name == "" {
+		return p.StopTone()
+	}
 	return p.do(command{kind: cmdTone, tone: toneName(name)})
 }
 
@@ -269,10 +273,10 @@ func (p *Port) DisconnectAudio() error { return p.do(command{kind: cmdDisconnect
 // while it is on.
 func (p *Port) SetMessageWaiting(on bool) error { return p.do(command{kind: cmdMWI, on: on}) }
 
-// CallWaiting alerts a second call during a call: the call-waiting tone
-// (far end muted) and, when enabled, Type II caller ID (CAS, the phone's
-// ACK, then FSK). The tone repeats every 10 s until StopTone, a flash or
-// hang-up. cid may be nil.
+// CallWaiting alerts a second call during a call: a 300 ms call-waiting
+// tone (far end muted meanwhile) and, when enabled, Type II caller ID (CAS,
+// the phone's ACK, then FSK); the tone is repeated once 10 s later. A
+// flash, StopTone or another tone ends the alert. cid may be nil.
 func (p *Port) CallWaiting(cid *CallerID) error {
 	if cid != nil {
 		c := *cid
