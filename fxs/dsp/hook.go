@@ -168,7 +168,9 @@ func (h *HookClassifier) Transition(state hal.HookState, at time.Duration, dst [
 	case h.seizePending:
 		h.seizePending = false // a bounce: still idle
 	case h.breakPending:
-		h.breakPending = false // a bounce: the break goes on
+		// a bounce: the break goes on, and may by now be a hang-up
+		h.breakPending = false
+		return h.Tick(at, dst)
 	default:
 		h.breakStart = at
 	}
