@@ -175,8 +175,8 @@ func TestSweepSNR(t *testing.T) {
 	if bestLag != 22 {
 		t.Errorf("codec delay %d samples, want 22 (QMF pair)", bestLag)
 	}
-	if best < 20 {
-		t.Errorf("SNR %.1f dB, want ≥ 20 dB", best)
+	if best < 28 {
+		t.Errorf("SNR %.1f dB, want ≥ 28 dB", best)
 	}
 }
 
