@@ -223,3 +223,33 @@ func plainFSK(msg []byte) []int16 {
 	}
 	return append(out, make([]int16, 800)...)
 }
+
+// Caller-ID content comes from the network (SIP From / P-Asserted-Identity):
+// whatever it holds, the message is well formed and the modulator takes it.
+func FuzzCallerIDMessage(f *testing.F) {
+	f.Add("+1 (613) 555-0199", "ACME Widgets Inc.", 0, 0, int64(0))
+	f.Add("", "", 1, 1, int64(1700000000))
+	f.Add("12345678901234567890", "Ünïcödé 名前", 2, 0, int64(-5))
+	f.Add("*67#", "\x00\x7f\xff", 0, 2, int64(42))
+	tx, err := dsp.NewFSKTransmitter(8000, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, number, name string, np, nmp int, unix int64) {
+		cid := &CallerID{Number: number, Name: name,
+			NumberPresentation: Presentation(uint(np) % 3), NamePresentation: Presentation(uint(nmp) % 3),
+			Time: time.Unix(unix, 0).UTC()}
+		for _, format := range []CallerIDFormat{CallerIDMDMF, CallerIDSDMF} {
+			msg, err := CallerIDMessage(cid, format, time.Time{})
+			if err != nil {
+				t.Fatalf("%+v %s: %v", cid, format, err)
+			}
+			if int(msg[1]) != len(msg)-3 || dsp.Checksum(msg[:len(msg)-1]) != msg[len(msg)-1] {
+				t.Fatalf("malformed message % x", msg)
+			}
+			if err := tx.Start(dsp.TypeI, msg); err != nil {
+				t.Fatalf("modulator refused % x: %v", msg, err)
+			}
+		}
+	})
+}
