@@ -1,0 +1,32 @@
+// Package dect drives the Base Station's DECT radio module over its serial
+// port and presents each paired device (a Linx or a Headset) as a telephone
+// endpoint.
+//
+// It owns:
+//   - the link to the module (package dect/wire holds the pure codec):
+//     framing, CRC, sequence numbers, acknowledgements, retransmission and
+//     resynchronisation, over github.com/tarm/serial with a read timeout
+//     (io.EOF from a read means "no data");
+//   - the module's lifecycle: reset through hal.Radio.Reset, version
+//     handshake, keepalive watchdog, recovery after a module reset or
+//     silence, reconciliation of the module's device list with the table;
+//   - registration mode (OpenRegistration/CloseRegistration): a PIN-protected
+//     window of at most 120 s with LED indication, table-full refusal and
+//     wrong-PIN lockout;
+//   - the table of paired devices and their authentication keys in the
+//     state directory (atomic writes with a checksummed backup);
+//   - authentication of devices when they attach and when they start a call;
+//   - each paired Device: ringing with caller ID and cadence, tones, digits,
+//     answer and hang-up, message waiting, call waiting, and its PCM audio
+//     channel (hal.Radio.Audio).
+//
+// It imports only basestation/hal from the project (never fxs, sipua,
+// provisioning, board or sim). It follows the project's host–module
+// protocol, docs/radio-protocol.md; identities and the authentication
+// structure follow ETSI EN 300 175-5/-6/-7 as summarised in
+// reference/telephony.md §7.
+//
+// Usage: New(board.Radio, &Options{StateDir: ..., LED: leds["registration"]})
+// then Run(ctx) in its own goroutine; read Events() for registration and
+// module events, Device(n).Events() for each device's user actions.
+package dect
