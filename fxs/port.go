@@ -308,6 +308,33 @@ func (p *Port) onSLIC(e proslic.Event) {
 	}
 }
 
+// syncPCM drops the captured frames that piled up before Run (they come
+// back at once, without waiting for the frame clock) and primes playout
+// with pcmPrime frames of silence, so that the port's tones reach the line
+// about pcmPrime frames after the event that caused them instead of behind
+// a full playout queue.
+func (p *Port) syncPCM(ctx context.Context) error {
+	for i := 0; i < 64; i++ {
+		t := time.Now()
+		if err := p.pcm.ReadFrame(ctx, p.l.in); err != nil {
+			return err
+		}
+		if time.Since(t) >= hal.FrameDuration/4 {
+			break // waited for the clock: in step now
+		}
+	}
+	clear(p.l.out)
+	for i := 0; i < pcmPrime; i++ {
+		if err := p.pcm.WriteFrame(ctx, p.l.out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pcmPrime is the playout margin in frames against scheduling jitter.
+const pcmPrime = 2
+
 // Run drives the port until ctx ends: it feeds the line, services the
 // SLIC's interrupts and processes the PCM channel frame by frame, in order.
 // On return the line is safe: ringing and tones off, linefeed open. It
@@ -329,6 +356,12 @@ func (p *Port) Run(ctx context.Context) error {
 	defer l.safe()
 	if err := l.start(time.Now()); err != nil {
 		return err
+	}
+	if err := p.syncPCM(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("fxs: PCM: %w", err)
 	}
 	for {
 		if err := p.pcm.ReadFrame(ctx, l.in); err != nil {

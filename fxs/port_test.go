@@ -10,9 +10,13 @@ func TestDialToneWithin100ms(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, DefaultConfig())
 		defer r.stop()
+		st0 := r.m.Stats()
 		t0 := time.Now()
 		r.ph.offHook()
 		time.Sleep(500 * time.Millisecond)
+		if st := r.m.Stats(); st.PCMUnderruns != st0.PCMUnderruns || st.PCMOverruns != st0.PCMOverruns {
+			t.Errorf("PCM under/overruns while running: %+v → %+v", st0, st)
+		}
 		e := r.mustEvent(EvOffHook, 0)
 		if e.Answer {
 			t.Fatal("off-hook reported as answer")
