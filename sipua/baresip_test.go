@@ -353,3 +353,74 @@ func TestExtensionCallsBaresip(t *testing.T) {
 		t.Errorf("kamailio did not route our INVITE from sip:1001@127.0.0.1")
 	}
 }
+
+// recentTone checks the last 0.4 s the endpoint heard.
+func recentTone(t *testing.T, what string, ep *fakeEndpoint, freq float64) {
+	t.Helper()
+	x := ep.received()
+	if len(x) < 3200 {
+		t.Fatalf("%s: only %d samples heard", what, len(x))
+	}
+	seg := x[len(x)-3200:]
+	got := dominantFreq(seg, 8000)
+	if math.Abs(got-freq) > 15 || rms(seg) < 500 {
+		t.Fatalf("%s: endpoint hears %.0f Hz (rms %.0f), want %.0f Hz", what, got, rms(seg), freq)
+	}
+}
+
+// Call waiting: a second call while busy alerts the endpoint; flash holds
+// the first (baresip sees the hold) and answers the second; flash swaps
+// back; hanging up recalls the held call, which off-hook resumes. The
+// endpoint hears the tone of whichever far end is active.
+func TestBaresipCallWaiting(t *testing.T) {
+	k := startKamailio(t, map[string]string{"1001": "pw1001", "1002": "pw1002", "1003": "pw1003"})
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", k.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	a := startBaresip(t, "1002", "pw1002", k.addr(), 700, "manual")
+	b := startBaresip(t, "1003", "pw1003", k.addr(), 1000, "manual")
+	ep := newFakeEndpoint("analog", 440)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.command("dial", "sip:1001@"+k.addr())
+	ep.waitFor(t, "ring 1002", 10*time.Second)
+	rep(EndpointEvent{Kind: EvOffHook})
+	a.waitEvent("CALL_ESTABLISHED", 5*time.Second)
+	time.Sleep(1200 * time.Millisecond)
+	recentTone(t, "first call", ep, 700)
+
+	b.command("dial", "sip:1001@"+k.addr())
+	ep.waitFor(t, "call-waiting 1003", 10*time.Second)
+	rep(EndpointEvent{Kind: EvFlash})
+	b.waitEvent("CALL_ESTABLISHED", 5*time.Second)
+	time.Sleep(1200 * time.Millisecond)
+	recentTone(t, "after flash (second call)", ep, 1000)
+	t.Logf("baresip A after hold:\n%s", grepLines(a.proc.Output(), "INVITE", "hold", "sendonly", "recvonly", "update"))
+
+	rep(EndpointEvent{Kind: EvFlash})
+	time.Sleep(1200 * time.Millisecond)
+	recentTone(t, "after second flash (first call)", ep, 700)
+
+	rep(EndpointEvent{Kind: EvOnHook})
+	a.waitEvent("CALL_CLOSED", 5*time.Second)
+	ep.waitFor(t, "ring 1003", 3*time.Second)
+	rep(EndpointEvent{Kind: EvOffHook})
+	time.Sleep(1200 * time.Millisecond)
+	recentTone(t, "recalled held call", ep, 1000)
+	rep(EndpointEvent{Kind: EvOnHook})
+	b.waitEvent("CALL_CLOSED", 5*time.Second)
+}
+
+func grepLines(s string, words ...string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range words {
+			if strings.Contains(l, w) && !strings.Contains(l, "audio=") {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}

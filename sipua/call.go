@@ -212,7 +212,7 @@ func (c *call) attachAudioLocked(s *epState) {
 			c.u.log.Warn("endpoint audio", "endpoint", s.name, "error", err)
 			return
 		}
-		s.audio = p
+		s.audio = &lockedPort{p: p}
 	}
 	c.ms.Attach(s.audio)
 }

@@ -261,3 +261,25 @@ func (p *switchPort) mixTone(frame []int16) {
 		p.toneN--
 	}
 }
+
+// lockedPort serialises reads and writes of an endpoint's port: during a
+// swap between two calls, the session losing the port may still be in a
+// read while the other starts.
+type lockedPort struct {
+	rmu, wmu sync.Mutex
+	p        AudioPort
+}
+
+func (l *lockedPort) Rate() int { return l.p.Rate() }
+
+func (l *lockedPort) ReadFrame(ctx context.Context, dst []int16) error {
+	l.rmu.Lock()
+	defer l.rmu.Unlock()
+	return l.p.ReadFrame(ctx, dst)
+}
+
+func (l *lockedPort) WriteFrame(ctx context.Context, src []int16) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	return l.p.WriteFrame(ctx, src)
+}
