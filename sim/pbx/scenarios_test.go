@@ -1,6 +1,7 @@
 package pbx_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -396,4 +397,91 @@ func TestBlindTransfer(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 3*time.Second, "transferee idle", func() bool { return a.State() == softphone.Idle })
+}
+
+// Hold and resume pass through the B2BUA as re-INVITEs: the held phone is
+// offered sendonly, answers recvonly and stops sending; after resume the
+// audio flows again both ways.
+func TestHoldResume(t *testing.T) {
+	p := startPBX(t, pbx.Config{Auth: true})
+	ctx := tctx(t, 20*time.Second)
+	a := startPhone(t, softphone.Config{User: "101", Password: "pw101", Registrar: p.Addr(), ToneHz: 700})
+	b := startPhone(t, softphone.Config{User: "102", Password: "pw102", Registrar: p.Addr(), ToneHz: 1200, AutoAnswer: true})
+	for _, ph := range []*softphone.Phone{a, b} {
+		if err := ph.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Call(ctx, "102"); err != nil {
+		t.Fatal(err)
+	}
+	waitTone(t, a, 1200)
+	waitFor(t, 3*time.Second, "102 connected", func() bool { return b.State() == softphone.Connected })
+	if err := a.Hold(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := b.WaitEvent(ctx, softphone.EvReinvite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Text != "sendonly" {
+		t.Errorf("held phone was offered %q, want sendonly", ev.Text)
+	}
+	if l, r := b.MediaDirection(); l != "recvonly" || r != "sendonly" {
+		t.Errorf("held phone directions %s/%s, want recvonly/sendonly", l, r)
+	}
+	time.Sleep(100 * time.Millisecond)
+	n := a.ReceivedPackets()
+	time.Sleep(300 * time.Millisecond)
+	if got := a.ReceivedPackets(); got != n {
+		t.Errorf("held phone kept sending: %d packets during hold", got-n)
+	}
+	waitTone(t, b, 700) // music on hold: the holder's tone still arrives
+	if err := a.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "audio after resume", func() bool { return a.ReceivedPackets() > n+10 })
+	if l, _ := b.MediaDirection(); l != "sendrecv" {
+		t.Errorf("after resume 102 is %s", l)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := a.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Stopping the PBX hangs up its calls: both phones get BYE and go idle.
+func TestShutdownHangsUp(t *testing.T) {
+	p, err := pbx.New(pbx.Config{Users: users}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(pctx) }()
+	defer stop()
+	ctx := tctx(t, 15*time.Second)
+	a := startPhone(t, softphone.Config{User: "101", Registrar: p.Addr()})
+	b := startPhone(t, softphone.Config{User: "102", Registrar: p.Addr(), AutoAnswer: true})
+	for _, ph := range []*softphone.Phone{a, b} {
+		if err := ph.Register(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Call(ctx, "102"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "102 connected", func() bool { return b.State() == softphone.Connected })
+	stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	waitFor(t, 3*time.Second, "both phones idle", func() bool {
+		return a.State() == softphone.Idle && b.State() == softphone.Idle
+	})
 }

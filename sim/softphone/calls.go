@@ -45,7 +45,7 @@ func (p *Phone) Call(ctx context.Context, target string, extra ...sip.Header) er
 	if err != nil {
 		return err
 	}
-	offer, err := buildSDP(p.host, p.rtpPort(), p.cfg.Codecs, true)
+	offer, err := buildSDP(p.host, p.rtpPort(), p.cfg.Codecs, true, "")
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (p *Phone) Call(ctx context.Context, target string, extra ...sip.Header) er
 	}
 	c.local = offer
 	c.cancel = nil
-	p.startMedia(c, rm, codec)
+	p.startMedia(c, rm, codec, answerDirection(rm.dir))
 	p.state = Connected
 	p.mu.Unlock()
 	p.emit(Event{Type: EvConnected})
@@ -214,6 +214,77 @@ func (p *Phone) Hangup(ctx context.Context) error {
 	}
 	p.endCall(c, 0, "")
 	return err
+}
+
+// Hold puts the call on hold with a re-INVITE offering a=sendonly (RFC 3264
+// §8.4): the other side answers recvonly and stops sending; this phone
+// keeps sending its tone, as music on hold.
+func (p *Phone) Hold(ctx context.Context) error { return p.reoffer(ctx, "sendonly") }
+
+// Resume takes the call off hold with a re-INVITE offering a=sendrecv.
+func (p *Phone) Resume(ctx context.Context) error { return p.reoffer(ctx, "sendrecv") }
+
+func (p *Phone) reoffer(ctx context.Context, dir string) error {
+	p.mu.Lock()
+	c, st := p.call, p.state
+	if c == nil || st != Connected {
+		p.mu.Unlock()
+		return errors.New("softphone: no connected call")
+	}
+	offer, err := buildSDP(p.host, p.rtpPort(), []media.Codec{c.codec}, c.dtmf, dir)
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	var remote sip.Uri
+	if c.out != nil {
+		remote = c.out.InviteResponse.Contact().Address
+	} else {
+		remote = c.in.InviteRequest.Contact().Address
+	}
+	req := sip.NewRequest(sip.INVITE, remote)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	var res *sip.Response
+	if c.out != nil {
+		res, err = c.out.Do(ctx, req)
+	} else {
+		res, err = c.in.Do(ctx, req)
+	}
+	if err != nil {
+		return fmt.Errorf("softphone: re-INVITE: %w", err)
+	}
+	if !res.IsSuccess() {
+		return &CallError{Code: res.StatusCode, Reason: res.Reason}
+	}
+	ack := sip.NewRequest(sip.ACK, remote)
+	if c.out != nil {
+		err = c.out.WriteRequest(ack)
+	} else {
+		err = c.in.WriteRequest(ack)
+	}
+	if err != nil {
+		return fmt.Errorf("softphone: ACK re-INVITE: %w", err)
+	}
+	rm, err := parseSDP(res.Body())
+	if err != nil {
+		return fmt.Errorf("softphone: re-INVITE answer: %w", err)
+	}
+	codec, ok := p.pickCodec(rm)
+	if !ok {
+		return errors.New("softphone: re-INVITE answer has no usable codec")
+	}
+	p.mu.Lock()
+	if p.call == c {
+		c.local = offer
+		local := dir
+		if !sends(answerDirection(rm.dir)) && dir == "sendrecv" {
+			local = answerDirection(rm.dir)
+		}
+		p.startMedia(c, rm, codec, local)
+	}
+	p.mu.Unlock()
+	return nil
 }
 
 // Transfer sends a blind-transfer REFER for the current call to target.
@@ -360,7 +431,8 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		p.endCall(c, sip.StatusTemporarilyUnavailable, "shutting down")
 		return
 	}
-	answer, err := buildSDP(p.host, p.rtpPort(), []media.Codec{codec}, rm.dtmfPT != 0)
+	dir := answerDirection(rm.dir)
+	answer, err := buildSDP(p.host, p.rtpPort(), []media.Codec{codec}, rm.dtmfPT != 0, dir)
 	if err != nil {
 		_ = ds.Respond(sip.StatusInternalServerError, "Server Internal Error", nil)
 		p.endCall(c, sip.StatusInternalServerError, err.Error())
@@ -373,7 +445,7 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.local = answer
 	c.rx = media.NewReceiver(rm.dtmfPT, func(d rune) { p.emit(Event{Type: EvDigit, Digit: d}) })
-	p.startMedia(c, rm, codec)
+	p.startMedia(c, rm, codec, dir)
 	p.mu.Unlock()
 	// RespondSDP writes the dialog's InviteResponse, which in-dialog
 	// requests read: the state turns Connected (allowing Hangup's BYE and
@@ -413,6 +485,7 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	p.mu.Lock()
 	local := c.local
+	offered := ""
 	if len(req.Body()) > 0 {
 		rm, err := parseSDP(req.Body())
 		codec, ok := p.pickCodec(rm)
@@ -421,15 +494,20 @@ func (p *Phone) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 			_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here", nil))
 			return
 		}
+		offered = rm.dir
 		if p.call == c && p.state == Connected {
-			answer, err := buildSDP(p.host, p.rtpPort(), []media.Codec{codec}, rm.dtmfPT != 0)
+			dir := answerDirection(rm.dir)
+			answer, err := buildSDP(p.host, p.rtpPort(), []media.Codec{codec}, rm.dtmfPT != 0, dir)
 			if err == nil {
 				c.local, local = answer, answer
 			}
-			p.startMedia(c, rm, codec)
+			p.startMedia(c, rm, codec, dir)
 		}
 	}
 	p.mu.Unlock()
+	if offered != "" {
+		p.emit(Event{Type: EvReinvite, Text: offered})
+	}
 	res := sip.NewSDPResponseFromRequest(req, local)
 	ct := p.dlg.ContactHDR
 	res.AppendHeader(sip.HeaderClone(&ct))

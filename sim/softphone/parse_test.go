@@ -49,7 +49,7 @@ func FuzzParseSDP(f *testing.F) {
 }
 
 func TestSDPRoundTrip(t *testing.T) {
-	b, err := buildSDP("127.0.0.1", 4242, []media.Codec{media.PCMA, media.PCMU}, true)
+	b, err := buildSDP("127.0.0.1", 4242, []media.Codec{media.PCMA, media.PCMU}, true, "")
 	if err != nil {
 		t.Fatal(err)
 	}

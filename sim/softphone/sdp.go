@@ -80,8 +80,28 @@ func parseSDP(body []byte) (remoteMedia, error) {
 	return r, nil
 }
 
-// buildSDP makes an offer (several codecs) or an answer (one).
-func buildSDP(ip string, port int, codecs []media.Codec, withDTMF bool) ([]byte, error) {
+// answerDirection is the direction that answers an offered one (RFC 3264 §6.1).
+func answerDirection(offered string) string {
+	switch offered {
+	case "sendonly":
+		return "recvonly"
+	case "recvonly":
+		return "sendonly"
+	case "inactive":
+		return "inactive"
+	}
+	return "sendrecv"
+}
+
+// sends reports whether a local direction lets the phone send audio.
+func sends(dir string) bool { return dir == "" || dir == "sendrecv" || dir == "sendonly" }
+
+// buildSDP makes an offer (several codecs) or an answer (one); dir "" is
+// sendrecv.
+func buildSDP(ip string, port int, codecs []media.Codec, withDTMF bool, dir string) ([]byte, error) {
+	if dir == "" {
+		dir = "sendrecv"
+	}
 	id := uint64(time.Now().UnixNano())
 	var formats []string
 	var attrs []sdp.Attribute
@@ -94,7 +114,7 @@ func buildSDP(ip string, port int, codecs []media.Codec, withDTMF bool) ([]byte,
 		attrs = append(attrs, sdp.Attribute{Key: "rtpmap", Value: fmt.Sprintf("%d telephone-event/8000", dtmfPT)},
 			sdp.Attribute{Key: "fmtp", Value: fmt.Sprintf("%d 0-16", dtmfPT)})
 	}
-	attrs = append(attrs, sdp.Attribute{Key: "ptime", Value: "20"}, sdp.Attribute{Key: "sendrecv"})
+	attrs = append(attrs, sdp.Attribute{Key: "ptime", Value: "20"}, sdp.Attribute{Key: dir})
 	sd := sdp.SessionDescription{
 		Origin:                sdp.Origin{Username: "-", SessionID: id, SessionVersion: id, NetworkType: "IN", AddressType: "IP4", UnicastAddress: ip},
 		SessionName:           "softphone",

@@ -74,6 +74,7 @@ const (
 	EvDigit      EventType = "digit"     // Digit holds it
 	EvMWI        EventType = "mwi"       // MWI holds the state
 	EvReferState EventType = "refer"     // Text holds the sipfrag status line
+	EvReinvite   EventType = "reinvite"  // Text holds the offered direction
 )
 
 // Event is one thing the phone reports.
@@ -165,6 +166,10 @@ type activeCall struct {
 	stopMed  context.CancelFunc
 	medDone  chan struct{}
 	local    []byte // our SDP
+	codec    media.Codec
+	dtmf     bool   // telephone-event negotiated
+	localDir string // our direction: sendrecv, sendonly, recvonly, inactive
+	remDir   string // the other side's direction
 }
 
 // New binds the SIP and RTP sockets and prepares the handlers.
@@ -592,9 +597,10 @@ func (p *Phone) MWI() (MWI, bool) {
 	return *p.mwi, true
 }
 
-// startMedia starts sending the tone to the far end and decoding what
-// arrives. Called with p.mu held.
-func (p *Phone) startMedia(c *activeCall, rm remoteMedia, codec media.Codec) {
+// startMedia (re)starts media for the negotiated codec: the receiver
+// always, the sender only when localDir allows sending. Called with p.mu
+// held.
+func (p *Phone) startMedia(c *activeCall, rm remoteMedia, codec media.Codec, localDir string) {
 	if c.rx == nil {
 		c.rx = media.NewReceiver(rm.dtmfPT, func(d rune) { p.emit(Event{Type: EvDigit, Digit: d}) })
 	} else {
@@ -603,6 +609,12 @@ func (p *Phone) startMedia(c *activeCall, rm remoteMedia, codec media.Codec) {
 	if c.stopMed != nil {
 		c.stopMed()
 		<-c.medDone
+		c.stopMed, c.medDone = nil, nil
+	}
+	c.codec, c.dtmf, c.localDir, c.remDir = codec, rm.dtmfPT != 0, localDir, rm.dir
+	c.tx = nil
+	if !sends(localDir) || rm.addr.Port == 0 {
+		return
 	}
 	c.tx = media.NewSender(p.rtp, rm.addr, codec, rm.dtmfPT)
 	mctx, cancel := context.WithCancel(p.ctx)
@@ -617,6 +629,17 @@ func (p *Phone) startMedia(c *activeCall, rm remoteMedia, codec media.Codec) {
 			p.log.Debug("rtp sender", "err", err)
 		}
 	}()
+}
+
+// MediaDirection returns the current call's SDP directions: the phone's
+// own and the other side's ("" when there is no call).
+func (p *Phone) MediaDirection() (local, remote string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.call == nil {
+		return "", ""
+	}
+	return p.call.localDir, p.call.remDir
 }
 
 // endCall clears the call (if it is still c) and reports it.
