@@ -30,9 +30,13 @@
 //   - Voicemail access number (default *97): answers, plays a prompt tone
 //     (default 440 Hz) as PCMU or PCMA, logs RFC 4733 digits.
 //   - Message waiting (RFC 3842 over RFC 6665): SUBSCRIBE to
-//     message-summary (own mailbox only when Auth is on) with NOTIFYs in the
+//     message-summary (own mailbox only when Auth is on; a SUBSCRIBE to the
+//     voicemail number means the subscriber's own box) with NOTIFYs in the
 //     subscription dialog; SetVoicemail sends NOTIFYs to subscribers and
 //     unsolicited NOTIFYs to registered contacts without a subscription.
+//   - Transports: UDP and TCP on the same port. Requests to a contact
+//     registered over TCP open a connection to the contact address, so a
+//     TCP UA must listen there (no RFC 5626 outbound flows).
 //   - Blind transfer (RFC 3515): the PBX carries out a REFER itself, as a
 //     B2BUA can: 202, NOTIFY "100 Trying", call the Refer-To target with the
 //     transferee's SDP, re-INVITE the transferee with the target's answer,

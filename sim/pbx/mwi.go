@@ -145,6 +145,10 @@ func (p *PBX) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	subscriber := req.From().Address.User
 	mailbox := req.Recipient.User
+	if mailbox == "" || mailbox == p.cfg.VoicemailNumber {
+		// Subscribing to the voicemail server itself means one's own box.
+		mailbox = subscriber
+	}
 	p.mu.Lock()
 	_, known := p.users[mailbox]
 	p.mu.Unlock()

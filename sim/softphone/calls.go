@@ -81,11 +81,6 @@ func (p *Phone) Call(ctx context.Context, target string, extra ...sip.Header) er
 		p.endCall(c, 0, err.Error())
 		return fmt.Errorf("softphone %s: INVITE: %w", p.cfg.User, err)
 	}
-	defer func() {
-		if !p.stillCall(c) {
-			d.Close()
-		}
-	}()
 	p.mu.Lock()
 	c.out = d
 	p.mu.Unlock()
@@ -155,12 +150,6 @@ func (p *Phone) Call(ctx context.Context, target string, extra ...sip.Header) er
 		d.Close()
 	}()
 	return nil
-}
-
-func (p *Phone) stillCall(c *activeCall) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.call == c
 }
 
 // Answer answers the ringing incoming call.

@@ -275,6 +275,13 @@ func (p *Phone) emit(e Event) {
 	}
 }
 
+// DroppedEvents counts events lost because nobody read Events.
+func (p *Phone) DroppedEvents() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dropped
+}
+
 // WaitEvent returns the next event of type t, discarding others, or an
 // error when ctx ends.
 func (p *Phone) WaitEvent(ctx context.Context, t EventType) (Event, error) {
