@@ -32,9 +32,6 @@ func (e *extension) runMWI(ctx context.Context) {
 			continue
 		}
 		failures = 0
-		e.u.mu.Lock()
-		e.mwiCallID = d.callID
-		e.u.mu.Unlock()
 		// Refresh in the dialog at half the expiry until it fails.
 		for ctx.Err() == nil {
 			e.reg.sleepShort(ctx, expires/2)
@@ -95,6 +92,10 @@ func (e *extension) subscribeWith(ctx context.Context, d *dialog, expires time.D
 		if a.transport() == UDP {
 			d.laddr = sip.Addr{IP: u.udp.LocalAddr().(*net.UDPAddr).IP, Port: u.listenPort}
 		}
+		// NOTIFY may arrive before our 200 does: know the Call-ID now.
+		u.mu.Lock()
+		e.mwiCallID = d.callID
+		u.mu.Unlock()
 	}
 	build := func() (*sip.Request, error) {
 		req := d.newRequest(sip.SUBSCRIBE, 0)
