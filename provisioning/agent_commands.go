@@ -128,9 +128,9 @@ func (a *Agent) cmdRegister(ctx context.Context, cmd *Command) {
 		}
 	}()
 	ca := closesAt.UTC()
-	a.finish(cmd, Result{Status: StatusAccepted, ClosesAt: &ca})
-	a.publishEvent(Event{Type: EvRegistrationMode, State: "open", Reason: "register-device " + cmd.ID})
 	a.publishState()
+	a.publishEvent(Event{Type: EvRegistrationMode, State: "open", Reason: "register-device " + cmd.ID})
+	a.finish(cmd, Result{Status: StatusAccepted, ClosesAt: &ca})
 }
 
 // endRegistration reports the outcome of a registration window once.
@@ -147,18 +147,20 @@ func (a *Agent) endRegistration(s *regSession, p Pairing, guard bool) {
 		_ = a.o.Radio.CloseRegistration(cctx)
 		cancel()
 	}
+	// State and events go out before the result: a caller that reads the
+	// state after the result sees the new device.
+	a.publishState()
+	a.publishEvent(Event{Type: EvRegistrationMode, State: "closed"})
 	switch {
 	case p.Err == nil:
 		d := p.Device
-		a.finish(cmd, Result{Status: StatusSucceeded, Device: &d})
 		a.publishEvent(Event{Type: EvDevicePaired, Device: &d})
+		a.finish(cmd, Result{Status: StatusSucceeded, Device: &d})
 	case errors.Is(p.Err, ErrRegistrationTimeout):
 		a.finish(cmd, Result{Status: StatusTimedOut, Reason: p.Err.Error()})
 	default:
 		a.finish(cmd, Result{Status: StatusFailed, Reason: p.Err.Error()})
 	}
-	a.publishEvent(Event{Type: EvRegistrationMode, State: "closed"})
-	a.publishState()
 }
 
 func (a *Agent) cmdCloseRegistration(ctx context.Context, cmd *Command) {
@@ -235,9 +237,9 @@ func (a *Agent) cmdRemoveDevice(ctx context.Context, cmd *Command) {
 			}
 		}
 	}
-	a.finish(cmd, Result{Status: StatusSucceeded, Device: dev, Unassigned: from})
-	a.publishEvent(Event{Type: EvDeviceRemoved, Device: dev, Reason: "remove-device " + cmd.ID})
 	a.publishState()
+	a.publishEvent(Event{Type: EvDeviceRemoved, Device: dev, Reason: "remove-device " + cmd.ID})
+	a.finish(cmd, Result{Status: StatusSucceeded, Device: dev, Unassigned: from})
 }
 
 func (a *Agent) cmdPage(ctx context.Context, cmd *Command) {
