@@ -12,10 +12,9 @@ import (
 // (2130+2750 Hz) end, it answers with DTMF 'D' for 60 ms.
 type casPhone struct {
 	*testPhone
-	ack      bool
-	heard    bool
-	acked    int
-	casUntil bool
+	ack   bool
+	heard bool
+	acked int
 }
 
 func (c *casPhone) Audio(toPhone, fromPhone []int16) {

@@ -80,7 +80,6 @@ const (
 	// EvCallWaitingAck: the phone acknowledged a CIDCW alert (its CPE sent
 	// DTMF A/D); caller ID follows. Informational.
 	EvCallWaitingAck
-	// EvRingTimeout is not used: the call layer decides how long to ring.
 )
 
 func (k EventKind) String() string {

@@ -40,7 +40,6 @@ type loop struct {
 
 	in, out []int16
 	dtmfEv  []dsp.DTMFEvent
-	cmdBuf  []command
 
 	state    State
 	hook     hal.HookState
