@@ -35,7 +35,7 @@
 //	}
 //	port.Ring(fxs.RingRequest{CallerID: &fxs.CallerID{Number: "6135550100", Name: "ACME"}})
 //	port.StopRinging()
-//	port.PlayTone("ringback")             // dial, stutter-dial, busy, reorder, call-waiting, sit-intercept, …
+//	port.PlayTone("ringback")             // dial, stutter-dial, busy, reorder, call-waiting, sit-intercept, …; "" stops
 //	audio, _ := port.ConnectAudio()       // hal.PCM: ReadFrame = phone's voice, WriteFrame = far end
 //	port.CallWaiting(&fxs.CallerID{...})  // SAS + CAS, FSK after the phone's ACK
 //	port.SetMessageWaiting(true)          // VMWI FSK now (on-hook) + stutter dial tone
@@ -53,8 +53,13 @@
 // cadence timers remain available in fxs/proslic.
 //
 // The dial plan is an MGCP-style digit map (see DialPlan); emergency
-// numbers bypass it. Hook timing: on-hook breaks of 15–200 ms while dialing
-// are rotary pulses (a digit ends after 250 ms off-hook), an on-hook of
-// FlashMin..FlashMax during a call is a flash (shorter is ignored), longer
-// than FlashMax is a hang-up.
+// numbers bypass it. Hook timing is dsp.HookClassifier's: on-hook breaks of
+// 20–150 ms are rotary pulses (a digit ends 250 ms after the last one), an
+// on-hook of FlashMin..FlashMax is a flash, other short on-hooks are
+// ignored, and an on-hook longer than FlashMax is a hang-up. Going off-hook
+// from idle or ringing acts on the SLIC's (debounced) loop-closure
+// interrupt at once, so dial tone reaches the line within about 30 ms.
+//
+// After a flash the call layer may call CollectDigits to take a second
+// number (recall dial tone, then EvDialed).
 package fxs
