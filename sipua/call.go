@@ -256,7 +256,7 @@ func srtpMode(s string) media.SRTPMode {
 func (u *UA) placeCallLocked(s *epState, number string) (*call, error) {
 	e := s.ext
 	emergency := false
-	for _, n := range u.cfg.emergency() {
+	for _, n := range u.conf().emergency() {
 		if n == number {
 			emergency = true
 		}
@@ -367,7 +367,7 @@ func (c *call) runOutgoing() {
 		return
 	}
 	defer func() { tx.Terminate() }()
-	noAnswer := time.NewTimer(u.timing.InviteNoAnswer)
+	noAnswer := time.NewTimer(u.conf().Timing.InviteNoAnswer)
 	defer noAnswer.Stop()
 	hangupCh := c.hangupCh
 	sendCancel := func() {

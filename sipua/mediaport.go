@@ -37,17 +37,17 @@ func (u *UA) newMedia(c *call, ip net.IP, mode media.SRTPMode) (*mediaSess, erro
 	}
 	addr = addr.Unmap()
 	bind := netip.AddrPortFrom(addr, 0)
-	if u.cfg.RTPPortMin > 0 {
+	if u.conf().RTPPortMin > 0 {
 		// Try even ports of the configured range.
 		var last error
-		for p := u.cfg.RTPPortMin &^ 1; p+1 <= u.cfg.RTPPortMax; p += 2 {
+		for p := u.conf().RTPPortMin &^ 1; p+1 <= u.conf().RTPPortMax; p += 2 {
 			m, err := u.newMediaAt(c, netip.AddrPortFrom(addr, uint16(p)), addr, mode)
 			if err == nil {
 				return m, nil
 			}
 			last = err
 		}
-		return nil, fmt.Errorf("media: no free RTP port in %d-%d: %w", u.cfg.RTPPortMin, u.cfg.RTPPortMax, last)
+		return nil, fmt.Errorf("media: no free RTP port in %d-%d: %w", u.conf().RTPPortMin, u.conf().RTPPortMax, last)
 	}
 	return u.newMediaAt(c, bind, addr, mode)
 }

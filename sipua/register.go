@@ -220,7 +220,7 @@ func (r *registration) resolve(ctx context.Context, target string) ([]net.IP, er
 
 // run keeps the account registered until ctx ends, then un-registers.
 func (r *registration) run(ctx context.Context) {
-	t := r.u.timing
+	t := r.u.conf().Timing
 	var targets []string
 	idx := 0
 	failures := 0
@@ -316,7 +316,7 @@ func (r *registration) sleep(ctx context.Context, d time.Duration) {
 // primary. It returns when the registration must be redone (again=true)
 // at index idx.
 func (r *registration) hold(ctx context.Context, targets []string, idx int, granted time.Duration) (int, bool) {
-	t := r.u.timing
+	t := r.u.conf().Timing
 	refresh := time.NewTimer(granted / 2)
 	defer refresh.Stop()
 	keep := time.NewTicker(t.Keepalive)
@@ -409,8 +409,8 @@ func describe(res *sip.Response, err error) string {
 
 // localIP is the address we put in Via/Contact towards target.
 func (r *registration) localIPTowards(target string) (string, error) {
-	if r.u.cfg.AdvertiseIP != "" {
-		return r.u.cfg.AdvertiseIP, nil
+	if r.u.conf().AdvertiseIP != "" {
+		return r.u.conf().AdvertiseIP, nil
 	}
 	if ip := net.ParseIP(r.u.listenHost); ip != nil && !ip.IsUnspecified() {
 		return ip.String(), nil
@@ -634,7 +634,7 @@ func (u *UA) doAuth(ctx context.Context, cli *sipgo.Client, auth *authenticator,
 
 // roundTrip sends one request and waits for its final response.
 func (u *UA) roundTrip(ctx context.Context, cli *sipgo.Client, req *sip.Request) (*sip.Response, error) {
-	ctx, cancel := context.WithTimeout(ctx, u.timing.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, u.conf().Timing.RequestTimeout)
 	defer cancel()
 	tx, err := cli.TransactionRequest(ctx, req, noBuild)
 	if err != nil {

@@ -26,7 +26,7 @@ func (e *extension) runMWI(ctx context.Context) {
 		d, expires, err := e.subscribe(ctx, nil)
 		if err != nil {
 			failures++
-			wait := backoff(failures, u.timing.RetryMin, u.timing.RetryMax, rnd)
+			wait := backoff(failures, u.conf().Timing.RetryMin, u.conf().Timing.RetryMax, rnd)
 			u.log.Info("MWI subscription failed", "ext", e.cfg.Name, "error", err, "retry_in", wait)
 			e.reg.sleepShort(ctx, wait)
 			continue
@@ -63,7 +63,7 @@ func (r *registration) sleepShort(ctx context.Context, d time.Duration) {
 }
 
 func (e *extension) subscribe(ctx context.Context, d *dialog) (*dialog, time.Duration, error) {
-	return e.subscribeWith(ctx, d, e.u.timing.MWIResubscribe)
+	return e.subscribeWith(ctx, d, e.u.conf().Timing.MWIResubscribe)
 }
 
 // subscribeWith sends SUBSCRIBE (a new one when d is nil, else a refresh

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -38,6 +39,7 @@ type UA struct {
 	mu       sync.Mutex
 	cfg      Config
 	timing   Timing
+	snap     atomic.Pointer[Config] // cfg with Timing defaulted, for lock-free reads
 	exts     map[string]*extension
 	calls    map[string]*call // by Call-ID
 	running  bool
@@ -76,6 +78,7 @@ func New(cfg Config, log *slog.Logger) (*UA, error) {
 		attached:   map[Endpoint]*epState{},
 		clients:    map[string]*sipgo.Client{},
 	}
+	u.setSnap(cfg)
 	for _, e := range cfg.Extensions {
 		u.exts[e.Name] = newExtension(u, e)
 	}
@@ -127,11 +130,12 @@ func (u *UA) ListenAddr() string {
 // Run opens the SIP transports, registers every extension and handles
 // calls until ctx ends; then it hangs up, un-registers and closes.
 func (u *UA) Run(ctx context.Context) error {
-	listen := u.cfg.Listen
+	conf := u.conf()
+	listen := conf.Listen
 	if listen == "" {
 		listen = "0.0.0.0:5060"
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: u.cfg.TLSRootCAs}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: conf.TLSRootCAs}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(u.userAgent()), sipgo.WithUserAgenTLSConfig(tlsConf))
 	if err != nil {
 		return fmt.Errorf("sipua: %w", err)
@@ -227,9 +231,17 @@ func (u *UA) Run(ctx context.Context) error {
 	return runErr
 }
 
+func (u *UA) setSnap(cfg Config) {
+	cfg.Timing = cfg.Timing.withDefaults()
+	u.snap.Store(&cfg)
+}
+
+// conf is the current configuration (Timing with defaults applied).
+func (u *UA) conf() *Config { return u.snap.Load() }
+
 func (u *UA) userAgent() string {
-	if u.cfg.UserAgent != "" {
-		return u.cfg.UserAgent
+	if ua := u.conf().UserAgent; ua != "" {
+		return ua
 	}
 	return "basestationd"
 }
@@ -286,6 +298,7 @@ func (u *UA) SetConfig(cfg Config) error {
 	old := u.exts
 	u.cfg = cfg
 	u.timing = cfg.Timing.withDefaults()
+	u.setSnap(cfg)
 	next := map[string]*extension{}
 	var stop []*extension
 	var endCalls []*call
@@ -323,20 +336,24 @@ func (u *UA) SetConfig(cfg Config) error {
 		}
 	}
 	u.exts = next
+	u.mu.Unlock()
+	for _, c := range endCalls {
+		c.hangup("extension removed")
+	}
+	// Old registrations end (un-REGISTER) before their replacements
+	// start, so the events come in order.
+	for _, e := range stop {
+		e.stop()
+	}
+	u.mu.Lock()
 	if u.running {
 		for name, e := range next {
-			if old[name] != e {
+			if old[name] != e && u.exts[name] == e && e.cancel == nil {
 				e.start(u.runCtx)
 			}
 		}
 	}
 	u.mu.Unlock()
-	for _, c := range endCalls {
-		c.hangup("extension removed")
-	}
-	for _, e := range stop {
-		e.stop()
-	}
 	return nil
 }
 

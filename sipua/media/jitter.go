@@ -242,8 +242,9 @@ func (jb *jitterBuffer) seqUpdate(seq uint16) {
 }
 
 // trackDelay updates the target from the relative one-way delay: transit
-// minus the minimum transit of the last two windows of 128 packets, with a
-// decaying peak (half-life ≈ 140 packets).
+// minus the minimum transit of the last two windows of 64 packets (so a
+// step in transit, e.g. a sender pause, is forgotten within ≈ 2.5 s), with
+// a decaying peak (half-life ≈ 140 packets).
 func (jb *jitterBuffer) trackDelay(transit int64) {
 	if jb.minCount == 0 {
 		jb.minTransit[0], jb.minTransit[1] = transit, transit
@@ -252,7 +253,7 @@ func (jb *jitterBuffer) trackDelay(transit int64) {
 		jb.minTransit[0] = transit
 	}
 	jb.minCount++
-	if jb.minCount >= 128 {
+	if jb.minCount >= 64 {
 		jb.minTransit[1] = jb.minTransit[0]
 		jb.minTransit[0] = transit
 		jb.minCount = 1

@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// fakePort is an audio port paced by a real-time ticker, producing a tone
-// and recording what is played.
+// fakePort is an audio port paced like a hardware clock (frame k is ready
+// at start + k·10 ms; a late reader catches up without losing frames),
+// producing a tone and recording what is played.
 type fakePort struct {
 	rate    int
 	freq    float64
@@ -20,21 +21,32 @@ type fakePort struct {
 	n       int
 	mu      sync.Mutex
 	played  []int16
-	ticker  *time.Ticker
+	start   time.Time
+	frames  int
 	maxKeep int
 }
 
 func newFakePort(rate int, freq float64) *fakePort {
-	return &fakePort{rate: rate, freq: freq, amp: 8000, ticker: time.NewTicker(10 * time.Millisecond), maxKeep: rate * 10}
+	return &fakePort{rate: rate, freq: freq, amp: 8000, maxKeep: rate * 10}
 }
 
 func (p *fakePort) Rate() int { return p.rate }
 
 func (p *fakePort) ReadFrame(ctx context.Context, dst []int16) error {
-	select {
-	case <-ctx.Done():
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	p.frames++
+	if wait := time.Until(p.start.Add(time.Duration(p.frames) * 10 * time.Millisecond)); wait > 0 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	} else if ctx.Err() != nil {
 		return ctx.Err()
-	case <-p.ticker.C:
 	}
 	for i := range dst {
 		dst[i] = int16(p.amp * math.Sin(2*math.Pi*p.freq*float64(p.n)/float64(p.rate)))
