@@ -265,3 +265,43 @@ func TestFlashThenCollectDigits(t *testing.T) {
 		}
 	})
 }
+
+func TestActionErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, DefaultConfig())
+		defer r.stop()
+		if _, err := r.p.ConnectAudio(); err != ErrNotInCall {
+			t.Errorf("ConnectAudio idle: %v", err)
+		}
+		if err := r.p.CallWaiting(nil); err != ErrNotInCall {
+			t.Errorf("CallWaiting idle: %v", err)
+		}
+		if err := r.p.PlayTone("busy"); err != ErrOnHook {
+			t.Errorf("PlayTone on-hook: %v", err)
+		}
+		if err := r.p.StopRinging(); err != nil {
+			t.Errorf("StopRinging idle: %v", err)
+		}
+		r.ph.offHook()
+		time.Sleep(100 * time.Millisecond)
+		if err := r.p.Ring(RingRequest{}); err != ErrOffHook {
+			t.Errorf("Ring off-hook: %v", err)
+		}
+		if r.p.Hook().String() != "off-hook" || r.p.State() != StateDialing {
+			t.Errorf("hook %v state %v", r.p.Hook(), r.p.State())
+		}
+		if err := r.p.SetMessageWaiting(true); err != nil || !r.p.MessageWaiting() {
+			t.Errorf("SetMessageWaiting: %v", err)
+		}
+		cfg := r.p.Config()
+		cfg.Cadences["normal"][0] = 0 // a copy: the port is unaffected
+		if r.p.Config().Cadences["normal"][0] != 2*time.Second {
+			t.Error("Config() shares the port's cadences")
+		}
+	})
+	bad := DefaultConfig()
+	bad.FlashMax = bad.FlashMin
+	if _, err := NewWithSLIC(nopSLIC{}, nopPCM{}, bad, nil); err == nil {
+		t.Error("invalid config accepted")
+	}
+}
