@@ -139,33 +139,41 @@ func TestSIPURIAndDialPatterns(t *testing.T) {
 
 func TestExampleDocumentsInAPIDocDecode(t *testing.T) {
 	// Every JSON example in docs/mqtt-api.md decodes with the decoder of
-	// its kind (the doc marks each block with a comment line naming it).
+	// its kind (the doc names it in the block's info string).
 	b, err := os.ReadFile("../docs/mqtt-api.md")
 	if err != nil {
 		t.Skip("docs/mqtt-api.md not present")
 	}
+	docDevices := []Device{{ID: "port1", Type: DevicePort}, {ID: "dect-0a1b2c3d", Type: DeviceLinx}, {ID: "dect-0e0f1011", Type: DeviceHeadset}}
 	n := 0
 	for _, blk := range strings.Split(string(b), "```json")[1:] {
-		body, _, _ := strings.Cut(blk, "```")
-		kind, payload, _ := strings.Cut(strings.TrimSpace(body), "\n")
-		kind = strings.TrimSpace(strings.TrimPrefix(kind, "//"))
+		// The info string names the kind: ```json config
+		head, body, _ := strings.Cut(blk, "\n")
+		payload, _, _ := strings.Cut(body, "```")
+		kind := strings.TrimSpace(head)
 		var err error
 		switch kind {
 		case "config":
 			var c *Config
 			c, err = DecodeConfig([]byte(payload))
 			if err == nil {
-				if errs := Validate(c, "", nil); errs != nil {
+				if errs := Validate(c, "bs-1", docDevices); errs != nil {
 					err = &ValidationError{Errors: errs}
 				}
 			}
 		case "invalid-config":
 			var c *Config
 			c, err = DecodeConfig([]byte(payload))
-			if err == nil && Validate(c, "", nil) == nil {
-				t.Errorf("invalid-config example validates")
+			if err == nil {
+				errs := Validate(c, "bs-1", docDevices)
+				var got []string
+				for _, e := range errs {
+					got = append(got, e.Path)
+				}
+				if strings.Join(got, " ") != "extensions[1].devices.port extensions[1].devices.linx" {
+					t.Errorf("invalid-config example: errors %v", errs)
+				}
 			}
-			err = nil
 		case "command":
 			_, err = DecodeCommand([]byte(payload))
 		case "result":
@@ -177,7 +185,7 @@ func TestExampleDocumentsInAPIDocDecode(t *testing.T) {
 		case "status":
 			_, err = DecodeStatus([]byte(payload))
 		default:
-			t.Errorf("json block without a kind comment: %.60s", body)
+			t.Errorf("json block without a known kind (%q): %.60s", kind, body)
 			continue
 		}
 		n++
