@@ -88,6 +88,11 @@ type Config struct {
 	// FaultRetry is how long the port stays in the safe state after a line
 	// fault before it feeds the line again.
 	FaultRetry time.Duration
+	// Hotline, when set, is dialed automatically after going off-hook:
+	// at once with HotlineDelay 0 (a hotline: lobby or elevator phone), or
+	// after HotlineDelay without a digit (a warm line).
+	Hotline      string
+	HotlineDelay time.Duration
 }
 
 // DefaultDialPlan is a North American digit map for a business line on a
@@ -207,6 +212,12 @@ func (c *Config) compile() (compiled, error) {
 		if total > 30*time.Second {
 			return out, cfgErr(f, "cycle %v longer than 30s", total)
 		}
+	}
+	if c.Hotline != "" && (len(c.Hotline) > MaxDigits || strings.Trim(c.Hotline, "0123456789*#") != "") {
+		return out, cfgErr("Hotline", "%q is not a digit string of at most %d keys", c.Hotline, MaxDigits)
+	}
+	if c.HotlineDelay < 0 || c.HotlineDelay > time.Minute {
+		return out, cfgErr("HotlineDelay", "%v outside 0..1m", c.HotlineDelay)
 	}
 	if c.RingFrequencyHz < 15 || c.RingFrequencyHz > 68 {
 		return out, cfgErr("RingFrequencyHz", "%.1f outside 15..68", c.RingFrequencyHz)

@@ -62,6 +62,7 @@ type loop struct {
 	digitDue   time.Time // inter-digit deadline (zero: none)
 	lockoutAt  time.Time
 	howling    bool
+	hotline    bool // the Hotline number is still to be dialed for this off-hook
 	dtmfActive byte // digit in progress (0: none) in a call
 
 	// Ringing.
@@ -348,6 +349,12 @@ func (l *loop) offHook(at time.Time, answer bool) {
 		return
 	}
 	l.startDialing(at)
+	if l.p.cfg.Hotline != "" {
+		l.hotline = true
+		if l.p.cfg.HotlineDelay == 0 {
+			l.gen.Stop() // a hotline gives no dial tone
+		}
+	}
 	l.p.emit(Event{Kind: EvOffHook, At: at})
 }
 
@@ -363,6 +370,7 @@ func (l *loop) startDialing(at time.Time) {
 // instead of dial tone while messages wait).
 func (l *loop) startDialingTone(at time.Time, tone dsp.ToneName) {
 	l.setState(StateDialing)
+	l.hotline = false
 	l.ndigits = 0
 	l.digitDue = time.Time{}
 	l.offHookAt = at
@@ -502,6 +510,12 @@ func (l *loop) timers(now time.Time) {
 	pulsing := l.hook == hal.OnHook || now.Sub(l.lastHookAt) < 300*time.Millisecond
 	switch l.state {
 	case StateDialing:
+		if h := cfg.Hotline; l.hotline && l.ndigits == 0 && !pulsing && now.Sub(l.offHookAt) >= cfg.HotlineDelay {
+			l.hotline = false
+			l.ndigits = copy(l.digits[:], h)
+			l.finishDialing(now)
+			return
+		}
 		if !l.digitDue.IsZero() && !now.Before(l.digitDue) && !pulsing {
 			l.digitDue = time.Time{}
 			if m := l.p.plan.Match(l.dialed(), true); m == Complete || m == Ambiguous {

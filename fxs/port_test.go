@@ -1,6 +1,7 @@
 package fxs
 
 import (
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -303,5 +304,64 @@ func TestActionErrors(t *testing.T) {
 	bad.FlashMax = bad.FlashMin
 	if _, err := NewWithSLIC(nopSLIC{}, nopPCM{}, bad, nil); err == nil {
 		t.Error("invalid config accepted")
+	}
+}
+
+func TestHotlineAndWarmline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Hotline = "6135550000"
+		r := newRig(t, cfg)
+		defer r.stop()
+		t0 := time.Now()
+		r.ph.offHook()
+		e := r.mustEvent(EvDialed, time.Second)
+		if e.Number != "6135550000" {
+			t.Fatalf("%+v", e)
+		}
+		if rec, _ := r.ph.recording(t0); len(segments(rec, 300, 80)) != 0 {
+			t.Fatal("hotline played dial tone")
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.Hotline = "611"
+		cfg.HotlineDelay = 4 * time.Second
+		r := newRig(t, cfg)
+		defer r.stop()
+		r.ph.offHook()
+		if _, ok := r.waitEvent(EvDialed, 3500*time.Millisecond); ok {
+			t.Fatal("warm line dialed early")
+		}
+		if e := r.mustEvent(EvDialed, time.Second); e.Number != "611" {
+			t.Fatalf("%+v", e)
+		}
+		r.ph.onHook()
+		r.mustEvent(EvOnHook, 1500*time.Millisecond)
+		r.clearEvents()
+		// Dialing before the delay wins over the warm line.
+		r.ph.offHook()
+		time.Sleep(300 * time.Millisecond)
+		for _, d := range []byte("411") {
+			r.ph.say(testDTMF(d, 70*time.Millisecond, 70*time.Millisecond))
+		}
+		if e := r.mustEvent(EvDialed, time.Second); e.Number != "411" {
+			t.Fatalf("%+v", e)
+		}
+		time.Sleep(5 * time.Second)
+		n := 0
+		for _, e := range r.events() {
+			if e.Kind == EvDialed {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("events %v", r.events())
+		}
+	})
+	bad := DefaultConfig()
+	bad.Hotline = "12a"
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "Hotline") {
+		t.Fatalf("bad hotline: %v", err)
 	}
 }
