@@ -94,9 +94,13 @@ func (v *Device) remove() {
 	v.mu.Lock()
 	v.removed = true
 	v.attached, v.authed = false, false
+	active := v.state == stActive
 	v.state = stIdle
 	v.mu.Unlock()
 	v.dropAudio()
+	if active {
+		v.emit(DeviceEvent{Kind: OnHook, Reason: "deregistered"})
+	}
 }
 
 // run handles the device's indications, one at a time.
@@ -142,6 +146,10 @@ func (v *Device) handle(ctx context.Context, s *session, m wire.Msg, timer *time
 		}
 		if _, err := s.request(ctx, wire.Msg{Type: wire.TAuthResult, Handset: m.Handset, Reason: r}); err != nil {
 			v.d.log.Warn("dect: auth result not confirmed", "handset", m.Handset, "err", err)
+			return
+		}
+		if cur, err := v.d.current(); err != nil || cur != s {
+			return // the module went away meanwhile
 		}
 		if ok {
 			v.mu.Lock()

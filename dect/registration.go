@@ -226,7 +226,18 @@ func (d *Driver) pair(ctx context.Context, s *session, m wire.Msg) {
 		return
 	}
 	d.table = nt
+	// The device exists before the module confirms: its ATTACH-IND follows
+	// the confirmation at once and must find it.
+	prev := d.devices[handset]
+	dev := newDevice(d, rec)
+	d.devices[handset] = dev
+	if d.running {
+		d.startDevice(dev)
+	}
 	d.mu.Unlock()
+	if prev != nil {
+		prev.remove()
+	}
 	if _, err := s.request(ctx, wire.Msg{Type: wire.TPairAccept, IPEI: m.IPEI, Handset: byte(handset), Res: res2}); err != nil {
 		d.log.Warn("dect: module did not confirm the pairing; rolling back", "err", err)
 		d.mu.Lock()
@@ -238,21 +249,31 @@ func (d *Driver) pair(ctx context.Context, s *session, m wire.Msg) {
 				d.log.Error("dect: roll back table", "err", serr)
 			}
 		}
+		if d.devices[handset] == dev {
+			delete(d.devices, handset)
+			if prev != nil && d.table != nt {
+				d.devices[handset] = newDevice(d, recordOf(d.table, handset))
+				if d.running {
+					d.startDevice(d.devices[handset])
+				}
+			}
+		}
 		d.mu.Unlock()
+		dev.remove()
 		return
 	}
 	d.mu.Lock()
 	d.reg.wrong = 0
-	prev := d.devices[handset]
-	dev := newDevice(d, rec)
-	d.devices[handset] = dev
-	if d.running {
-		d.startDevice(dev)
-	}
 	d.mu.Unlock()
-	if prev != nil {
-		prev.remove()
-	}
 	d.emit(Event{Kind: EventPaired, Device: recordInfo(rec)})
 	d.closeWindow("paired", true)
+}
+
+func recordOf(t *Table, handset int) Record {
+	for _, r := range t.Devices {
+		if r.Handset == handset {
+			return r
+		}
+	}
+	return Record{Handset: handset}
 }
