@@ -1,6 +1,7 @@
 package dsp
 
 import (
+	"math"
 	"math/rand/v2"
 	"os/exec"
 	"strconv"
@@ -56,15 +57,36 @@ func BenchmarkDTMFDetect8k(b *testing.B) {
 			b.Fatalf("dtmf_rx -bench: %v", err)
 		}
 		f := strings.Fields(string(out))
-		if len(f) < 2 || f[0] != "ns/sample" {
+		if len(f) < 4 || f[0] != "ns/sample" || f[2] != "min" {
 			b.Fatalf("dtmf_rx -bench printed %q", out)
 		}
-		v, err := strconv.ParseFloat(f[1], 64)
-		if err != nil {
-			b.Fatal(err)
+		mean, err1 := strconv.ParseFloat(f[1], 64)
+		best, err2 := strconv.ParseFloat(f[3], 64)
+		if err1 != nil || err2 != nil {
+			b.Fatalf("dtmf_rx -bench printed %q", out)
 		}
-		b.ReportMetric(v, "ns/sample-spandsp")
+		b.ReportMetric(mean, "ns/sample-spandsp")
+		b.ReportMetric(best, "ns/sample-spandsp-min")
+		b.ReportMetric(bestPass(pcm), "ns/sample-min")
 	}
+}
+
+// bestPass times our detector over the whole signal 50 times, as the C
+// harness does for spandsp, and returns the best pass in ns/sample: on a
+// shared machine the best pass is the least disturbed.
+func bestPass(pcm []int16) float64 {
+	d, _ := NewDTMFDetector(8000, nil)
+	ev := make([]DTMFEvent, 0, 8)
+	used := len(pcm) - len(pcm)%80
+	best := math.Inf(1)
+	for range 50 {
+		t0 := time.Now()
+		for i := 0; i+80 <= len(pcm); i += 80 {
+			ev = d.Process(pcm[i:i+80], ev[:0])
+		}
+		best = min(best, float64(time.Since(t0).Nanoseconds())/float64(used))
+	}
+	return best
 }
 
 func BenchmarkDTMFDetect16k(b *testing.B) { benchDTMF(b, 16000) }
@@ -93,5 +115,3 @@ func benchTone(b *testing.B, rate int, name ToneName) {
 		g.Fill(frame)
 	}
 }
-
-var _ = time.Second
