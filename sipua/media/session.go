@@ -675,8 +675,14 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
 		}
 		return
 	}
+	if pt == 13 && pt != s.neg.PayloadType {
+		// RFC 3389 comfort noise (not negotiated by us, but some peers
+		// send it): part of the stream, played as silence.
+		s.jb.countOnly(h.SequenceNumber, h.SSRC)
+		return
+	}
 	if pt != s.neg.PayloadType {
-		s.badPackets++ // comfort noise or an unnegotiated type
+		s.badPackets++ // an unnegotiated payload type
 		return
 	}
 	arrival := int64(now.Sub(s.start) * 8000 / time.Second)
