@@ -80,6 +80,10 @@ type Config struct {
 	// VMWI sends on-hook FSK message-waiting indication when message waiting
 	// changes; StutterDial plays stutter dial tone while messages wait.
 	VMWI, StutterDial bool
+	// VMWIRefresh re-sends the VMWI message this often while the phone is
+	// idle (a lamp that missed one catches up; Cisco's "VMWI Refresh
+	// Intvl"); 0 sends it only when message waiting changes.
+	VMWIRefresh time.Duration
 	// Cadences are the ring patterns by name; "normal" must exist.
 	Cadences map[string]Cadence
 	// RingFrequencyHz and RingPeakVolts drive the SLIC's ring generator.
@@ -212,6 +216,9 @@ func (c *Config) compile() (compiled, error) {
 		if total > 30*time.Second {
 			return out, cfgErr(f, "cycle %v longer than 30s", total)
 		}
+	}
+	if c.VMWIRefresh != 0 && (c.VMWIRefresh < time.Minute || c.VMWIRefresh > 24*time.Hour) {
+		return out, cfgErr("VMWIRefresh", "%v outside 1m..24h (or 0 for off)", c.VMWIRefresh)
 	}
 	if c.Hotline != "" && (len(c.Hotline) > MaxDigits || strings.Trim(c.Hotline, "0123456789*#") != "") {
 		return out, cfgErr("Hotline", "%q is not a digit string of at most %d keys", c.Hotline, MaxDigits)

@@ -148,6 +148,29 @@ func TestVMWIOnHook(t *testing.T) {
 	})
 }
 
+func TestVMWIRefresh(t *testing.T) {
+	bin := spandspCID(t)
+	synctest.Test(t, func(t *testing.T) {
+		cfg := DefaultConfig()
+		cfg.VMWIRefresh = time.Minute
+		r := newRig(t, cfg)
+		defer r.stop()
+		t0 := time.Now()
+		_ = r.p.SetMessageWaiting(true)
+		time.Sleep(150 * time.Second)
+		rec, _ := r.ph.recording(t0)
+		msgs := decodeCID(t, bin, rec)
+		if len(msgs) != 3 {
+			t.Fatalf("%d VMWI messages in 150 s with a 60 s refresh: %+v", len(msgs), msgs)
+		}
+		for _, m := range msgs {
+			if m.fields["0b"] != `\xff` {
+				t.Fatalf("%+v", msgs)
+			}
+		}
+	})
+}
+
 func TestFaultSafeState(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := DefaultConfig()

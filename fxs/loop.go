@@ -45,7 +45,8 @@ type loop struct {
 	hook     hal.HookState
 	linefeed proslic.Linefeed
 	mwi      bool
-	vmwiDue  bool // VMWI message to send at the next idle moment
+	vmwiDue  bool      // VMWI message to send at the next idle moment
+	vmwiSent time.Time // when the last VMWI message went out
 	audio    *callAudio
 
 	// Hook classification (pulse digits, flash, hang-up).
@@ -542,6 +543,10 @@ func (l *loop) timers(now time.Time) {
 			l.ohtUntil = time.Time{}
 			l.setLinefeed(now, proslic.LFForward)
 		}
+		if r := cfg.VMWIRefresh; r > 0 && !l.vmwiSent.IsZero() && now.Sub(l.vmwiSent) >= r {
+			l.vmwiSent = now
+			l.vmwiDue = true
+		}
 		if l.vmwiDue && l.fsk == nil && l.ohtUntil.IsZero() && l.p.cfg.VMWI {
 			l.startVMWI(now)
 		}
@@ -626,6 +631,7 @@ func (l *loop) fskDone() {
 	switch l.fskKind {
 	case fskVMWI:
 		l.vmwiDue = false
+		l.vmwiSent = time.Now()
 		// Stay in on-hook transmission until the audio queued behind the
 		// burst has reached the line.
 		l.ohtUntil = time.Now().Add(ohtHold)
