@@ -29,7 +29,6 @@ type Device struct {
 	state    callState
 	dialed   bool // the number is complete (or the call was incoming)
 	digits   []byte
-	digitGen int
 	audio    hal.PCM
 	slot     int
 	removed  bool

@@ -130,6 +130,7 @@ func TestPairAfterWindowClosedRefused(t *testing.T) {
 	if err := linx.Pair(ctxT(t, 5*time.Second), "1234"); !errors.As(err, &pe) || pe.Reason != "not-open" {
 		t.Fatalf("pair after close: %v", err)
 	}
+	r.noEvent(dect.EventPaired, 200*time.Millisecond)
 	if len(r.drv.Devices()) != 0 {
 		t.Fatal("device stored")
 	}

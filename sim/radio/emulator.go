@@ -303,6 +303,16 @@ func (e *Emulator) Stats() Stats {
 	return e.stats
 }
 
+// Devices lists the simulated devices, in the order they were created.
+func (e *Emulator) Devices() []*Device { return e.devList() }
+
+// Faults returns the faults currently injected.
+func (e *Emulator) Faults() Faults {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.faults
+}
+
 // ResetModule makes the module reset by itself (a crash or brown-out) at
 // once: every call is dropped, and it boots again after BootDelay.
 func (e *Emulator) ResetModule() {
