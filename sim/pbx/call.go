@@ -207,27 +207,30 @@ func (p *PBX) findLeg(callID string) *leg {
 
 func (p *PBX) newCall(info CallInfo) *call {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.nextCall++
 	info.ID = fmt.Sprintf("c%d", p.nextCall)
 	info.State = "ringing"
 	info.Start = p.cfg.Now()
 	c := &call{info: info, changed: make(chan struct{}), up: make(chan struct{})}
 	p.calls[info.ID] = c
+	p.mu.Unlock()
+	p.emit(Event{Kind: EvCall, Ext: info.Caller, Call: info})
 	return c
 }
 
 func (p *PBX) updateCall(c *call, f func(*CallInfo)) {
 	p.mu.Lock()
 	f(&c.info)
+	info := c.info
 	p.mu.Unlock()
+	p.emit(Event{Kind: EvCall, Ext: info.Caller, Call: info})
 }
 
 // endCall moves the call to the log.
 func (p *PBX) endCall(c *call, status int, by string) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if _, ok := p.calls[c.info.ID]; !ok {
+		p.mu.Unlock()
 		return
 	}
 	delete(p.calls, c.info.ID)
@@ -241,6 +244,9 @@ func (p *PBX) endCall(c *call, status int, by string) {
 	if len(p.callLog) > p.cfg.CallLogSize {
 		p.callLog = p.callLog[len(p.callLog)-p.cfg.CallLogSize:]
 	}
+	info := c.info
+	p.mu.Unlock()
+	p.emit(Event{Kind: EvCall, Ext: info.Caller, Call: info})
 }
 
 func headerValue(req *sip.Request, name string) string {

@@ -86,6 +86,7 @@ func (p *PBX) SetVoicemail(ext string, newMsgs, oldMsgs int) error {
 		return nil
 	}
 	p.log.Info("voicemail", "ext", ext, "new", newMsgs, "old", oldMsgs, "subscriptions", len(subs), "unsolicited", len(contacts))
+	p.emit(Event{Kind: EvVoicemail, Ext: ext, Detail: fmt.Sprintf("%d/%d", newMsgs, oldMsgs)})
 	for _, s := range subs {
 		p.goNotify(s, "")
 	}

@@ -48,6 +48,35 @@ type Config struct {
 	CallLogSize int
 	// Now is the clock for registration expiry and nonces; default time.Now.
 	Now func() time.Time
+	// OnEvent, if set, is called (outside the PBX's locks, from the
+	// goroutine that made the change; it must not block) for registration
+	// changes, call state changes and voicemail count changes.
+	OnEvent func(Event)
+}
+
+// EventKind names what changed.
+type EventKind string
+
+// Event kinds.
+const (
+	EvRegistered   EventKind = "registered"   // Ext's contacts changed; Detail lists how many
+	EvUnregistered EventKind = "unregistered" // Ext has no contact left (un-REGISTER or expiry)
+	EvCall         EventKind = "call"         // Call holds the call's new state
+	EvVoicemail    EventKind = "voicemail"    // Ext's counts changed; Detail is "new/old"
+)
+
+// Event is a change in the PBX, for a console or a test.
+type Event struct {
+	Kind   EventKind
+	Ext    string
+	Call   CallInfo
+	Detail string
+}
+
+func (p *PBX) emit(e Event) {
+	if p.cfg.OnEvent != nil {
+		p.cfg.OnEvent(e)
+	}
 }
 
 func (c *Config) defaults() {

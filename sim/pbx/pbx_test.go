@@ -2,10 +2,13 @@ package pbx_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"os"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,7 +112,17 @@ func waitTone(t *testing.T, ph *softphone.Phone, hz float64) {
 // PBX; each hears the other's tone, digits pass, BYE from either side ends
 // both legs, and the PBX's tables show it all.
 func TestCallBothWaysWithAudio(t *testing.T) {
-	p := startPBX(t, pbx.Config{Auth: true})
+	var evMu sync.Mutex
+	var events []string
+	p := startPBX(t, pbx.Config{Auth: true, OnEvent: func(e pbx.Event) {
+		evMu.Lock()
+		defer evMu.Unlock()
+		if e.Kind == pbx.EvCall {
+			events = append(events, fmt.Sprintf("call %s %s->%s %s", e.Call.ID, e.Call.Caller, e.Call.Dialled, e.Call.State))
+		} else {
+			events = append(events, fmt.Sprintf("%s %s", e.Kind, e.Ext))
+		}
+	}})
 	a := startPhone(t, softphone.Config{User: "101", Password: "pw101", DisplayName: "Alice", Registrar: p.Addr(), ToneHz: 700})
 	b := startPhone(t, softphone.Config{User: "102", Password: "pw102", Registrar: p.Addr(), ToneHz: 1300, AutoAnswer: true, AnswerDelay: 100 * time.Millisecond,
 		Codecs: []media.Codec{media.PCMA, media.PCMU}})
@@ -156,6 +169,13 @@ func TestCallBothWaysWithAudio(t *testing.T) {
 		cs := p.Calls()
 		return len(cs) == 1 && cs[0].State == "ended" && cs[0].EndedBy == "102"
 	})
+
+	evMu.Lock()
+	got := strings.Join(events, "; ")
+	evMu.Unlock()
+	if want := "registered 101; registered 102; call c1 101->102 ringing; call c1 101->102 answered; call c1 101->102 ended"; got != want {
+		t.Errorf("events:\n got %s\nwant %s", got, want)
+	}
 
 	// And the other way: 101 answers by command, the caller hangs up.
 	b.SetTone(500)

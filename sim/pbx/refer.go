@@ -97,8 +97,10 @@ func (p *PBX) transfer(transferor, transferee *leg, target string) {
 	c.changed = make(chan struct{})
 	c.info.TransferredTo = target
 	c.info.Callee = target
+	info := c.info
 	p.mu.Unlock()
 	close(old)
+	p.emit(Event{Kind: EvCall, Ext: info.Caller, Call: info})
 	p.referNotify(transferor, "200 OK", "terminated;reason=noresource")
 	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 	defer cancel()

@@ -200,6 +200,11 @@ func (p *PBX) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	n := len(p.bindings[ext])
 	p.mu.Unlock()
+	if n == 0 {
+		p.emit(Event{Kind: EvUnregistered, Ext: ext, Detail: "un-REGISTER"})
+	} else {
+		p.emit(Event{Kind: EvRegistered, Ext: ext, Detail: fmt.Sprintf("%d contact(s)", n)})
+	}
 
 	p.log.Info("register", "ext", ext, "contacts", n, "ua", ua, "from", req.Source())
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
@@ -215,6 +220,12 @@ func (p *PBX) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 // expire drops lapsed bindings and subscriptions.
 func (p *PBX) expire() {
 	now := p.cfg.Now()
+	var gone []string
+	defer func() {
+		for _, ext := range gone {
+			p.emit(Event{Kind: EvUnregistered, Ext: ext, Detail: "expired"})
+		}
+	}()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for ext, bs := range p.bindings {
@@ -228,6 +239,7 @@ func (p *PBX) expire() {
 		}
 		if len(keep) == 0 {
 			delete(p.bindings, ext)
+			gone = append(gone, ext)
 		} else {
 			p.bindings[ext] = keep
 		}
