@@ -140,13 +140,17 @@ type Agent struct {
 	pending    *Config
 	pendingFor []string
 	rejected   *Rejected
-	dedup      *dedupWindow
-	reg        *regSession
-	seq        uint64
-	offline    []outMsg
-	dropped    int
-	runCtx     context.Context
-	wg         sync.WaitGroup
+	// rejectedCfg is the last decodable desired document that failed
+	// validation; it is considered again when a device pairs, since an
+	// unknown device may just have become known.
+	rejectedCfg *Config
+	dedup       *dedupWindow
+	reg         *regSession
+	seq         uint64
+	offline     []outMsg
+	dropped     int
+	runCtx      context.Context
+	wg          sync.WaitGroup
 }
 
 type inMsg struct {

@@ -156,6 +156,7 @@ func (a *Agent) endRegistration(s *regSession, p Pairing, guard bool) {
 		d := p.Device
 		a.publishEvent(Event{Type: EvDevicePaired, Device: &d})
 		a.finish(cmd, Result{Status: StatusSucceeded, Device: &d})
+		a.reconsiderRejected(a.runCtx)
 	case errors.Is(p.Err, ErrRegistrationTimeout):
 		a.finish(cmd, Result{Status: StatusTimedOut, Reason: p.Err.Error()})
 	default:

@@ -54,9 +54,11 @@ func (a *Agent) consider(ctx context.Context, cfg *Config) {
 		if a.pending != nil && a.pending.Version <= cfg.Version {
 			a.pending, a.pendingFor = nil, nil
 		}
+		a.rejectedCfg = cfg
 		a.reject(cfg.Version, errs)
 		return
 	}
+	a.rejectedCfg = nil
 	if waiting := a.blockedBy(cfg); len(waiting) > 0 {
 		first := a.pending == nil || a.pending.Version != cfg.Version || !slices.Equal(a.pendingFor, waiting)
 		a.pending, a.pendingFor = cfg, waiting
@@ -69,6 +71,20 @@ func (a *Agent) consider(ctx context.Context, cfg *Config) {
 	}
 	a.pending, a.pendingFor = nil, nil
 	a.apply(ctx, cfg)
+}
+
+// reconsiderRejected validates the last rejected document again (after a
+// device paired) if nothing newer was applied since.
+func (a *Agent) reconsiderRejected(ctx context.Context) {
+	cfg := a.rejectedCfg
+	if cfg == nil || (a.applied != nil && cfg.Version <= a.applied.Version) || (a.pending != nil && cfg.Version <= a.pending.Version) {
+		return
+	}
+	if errs := append(Validate(cfg, a.o.BaseID, a.knownDevices()), a.o.Applier.Check(cfg)...); len(errs) > 0 {
+		return // still invalid: already reported
+	}
+	a.log.Info("provisioning: rejected configuration is valid now that a device paired", "version", cfg.Version)
+	a.consider(ctx, cfg)
 }
 
 // recheckPending applies a deferred configuration once its lines are idle.

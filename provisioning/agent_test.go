@@ -286,3 +286,33 @@ func TestUntrustedClientCertificateRefused(t *testing.T) {
 		t.Fatal("client without a certificate connected")
 	}
 }
+
+// TestRejectedForUnknownDeviceAppliedOncePaired: a configuration that
+// assigns a device before it paired is rejected, and applied as soon as
+// the device pairs.
+func TestRejectedForUnknownDeviceAppliedOncePaired(t *testing.T) {
+	e := mochiEnv(t, false)
+	b := startBase(t, e, t.TempDir(), nil)
+	c := dialCloud(t, e)
+	if _, err := push(t, c, provisioningtest.SampleConfig(b.id, 1)); err != nil {
+		t.Fatal(err)
+	}
+	early := provisioningtest.SampleConfig(b.id, 2)
+	early.Extensions[1].Devices.Headset = provisioningtest.Headset.ID
+	_, err := push(t, c, early)
+	var ve *provisioning.ValidationError
+	if !errors.As(err, &ve) || ve.Errors[0].Path != "extensions[1].devices.headset" {
+		t.Fatalf("err = %v", err)
+	}
+	go func() {
+		<-b.radio.Opened()
+		b.radio.Pair(provisioningtest.Headset)
+	}()
+	if r, err := c.RegisterDevice(tctx(t, 10*time.Second), b.id, 0, "", nil); err != nil || r.Status != provisioning.StatusSucceeded {
+		t.Fatalf("%+v %v", r, err)
+	}
+	st := waitState(t, c, b.id, "v2 applied", func(s *provisioning.State) bool { return s.Config.AppliedVersion == 2 })
+	if st.Config.Rejected != nil || b.applier.Current().Extension("102").Devices.Headset != provisioningtest.Headset.ID {
+		t.Fatalf("%+v", st.Config)
+	}
+}
