@@ -270,8 +270,21 @@ func (p *Port) DisconnectAudio() error { return p.do(command{kind: cmdDisconnect
 
 // SetMessageWaiting turns message waiting on or off: an on-hook FSK VMWI
 // message is sent when the phone is next idle, and stutter dial tone plays
-// while it is on.
-func (p *Port) SetMessageWaiting(on bool) error { return p.do(command{kind: cmdMWI, on: on}) }
+// while it is on. It may be called before Run (the state at start-up).
+func (p *Port) SetMessageWaiting(on bool) error {
+	if !p.run.Load() {
+		select {
+		case <-p.done:
+			return ErrNotRunning
+		case p.cmds <- command{kind: cmdMWI, on: on, reply: make(chan error, 1)}:
+			p.mwiSt.Store(on)
+			return nil
+		default:
+			return ErrNotRunning
+		}
+	}
+	return p.do(command{kind: cmdMWI, on: on})
+}
 
 // CallWaiting alerts a second call during a call: a 300 ms call-waiting
 // tone (far end muted meanwhile) and, when enabled, Type II caller ID (CAS,

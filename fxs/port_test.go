@@ -305,6 +305,16 @@ func TestActionErrors(t *testing.T) {
 	if _, err := NewWithSLIC(nopSLIC{}, nopPCM{}, bad, nil); err == nil {
 		t.Error("invalid config accepted")
 	}
+	p, err := NewWithSLIC(nopSLIC{}, nopPCM{}, DefaultConfig(), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetMessageWaiting(true); err != nil || !p.MessageWaiting() {
+		t.Errorf("SetMessageWaiting before Run: %v", err)
+	}
+	if err := p.Ring(RingRequest{}); err != ErrNotRunning {
+		t.Errorf("Ring before Run: %v", err)
+	}
 }
 
 func TestHotlineAndWarmline(t *testing.T) {
