@@ -33,7 +33,7 @@ func (s *Session) rtcpLoop(ctx context.Context) {
 					return
 				}
 				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() {
+				if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, net.ErrClosed) {
 					return
 				}
 				continue

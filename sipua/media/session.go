@@ -304,6 +304,9 @@ func (s *Session) Apply(n Negotiated) error {
 	if n.Direction.Sends() && !wasSending {
 		s.marker = true
 	}
+	// A packet in progress is abandoned; its frames still count in the
+	// timestamp, which follows the sample clock.
+	s.ts += uint32(s.chunks * frameTicks)
 	s.payN, s.chunks = 0, 0
 	return nil
 }
@@ -626,7 +629,7 @@ func (s *Session) readRTPLoop(ctx context.Context) {
 				return
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue // e.g. ICMP port unreachable surfaced on Linux
