@@ -204,9 +204,10 @@ func (d *DTMFDetector) half() {
 	}
 }
 
-// goertzel8 runs the row filters then the column filters over x and returns
-// the energy of x.
-func goertzel8(x []int16, c, s1, s2 *[8]float32) int64 {
+// goertzel8Go runs the row filters then the column filters over x and
+// returns the energy of x. On amd64 goertzel8 is the same computation in SSE
+// (goertzel_amd64.s); elsewhere it is this function.
+func goertzel8Go(x []int16, c, s1, s2 *[8]float32) int64 {
 	e := goertzel4(x, (*[4]float32)(c[0:4]), (*[4]float32)(s1[0:4]), (*[4]float32)(s2[0:4]))
 	goertzel4(x, (*[4]float32)(c[4:8]), (*[4]float32)(s1[4:8]), (*[4]float32)(s2[4:8]))
 	return e
