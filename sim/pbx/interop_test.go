@@ -297,3 +297,48 @@ func TestInteropSIPpUAC(t *testing.T) {
 		})
 	}
 }
+
+// The PBX calls a third-party UAS: SIPp's built-in uas scenario, bound to
+// extension 104 by a SIPp REGISTER, answers a softphone's call through the
+// PBX and takes the PBX's BYE; it exits 0 only if every message matched.
+func TestInteropSIPpUAS(t *testing.T) {
+	bin := testpeer.Require(t, "sipp")[0]
+	p := startPBX(t, pbx.Config{Auth: false})
+	ctx := tctx(t, 30*time.Second)
+	dir := t.TempDir()
+	uasPort := testpeer.FreePort(t, false)
+	uas := testpeer.Start(t, dir, bin, "-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(uasPort),
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(testpeer.FreePort(t, true)), "-cp", strconv.Itoa(testpeer.FreePort(t, false)),
+		"-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error")
+	scen, err := filepath.Abs("testdata/sipp-register.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := testpeer.Start(t, dir, bin, "-sf", scen, "-i", "127.0.0.1", "-p", strconv.Itoa(testpeer.FreePort(t, false)),
+		"-cp", strconv.Itoa(testpeer.FreePort(t, false)), "-s", "104", "-key", "contact_port", strconv.Itoa(uasPort),
+		"-key", "expires", "300", "-m", "1", "-nostdin", "-timeout", "10s", "-timeout_error", p.Addr())
+	waitFor(t, 15*time.Second, "sipp REGISTER to finish", reg.Exited)
+	if code := reg.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("sipp register exit %d:\n%s", code, reg.Output())
+	}
+	regs := p.Registrations()
+	if len(regs) != 1 || regs[0].Ext != "104" || !strings.HasSuffix(regs[0].Contact, ":"+strconv.Itoa(uasPort)) {
+		t.Fatalf("registrations %+v", regs)
+	}
+	sp := startPhone(t, softphone.Config{User: "101", Registrar: p.Addr(), ToneHz: 900})
+	if err := sp.Call(ctx, "104"); err != nil {
+		t.Fatalf("call to SIPp uas: %v\n%s", err, uas.Output())
+	}
+	time.Sleep(500 * time.Millisecond)
+	if err := sp.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "sipp uas to finish", uas.Exited)
+	if code := uas.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("sipp uas exit %d:\n%s", code, uas.Output())
+	}
+	cs := p.Calls()
+	if len(cs) != 1 || cs[0].Callee != "104" || cs[0].EndedBy != "101" {
+		t.Errorf("calls %+v", cs)
+	}
+}
