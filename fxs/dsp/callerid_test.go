@@ -33,8 +33,13 @@ func TestCallerIDMessageBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []byte{0x04, 9, '0', '1', '0', '2', '0', '3', '0', '4', 'P', 0x04 ^ 0x04}; !bytes.Equal(s[:11], want[:11]) {
-		t.Errorf("SDMF %x", s)
+	wantS := []byte{0x04, 9, '0', '1', '0', '2', '0', '3', '0', '4', 'P'}
+	sum = 0
+	for _, b := range wantS {
+		sum += b
+	}
+	if wantS = append(wantS, -sum); !bytes.Equal(s, wantS) {
+		t.Errorf("SDMF\n got %x\nwant %x", s, wantS)
 	}
 	if got := VMWI(true); !bytes.Equal(got, []byte{0x82, 0x03, 0x0B, 0x01, 0xFF, 0x70}) {
 		t.Errorf("VMWI on %x (reference frame 82 03 0B 01 FF 70)", got)

@@ -60,7 +60,6 @@ type FSKTransmitter struct {
 	seizure, marks int // bits
 	bit, bits      int // next bit index, total bits of the burst
 	acc            int // bit clock: += FSKBaud per sample, a bit ends at rate
-	cur            bool
 	o              osc
 	markR, markI   float64
 	spaceR, spaceI float64

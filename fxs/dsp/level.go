@@ -12,14 +12,6 @@ func amplitude(dBm0 float64) float64 {
 	return 32767 * math.Pow(10, (dBm0-maxSineDBm0)/20)
 }
 
-// levelDBm0 is the inverse of amplitude: the level of a sine of peak a.
-func levelDBm0(a float64) float64 {
-	if a <= 0 {
-		return math.Inf(-1)
-	}
-	return 20*math.Log10(a/32767) + maxSineDBm0
-}
-
 // osc is a recursive quadrature oscillator: the phasor (re, im) is rotated
 // by (cr, ci) each sample and the output is im. Its amplitude is held at 1
 // by renorm, which callers run at least every renormEvery samples, so it does
