@@ -30,20 +30,22 @@ type Driver struct {
 
 	pairMu sync.Mutex // one pairing exchange at a time
 
-	mu       sync.Mutex
-	sess     *session // current session, nil when the module is not ready
-	running  bool
-	runCtx   context.Context
-	devWG    sync.WaitGroup
-	firmware string
-	rfpi     [5]byte
-	slots    int
-	capacity int
-	slotUsed []bool
-	table    *Table
-	devices  map[int]*Device
-	reg      regState
-	starts   int
+	mu        sync.Mutex
+	sess      *session // current session, nil when the module is not ready
+	running   bool
+	runCtx    context.Context
+	devWG     sync.WaitGroup
+	firmware  string
+	rfpi      [5]byte
+	slots     int
+	capacity  int
+	slotUsed  []bool
+	table     *Table
+	devices   map[int]*Device
+	reg       regState
+	starts    int
+	paging    bool
+	pageTimer *time.Timer
 }
 
 type regState struct {
@@ -526,6 +528,13 @@ func (d *Driver) sessionEnded(s *session, reason string) {
 		return
 	}
 	d.closeWindow(reason, false)
+	d.mu.Lock()
+	d.paging = false
+	if d.pageTimer != nil {
+		d.pageTimer.Stop()
+		d.pageTimer = nil
+	}
+	d.mu.Unlock()
 	for _, dev := range devs {
 		dev.linkLost(reason)
 	}
@@ -596,15 +605,50 @@ func (d *Driver) SetDateTime(ctx context.Context, t time.Time) error {
 	return err
 }
 
-// Page makes every device in range ring to be found (on) or stops (off).
-// The base's button short press uses it.
+// Page makes every device in range ring to be found (on) for PageDuration
+// or until Page(ctx, false).
 func (d *Driver) Page(ctx context.Context, on bool) error {
 	var f byte
 	if on {
 		f = 1
 	}
-	_, err := d.request(ctx, wire.Msg{Type: wire.TPage, On: f})
-	return err
+	if _, err := d.request(ctx, wire.Msg{Type: wire.TPage, On: f}); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pageTimer != nil {
+		d.pageTimer.Stop()
+		d.pageTimer = nil
+	}
+	d.paging = on
+	if on {
+		d.pageTimer = time.AfterFunc(d.opts.PageDuration, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), d.opts.RequestTimeout)
+			defer cancel()
+			if err := d.Page(ctx, false); err != nil {
+				d.log.Warn("dect: stop paging", "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// Paging reports whether devices are being paged.
+func (d *Driver) Paging() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.paging
+}
+
+// Button acts on a press of the base's button: held for LongPress or more
+// it opens the registration window (default duration) with pin; a shorter
+// press starts paging, or stops it if it is on.
+func (d *Driver) Button(ctx context.Context, p hal.ButtonPress, pin string) error {
+	if p.Held >= d.opts.LongPress {
+		return d.OpenRegistration(ctx, 0, pin)
+	}
+	return d.Page(ctx, !d.Paging())
 }
 
 // Deregister removes a device from the module and the table. The table

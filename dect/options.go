@@ -54,6 +54,12 @@ type Options struct {
 	// ResetPulse is how long the reset line is held low (20 ms).
 	ResetPulse time.Duration
 
+	// PageDuration is how long paging lasts unless stopped (30 s).
+	PageDuration time.Duration
+	// LongPress is how long the base's button must be held to open the
+	// registration window (3 s); shorter presses page (Button).
+	LongPress time.Duration
+
 	// InterDigitTimeout ends a Linx's dialing when no digit follows (4 s).
 	InterDigitTimeout time.Duration
 	// DialComplete, if set, is asked after each dialed digit whether the
@@ -85,6 +91,8 @@ func DefaultOptions() Options {
 		BootTimeout:       2 * time.Second,
 		ResetPulse:        20 * time.Millisecond,
 		InterDigitTimeout: 4 * time.Second,
+		PageDuration:      30 * time.Second,
+		LongPress:         3 * time.Second,
 	}
 }
 
@@ -118,6 +126,8 @@ func (o *Options) fill() error {
 	set(&o.BootTimeout, d.BootTimeout)
 	set(&o.ResetPulse, d.ResetPulse)
 	set(&o.InterDigitTimeout, d.InterDigitTimeout)
+	set(&o.PageDuration, d.PageDuration)
+	set(&o.LongPress, d.LongPress)
 	if o.MaxWindow > 120*time.Second {
 		return fmt.Errorf("dect: MaxWindow %v exceeds 120 s", o.MaxWindow)
 	}

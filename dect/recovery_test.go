@@ -162,3 +162,21 @@ func TestFaultyLink(t *testing.T) {
 		t.Error("driver lost the module on a 1% faulty link")
 	}
 }
+
+func TestSerialPortGoneReported(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.emu.Close() // the UART disappears (pty master closed: reads fail with EIO)
+	e := r.waitEvent(dect.EventModuleLost, 3*time.Second)
+	if e.Reason == "" {
+		t.Error("no reason")
+	}
+	t.Logf("lost: %s", e.Reason)
+	if r.drv.Ready() {
+		t.Error("driver still ready")
+	}
+	start := time.Now()
+	r.stop() // Run returns promptly although the port cannot be reopened
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("stop took %v", d)
+	}
+}

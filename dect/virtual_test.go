@@ -197,3 +197,33 @@ func TestVirtualLockoutExpires(t *testing.T) {
 		}
 	})
 }
+
+func TestVirtualButton(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		drv, _, stop := startVirtual(t, dect.Options{PageDuration: 30 * time.Second})
+		defer stop()
+		ctx := context.Background()
+		if err := drv.Button(ctx, hal.ButtonPress{Held: 200 * time.Millisecond}, "0000"); err != nil {
+			t.Fatal(err)
+		}
+		if !drv.Paging() {
+			t.Fatal("short press did not page")
+		}
+		time.Sleep(31 * time.Second)
+		synctest.Wait()
+		if drv.Paging() {
+			t.Fatal("paging did not stop after 30 s")
+		}
+		drv.Button(ctx, hal.ButtonPress{Held: time.Second}, "0000")
+		drv.Button(ctx, hal.ButtonPress{Held: time.Second}, "0000")
+		if drv.Paging() {
+			t.Fatal("second short press did not stop paging")
+		}
+		if err := drv.Button(ctx, hal.ButtonPress{Held: 3 * time.Second}, "0000"); err != nil {
+			t.Fatal(err)
+		}
+		if open, _ := drv.RegistrationOpen(); !open {
+			t.Fatal("long press did not open registration")
+		}
+	})
+}
