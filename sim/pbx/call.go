@@ -95,6 +95,34 @@ type call struct {
 
 	respMu   sync.Mutex // serialises responses on the caller's INVITE
 	answered bool
+
+	killed bool // HangupCall ended it; guarded by p.mu
+}
+
+// HangupCall ends an answered call from the PBX side: BYE to both parties.
+func (p *PBX) HangupCall(id string) error {
+	p.mu.Lock()
+	c := p.calls[id]
+	if c == nil {
+		p.mu.Unlock()
+		return fmt.Errorf("pbx: no active call %q", id)
+	}
+	if c.info.State != "answered" {
+		p.mu.Unlock()
+		return fmt.Errorf("pbx: call %s is %s, not answered", id, c.info.State)
+	}
+	c.killed = true
+	legs := []*leg{c.a, c.b}
+	p.mu.Unlock()
+	for _, l := range legs {
+		if l == nil {
+			continue
+		}
+		if err := l.bye(p.ctx); err != nil {
+			p.log.Debug("hangup call: bye", "ext", l.ext, "err", err)
+		}
+	}
+	return nil
 }
 
 // leg is one dialog of the PBX with a UA.
@@ -616,15 +644,20 @@ func (p *PBX) holdCall(c *call) {
 		}
 		p.mu.Lock()
 		current := (c.a == gone || c.b == gone)
+		killed := c.killed
 		p.mu.Unlock()
 		if !current {
 			continue // a transferred-away leg ended
 		}
-		p.log.Info("call hung up", "id", c.info.ID, "by", gone.ext)
+		by := gone.ext
+		if killed {
+			by = ""
+		}
+		p.log.Info("call hung up", "id", c.info.ID, "by", by)
 		if err := other.bye(context.Background()); err != nil {
 			p.log.Debug("bye to other side", "err", err)
 		}
-		p.endCall(c, sip.StatusOK, gone.ext)
+		p.endCall(c, sip.StatusOK, by)
 		return
 	}
 }

@@ -450,7 +450,8 @@ func TestHoldResume(t *testing.T) {
 	}
 }
 
-// Stopping the PBX hangs up its calls: both phones get BYE and go idle.
+// HangupCall and stopping the PBX hang up its calls: both phones get BYE
+// and go idle.
 func TestShutdownHangsUp(t *testing.T) {
 	p, err := pbx.New(pbx.Config{Users: users}, testLogger(t))
 	if err != nil {
@@ -468,6 +469,26 @@ func TestShutdownHangsUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := a.Call(ctx, "102"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "102 connected", func() bool { return b.State() == softphone.Connected })
+	// First a call ended by the console: HangupCall.
+	id := p.Calls()[0].ID
+	if err := p.HangupCall("c99"); err == nil {
+		t.Error("HangupCall of an unknown call succeeded")
+	}
+	if err := p.HangupCall(id); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "both phones idle after HangupCall", func() bool {
+		return a.State() == softphone.Idle && b.State() == softphone.Idle
+	})
+	waitFor(t, 3*time.Second, "call ended by the PBX", func() bool {
+		cs := p.Calls()
+		return len(cs) == 1 && cs[0].State == "ended" && cs[0].EndedBy == ""
+	})
+	// Then a call ended by stopping the PBX.
 	if err := a.Call(ctx, "102"); err != nil {
 		t.Fatal(err)
 	}
