@@ -82,7 +82,7 @@ func New(s hal.SLIC, cfg Config, log *slog.Logger) (*Port, error) {
 }
 
 // NewWithOpts is New with the SLIC driver's options (PCM slot and format,
-// loop current, …; nil = proslic.DefaultOpts). The ring generator's
+// loop current, …; nil = proslic.DefaultOpts()). The ring generator's
 // frequency and amplitude come from cfg; ring cadence is timed by the port.
 func NewWithOpts(s hal.SLIC, cfg Config, so *proslic.Opts, log *slog.Logger) (*Port, error) {
 	if err := cfg.Validate(); err != nil {
@@ -91,7 +91,7 @@ func NewWithOpts(s hal.SLIC, cfg Config, so *proslic.Opts, log *slog.Logger) (*P
 	if s.PCM == nil {
 		return nil, fmt.Errorf("fxs %s: no PCM channel", s.Name)
 	}
-	o := proslic.DefaultOpts
+	o := proslic.DefaultOpts()
 	if so != nil {
 		o = *so
 	}

@@ -151,17 +151,19 @@ type Opts struct {
 	CalTimeout     time.Duration // DC-DC and analog calibration
 }
 
-// DefaultOpts are the North American defaults: 20 Hz ringing at 85 V peak
-// with the 2 s / 4 s cadence in the chip timers, 16-bit linear narrowband
-// PCM in slot 0, 20 mA loop current, 48 V open-circuit voltage.
-var DefaultOpts = Opts{
-	Frequency:      1 * physic.MegaHertz,
-	PCM:            PCMConfig{Format: Linear16},
-	Ring:           RingConfig{FrequencyHz: 20, PeakVolts: 85, On: 2 * time.Second, Off: 4 * time.Second},
-	LoopCurrent:    20,
-	OpenVolts:      48,
-	PowerUpTimeout: 500 * time.Millisecond,
-	CalTimeout:     2 * time.Second,
+// DefaultOpts returns the North American defaults: 20 Hz ringing at 85 V
+// peak with the 2 s / 4 s cadence in the chip timers, 16-bit linear
+// narrowband PCM in slot 0, 20 mA loop current, 48 V open-circuit voltage.
+func DefaultOpts() Opts {
+	return Opts{
+		Frequency:      1 * physic.MegaHertz,
+		PCM:            PCMConfig{Format: Linear16},
+		Ring:           RingConfig{FrequencyHz: 20, PeakVolts: 85, On: 2 * time.Second, Off: 4 * time.Second},
+		LoopCurrent:    20,
+		OpenVolts:      48,
+		PowerUpTimeout: 500 * time.Millisecond,
+		CalTimeout:     2 * time.Second,
+	}
 }
 
 // Errors callers may branch on.
@@ -198,7 +200,7 @@ type Dev struct {
 // the bus and what was read.
 func New(s hal.SLIC, opts *Opts) (*Dev, error) {
 	if opts == nil {
-		o := DefaultOpts
+		o := DefaultOpts()
 		opts = &o
 	}
 	d, err := Open(s, opts)
@@ -221,7 +223,7 @@ func New(s hal.SLIC, opts *Opts) (*Dev, error) {
 // chip. Most callers want New.
 func Open(s hal.SLIC, opts *Opts) (*Dev, error) {
 	if opts == nil {
-		o := DefaultOpts
+		o := DefaultOpts()
 		opts = &o
 	}
 	name := s.Name
@@ -236,7 +238,7 @@ func Open(s hal.SLIC, opts *Opts) (*Dev, error) {
 	}
 	f := opts.Frequency
 	if f == 0 {
-		f = DefaultOpts.Frequency
+		f = DefaultOpts().Frequency
 	}
 	// Mode 3 (CPOL=1, CPHA=1), 8-bit words, MSB first: the Si321x SPI.
 	c, err := s.Port.Connect(f, spi.Mode3, 8)
@@ -544,7 +546,7 @@ func (d *Dev) Init() error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, r := range irInit {
+	for _, r := range irInit() {
 		if err := d.writeIndirect(r.ir, r.val); err != nil {
 			return err
 		}
@@ -622,14 +624,14 @@ func (d *Dev) Init() error {
 
 func loopCurrent(o *Opts) int {
 	if o.LoopCurrent == 0 {
-		return DefaultOpts.LoopCurrent
+		return DefaultOpts().LoopCurrent
 	}
 	return o.LoopCurrent
 }
 
 func openVolts(o *Opts) float64 {
 	if o.OpenVolts == 0 {
-		return DefaultOpts.OpenVolts
+		return DefaultOpts().OpenVolts
 	}
 	return o.OpenVolts
 }

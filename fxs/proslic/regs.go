@@ -79,26 +79,30 @@ const (
 	resetLineImp  = 0x33
 )
 
-// irInit is the indirect register table loaded at initialisation: the
-// defaults of the open Si321x drivers (DAHDI wctdm indirect_regs[]). alt is
-// the Si3215 address (255: the register does not exist on the Si3215).
-var irInit = [...]struct {
-	ir, alt uint8
+// irEntry is one indirect register's start-up value.
+type irEntry struct {
+	ir, alt uint8 // Si3210 number; Si3215 address (255: absent on the Si3215)
 	val     uint16
-}{
-	{0, 255, 0x55C2}, {1, 255, 0x51E6}, {2, 255, 0x4B85}, {3, 255, 0x4937},
-	{4, 255, 0x3333}, {5, 255, 0x0202}, {6, 255, 0x0202}, {7, 255, 0x0198},
-	{8, 255, 0x0198}, {9, 255, 0x0611}, {10, 255, 0x0202}, {11, 255, 0x00E5},
-	{12, 255, 0x0A1C},
-	{13, 0, 0x7B30}, {14, 1, 0x0063}, {15, 2, 0x0000}, // OSC1 350 Hz −18 dBm
-	{16, 3, 0x7870}, {17, 4, 0x007D}, {18, 5, 0x0000}, // OSC2 440 Hz −18 dBm
-	{19, 6, 0x0000}, {20, 7, 0x7EF0}, {21, 8, 0x0160}, {22, 9, 0x0000}, // ring
-	{23, 10, 0x2000}, {24, 11, 0x2000}, {25, 12, 0x0000}, // pulse metering
-	{26, 13, 0x2000}, {27, 14, 0x4000}, // RX / TX digital gain
-	{28, 15, 0x1000}, {29, 16, 0x3600}, // loop-closure / ring-trip threshold
-	{30, 17, 0x1000}, {31, 18, 0x0200}, // common-mode min / max
-	{32, 19, 0x07C0}, {33, 20, 0x2600}, {34, 21, 0x1B80}, // power alarm Q1..Q6
-	{35, 22, 0x8000}, {36, 23, 0x0320}, // loop-closure / ring-trip filter
-	{37, 24, 0x008C}, {38, 25, 0x0100}, {39, 26, 0x0010}, // power-alarm LP poles
-	{40, 27, 0x0C00}, {41, 64, 0x0C00}, {42, 255, 0x1000}, {43, 66, 0x1000},
+}
+
+// irInit returns the indirect register table loaded at initialisation: the
+// defaults of the open Si321x drivers (DAHDI wctdm indirect_regs[]).
+func irInit() [44]irEntry {
+	return [44]irEntry{
+		{0, 255, 0x55C2}, {1, 255, 0x51E6}, {2, 255, 0x4B85}, {3, 255, 0x4937},
+		{4, 255, 0x3333}, {5, 255, 0x0202}, {6, 255, 0x0202}, {7, 255, 0x0198},
+		{8, 255, 0x0198}, {9, 255, 0x0611}, {10, 255, 0x0202}, {11, 255, 0x00E5},
+		{12, 255, 0x0A1C},
+		{13, 0, 0x7B30}, {14, 1, 0x0063}, {15, 2, 0x0000}, // OSC1 350 Hz −18 dBm
+		{16, 3, 0x7870}, {17, 4, 0x007D}, {18, 5, 0x0000}, // OSC2 440 Hz −18 dBm
+		{19, 6, 0x0000}, {20, 7, 0x7EF0}, {21, 8, 0x0160}, {22, 9, 0x0000}, // ring
+		{23, 10, 0x2000}, {24, 11, 0x2000}, {25, 12, 0x0000}, // pulse metering
+		{26, 13, 0x2000}, {27, 14, 0x4000}, // RX / TX digital gain
+		{28, 15, 0x1000}, {29, 16, 0x3600}, // loop-closure / ring-trip threshold
+		{30, 17, 0x1000}, {31, 18, 0x0200}, // common-mode min / max
+		{32, 19, 0x07C0}, {33, 20, 0x2600}, {34, 21, 0x1B80}, // power alarm Q1..Q6
+		{35, 22, 0x8000}, {36, 23, 0x0320}, // loop-closure / ring-trip filter
+		{37, 24, 0x008C}, {38, 25, 0x0100}, {39, 26, 0x0010}, // power-alarm LP poles
+		{40, 27, 0x0C00}, {41, 64, 0x0C00}, {42, 255, 0x1000}, {43, 66, 0x1000},
+	}
 }

@@ -117,7 +117,7 @@ func (s *script) initSeq() {
 }
 
 func quiet() *Opts {
-	o := DefaultOpts
+	o := DefaultOpts()
 	o.Logger = discardLogger()
 	return &o
 }
