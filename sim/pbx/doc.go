@@ -13,6 +13,8 @@
 //     valid 300 s, stale=true after): 401 on REGISTER, 407 on INVITE,
 //     SUBSCRIBE and (outside a dialog) REFER; the authenticated user must be
 //     the To user (REGISTER) or From user, else 403. Can be switched off.
+//     The nonce count is not tracked: a replayed response is accepted while
+//     its nonce is fresh (a test stand-in, not a hardened server).
 //   - Calls as a B2BUA: the caller's INVITE is answered by the PBX, which
 //     places its own INVITE to every registered contact of the callee
 //     (parallel forking), relays 180/183, connects the first 2xx, cancels
