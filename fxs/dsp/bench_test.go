@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"basestation/hal"
 )
 
 // benchSignal is 10 s of 8 kHz audio: digits, pauses and noise, the same
@@ -113,5 +115,43 @@ func benchTone(b *testing.B, rate int, name ToneName) {
 	b.ReportAllocs()
 	for b.Loop() {
 		g.Fill(frame)
+	}
+}
+
+// BenchmarkFSKFill8k is one 10 ms frame of a Type I caller-ID burst.
+func BenchmarkFSKFill8k(b *testing.B) {
+	c := CallerID{Time: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), Number: "5551234567", Name: "ALICE SMITH"}
+	msg, err := c.MDMF()
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := NewFSKTransmitter(8000, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frame := make([]int16, 80)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !f.Active() {
+			_ = f.Start(TypeI, msg)
+		}
+		f.Fill(frame)
+	}
+}
+
+// BenchmarkHookTransition is one hook transition through the classifier.
+func BenchmarkHookTransition(b *testing.B) {
+	h, err := NewHookClassifier(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := make([]HookEvent, 0, 4)
+	now := time.Duration(0)
+	st := hal.OffHook
+	b.ReportAllocs()
+	for b.Loop() {
+		now += 50 * time.Millisecond
+		ev, _ = h.Transition(st, now, ev[:0])
+		st = 1 - st
 	}
 }
