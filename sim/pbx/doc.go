@@ -36,9 +36,10 @@
 //     voicemail number means the subscriber's own box) with NOTIFYs in the
 //     subscription dialog; SetVoicemail sends NOTIFYs to subscribers and
 //     unsolicited NOTIFYs to registered contacts without a subscription.
-//   - Transports: UDP and TCP on the same port. Requests to a contact
-//     registered over TCP open a connection to the contact address, so a
-//     TCP UA must listen there (no RFC 5626 outbound flows).
+//   - Transports: UDP and TCP on the same port. A request to a contact
+//     registered over TCP goes over the UA's open connection when the
+//     contact is that connection's address (sipgo reuses connections by
+//     remote address), else over a new connection to the contact.
 //   - Blind transfer (RFC 3515): the PBX carries out a REFER itself, as a
 //     B2BUA can: 202, NOTIFY "100 Trying", call the Refer-To target with the
 //     transferee's SDP, re-INVITE the transferee with the target's answer,
