@@ -219,3 +219,22 @@ func TestDTMFOptions(t *testing.T) {
 		t.Errorf("6 dB twist with a 4 dB limit detected %q", got)
 	}
 }
+
+func TestDTMFOverDialToneEcho(t *testing.T) {
+	// The line's own dial tone comes back through the hybrid while the
+	// first digit is keyed; 15 dB below the digit it must not mask it, and
+	// alone it must not be taken for a digit.
+	for _, rate := range rates {
+		got := runDigits(t, rate, nil, func(r *rand.Rand, d byte) []float64 {
+			x := dtmfTone(r, rate, d, 60*ms, 0, 0, -10, -10)
+			echo := synth(r, rate, 60*ms, sine{350, -25}, sine{440, -25})
+			for i := range x {
+				x[i] += echo[i]
+			}
+			return x
+		})
+		if got != allDigits {
+			t.Errorf("%d Hz, digits over dial-tone echo at -25 dBm0: got %q", rate, got)
+		}
+	}
+}

@@ -82,6 +82,7 @@ func TestDTMFTalkOff(t *testing.T) {
 			if got := digitsOf(t, ev); got != "159#" {
 				t.Errorf("%d Hz %s speech (%v) then digits 159#: detected %q (events %v)", rate, name, dur.Round(time.Second), got, ev)
 			}
+			t.Logf("%d Hz, %s: %v of speech, no false digit; the real digits after it found", rate, name, dur.Round(time.Second))
 		}
 	}
 }
