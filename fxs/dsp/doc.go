@@ -6,8 +6,9 @@
 // It owns:
 //
 //   - call-progress tones from a tone plan ([TonePlan], [USPlan], [CAPlan])
-//     played by a [ToneGenerator], which also plays DTMF digits received from
-//     the network (RFC 4733) and the CIDCW CPE alerting signal (CAS);
+//     played (or mixed over audio) by a [ToneGenerator], which also plays
+//     DTMF digits received from the network (RFC 4733); the plan includes the
+//     CIDCW alerting tones SAS and CAS;
 //   - DTMF detection ([DTMFDetector]);
 //   - Bell 202 FSK caller ID and message waiting: message builders
 //     ([CallerID], [VMWI]) and the modulator ([FSKTransmitter]) for Type I

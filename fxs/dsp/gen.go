@@ -71,6 +71,8 @@ type ToneGenerator struct {
 	left   int // samples left in the step (when its n > 0)
 	passes int // completed passes over cur.steps
 	osc    [MaxComponents]osc
+
+	scratch [renormEvery]int16 // Mix renders here first
 }
 
 // NewToneGenerator validates plan for rate (8000 or 16000) and returns a
@@ -195,10 +197,19 @@ func (g *ToneGenerator) advance() {
 
 // Fill writes the next len(dst) samples of the tone into dst (silence when
 // nothing plays). It never allocates.
-func (g *ToneGenerator) Fill(dst []int16) {
+func (g *ToneGenerator) Fill(dst []int16) { g.run(dst, false) }
+
+// Mix adds the next len(dst) samples of the tone to the audio already in dst,
+// saturating at full scale (a call-waiting tone over the conversation). It
+// never allocates.
+func (g *ToneGenerator) Mix(dst []int16) { g.run(dst, true) }
+
+func (g *ToneGenerator) run(dst []int16, mix bool) {
 	for len(dst) > 0 {
 		if g.cur == nil {
-			clear(dst)
+			if !mix {
+				clear(dst)
+			}
 			return
 		}
 		st := &g.cur.steps[g.step]
@@ -206,7 +217,15 @@ func (g *ToneGenerator) Fill(dst []int16) {
 		if st.n > 0 {
 			n = min(n, g.left)
 		}
-		g.render(st, dst[:n])
+		if mix {
+			out := g.scratch[:n]
+			g.render(st, out)
+			for i, v := range out {
+				dst[i] = clip16(float64(dst[i]) + float64(v))
+			}
+		} else {
+			g.render(st, dst[:n])
+		}
 		dst = dst[n:]
 		if g.cur == &g.dtmf {
 			g.dtmfDone += n

@@ -25,6 +25,7 @@ const (
 	ToneSITVacant    ToneName = "sit-vacant"    // SIT VC (vacant code)
 	ToneSITReorder   ToneName = "sit-reorder"   // SIT RO (reorder)
 	ToneSITNoCircuit ToneName = "sit-no-circuit"
+	ToneSAS          ToneName = "sas" // subscriber alerting signal: 440 Hz, 300 ms, once (before the CAS of CIDCW)
 	ToneCAS          ToneName = "cas" // CIDCW CPE alerting signal: 2130+2750 Hz, 80 ms, once
 )
 
@@ -178,6 +179,7 @@ func northAmerica(region string) *TonePlan {
 		ToneSITVacant:    sit(985.2, long, 1370.6, short),
 		ToneSITReorder:   sit(913.8, short, 1428.5, long),
 		ToneSITNoCircuit: sit(985.2, long, 1428.5, long),
+		ToneSAS:          {Repeat: 1, Steps: []Step{{Duration: 300 * ms, Components: comps(-13, 440)}}},
 		ToneCAS:          {Repeat: 1, Steps: []Step{{Duration: 80 * ms, Components: comps(-15, 2130, 2750)}}},
 	}}
 }

@@ -130,6 +130,7 @@ func TestTonePlanCadenceAndFrequencies(t *testing.T) {
 		{ToneSITReorder, 2 * time.Second, []toneSpec{on(274, -13, 913.8), on(380, -13, 1428.5), on(380, -13, 1776.7), off(0)}},
 		{ToneSITNoCircuit, 2 * time.Second, []toneSpec{on(380, -13, 985.2), on(380, -13, 1428.5), on(380, -13, 1776.7), off(0)}},
 		{ToneCAS, 500 * ms, []toneSpec{on(80, -15, 2130, 2750), off(0)}},
+		{ToneSAS, 500 * ms, []toneSpec{on(300, -13, 440), off(0)}},
 	}
 	for _, plan := range []*TonePlan{USPlan(), CAPlan()} {
 		for _, rate := range rates {
@@ -427,5 +428,38 @@ func TestTonePlanValidation(t *testing.T) {
 	}
 	if _, err := PlanFor("FR"); !errors.Is(err, ErrTonePlan) {
 		t.Errorf("PlanFor(FR): %v", err)
+	}
+}
+
+func TestToneGeneratorMix(t *testing.T) {
+	a, _ := NewToneGenerator(USPlan(), 8000)
+	b, _ := NewToneGenerator(USPlan(), 8000)
+	a.Play(ToneCallWaiting)
+	b.Play(ToneCallWaiting)
+	speech := make([]int16, 4000)
+	for i := range speech {
+		speech[i] = int16(1000 * math.Sin(float64(i)*0.05))
+	}
+	speech[100], speech[101] = 32767, -32768 // saturation at full scale
+	mixed := append([]int16(nil), speech...)
+	for i := 0; i < len(mixed); i += 80 {
+		a.Mix(mixed[i : i+80])
+	}
+	tone := make([]int16, len(speech))
+	for i := 0; i < len(tone); i += 80 {
+		b.Fill(tone[i : i+80])
+	}
+	for i := range mixed {
+		want := max(-32768, min(32767, int(speech[i])+int(tone[i])))
+		if d := int(mixed[i]) - want; d < -1 || d > 1 {
+			t.Fatalf("sample %d: mixed %d, want %d", i, mixed[i], want)
+		}
+	}
+	// with nothing playing Mix leaves the audio alone
+	a.Stop()
+	before := append([]int16(nil), speech[:80]...)
+	a.Mix(speech[:80])
+	if !equal16(before, speech[:80]) {
+		t.Error("Mix of silence changed the audio")
 	}
 }
