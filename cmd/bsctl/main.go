@@ -99,6 +99,8 @@ func commands() []command {
 		{name: "unassign", args: "--ext N --device ID", help: "take a device away from an extension (it stays paired)", flags: cmdUnassign, needBase: true},
 		{name: "remove-device", args: "--device ID", help: "deregister a device from the base and from its extension", flags: cmdRemove, needBase: true},
 		{name: "set", args: "--ext N [--caller-id E164] [--name N] [--voicemail-number N] [--sip-password P] [--transport T]", help: "change an extension's settings", flags: cmdSet, needBase: true},
+		{name: "add-extension", args: "--ext N --name NAME --sip-user U --sip-password P --sip-domain D [--caller-id E164] [--voicemail-number N] [--transport T]", help: "add a user's extension", flags: cmdAddExtension, needBase: true},
+		{name: "delete-extension", args: "--ext N", help: "delete an extension (its devices stay paired, unassigned)", flags: cmdDeleteExtension, needBase: true},
 		{name: "config-get", args: "[--show-secrets]", help: "print the desired configuration document", flags: cmdConfigGet, needBase: true},
 		{name: "config-push", args: "FILE", help: "publish a configuration document (version 0: next version) and wait until applied", flags: cmdConfigPush, needBase: true},
 		{name: "page", args: "[--duration 30s]", help: "ring every DECT device to find it", flags: cmdPage, needBase: true},
@@ -202,7 +204,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		tlsCfg = c
 	}
 	dctx, cancel := context.WithTimeout(ctx, a.g.timeout)
-	client, err := cloud.Dial(dctx, cloud.Options{Brokers: []string{a.g.broker}, TLS: tlsCfg, Username: a.g.username, Password: a.g.password, Logger: log})
+	client, err := cloud.Dial(dctx, cloud.Options{Brokers: []string{a.g.broker}, TLS: tlsCfg, Username: a.g.username, Password: a.g.password, Logger: log,
+		OnPending: func(p provisioning.Pending) {
+			fmt.Fprintf(stderr, "configuration v%d is pending on the base: waiting for calls to end on extension %s\n", p.Version, strings.Join(p.WaitingFor, ", "))
+		}})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "bsctl: cannot reach the broker: %v\n", err)
@@ -929,4 +934,57 @@ func eventText(ev provisioning.Event) string {
 		p = append(p, "topic "+ev.Topic)
 	}
 	return strings.Join(p, "; ")
+}
+
+func cmdAddExtension(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
+	var e provisioning.Extension
+	fs.StringVar(&e.Number, "ext", "", "extension number (2 to 6 digits)")
+	fs.StringVar(&e.DisplayName, "name", "", "display name")
+	fs.StringVar(&e.SIP.User, "sip-user", "", "SIP user")
+	fs.StringVar(&e.SIP.AuthUser, "sip-auth-user", "", "SIP authentication user (default: the SIP user)")
+	fs.StringVar(&e.SIP.Password, "sip-password", "", "SIP password")
+	fs.StringVar(&e.SIP.Domain, "sip-domain", "", "SIP domain")
+	fs.StringVar(&e.SIP.Transport, "transport", "", "udp, tcp or tls (default udp)")
+	fs.StringVar(&e.CallerID, "caller-id", "", "outbound caller ID, E.164")
+	fs.StringVar(&e.VoicemailNumber, "voicemail-number", "", "voicemail access number")
+	a.pre = func(rest []string) error {
+		if err := noArgs(rest); err != nil {
+			return err
+		}
+		if e.Number == "" || e.DisplayName == "" || e.SIP.User == "" || e.SIP.Password == "" || e.SIP.Domain == "" {
+			return errors.New("--ext, --name, --sip-user, --sip-password and --sip-domain are required")
+		}
+		return nil
+	}
+	return func(ctx context.Context, c *cloud.Client, rest []string) error {
+		ctx, cancel := a.timed(ctx)
+		defer cancel()
+		cfg, err := c.AddExtension(ctx, a.g.base, e)
+		if err != nil {
+			return describe(err)
+		}
+		return a.applied(cfg, "Extension "+e.Number+" added")
+	}
+}
+
+func cmdDeleteExtension(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
+	ext := fs.String("ext", "", "extension number")
+	a.pre = func(rest []string) error {
+		if err := noArgs(rest); err != nil {
+			return err
+		}
+		if *ext == "" {
+			return errors.New("--ext is required")
+		}
+		return nil
+	}
+	return func(ctx context.Context, c *cloud.Client, rest []string) error {
+		ctx, cancel := a.timed(ctx)
+		defer cancel()
+		cfg, err := c.DeleteExtension(ctx, a.g.base, *ext)
+		if err != nil {
+			return describe(err)
+		}
+		return a.applied(cfg, "Extension "+*ext+" deleted")
+	}
 }

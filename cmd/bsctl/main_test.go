@@ -56,9 +56,14 @@ func startFakeBase(t *testing.T, opts broker.Options, agentTLS func(*provisionin
 	b, _ := json.Marshal(cfg)
 	br.Publish(provisioning.TopicsFor("bs-1").Desired, b, true, 1)
 	deadline := time.Now().Add(10 * time.Second)
-	for a.AppliedVersion() != 1 {
+	for {
+		if raw, ok := br.Retained(provisioning.TopicsFor("bs-1").State); ok {
+			if st, err := provisioning.DecodeState(raw); err == nil && st.Config.AppliedVersion == 1 {
+				break
+			}
+		}
 		if time.Now().After(deadline) {
-			t.Fatal("fake base did not apply its first configuration")
+			t.Fatal("fake base did not report its first configuration applied")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -175,6 +180,28 @@ func TestPortalFlowsEndToEnd(t *testing.T) {
 		t.Fatalf("base still runs %+v", cur)
 	}
 	expect(t, fb.bsctl(t, "--base", "bs-1", "remove-device", "--device", "dect-0a1b2c3d"), 1, "unknown device")
+
+	// Create a user, then delete it; a call in progress defers the delete.
+	expect(t, fb.bsctl(t, "--base", "bs-1", "add-extension", "--ext", "103", "--name", "Warehouse", "--sip-user", "acct103",
+		"--sip-password", "pw103", "--sip-domain", "pbx.example.net", "--caller-id", "+15551230103"), 0, "Extension 103 added")
+	expect(t, fb.bsctl(t, "--base", "bs-1", "add-extension", "--ext", "103", "--name", "Dup", "--sip-user", "x",
+		"--sip-password", "y", "--sip-domain", "pbx.example.net"), 1, "already has extension 103")
+	if fb.applier.Current().Extension("103") == nil {
+		t.Fatal("extension 103 not on the base")
+	}
+	fb.applier.SetBusy("103")
+	delDone := make(chan result, 1)
+	go func() { delDone <- fb.bsctl(t, "--base", "bs-1", "delete-extension", "--ext", "103") }()
+	time.Sleep(500 * time.Millisecond)
+	if fb.applier.Current().Extension("103") == nil {
+		t.Fatal("extension deleted during its call")
+	}
+	fb.applier.SetBusy()
+	fb.agent.StateChanged()
+	expect(t, <-delDone, 0, "pending on the base: waiting for calls to end on extension 103", "Extension 103 deleted")
+	if fb.applier.Current().Extension("103") != nil {
+		t.Fatal("extension 103 still on the base")
+	}
 
 	// State, configuration document, page.
 	expect(t, fb.bsctl(t, "--base", "bs-1", "state"), 0, "Base bs-1", "online: yes", "Registration mode: closed", "port1")

@@ -28,6 +28,9 @@ type Options struct {
 	ClientID           string
 	Username, Password string
 	Logger             *slog.Logger
+	// OnPending, when set, is told when a configuration published by
+	// Update waits on the base for calls to end.
+	OnPending func(provisioning.Pending)
 	// RetainedWait is how long to wait for a retained message after the
 	// subscription is acknowledged before concluding there is none
 	// (default 1 s).
@@ -438,7 +441,7 @@ func (c *Client) Update(ctx context.Context, base string, modify func(*provision
 	if errs := provisioning.Validate(next, base, known); len(errs) > 0 {
 		return nil, nil, &provisioning.ValidationError{Version: next.Version, Errors: errs}
 	}
-	st, err = c.Push(ctx, next, nil)
+	st, err = c.Push(ctx, next, c.o.OnPending)
 	return next, st, err
 }
 

@@ -146,3 +146,32 @@ func (c *Client) SetExtension(ctx context.Context, base, number string, modify f
 	})
 	return cfg, err
 }
+
+// AddExtension adds a user's extension (the portal's "Add User") and waits
+// until the base applies it.
+func (c *Client) AddExtension(ctx context.Context, base string, e provisioning.Extension) (*provisioning.Config, error) {
+	cfg, _, err := c.Update(ctx, base, func(cfg *provisioning.Config) error {
+		if cfg.Extension(e.Number) != nil {
+			return fmt.Errorf("cloud: base %s already has extension %s", base, e.Number)
+		}
+		cfg.Extensions = append(cfg.Extensions, e)
+		return nil
+	})
+	return cfg, err
+}
+
+// DeleteExtension removes an extension (the portal's "delete a user"); its
+// devices stay paired and become unassigned. A call in progress on it
+// defers the change until the call ends.
+func (c *Client) DeleteExtension(ctx context.Context, base, number string) (*provisioning.Config, error) {
+	cfg, _, err := c.Update(ctx, base, func(cfg *provisioning.Config) error {
+		for i := range cfg.Extensions {
+			if cfg.Extensions[i].Number == number {
+				cfg.Extensions = append(cfg.Extensions[:i], cfg.Extensions[i+1:]...)
+				return nil
+			}
+		}
+		return fmt.Errorf("cloud: base %s has no extension %s", base, number)
+	})
+	return cfg, err
+}
