@@ -45,6 +45,7 @@ type session struct {
 	kaCount      uint32
 	isUp         bool
 	partialSince time.Time
+	bootNonces   []uint32
 	retxTimer    *time.Timer
 
 	// Stats (engine-owned; read after done or through stats requests in tests).
@@ -339,10 +340,23 @@ func (s *session) handleFrame(f wire.Frame) error {
 		}
 		return nil
 	case wire.CtrlSync:
-		if s.isUp {
-			return errModuleReset
+		if len(f.Payload) != 4 {
+			return nil
 		}
-		return nil // still syncing: our own SYNC is on its way
+		n := binary.BigEndian.Uint32(f.Payload)
+		if !s.isUp {
+			// Still syncing (our own SYNC is on its way): remember the
+			// module's boot nonce so a late duplicate is not taken for a
+			// new reset.
+			s.bootNonces = append(s.bootNonces, n)
+			return nil
+		}
+		for _, b := range s.bootNonces {
+			if b == n {
+				return nil
+			}
+		}
+		return errModuleReset
 	}
 	if !s.isUp {
 		return nil

@@ -180,3 +180,75 @@ func TestSerialPortGoneReported(t *testing.T) {
 		t.Errorf("stop took %v", d)
 	}
 }
+
+// TestFaultyLinkEveryCommand runs the whole life of two devices over a link
+// that corrupts 1% of bytes and drops and duplicates 1% of frames in both
+// directions, from the handshake on: every command completes.
+func TestFaultyLinkEveryCommand(t *testing.T) {
+	emu, err := radio.New(&radio.Options{AckTimeout: 40 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	emu.SetFaults(radio.Faults{CorruptRate: 0.01, DropRate: 0.01, DupRate: 0.01})
+	r := newRig(t, rigOpts{emuX: emu, drv: &dect.Options{AckTimeout: 40 * time.Millisecond}})
+	linx := emu.NewLinx(radio.DeviceOptions{})
+	hs := emu.NewHeadset(radio.DeviceOptions{})
+	dl := r.pair(linx, "2580")
+	dh := r.pair(hs, "2580")
+	ctx := ctxT(t, 60*time.Second)
+	for round := 0; round < 3; round++ {
+		// Incoming call on the headset, wideband audio.
+		if err := dh.Ring(ctx, dect.CallerID{Number: "6135550100", Name: "BOB"}, "normal"); err != nil {
+			t.Fatal(err)
+		}
+		waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
+		if err := hs.Answer(); err != nil {
+			t.Fatal(err)
+		}
+		if e := devEvent(t, dh, dect.OffHook); !e.Answer {
+			t.Fatalf("off-hook %+v (device %+v)", e, hs.State())
+		}
+		pcm, err := dh.ConnectAudio(ctx, hal.RateWideband)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pcm.Rate() != hal.RateWideband {
+			t.Errorf("rate %d", pcm.Rate())
+		}
+		if err := dh.CallWaiting(ctx, dect.CallerID{Number: "100"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := dh.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitDev(t, hs, "released", func(s radio.DeviceState) bool { return s.Call == radio.CallIdle })
+		// Outgoing call on the Linx.
+		linx.OffHook()
+		devEvent(t, dl, dect.OffHook)
+		waitDev(t, linx, "dialing", func(s radio.DeviceState) bool { return s.Call == radio.CallDialing })
+		if err := dl.PlayTone(ctx, "dial"); err != nil {
+			t.Fatal(err)
+		}
+		linx.Dial("6135550199#")
+		if e := devEvent(t, dl, dect.Dialed); e.Number != "6135550199" {
+			t.Errorf("dialed %q", e.Number)
+		}
+		if _, err := dl.ConnectAudio(ctx, hal.RateWideband); err != nil {
+			t.Fatal(err)
+		}
+		linx.HangUp()
+		devEvent(t, dl, dect.OnHook)
+		if err := dl.SetMessageWaiting(ctx, round%2 == 0, round); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.drv.SetDateTime(ctx, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.drv.Deregister(ctx, dl.Handset()); err != nil {
+		t.Fatal(err)
+	}
+	waitDev(t, linx, "deregistered", func(s radio.DeviceState) bool { return !s.Registered })
+	t.Logf("link stats: %+v", emu.Stats())
+}

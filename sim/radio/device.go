@@ -701,10 +701,12 @@ func (d *Device) airRelease(reason byte) {
 			s.Call = CallIdle
 		case CallIdle:
 		default:
-			// The base cleared the call; the analog phone is still off-hook
-			// and hears reorder until the user hangs up.
 			s.Call = CallIdle
-			if s.OffHook {
+			if d.kind == KindHeadset {
+				s.OffHook = false // the headset drops back to standby
+			} else if s.OffHook {
+				// The Linx's analog phone is still off-hook and hears
+				// reorder until its user hangs up.
 				s.Tone = "reorder"
 			}
 		}

@@ -85,6 +85,7 @@ type Emulator struct {
 	synced             bool
 	scanner            frameScanner
 	partialSince       time.Time
+	hostNonce          uint32
 	txSeq, rxNext      byte
 	queue              [][]byte
 	inflight           bool
@@ -702,6 +703,15 @@ func (e *Emulator) frame(f rxFrame) {
 		if len(f.payload) != 4 {
 			return
 		}
+		nonce := uint32(f.payload[0])<<24 | uint32(f.payload[1])<<16 | uint32(f.payload[2])<<8 | uint32(f.payload[3])
+		if e.synced && nonce == e.hostNonce {
+			// A repeated SYNC of the current session (duplicated on the
+			// line, or sent again because our SYNC-ACK was lost): answer
+			// again, keep the session.
+			e.wireOut(buildFrame(kindSyncAck, 0, f.payload))
+			return
+		}
+		e.hostNonce = nonce
 		e.synced = true
 		e.syncTick.Stop()
 		e.txSeq, e.rxNext = 0, 0
