@@ -791,6 +791,8 @@ func (l *loop) clearFault(now time.Time) {
 // command applies one action from the call layer.
 func (l *loop) command(now time.Time, c command) error {
 	switch c.kind {
+	case cmdConfig:
+		return l.setConfig(c.cfg, c.plan)
 	case cmdMWI:
 		if l.mwi != c.on {
 			l.mwi = c.on

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -55,7 +56,10 @@ const (
 // its PCM channel. Create it with New (or NewWithSLIC), run it with Run,
 // read its Events and call its actions from any goroutine.
 type Port struct {
-	cfg  Config
+	// cfg is written only by the frame loop (or before Run) under cfgMu;
+	// other goroutines read it under cfgMu.
+	cfgMu sync.RWMutex
+	cfg   Config
 	plan *DialPlan
 	log  *slog.Logger
 	slic SLIC
@@ -154,6 +158,8 @@ func (p *Port) MessageWaiting() bool { return p.mwiSt.Load() }
 
 // Config returns a copy of the port's configuration.
 func (p *Port) Config() Config {
+	p.cfgMu.RLock()
+	defer p.cfgMu.RUnlock()
 	c := p.cfg
 	c.Cadences = cloneCadences(c.Cadences)
 	c.EmergencyNumbers = slices.Clone(c.EmergencyNumbers)
@@ -172,6 +178,7 @@ const (
 	cmdMWI
 	cmdCallWaiting
 	cmdCollect
+	cmdConfig
 )
 
 type command struct {
@@ -183,6 +190,8 @@ type command struct {
 	cid     *CallerID
 	reply   chan error
 	audio   *callAudio
+	cfg     *Config
+	plan    *DialPlan
 }
 
 func (p *Port) do(c command) error {
@@ -211,7 +220,9 @@ func (p *Port) Ring(r RingRequest) error {
 	if name == "" {
 		name = CadenceNormal
 	}
+	p.cfgMu.RLock()
 	cad, ok := p.cfg.Cadences[name]
+	p.cfgMu.RUnlock()
 	if !ok {
 		return fmt.Errorf("%w %q", ErrCadence, r.Cadence)
 	}
