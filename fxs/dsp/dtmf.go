@@ -2,6 +2,7 @@ package dsp
 
 import (
 	"math"
+	"strings"
 	"time"
 )
 
@@ -28,8 +29,8 @@ func DefaultDTMFOpts() DTMFOpts {
 }
 
 // DTMFEvent is the start or the end of a detected digit. Times count from the
-// first sample given to the detector (or to Reset), at its sample rate, and
-// have the resolution of one analysis block (12.75 ms).
+// first sample given to the detector (or to Reset), at its sample rate; the
+// edges are placed to within half an analysis block (6.4 ms).
 type DTMFEvent struct {
 	Digit byte // '0'-'9', '*', '#', 'A'-'D'
 	End   bool // false: the digit started; true: it ended
@@ -49,7 +50,10 @@ const (
 	// leaks into the other's filter), so a tone pair exactly at the limit
 	// would otherwise be lost on some blocks.
 	dtmfTwistAllowance = 1.5
-	dtmfMaxHalf        = 102 // half-block samples at 16 kHz
+	// dtmfHalfToTotal is the energy share asked of a half block when
+	// placing a digit's edges (its filters leak more than the block's).
+	dtmfHalfToTotal = 0.6
+	dtmfMaxHalf     = 102 // half-block samples at 16 kHz
 )
 
 // DTMFDetector finds DTMF digits in PCM audio. It runs eight Goertzel
@@ -96,10 +100,15 @@ type DTMFDetector struct {
 	pr, pi [8]float32 // second-half output of the previous block
 	energy int64      // sum of squares over the block
 
-	block  int64 // index of the block being filled
-	last   byte  // candidate of the previous block
-	cur    byte  // digit in progress
-	startB int64 // its first block
+	e1 int64 // energy of the block's first half
+
+	block    int64   // index of the block being filled
+	last     byte    // candidate of the previous block
+	cur      byte    // digit in progress
+	startS   int64   // its first sample
+	lastHead halfPow // first half of the previous block
+	lastTail halfPow // second half of the previous block
+	prevTail halfPow // second half of the block before
 }
 
 // NewDTMFDetector returns a detector for rate (8000 or 16000 Hz); opts may be
@@ -163,7 +172,8 @@ func (d *DTMFDetector) Reset() {
 	d.fill, d.second, d.energy = 0, false, 0
 	d.s1, d.s2 = [8]float32{}, [8]float32{}
 	d.pr, d.pi = [8]float32{}, [8]float32{}
-	d.block, d.last, d.cur, d.startB = 0, 0, 0, 0
+	d.block, d.last, d.cur, d.startS = 0, 0, 0, 0
+	d.e1, d.lastHead, d.lastTail, d.prevTail = 0, halfPow{}, halfPow{}, halfPow{}
 }
 
 // Process analyses samples (any count; typically one frame) and appends the
@@ -179,6 +189,9 @@ func (d *DTMFDetector) Process(samples []int16, dst []DTMFEvent) []DTMFEvent {
 		if d.fill == d.m {
 			d.fill = 0
 			d.half()
+			if !d.second {
+				d.e1 = d.energy
+			}
 			if d.second {
 				dst = d.decide(dst)
 			}
@@ -246,26 +259,71 @@ func (d *DTMFDetector) decide(dst []DTMFEvent) []DTMFEvent {
 		pow[i] = float64(xr)*float64(xr) + float64(xi)*float64(xi)
 	}
 	cand := d.classify(&pow)
+	head := halfPowers(&d.y1r, &d.y1i, d.e1)
+	tail := halfPowers(&d.y2r, &d.y2i, d.energy-d.e1)
 	d.pr, d.pi = d.y2r, d.y2i
 	d.energy = 0
 
-	b := d.block
+	b := int64(d.block)
 	d.block++
+	n, m := int64(d.n), int64(d.m)
 	if d.cur != 0 && cand != d.cur && d.last != d.cur {
-		// the digit's last block was b-2
-		dst = append(dst, DTMFEvent{Digit: d.cur, End: true, At: d.blockTime(d.startB), Duration: d.blockTime(b-1) - d.blockTime(d.startB)})
+		// The digit's last block was b-2; if block b-1 opened with it,
+		// it lasted half a block more.
+		end := (b - 1) * n
+		if d.halfShows(&d.lastHead, d.cur) {
+			end += m
+		}
+		dst = append(dst, DTMFEvent{Digit: d.cur, End: true, At: d.sampleTime(d.startS), Duration: d.sampleTime(end) - d.sampleTime(d.startS)})
 		d.cur = 0
 	}
 	if d.cur == 0 && cand != 0 && cand == d.last {
-		d.cur, d.startB = cand, b-1
-		dst = append(dst, DTMFEvent{Digit: cand, At: d.blockTime(b - 1)})
+		// Blocks b-1 and b agree; if block b-2 closed with the digit, it
+		// began half a block earlier.
+		d.cur, d.startS = cand, (b-1)*n
+		if d.halfShows(&d.prevTail, cand) {
+			d.startS -= m
+		}
+		dst = append(dst, DTMFEvent{Digit: cand, At: d.sampleTime(d.startS)})
 	}
 	d.last = cand
+	d.prevTail, d.lastTail, d.lastHead = d.lastTail, tail, head
 	return dst
 }
 
-func (d *DTMFDetector) blockTime(b int64) time.Duration {
-	return time.Duration(b * int64(d.n) * int64(time.Second) / int64(d.rate))
+func (d *DTMFDetector) sampleTime(s int64) time.Duration {
+	return time.Duration(s * int64(time.Second) / int64(d.rate))
+}
+
+// halfPow is what a half block's filters saw: their powers and the
+// half block's energy.
+type halfPow struct {
+	p [8]float64
+	e int64
+}
+
+func halfPowers(yr, yi *[8]float32, energy int64) halfPow {
+	h := halfPow{e: energy}
+	for i := range 8 {
+		h.p[i] = float64(yr[i])*float64(yr[i]) + float64(yi[i])*float64(yi[i])
+	}
+	return h
+}
+
+// halfShows reports whether a half block carried the given digit: its two
+// tones above MinLevel, within the twist limits and holding most of the
+// energy. The half block's filters are too wide to tell neighbouring rows
+// apart, so this only places the edges of a digit the full blocks found.
+func (d *DTMFDetector) halfShows(h *halfPow, digit byte) bool {
+	k := strings.IndexByte(dtmfKeys, digit)
+	if k < 0 {
+		return false
+	}
+	pr, pc := h.p[k/4], h.p[4+k%4]
+	if pr < d.minPow/4 || pc < d.minPow/4 || pr > pc*d.twistN || pc > pr*d.twistR {
+		return false
+	}
+	return 2*(pr+pc) >= dtmfHalfToTotal*float64(d.m)*float64(h.e)
 }
 
 // classify returns the digit the block shows, or 0.
