@@ -13,7 +13,7 @@ type ToneName string
 // The tones every plan built by this package has. A plan may hold others.
 const (
 	ToneDial         ToneName = "dial"          // 350+440 Hz continuous
-	ToneStutterDial  ToneName = "stutter-dial"  // message waiting: 10 × (0.1 on, 0.1 off), then dial
+	ToneStutterDial  ToneName = "stutter-dial"  // message waiting: 10 × (0.1 on, 0.1 off), then dial (GR-506 count unconfirmed; Panasonic uses 10)
 	ToneRecallDial   ToneName = "recall-dial"   // after a hook flash: 3 × (0.1 on, 0.1 off), then dial
 	ToneRingback     ToneName = "ringback"      // 440+480 Hz, 2 s on, 4 s off
 	ToneBusy         ToneName = "busy"          // 480+620 Hz, 0.5 on, 0.5 off
