@@ -52,22 +52,29 @@ func report(b *testing.B, lat []time.Duration) {
 // Sub-benchmarks: "disk" keeps the state directory in the test's temp
 // directory (fsync reaches the disk); "tmpfs" in /dev/shm, which isolates
 // the agent and broker from the disk's fsync latency.
+//
+// Brokers: "mochi" is sim/broker in this process, "mosquitto" is Debian's
+// mosquitto as a separate process; both over TCP on 127.0.0.1.
 func BenchmarkConfigApplied(b *testing.B) {
-	b.Run("disk", func(b *testing.B) { benchConfigApplied(b, b.TempDir()) })
-	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
-		b.Run("tmpfs", func(b *testing.B) {
-			dir, err := os.MkdirTemp("/dev/shm", "provbench-")
-			if err != nil {
-				b.Skip(err)
-			}
-			b.Cleanup(func() { os.RemoveAll(dir) })
-			benchConfigApplied(b, dir)
-		})
+	for _, br := range []struct {
+		name string
+		env  func(testing.TB, bool) *env
+	}{{"mochi", mochiEnv}, {"mosquitto", mosquittoEnv}} {
+		b.Run(br.name+"/disk", func(b *testing.B) { benchConfigApplied(b, br.env(b, false), b.TempDir()) })
+		if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+			b.Run(br.name+"/tmpfs", func(b *testing.B) {
+				dir, err := os.MkdirTemp("/dev/shm", "provbench-")
+				if err != nil {
+					b.Skip(err)
+				}
+				b.Cleanup(func() { os.RemoveAll(dir) })
+				benchConfigApplied(b, br.env(b, false), dir)
+			})
+		}
 	}
 }
 
-func benchConfigApplied(b *testing.B, dir string) {
-	e := mochiEnv(b, false)
+func benchConfigApplied(b *testing.B, e *env, dir string) {
 	radio := provisioningtest.NewRadio(provisioningtest.Linx, provisioningtest.Headset)
 	base := startBase(b, e, dir, radio)
 	c, states := benchClient(b, e, provisioning.TopicsFor(base.id).State)
@@ -112,7 +119,11 @@ func benchConfigApplied(b *testing.B, dir string) {
 // the cloud's publish to the radio's OpenRegistration call, through the
 // in-process broker on loopback.
 func BenchmarkRegisterCommandToRadio(b *testing.B) {
-	e := mochiEnv(b, false)
+	b.Run("mochi", func(b *testing.B) { benchRegister(b, mochiEnv(b, false)) })
+	b.Run("mosquitto", func(b *testing.B) { benchRegister(b, mosquittoEnv(b, false)) })
+}
+
+func benchRegister(b *testing.B, e *env) {
 	base := startBase(b, e, b.TempDir(), nil)
 	c, results := benchClient(b, e, provisioning.TopicsFor(base.id).Results)
 	topic := provisioning.TopicsFor(base.id).Commands

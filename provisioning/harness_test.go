@@ -93,7 +93,7 @@ func mosquittoEnv(t testing.TB, withTLS bool) *env {
 	dir := t.TempDir()
 	port := testpeer.FreePort(t, false)
 	e := &env{name: "mosquitto"}
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nprotocol mqtt\npersistence false\nper_listener_settings false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nconnection_messages true\nuser root\n", port)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\nprotocol mqtt\nset_tcp_nodelay true\npersistence false\nper_listener_settings false\nlog_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\nconnection_messages true\nuser root\n", port)
 	scheme := "tcp"
 	if withTLS {
 		e.name = "mosquitto-mtls"
