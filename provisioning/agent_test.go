@@ -316,3 +316,18 @@ func TestRejectedForUnknownDeviceAppliedOncePaired(t *testing.T) {
 		t.Fatalf("%+v", st.Config)
 	}
 }
+
+func TestExpiredCommandNotRun(t *testing.T) {
+	e := mochiEnv(t, false)
+	b := startBase(t, e, t.TempDir(), nil)
+	c := dialCloud(t, e)
+	waitState(t, c, b.id, "online", func(*provisioning.State) bool { return true })
+	past := time.Now().Add(-time.Minute)
+	r, err := c.Send(tctx(t, 5*time.Second), b.id, provisioning.Command{Schema: 1, ID: "late-1", Base: b.id, Name: provisioning.CmdPage, ExpiresAt: &past}, nil)
+	if err != nil || r.Status != provisioning.StatusTimedOut || !strings.Contains(r.Reason, "expired at") {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if b.radio.Pages() != 0 {
+		t.Fatal("expired command ran")
+	}
+}
