@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -384,9 +383,15 @@ func (a *Agent) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 	o.SetReconnectingHandler(func(_ mqtt.Client, _ *mqtt.ClientOptions) {
 		a.log.Debug("provisioning: reconnecting to broker")
 	})
-	o.SetConnectionAttemptHandler(func(broker *url.URL, cfg *tls.Config) *tls.Config {
-		a.log.Debug("provisioning: connecting", "broker", broker.String())
-		return cfg
+	// Say why a connection attempt failed (refused, TLS handshake, bad
+	// certificate, not authorised): paho itself keeps retrying silently.
+	o.SetConnectionNotificationHandler(func(_ mqtt.Client, n mqtt.ConnectionNotification) {
+		switch n := n.(type) {
+		case mqtt.ConnectionNotificationBrokerFailed:
+			a.log.Warn("provisioning: connection to broker failed", "broker", n.Broker.Redacted(), "err", n.Reason)
+		case mqtt.ConnectionNotificationFailed:
+			a.log.Warn("provisioning: could not connect; retrying", "err", n.Reason)
+		}
 	})
 	return o
 }
