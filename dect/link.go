@@ -25,7 +25,7 @@ type session struct {
 
 	reqs   chan *call
 	cancel chan *call
-	inds   chan wire.Msg // indications, in order, to the driver's logic
+	inds   chan wire.Msg // indications, in order, to the driver's logic (from indQ)
 	up     chan struct{} // closed when SYNC-ACK arrived
 	done   chan struct{} // closed when the engine stopped
 	err    error         // why it stopped; valid after done
@@ -45,6 +45,7 @@ type session struct {
 	kaCount      uint32
 	isUp         bool
 	partialSince time.Time
+	indQ         []wire.Msg // indications not yet taken by the logic goroutine
 	bootNonces   []uint32
 	retxTimer    *time.Timer
 
@@ -68,6 +69,9 @@ type result struct {
 	err error
 }
 
+// maxIndQueue bounds the indications waiting for the driver's logic.
+const maxIndQueue = 4096
+
 // Link failures that end a session.
 var (
 	errModuleReset  = errors.New("module reset (it sent SYNC)")
@@ -83,7 +87,7 @@ func newSession(log *slog.Logger, opts *Options, w io.Writer, in <-chan []byte) 
 		log: log, opts: opts, w: w, in: in,
 		reqs:    make(chan *call),
 		cancel:  make(chan *call, 16),
-		inds:    make(chan wire.Msg, 1024),
+		inds:    make(chan wire.Msg),
 		up:      make(chan struct{}),
 		done:    make(chan struct{}),
 		nonce:   binary.BigEndian.Uint32(nb[:]),
@@ -156,9 +160,20 @@ func (s *session) loop(ctx context.Context) error {
 	}
 	var reqs chan *call // nil until up
 	for {
+		// Indications wait in indQ until the driver's logic takes them, so
+		// the engine never blocks on a busy consumer (during start-up the
+		// logic is not reading yet, but confirmations must still flow).
+		var indOut chan wire.Msg
+		var next wire.Msg
+		if len(s.indQ) > 0 {
+			indOut, next = s.inds, s.indQ[0]
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case indOut <- next:
+			s.indQ[0] = wire.Msg{}
+			s.indQ = s.indQ[1:]
 		case chunk := <-s.in:
 			for len(chunk) > 0 {
 				n := s.dec.Feed(chunk)
@@ -410,7 +425,11 @@ func (s *session) dispatch(m wire.Msg) {
 		delete(s.pending, m.TID)
 		c.reply <- result{msg: m}
 	case m.Type.IsIndication():
-		s.inds <- m // buffered deeply; the logic goroutine never blocks on the engine
+		if len(s.indQ) >= maxIndQueue {
+			s.log.Error("dect: indication queue overflow; indication dropped", "type", m.Type, "handset", m.Handset)
+			return
+		}
+		s.indQ = append(s.indQ, m)
 	default:
 		s.log.Warn("dect: module sent a request type", "type", m.Type)
 	}

@@ -1,7 +1,9 @@
 package dect_test
 
 import (
+	"context"
 	"fmt"
+	"math/rand"
 	"reflect"
 	"testing"
 	"time"
@@ -251,4 +253,57 @@ func TestFaultyLinkEveryCommand(t *testing.T) {
 	}
 	waitDev(t, linx, "deregistered", func(s radio.DeviceState) bool { return !s.Registered })
 	t.Logf("link stats: %+v", emu.Stats())
+}
+
+// TestModuleResetAtRandomMoments resets the module at random points of
+// call traffic; each time the driver recovers with every pairing intact.
+func TestModuleResetAtRandomMoments(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	linx := r.emu.NewLinx(radio.DeviceOptions{})
+	hs := r.emu.NewHeadset(radio.DeviceOptions{})
+	dl := r.pair(linx, "1234")
+	dh := r.pair(hs, "1234")
+	before := r.drv.Devices()
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	rounds := 6
+	if testing.Short() {
+		rounds = 3
+	}
+	for i := 0; i < rounds; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { // traffic; errors are expected while the module is down
+			defer close(done)
+			for ctx.Err() == nil {
+				_ = dh.Ring(ctx, dect.CallerID{Number: "1"}, "")
+				_ = hs.Answer()
+				_, _ = dh.ConnectAudio(ctx, hal.RateWideband)
+				_ = dl.SetMessageWaiting(ctx, true, 1)
+				_ = dh.Release(ctx)
+				_ = hs.HangUp()
+				time.Sleep(5 * time.Millisecond)
+			}
+		}()
+		time.Sleep(time.Duration(rng.Intn(150)) * time.Millisecond)
+		r.emu.ResetModule()
+		r.waitEvent(dect.EventModuleReady, 3*time.Second)
+		cancel()
+		<-done
+		waitAttached(t, dl)
+		waitAttached(t, dh)
+		if after := r.drv.Devices(); !reflect.DeepEqual(before, after) {
+			t.Fatalf("round %d: pairings changed", i)
+		}
+		if n := len(r.emu.Table()); n != 2 {
+			t.Fatalf("round %d: module table has %d entries", i, n)
+		}
+	}
+	// Still fully working.
+	hs.HangUp()
+	ctx := ctxT(t, 5*time.Second)
+	waitDev(t, hs, "idle", func(s radio.DeviceState) bool { return s.Call == radio.CallIdle && s.Attached })
+	if err := dh.Ring(ctx, dect.CallerID{Number: "2"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
 }
