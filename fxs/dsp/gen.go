@@ -240,22 +240,26 @@ func (g *ToneGenerator) run(dst []int16, mix bool) {
 }
 
 func (g *ToneGenerator) render(st *cStep, dst []int16) {
+	// The oscillators are copied to locals so that their state stays in
+	// registers for the loop.
 	switch st.nc {
 	case 0:
 		clear(dst)
 	case 1:
-		o, a := &g.osc[0], st.amp[0]
+		o, a := g.osc[0], st.amp[0]
 		for i := range dst {
 			dst[i] = clip16(a * o.next())
 		}
 		o.renorm()
+		g.osc[0] = o
 	case 2:
-		o0, o1, a0, a1 := &g.osc[0], &g.osc[1], st.amp[0], st.amp[1]
+		o0, o1, a0, a1 := g.osc[0], g.osc[1], st.amp[0], st.amp[1]
 		for i := range dst {
 			dst[i] = clip16(a0*o0.next() + a1*o1.next())
 		}
 		o0.renorm()
 		o1.renorm()
+		g.osc[0], g.osc[1] = o0, o1
 	default:
 		oscs := g.osc[:st.nc]
 		for i := range dst {
