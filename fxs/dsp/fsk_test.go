@@ -309,6 +309,38 @@ func tonePower(x []int16, rate int, f float64) float64 {
 	return (re*re + im*im) / float64(len(x)*len(x))
 }
 
+func TestCallerIDSDMFByMinimodem(t *testing.T) {
+	when := time.Date(2026, 7, 8, 9, 10, 0, 0, time.UTC)
+	for _, c := range []CallerID{
+		{Time: when, Number: "5551234567"},
+		{Time: when, Number: "1234567"},
+		{Time: when, NumberAbsent: Private},
+		{Time: when, NumberAbsent: Unavailable},
+	} {
+		msg, err := c.SDMF()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := minimodemCID(t, burst(t, 8000, TypeI, msg, nil))
+		got := map[string]string{}
+		for _, l := range lines {
+			if k, v, ok := strings.Cut(l, ":"); ok {
+				got[k] = strings.TrimSpace(v)
+			}
+		}
+		if got["Time"] != "07/08 09:10" {
+			t.Errorf("%+v: minimodem Time %q (%q)", c, got["Time"], lines)
+		}
+		want := c.Number
+		if c.NumberAbsent != 0 {
+			want = string(rune(c.NumberAbsent)) // minimodem shows SDMF's O/P as is
+		}
+		if d := strings.ReplaceAll(got["Phone"], "-", ""); d != want {
+			t.Errorf("%+v: minimodem Phone %q, want %q", c, got["Phone"], want)
+		}
+	}
+}
+
 // minimodemRaw decodes 8 kHz pcm as plain Bell 202 8-N-1 bytes with
 // minimodem --rx 1200 (its callerid mode knows no VMWI).
 func minimodemRaw(t *testing.T, pcm []int16) []byte {

@@ -327,9 +327,13 @@ func TestToneGeneratorDTMF(t *testing.T) {
 	if g.Playing() != "" {
 		t.Errorf("still playing %q", g.Playing())
 	}
-	for _, f := range []float64{770, 1336} {
-		if pf, _ := peakNear(x[40:400], 8000, f); math.Abs(pf-f) > 0.005*f {
+	for f, lvl := range map[float64]float64{770: DTMFLowLevel, 1336: DTMFHighLevel} {
+		pf, pw := peakNear(x[40:400], 8000, f)
+		if math.Abs(pf-f) > 0.005*f {
 			t.Errorf("digit 5: %v Hz measured at %.1f", f, pf)
+		}
+		if got := 20*math.Log10(2*math.Sqrt(pw)/32767) + 3.14; math.Abs(got-lvl) > 0.3 {
+			t.Errorf("digit 5: %v Hz at %.2f dBm0, want %v", f, got, lvl)
 		}
 	}
 	// RFC 4733 updates: the digit is extended while it sounds, without a
