@@ -203,3 +203,57 @@ func TestModuleCapacityLimitsTable(t *testing.T) {
 		t.Fatalf("open beyond module capacity: %v", err)
 	}
 }
+
+func TestRefusedWhenModuleNotReady(t *testing.T) {
+	drv, err := dect.New(hal.Radio{Device: "/nonexistent"}, &dect.Options{StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, time.Second)
+	if err := drv.OpenRegistration(ctx, 0, "0000"); !errors.Is(err, dect.ErrNotReady) {
+		t.Fatalf("open without module: %v", err)
+	}
+	if e := <-drv.Events(); e.Kind != dect.EventRegistrationRefused || e.Reason != "module-not-ready" {
+		t.Errorf("event %v", e)
+	}
+	if err := drv.Deregister(ctx, 3); !errors.Is(err, dect.ErrUnknownDevice) {
+		t.Errorf("deregister unknown: %v", err)
+	}
+	if err := drv.Run(ctx); err == nil {
+		t.Error("Run with a missing serial device returned nil")
+	}
+}
+
+func TestNamesToCodes(t *testing.T) {
+	for name, want := range map[string]byte{"": 0, "normal": 0, "distinctive1": 1, "distinctive-3": 3, "bellcore-dr5": 5} {
+		if got, err := dect.Cadence(name); err != nil || got != want {
+			t.Errorf("Cadence(%q) = %d, %v", name, got, err)
+		}
+	}
+	for _, bad := range []string{"distinctive6", "loud", "bellcore-dr"} {
+		if _, err := dect.Cadence(bad); !errors.Is(err, dect.ErrBadRequest) {
+			t.Errorf("Cadence(%q): %v", bad, err)
+		}
+	}
+	for name, want := range map[string]byte{"dial": 1, "stutter-dial": 2, "ringback": 3, "busy": 4, "reorder": 5, "call-waiting": 6, "sit-intercept": 7, "out-of-service": 7, "off": 0} {
+		if got, err := dect.ToneCode(name); err != nil || got != want {
+			t.Errorf("ToneCode(%q) = %d, %v", name, got, err)
+		}
+	}
+	if _, err := dect.ToneCode("howler"); !errors.Is(err, dect.ErrBadRequest) {
+		t.Error("unknown tone accepted")
+	}
+}
+
+func TestOptionsValidated(t *testing.T) {
+	for name, o := range map[string]dect.Options{
+		"no state dir":   {},
+		"too many":       {StateDir: t.TempDir(), MaxDevices: 33},
+		"window > 120 s": {StateDir: t.TempDir(), MaxWindow: 121 * time.Second},
+		"default > max":  {StateDir: t.TempDir(), Window: 90 * time.Second, MaxWindow: 60 * time.Second},
+	} {
+		if _, err := dect.New(hal.Radio{Device: "/dev/null"}, &o); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
