@@ -400,7 +400,10 @@ func (c *Client) Push(ctx context.Context, cfg *provisioning.Config, pending fun
 			if st.Config.AppliedVersion >= cfg.Version {
 				return st, nil
 			}
-			if r := st.Config.Rejected; r != nil && r.Version == cfg.Version {
+			// The retained copy delivered on subscribing predates this
+			// publish: a rejection in it is of an earlier document with
+			// the same version, so only live reports count.
+			if r := st.Config.Rejected; r != nil && r.Version == cfg.Version && !m.Retained() {
 				return st, &provisioning.ValidationError{Version: r.Version, Errors: r.Errors}
 			}
 			if p := st.Config.Pending; p != nil && p.Version == cfg.Version && !told && pending != nil {
