@@ -60,11 +60,11 @@ type Port struct {
 	// other goroutines read it under cfgMu.
 	cfgMu sync.RWMutex
 	cfg   Config
-	plan *DialPlan
-	log  *slog.Logger
-	slic SLIC
-	pcm  hal.PCM
-	rate int
+	plan  *DialPlan
+	log   *slog.Logger
+	slic  SLIC
+	pcm   hal.PCM
+	rate  int
 
 	cmds   chan command
 	hw     chan proslic.Event

@@ -45,8 +45,8 @@ type MQTTConfig struct {
 
 // SIPConfig is where the user agent listens.
 type SIPConfig struct {
-	Listen     string `json:"listen"`                // host:port for UDP and TCP
-	Advertise  string `json:"advertise,omitempty"`   // address put in Via/Contact/SDP; default: the address used
+	Listen     string `json:"listen"`              // host:port for UDP and TCP
+	Advertise  string `json:"advertise,omitempty"` // address put in Via/Contact/SDP; default: the address used
 	RTPPortMin int    `json:"rtp_port_min,omitempty"`
 	RTPPortMax int    `json:"rtp_port_max,omitempty"`
 	UserAgent  string `json:"user_agent,omitempty"`
