@@ -135,6 +135,36 @@ func (d *Driver) Ready() bool {
 	return d.sess != nil
 }
 
+// Status is a snapshot of the radio for state reports.
+type Status struct {
+	Ready            bool   // module up and reconciled
+	Firmware         string // module firmware (from the last handshake)
+	RFPI             [5]byte
+	Slots            int // PCM slots
+	Capacity         int // effective device-table size (min of MaxDevices and the module's)
+	Paired           int
+	RegistrationOpen bool
+	RegistrationEnds time.Time
+	LockedOutUntil   time.Time // zero when not locked out
+	Paging           bool
+}
+
+// Status reports the radio's state.
+func (d *Driver) Status() Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := Status{Ready: d.sess != nil, Firmware: d.firmware, RFPI: d.rfpi, Slots: d.slots,
+		Capacity: d.maxDevicesLocked(), Paired: len(d.table.Devices), RegistrationOpen: d.reg.open,
+		Paging: d.paging}
+	if d.reg.open {
+		st.RegistrationEnds = d.reg.until
+	}
+	if time.Now().Before(d.reg.lockedUntil) {
+		st.LockedOutUntil = d.reg.lockedUntil
+	}
+	return st
+}
+
 // Devices lists the paired devices ordered by handset number.
 func (d *Driver) Devices() []DeviceInfo {
 	d.mu.Lock()

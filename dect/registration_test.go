@@ -24,6 +24,9 @@ func TestPairLinxWithRightPIN(t *testing.T) {
 	if !r.emu.RegistrationOpen() {
 		t.Fatal("module window not open after OpenRegistration returned")
 	}
+	if st := r.drv.Status(); !st.Ready || !st.RegistrationOpen || st.Firmware != "emu-1.0" || st.Slots != 4 || st.Capacity != 6 {
+		t.Errorf("status %+v", st)
+	}
 	if got := r.led.last(); got != hal.LEDBlinkFast {
 		t.Errorf("LED %v while open, want blinking", got)
 	}
@@ -92,6 +95,9 @@ func TestWrongPINRefusedAndLockout(t *testing.T) {
 	if linx.State().Registered || len(r.drv.Devices()) != 0 {
 		t.Fatal("device registered after wrong PINs")
 	}
+	if r.emu.DeviceByIPEI(linx.IPEI()) != linx {
+		t.Error("DeviceByIPEI")
+	}
 	// Third wrong PIN: lockout closes the window and refuses reopening.
 	if err := linx.Pair(ctxT(t, 5*time.Second), "1111"); err == nil {
 		t.Fatal("third wrong PIN accepted")
@@ -105,6 +111,9 @@ func TestWrongPINRefusedAndLockout(t *testing.T) {
 	}
 	if ev := r.waitEvent(dect.EventRegistrationRefused, time.Second); ev.Reason != "locked-out" {
 		t.Errorf("refused reason %q", ev.Reason)
+	}
+	if st := r.drv.Status(); st.LockedOutUntil.IsZero() || st.RegistrationOpen {
+		t.Errorf("status %+v", st)
 	}
 	// The right PIN cannot pair either: the window is closed.
 	var pe *radio.PairError

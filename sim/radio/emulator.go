@@ -307,6 +307,16 @@ func (e *Emulator) Stats() Stats {
 // Devices lists the simulated devices, in the order they were created.
 func (e *Emulator) Devices() []*Device { return e.devList() }
 
+// DeviceByIPEI finds a simulated device by its 36-bit identity.
+func (e *Emulator) DeviceByIPEI(ipei uint64) *Device {
+	for _, d := range e.devList() {
+		if d.IPEI() == ipei {
+			return d
+		}
+	}
+	return nil
+}
+
 // Faults returns the faults currently injected.
 func (e *Emulator) Faults() Faults {
 	e.mu.Lock()
