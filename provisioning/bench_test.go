@@ -19,7 +19,7 @@ import (
 // one subscription, no per-iteration setup.
 func benchClient(b *testing.B, e *env, filter string) (mqtt.Client, <-chan mqtt.Message) {
 	ch := make(chan mqtt.Message, 256)
-	o := mqtt.NewClientOptions().AddBroker(e.url).SetClientID("bench-cloud").SetOrderMatters(true)
+	o := mqtt.NewClientOptions().AddBroker(e.url).SetClientID("bench-cloud-" + filter).SetOrderMatters(true)
 	c := mqtt.NewClient(o)
 	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		b.Fatal(tok.Error())
@@ -29,6 +29,24 @@ func benchClient(b *testing.B, e *env, filter string) (mqtt.Client, <-chan mqtt.
 		b.Fatal(tok.Error())
 	}
 	return c, ch
+}
+
+// waitOnline waits for the base's birth: commands are not queued for a
+// base that is not connected yet, and the first measurement must not
+// include the connection.
+func waitOnline(b *testing.B, e *env, base *base) {
+	_, status := benchClient(b, e, provisioning.TopicsFor(base.id).Status)
+	for {
+		select {
+		case m := <-status:
+			s, err := provisioning.DecodeStatus(m.Payload())
+			if err == nil && s.Online && s.Session == base.agent.Session() {
+				return
+			}
+		case <-time.After(10 * time.Second):
+			b.Fatal("base not online")
+		}
+	}
 }
 
 func report(b *testing.B, lat []time.Duration) {
@@ -77,6 +95,7 @@ func BenchmarkConfigApplied(b *testing.B) {
 func benchConfigApplied(b *testing.B, e *env, dir string) {
 	radio := provisioningtest.NewRadio(provisioningtest.Linx, provisioningtest.Headset)
 	base := startBase(b, e, dir, radio)
+	waitOnline(b, e, base)
 	c, states := benchClient(b, e, provisioning.TopicsFor(base.id).State)
 	cfg := provisioningtest.SampleConfig(base.id, 1)
 	for i := 3; i <= 8; i++ {
@@ -125,6 +144,7 @@ func BenchmarkRegisterCommandToRadio(b *testing.B) {
 
 func benchRegister(b *testing.B, e *env) {
 	base := startBase(b, e, b.TempDir(), nil)
+	waitOnline(b, e, base)
 	c, results := benchClient(b, e, provisioning.TopicsFor(base.id).Results)
 	topic := provisioning.TopicsFor(base.id).Commands
 	var lat []time.Duration
