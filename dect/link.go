@@ -210,6 +210,10 @@ func (s *session) loop(ctx context.Context) error {
 				return err
 			}
 		case c := <-reqs:
+			if len(s.pending) >= 250 {
+				c.reply <- result{err: fmt.Errorf("dect: %v: %w: %d requests outstanding", c.msg.Type, ErrBusy, len(s.pending))}
+				continue
+			}
 			s.tid++
 			for s.tid == 0 || s.pending[s.tid] != nil {
 				s.tid++
@@ -251,6 +255,9 @@ func (s *session) loop(ctx context.Context) error {
 			}
 			if time.Since(s.heard) > s.opts.KeepaliveInterval*time.Duration(s.opts.KeepaliveMisses) {
 				return errModuleSilent
+			}
+			if len(s.pending) >= 250 {
+				continue // the link is saturated; silence is still detected above
 			}
 			// Internal keepalive: no caller waits for it.
 			s.kaCount++

@@ -209,7 +209,7 @@ func (e *Emulator) handleRequest(p []byte) {
 		}
 	case mDeregister:
 		en := e.table[r.handset]
-		if en == nil || (r.ipei != [5]byte{} && en.IPEI != r.ipei) {
+		if en == nil || en.IPEI != r.ipei {
 			e.confirm(r, stUnknown)
 			return
 		}
