@@ -793,7 +793,11 @@ func describe(err error) error {
 		return err
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "configuration v%d rejected:", ve.Version)
+	if errors.Is(err, cloud.ErrNotPublished) {
+		fmt.Fprintf(&b, "configuration v%d is invalid and was not published:", ve.Version)
+	} else {
+		fmt.Fprintf(&b, "configuration v%d rejected by the base:", ve.Version)
+	}
 	for _, e := range ve.Errors {
 		fmt.Fprintf(&b, "\n  %s: %s", e.Path, e.Message)
 	}
@@ -858,7 +862,7 @@ func cmdConfigPush(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client
 			known = st.Devices
 		}
 		if errs := provisioning.Validate(cfg, a.g.base, known); errs != nil {
-			return describe(&provisioning.ValidationError{Version: cfg.Version, Errors: errs})
+			return describe(fmt.Errorf("%w: %w", cloud.ErrNotPublished, &provisioning.ValidationError{Version: cfg.Version, Errors: errs}))
 		}
 		_, err = c.Push(ctx, cfg, func(p provisioning.Pending) {
 			fmt.Fprintf(a.errOut, "v%d is pending: waiting for calls to end on extension %s\n", p.Version, strings.Join(p.WaitingFor, ", "))

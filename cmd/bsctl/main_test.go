@@ -234,7 +234,7 @@ func TestConfigPush(t *testing.T) {
 	b, _ := json.Marshal(cfg)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, b, 0o600)
-	expect(t, fb.bsctl(t, "--base", "bs-1", "config-push", bad), 1, "rejected", "system.time_zone:", "extensions[1].devices.port: device port1 is already assigned")
+	expect(t, fb.bsctl(t, "--base", "bs-1", "config-push", bad), 1, "invalid and was not published", "system.time_zone:", "extensions[1].devices.port: device port1 is already assigned")
 	cfg = provisioningtest.SampleConfig("bs-1", 0)
 	cfg.Extensions[0].DisplayName = "Reception"
 	b, _ = json.Marshal(cfg)
@@ -244,6 +244,12 @@ func TestConfigPush(t *testing.T) {
 	if got := fb.applier.Current(); got.Version != 2 || got.Extensions[0].DisplayName != "Reception" {
 		t.Fatalf("%+v", got)
 	}
+	// A refusal by the daemon's live-state check comes back from the base.
+	fb.applier.SetCheck(func(*provisioning.Config) []provisioning.FieldError {
+		return []provisioning.FieldError{{Path: "extensions[1].sip.transport", Message: "TLS transport unavailable: no CA bundle"}}
+	})
+	expect(t, fb.bsctl(t, "--base", "bs-1", "config-push", good), 1, "v3 rejected by the base", "extensions[1].sip.transport: TLS transport unavailable")
+	fb.applier.SetCheck(nil)
 	os.WriteFile(bad, []byte(`{"schema":1,"version":"x"}`), 0o600)
 	expect(t, fb.bsctl(t, "--base", "bs-1", "config-push", bad), 1, "version: expected uint64")
 }

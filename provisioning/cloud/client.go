@@ -58,6 +58,9 @@ var (
 	ErrNoDesired = errors.New("no desired configuration published for this base")
 	// ErrNoState means the base has never reported its state.
 	ErrNoState = errors.New("the base has not reported its state")
+	// ErrNotPublished marks a configuration that failed validation on the
+	// cloud side and was therefore never sent to the base.
+	ErrNotPublished = errors.New("configuration not published")
 	// ErrOffline means the base's last will says it is offline.
 	ErrOffline = errors.New("the base is offline")
 )
@@ -419,7 +422,9 @@ func (c *Client) Push(ctx context.Context, cfg *provisioning.Config, pending fun
 // Update reads the desired configuration, lets modify change a copy, checks
 // the result (provisioning.Validate with the devices the base reports),
 // publishes it as the next version and waits for the applied report. With
-// no desired configuration on the broker it returns ErrNoDesired.
+// no desired configuration on the broker it returns ErrNoDesired; an
+// invalid result is not published (ErrNotPublished wrapping the
+// *provisioning.ValidationError).
 func (c *Client) Update(ctx context.Context, base string, modify func(*provisioning.Config) error) (*provisioning.Config, *provisioning.State, error) {
 	cur, err := c.Desired(ctx, base)
 	if err != nil {
@@ -442,7 +447,7 @@ func (c *Client) Update(ctx context.Context, base string, modify func(*provision
 		known = append(known, st.Devices...)
 	}
 	if errs := provisioning.Validate(next, base, known); len(errs) > 0 {
-		return nil, nil, &provisioning.ValidationError{Version: next.Version, Errors: errs}
+		return nil, nil, fmt.Errorf("%w: %w", ErrNotPublished, &provisioning.ValidationError{Version: next.Version, Errors: errs})
 	}
 	st, err = c.Push(ctx, next, c.o.OnPending)
 	return next, st, err
