@@ -331,3 +331,39 @@ func TestExpiredCommandNotRun(t *testing.T) {
 		t.Fatal("expired command ran")
 	}
 }
+
+// TestLastWillOnConnectionLoss: when the connection dies without a
+// DISCONNECT the broker publishes the will (offline, same session); the
+// agent reconnects and is born again.
+func TestLastWillOnConnectionLoss(t *testing.T) {
+	br, err := broker.Start(broker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	e := &env{name: "mochi", url: br.URL()}
+	b := startBase(t, e, t.TempDir(), nil)
+	c := dialCloud(t, e)
+	waitStatus(t, c, b.id, true, b.agent.Session())
+	// Watch the status topic live: the will and the next birth.
+	seen := make(chan provisioning.Status, 8)
+	ctx := tctx(t, 10*time.Second)
+	mqttObserver(t, br.URL(), provisioning.TopicsFor(b.id).Status, seen)
+	if !br.Kick(b.id) {
+		t.Fatal("agent not connected")
+	}
+	var gotWill, reborn bool
+	for !(gotWill && reborn) {
+		select {
+		case s := <-seen:
+			if !s.Online && s.Session == b.agent.Session() {
+				gotWill = true
+			}
+			if gotWill && s.Online && s.Session == b.agent.Session() {
+				reborn = true
+			}
+		case <-ctx.Done():
+			t.Fatalf("will seen %v, reborn %v", gotWill, reborn)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
 	"basestation/internal/testpeer"
 	"basestation/provisioning"
 	"basestation/provisioning/cloud"
@@ -279,4 +281,27 @@ func paths(errs []provisioning.FieldError) string {
 		p = append(p, e.Path)
 	}
 	return strings.Join(p, ",")
+}
+
+// mqttObserver delivers the decoded status messages published on topic
+// after it subscribed (the retained one first).
+func mqttObserver(t testing.TB, url, topic string, out chan<- provisioning.Status) mqtt.Client {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("observer").SetOrderMatters(true))
+	if tok := c.Connect(); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	tok := c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
+		if s, err := provisioning.DecodeStatus(m.Payload()); err == nil {
+			select {
+			case out <- *s:
+			default:
+			}
+		}
+	})
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	return c
 }
