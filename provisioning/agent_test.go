@@ -1,6 +1,7 @@
 package provisioning_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -365,5 +366,58 @@ func TestLastWillOnConnectionLoss(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatalf("will seen %v, reborn %v", gotWill, reborn)
 		}
+	}
+}
+
+// silentRadio opens registration mode but never reports an outcome (a
+// broken radio driver).
+type silentRadio struct {
+	*provisioningtest.Radio
+	closed chan struct{}
+}
+
+func (r *silentRadio) OpenRegistration(ctx context.Context, d time.Duration, pin string) (<-chan provisioning.Pairing, error) {
+	return make(chan provisioning.Pairing), nil
+}
+
+func (r *silentRadio) CloseRegistration(ctx context.Context) error {
+	select {
+	case r.closed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// TestRegistrationGuard: a radio that never reports the outcome of its
+// window does not leave the command (and registration mode) open forever:
+// the agent closes it and reports timed-out shortly after the window.
+func TestRegistrationGuard(t *testing.T) {
+	t.Parallel()
+	e := mochiEnv(t, false)
+	radio := &silentRadio{Radio: provisioningtest.NewRadio(), closed: make(chan struct{}, 1)}
+	b := &base{id: "bs-1", applier: provisioningtest.NewApplier()}
+	a, err := provisioning.NewAgent(provisioning.Options{BaseID: b.id, Brokers: []string{e.url}, StateDir: t.TempDir(),
+		Applier: b.applier, Radio: radio, Logger: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	c := dialCloud(t, e)
+	waitStatus(t, c, b.id, true, a.Session())
+	start := time.Now()
+	r, err := c.RegisterDevice(tctx(t, 30*time.Second), b.id, 10*time.Second, "", nil)
+	if err != nil || r.Status != provisioning.StatusTimedOut {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if el := time.Since(start); el < 10*time.Second || el > 20*time.Second {
+		t.Fatalf("guard fired after %v", el)
+	}
+	select {
+	case <-radio.closed:
+	default:
+		t.Fatal("registration mode not closed on the radio")
 	}
 }

@@ -27,24 +27,28 @@ var scenarios = []struct {
 }
 
 func TestContractMochi(t *testing.T) {
+	t.Parallel()
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { s.run(t, mochiEnv(t, false)) })
 	}
 }
 
 func TestContractMochiMutualTLS(t *testing.T) {
+	t.Parallel()
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { s.run(t, mochiEnv(t, true)) })
 	}
 }
 
 func TestContractMosquitto(t *testing.T) {
+	t.Parallel()
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { s.run(t, mosquittoEnv(t, false)) })
 	}
 }
 
 func TestContractMosquittoMutualTLS(t *testing.T) {
+	t.Parallel()
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) { s.run(t, mosquittoEnv(t, true)) })
 	}
