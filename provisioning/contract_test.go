@@ -323,3 +323,39 @@ func scenarioForeignMalformed(t *testing.T, e *env) {
 		t.Fatalf("applied version %d", v)
 	}
 }
+
+// TestMosquittoACLConfinesBase checks the ACL of docs/mqtt-api.md §2 on
+// mosquitto: a base's certificate cannot write into another base's
+// subtree, nor read another base's configuration.
+func TestMosquittoACLConfinesBase(t *testing.T) {
+	t.Parallel()
+	e := mosquittoEnv(t, true)
+	admin := dialCloud(t, e)
+	asBase := dialCloud(t, &env{url: e.url, cloudTLS: e.baseTLS}) // CN bs-1
+	ctx := tctx(t, 10*time.Second)
+	// Allowed: its own state.
+	own, _ := json.Marshal(provisioning.State{Schema: 1, Base: "bs-1"})
+	if err := asBase.PublishRaw(ctx, provisioning.TopicsFor("bs-1").State, own, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.State(ctx, "bs-1"); err != nil {
+		t.Fatalf("own state not stored: %v", err)
+	}
+	// Denied: another base's state (mosquitto acknowledges and drops).
+	fake, _ := json.Marshal(provisioning.State{Schema: 1, Base: "bs-2"})
+	_ = asBase.PublishRaw(ctx, provisioning.TopicsFor("bs-2").State, fake, true)
+	if _, err := admin.State(ctx, "bs-2"); !errors.Is(err, cloud.ErrNoState) {
+		t.Fatalf("base wrote another base's state: %v", err)
+	}
+	// Denied: reading another base's desired configuration (secrets).
+	cfg := provisioningtest.SampleConfig("bs-2", 1)
+	if err := admin.Publish(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asBase.Desired(ctx, "bs-2"); !errors.Is(err, cloud.ErrNoDesired) {
+		t.Fatalf("base read another base's configuration: %v", err)
+	}
+	if _, err := admin.Desired(ctx, "bs-2"); err != nil {
+		t.Fatalf("admin cannot read it: %v", err)
+	}
+}
