@@ -273,7 +273,7 @@ func (u *UA) placeCallLocked(s *epState, number string) (*call, error) {
 	}
 	r := via.reg
 	r.mu.Lock()
-	contact, localIP, target := r.contact, r.localIP, r.target
+	contact, localIP, target := r.contact, r.localIP, r.sendAddrLocked(r.target)
 	r.mu.Unlock()
 	if contact == nil || target == "" {
 		return nil, fmt.Errorf("extension %s is not registered", e.cfg.Name)

@@ -100,6 +100,8 @@ type registration struct {
 	contact   *sip.ContactHeader
 	lastErr   string
 	expires   time.Duration
+
+	emittedTarget string // registrar named in the last event
 }
 
 func newRegistration(u *UA, ext string, a Account) *registration {
@@ -122,6 +124,23 @@ func (r *registration) registered() bool {
 	return r.state == RegRegistered
 }
 
+// sendAddr is where requests of the account go: the resolved IP:port of
+// the registrar in use (TLS keeps the host name, which sipgo verifies the
+// certificate against).
+func (r *registration) sendAddr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sendAddrLocked(r.target)
+}
+
+func (r *registration) sendAddrLocked(target string) string {
+	if r.acct.transport() == TLS || len(r.serverIPs) == 0 {
+		return target
+	}
+	_, p, _ := net.SplitHostPort(target)
+	return net.JoinHostPort(r.serverIPs[0].String(), p)
+}
+
 // trusted reports whether ip is one of the servers the account uses.
 func (r *registration) trusted(ip net.IP) bool {
 	r.mu.Lock()
@@ -136,7 +155,8 @@ func (r *registration) trusted(ip net.IP) bool {
 
 func (r *registration) setState(s RegState, lastErr string, retry time.Duration) {
 	r.mu.Lock()
-	changed := r.state != s || (lastErr != "" && lastErr != r.lastErr)
+	changed := r.state != s || (lastErr != "" && lastErr != r.lastErr) || (s == RegRegistered && r.target != r.emittedTarget)
+	r.emittedTarget = r.target
 	r.state = s
 	if lastErr != "" {
 		r.lastErr = lastErr
@@ -345,16 +365,19 @@ func (r *registration) hold(ctx context.Context, targets []string, idx int, gran
 				return idx, true
 			}
 		case <-failback:
-			prev := r.snapshotTarget()
+			r.mu.Lock()
+			prev, prevContact, prevIP := r.target, r.contact, r.localIP
+			r.mu.Unlock()
 			res, err := r.register(ctx, targets[0], r.acct.expires())
 			if classify(res, err) == regOK {
 				r.u.log.Info("failed back to primary registrar", "ext", r.ext, "registrar", targets[0])
-				r.unregisterAt(prev)
+				r.unregisterAt(prev, prevContact, prevIP)
+				g := r.granted(res)
 				r.mu.Lock()
-				r.expires = r.granted(res)
+				r.expires = g
 				r.mu.Unlock()
 				r.setState(RegRegistered, "", 0)
-				return 0, false
+				return 0, true
 			}
 			// Still down: stay where we are (re-register there now,
 			// since the target fields moved).
@@ -412,15 +435,11 @@ func (r *registration) localIPTowards(target string) (string, error) {
 	if r.u.conf().AdvertiseIP != "" {
 		return r.u.conf().AdvertiseIP, nil
 	}
-	if ip := net.ParseIP(r.u.listenHost); ip != nil && !ip.IsUnspecified() {
-		return ip.String(), nil
-	}
-	h, p, _ := net.SplitHostPort(target)
+	_, p, _ := net.SplitHostPort(target)
 	ips, err := r.resolve(context.Background(), target)
 	if err != nil {
 		return "", err
 	}
-	_ = h
 	ip, err := r.u.LocalIPFor(net.JoinHostPort(ips[0].String(), p))
 	if err != nil {
 		return "", err
@@ -468,13 +487,14 @@ func (r *registration) register(ctx context.Context, target string, expires time
 		r.auth.forget()
 	}
 	r.target, r.serverIPs, r.localIP = target, ips, localIP
+	dest := r.sendAddrLocked(target)
 	r.mu.Unlock()
-	res, contact, err := r.send(ctx, target, localIP, expires, nil)
+	res, contact, err := r.send(ctx, dest, localIP, expires, nil)
 	if err == nil && res.IsSuccess() {
 		// NAT: the registrar saw another address than ours (Via
 		// received/rport, RFC 3581); register that one instead.
 		if nat := natContact(res, contact); nat != nil && expires > 0 {
-			res, contact, err = r.send(ctx, target, localIP, expires, nat)
+			res, contact, err = r.send(ctx, dest, localIP, expires, nat)
 		}
 	}
 	if err == nil && res.IsSuccess() {
@@ -521,7 +541,7 @@ func (r *registration) nextCSeq() uint32 {
 
 // send builds and sends REGISTER with digest retries and returns the
 // final response and the contact used.
-func (r *registration) send(ctx context.Context, target, localIP string, expires time.Duration, contactOverride *sip.ContactHeader) (*sip.Response, *sip.ContactHeader, error) {
+func (r *registration) send(ctx context.Context, dest, localIP string, expires time.Duration, contactOverride *sip.ContactHeader) (*sip.Response, *sip.ContactHeader, error) {
 	a := r.acct
 	tr := a.transport()
 	cli, err := r.u.client(tr, localIP)
@@ -532,7 +552,7 @@ func (r *registration) send(ctx context.Context, target, localIP string, expires
 	build := func() (*sip.Request, error) {
 		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", Host: a.Domain})
 		req.SetTransport(tr.sip())
-		req.SetDestination(target)
+		req.SetDestination(dest)
 		aor := sip.Uri{Scheme: "sip", User: a.User, Host: a.Domain}
 		from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
 		from.Params.Add("tag", r.fromTag)
@@ -582,21 +602,31 @@ const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, NOTIFY, REFER"
 
 // unregister removes our binding at the current registrar.
 func (r *registration) unregister() {
-	r.unregisterAt(r.snapshotTarget())
+	r.mu.Lock()
+	target, contact, localIP := r.target, r.contact, r.localIP
+	r.contact = nil
+	r.mu.Unlock()
+	r.unregisterAt(target, contact, localIP)
 	r.setState(RegUnregistered, "", 0)
 }
 
-func (r *registration) unregisterAt(target string) {
-	r.mu.Lock()
-	contact, localIP := r.contact, r.localIP
-	r.contact = nil
-	r.mu.Unlock()
+// unregisterAt removes contact at target (Expires: 0).
+func (r *registration) unregisterAt(target string, contact *sip.ContactHeader, localIP string) {
 	if contact == nil || target == "" {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_, _, _ = r.send(ctx, target, localIP, 0, contact)
+	dest := target
+	if r.acct.transport() != TLS {
+		ips, err := r.resolve(ctx, target)
+		if err != nil {
+			return
+		}
+		_, p, _ := net.SplitHostPort(target)
+		dest = net.JoinHostPort(ips[0].String(), p)
+	}
+	_, _, _ = r.send(ctx, dest, localIP, 0, contact)
 }
 
 // doAuth sends the request built by build, answering up to three digest

@@ -72,7 +72,7 @@ func (e *extension) subscribeWith(ctx context.Context, d *dialog, expires time.D
 	u := e.u
 	r := e.reg
 	r.mu.Lock()
-	contact, localIP, target := r.contact, r.localIP, r.target
+	contact, localIP, target := r.contact, r.localIP, r.sendAddrLocked(r.target)
 	r.mu.Unlock()
 	if contact == nil {
 		return nil, 0, fmt.Errorf("not registered")

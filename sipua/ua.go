@@ -69,7 +69,7 @@ func New(cfg Config, log *slog.Logger) (*UA, error) {
 	u := &UA{
 		log:        log.With("subsystem", "sipua"),
 		Resolver:   net.DefaultResolver,
-		LocalIPFor: localIPFor,
+		LocalIPFor: nil,
 		events:     make(chan Event, 256),
 		cfg:        cfg,
 		timing:     cfg.Timing.withDefaults(),
@@ -79,6 +79,7 @@ func New(cfg Config, log *slog.Logger) (*UA, error) {
 		clients:    map[string]*sipgo.Client{},
 	}
 	u.setSnap(cfg)
+	u.LocalIPFor = u.defaultLocalIP
 	for _, e := range cfg.Extensions {
 		u.exts[e.Name] = newExtension(u, e)
 	}
@@ -103,6 +104,18 @@ func (u *UA) emit(e Event) {
 		default:
 		}
 	}
+}
+
+// defaultLocalIP is the listener's IP when it is bound to one, else the
+// kernel's source address towards remote.
+func (u *UA) defaultLocalIP(remote string) (net.IP, error) {
+	u.mu.Lock()
+	host := u.listenHost
+	u.mu.Unlock()
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		return ip, nil
+	}
+	return localIPFor(remote)
 }
 
 // localIPFor asks the kernel which source address it would use towards
