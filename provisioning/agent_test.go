@@ -138,7 +138,7 @@ func TestRegistrationOutcomes(t *testing.T) {
 // ID, remove the device.
 func TestPortalFlows(t *testing.T) {
 	e := mochiEnv(t, false)
-	b := startBase(t, e, t.TempDir(), provisioningtest.NewRadio(provisioningtest.Linx))
+	b := startBase(t, e, t.TempDir(), provisioningtest.NewRadio(provisioningtest.Linx()))
 	c := dialCloud(t, e)
 	ctx := tctx(t, 20*time.Second)
 	if _, err := push(t, c, provisioningtest.SampleConfig(b.id, 1)); err != nil {
@@ -157,10 +157,10 @@ func TestPortalFlows(t *testing.T) {
 	events.wait(t, "device-paired", func(ev provisioning.Event) bool {
 		return ev.Type == provisioning.EvDevicePaired && ev.Device != nil && ev.Device.ID == second.ID
 	})
-	if _, err := c.AssignDevice(ctx, b.id, "101", provisioningtest.Linx.ID); err != nil {
+	if _, err := c.AssignDevice(ctx, b.id, "101", provisioningtest.Linx().ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.applier.Current().Extension("101").Devices.Linx; got != provisioningtest.Linx.ID {
+	if got := b.applier.Current().Extension("101").Devices.Linx; got != provisioningtest.Linx().ID {
 		t.Fatalf("applied linx %q", got)
 	}
 	// One of each type: a second Linx for 101 is refused.
@@ -168,11 +168,11 @@ func TestPortalFlows(t *testing.T) {
 		t.Fatalf("second linx: %v", err)
 	}
 	// A device belongs to one extension.
-	if _, err := c.AssignDevice(ctx, b.id, "102", provisioningtest.Linx.ID); err == nil || !strings.Contains(err.Error(), "assigned to extension 101") {
+	if _, err := c.AssignDevice(ctx, b.id, "102", provisioningtest.Linx().ID); err == nil || !strings.Contains(err.Error(), "assigned to extension 101") {
 		t.Fatalf("shared device: %v", err)
 	}
 	devs, err := c.ExtensionDevices(ctx, b.id, "101")
-	if err != nil || len(devs) != 2 || devs[0].ID != "port1" || devs[1].ID != provisioningtest.Linx.ID || devs[1].Type != provisioning.DeviceLinx {
+	if err != nil || len(devs) != 2 || devs[0].ID != "port1" || devs[1].ID != provisioningtest.Linx().ID || devs[1].Type != provisioning.DeviceLinx {
 		t.Fatalf("devices of 101: %+v %v", devs, err)
 	}
 	if _, err := c.SetExtension(ctx, b.id, "101", func(e *provisioning.Extension) error { e.CallerID = "+15557654321"; return nil }); err != nil {
@@ -188,11 +188,11 @@ func TestPortalFlows(t *testing.T) {
 	}
 	// Remove the Linx: off the radio, out of the applied and the desired
 	// configuration.
-	rr, err := c.RemoveDevice(ctx, b.id, provisioningtest.Linx.ID)
+	rr, err := c.RemoveDevice(ctx, b.id, provisioningtest.Linx().ID)
 	if err != nil || rr.Status != provisioning.StatusSucceeded || strings.Join(rr.Unassigned, ",") != "101" {
 		t.Fatalf("remove: %+v %v", rr, err)
 	}
-	if got := b.radio.Removed(); len(got) != 1 || got[0] != provisioningtest.Linx.ID {
+	if got := b.radio.Removed(); len(got) != 1 || got[0] != provisioningtest.Linx().ID {
 		t.Fatalf("radio removed %v", got)
 	}
 	if got := b.applier.Current().Extension("101").Devices.Linx; got != "" {
@@ -203,7 +203,7 @@ func TestPortalFlows(t *testing.T) {
 		t.Fatalf("desired still assigns it: %v", err)
 	}
 	events.wait(t, "device-removed", func(ev provisioning.Event) bool {
-		return ev.Type == provisioning.EvDeviceRemoved && ev.Device.ID == provisioningtest.Linx.ID
+		return ev.Type == provisioning.EvDeviceRemoved && ev.Device.ID == provisioningtest.Linx().ID
 	})
 	// The phone port cannot be removed; an unknown device fails.
 	if r, _ := c.RemoveDevice(ctx, b.id, "port1"); r == nil || r.Status != provisioning.StatusRejected {
@@ -299,7 +299,7 @@ func TestRejectedForUnknownDeviceAppliedOncePaired(t *testing.T) {
 		t.Fatal(err)
 	}
 	early := provisioningtest.SampleConfig(b.id, 2)
-	early.Extensions[1].Devices.Headset = provisioningtest.Headset.ID
+	early.Extensions[1].Devices.Headset = provisioningtest.Headset().ID
 	_, err := push(t, c, early)
 	var ve *provisioning.ValidationError
 	if !errors.As(err, &ve) || ve.Errors[0].Path != "extensions[1].devices.headset" {
@@ -307,13 +307,13 @@ func TestRejectedForUnknownDeviceAppliedOncePaired(t *testing.T) {
 	}
 	go func() {
 		<-b.radio.Opened()
-		b.radio.Pair(provisioningtest.Headset)
+		b.radio.Pair(provisioningtest.Headset())
 	}()
 	if r, err := c.RegisterDevice(tctx(t, 10*time.Second), b.id, 0, "", nil); err != nil || r.Status != provisioning.StatusSucceeded {
 		t.Fatalf("%+v %v", r, err)
 	}
 	st := waitState(t, c, b.id, "v2 applied", func(s *provisioning.State) bool { return s.Config.AppliedVersion == 2 })
-	if st.Config.Rejected != nil || b.applier.Current().Extension("102").Devices.Headset != provisioningtest.Headset.ID {
+	if st.Config.Rejected != nil || b.applier.Current().Extension("102").Devices.Headset != provisioningtest.Headset().ID {
 		t.Fatalf("%+v", st.Config)
 	}
 }

@@ -93,7 +93,7 @@ func BenchmarkConfigApplied(b *testing.B) {
 }
 
 func benchConfigApplied(b *testing.B, e *env, dir string) {
-	radio := provisioningtest.NewRadio(provisioningtest.Linx, provisioningtest.Headset)
+	radio := provisioningtest.NewRadio(provisioningtest.Linx(), provisioningtest.Headset())
 	base := startBase(b, e, dir, radio)
 	waitOnline(b, e, base)
 	c, states := benchClient(b, e, provisioning.TopicsFor(base.id).State)
@@ -104,7 +104,7 @@ func benchConfigApplied(b *testing.B, e *env, dir string) {
 		ext.Devices = provisioning.Devices{}
 		cfg.Extensions = append(cfg.Extensions, ext)
 	}
-	cfg.Extensions[1].Devices = provisioning.Devices{Linx: provisioningtest.Linx.ID, Headset: provisioningtest.Headset.ID}
+	cfg.Extensions[1].Devices = provisioning.Devices{Linx: provisioningtest.Linx().ID, Headset: provisioningtest.Headset().ID}
 	topic := provisioning.TopicsFor(base.id).Desired
 	var lat []time.Duration
 	b.ResetTimer()

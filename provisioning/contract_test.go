@@ -126,7 +126,7 @@ func waitStatus(t *testing.T, c *cloud.Client, base string, online bool, session
 }
 
 func scenarioInvalidRejected(t *testing.T, e *env) {
-	b := startBase(t, e, t.TempDir(), provisioningtest.NewRadio(provisioningtest.Linx))
+	b := startBase(t, e, t.TempDir(), provisioningtest.NewRadio(provisioningtest.Linx()))
 	c := dialCloud(t, e)
 	if _, err := push(t, c, provisioningtest.SampleConfig(b.id, 1)); err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func scenarioInvalidRejected(t *testing.T, e *env) {
 	bad.System.Registrars[1] = "sip:pbx2.example.net:99999"                             // malformed URI
 	bad.System.RegistrationWindowS = 600                                                // out of range
 	bad.Extensions = append(bad.Extensions, bad.Extensions[0])                          // duplicate number
-	bad.Extensions[2].Devices = provisioning.Devices{Headset: provisioningtest.Linx.ID} // wrong type
+	bad.Extensions[2].Devices = provisioning.Devices{Headset: provisioningtest.Linx().ID} // wrong type
 	_, err := push(t, c, bad)
 	var ve *provisioning.ValidationError
 	if !errors.As(err, &ve) {
@@ -171,7 +171,7 @@ func scenarioInvalidRejected(t *testing.T, e *env) {
 	}
 	// After a restart the stored version is the last applied one.
 	b.stop()
-	b2 := startBase(t, e, b.dir, provisioningtest.NewRadio(provisioningtest.Linx))
+	b2 := startBase(t, e, b.dir, provisioningtest.NewRadio(provisioningtest.Linx()))
 	if got := <-b2.applier.Applied(); got != 4 {
 		t.Fatalf("booted version %d", got)
 	}
@@ -233,12 +233,12 @@ func scenarioReplay(t *testing.T, e *env) {
 	ctx := tctx(t, 15*time.Second)
 	go func() {
 		<-b.radio.Opened()
-		b.radio.Pair(provisioningtest.Headset)
+		b.radio.Pair(provisioningtest.Headset())
 	}()
 	var seen []string
 	r, err := c.CommandID(ctx, b.id, "cmd-replay-1", provisioning.CmdRegisterDevice, provisioning.RegisterDeviceArgs{WindowS: 30, PIN: "1234"},
 		func(r provisioning.Result) { seen = append(seen, r.Status) })
-	if err != nil || r.Status != provisioning.StatusSucceeded || r.Device == nil || r.Device.ID != provisioningtest.Headset.ID {
+	if err != nil || r.Status != provisioning.StatusSucceeded || r.Device == nil || r.Device.ID != provisioningtest.Headset().ID {
 		t.Fatalf("register: %+v %v", r, err)
 	}
 	if strings.Join(seen, ",") != "accepted,succeeded" {
@@ -248,7 +248,7 @@ func scenarioReplay(t *testing.T, e *env) {
 		t.Fatalf("radio opens: %+v", o)
 	}
 	r2, err := c.CommandID(ctx, b.id, "cmd-replay-1", provisioning.CmdRegisterDevice, provisioning.RegisterDeviceArgs{WindowS: 30}, nil)
-	if err != nil || !r2.Duplicate || r2.Status != provisioning.StatusSucceeded || r2.Device.ID != provisioningtest.Headset.ID {
+	if err != nil || !r2.Duplicate || r2.Status != provisioning.StatusSucceeded || r2.Device.ID != provisioningtest.Headset().ID {
 		t.Fatalf("replay: %+v %v", r2, err)
 	}
 	// The window is persisted: a replay after a restart does not run either.

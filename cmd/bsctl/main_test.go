@@ -35,7 +35,7 @@ func startFakeBase(t *testing.T, opts broker.Options, agentTLS func(*provisionin
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { br.Close() })
-	fb := &fakeBase{url: br.URL(), applier: provisioningtest.NewApplier(), radio: provisioningtest.NewRadio(provisioningtest.Linx)}
+	fb := &fakeBase{url: br.URL(), applier: provisioningtest.NewApplier(), radio: provisioningtest.NewRadio(provisioningtest.Linx())}
 	o := provisioning.Options{BaseID: "bs-1", Brokers: []string{br.URL()}, StateDir: t.TempDir(),
 		Applier: fb.applier, Radio: fb.radio, State: &provisioningtest.State{}, Firmware: "1.2.3",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxReconnectInterval: time.Second}
@@ -136,7 +136,7 @@ func TestPortalFlowsEndToEnd(t *testing.T) {
 	go func() {
 		<-fb.radio.Opened()
 		time.Sleep(50 * time.Millisecond)
-		fb.radio.Pair(provisioningtest.Headset)
+		fb.radio.Pair(provisioningtest.Headset())
 	}()
 	expect(t, fb.bsctl(t, "register", "--base", "bs-1", "--pin", "2468"), 0,
 		"Registration mode is open on bs-1", "Paired headset dect-0e0f1011")

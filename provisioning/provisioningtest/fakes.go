@@ -297,11 +297,15 @@ func (s *State) Set(regs []provisioning.Registration, lines []provisioning.Line)
 	s.mu.Unlock()
 }
 
-// Linx and Headset are sample DECT devices.
-var (
-	Linx    = provisioning.Device{ID: "dect-0a1b2c3d", Type: provisioning.DeviceLinx, Name: "Linx"}
-	Headset = provisioning.Device{ID: "dect-0e0f1011", Type: provisioning.DeviceHeadset, Name: "Headset"}
-)
+// Linx is a sample paired Linx.
+func Linx() provisioning.Device {
+	return provisioning.Device{ID: "dect-0a1b2c3d", Type: provisioning.DeviceLinx, Name: "Linx"}
+}
+
+// Headset is a sample paired Headset.
+func Headset() provisioning.Device {
+	return provisioning.Device{ID: "dect-0e0f1011", Type: provisioning.DeviceHeadset, Name: "Headset"}
+}
 
 // SampleConfig is a valid configuration for base: extension 101 (phone
 // port) and 102 (no devices), with a password that names the version.
