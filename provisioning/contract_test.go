@@ -132,12 +132,12 @@ func scenarioInvalidRejected(t *testing.T, e *env) {
 		t.Fatal(err)
 	}
 	bad := provisioningtest.SampleConfig(b.id, 2)
-	bad.Extensions[0].Devices.Linx = "dect-99999999"                                    // unknown
-	bad.Extensions[1].Devices.Port = provisioning.PortDeviceID                          // port twice
-	bad.Extensions[1].CallerID = "555-1234"                                             // malformed number
-	bad.System.Registrars[1] = "sip:pbx2.example.net:99999"                             // malformed URI
-	bad.System.RegistrationWindowS = 600                                                // out of range
-	bad.Extensions = append(bad.Extensions, bad.Extensions[0])                          // duplicate number
+	bad.Extensions[0].Devices.Linx = "dect-99999999"                                      // unknown
+	bad.Extensions[1].Devices.Port = provisioning.PortDeviceID                            // port twice
+	bad.Extensions[1].CallerID = "555-1234"                                               // malformed number
+	bad.System.Registrars[1] = "sip:pbx2.example.net:99999"                               // malformed URI
+	bad.System.RegistrationWindowS = 600                                                  // out of range
+	bad.Extensions = append(bad.Extensions, bad.Extensions[0])                            // duplicate number
 	bad.Extensions[2].Devices = provisioning.Devices{Headset: provisioningtest.Linx().ID} // wrong type
 	_, err := push(t, c, bad)
 	var ve *provisioning.ValidationError
