@@ -178,11 +178,21 @@ func TestStorePowerLoss(t *testing.T) {
 			}
 			close(saved)
 		}()
-		// Let it run a random while, then kill it mid-flight.
-		time.Sleep(time.Duration(30+rand.IntN(150)) * time.Millisecond)
+		// Once it is saving, let it run a random while, then kill it
+		// mid-flight.
+		acked := last
+		select {
+		case v, ok := <-saved:
+			if ok {
+				acked = v
+			}
+		case <-time.After(60 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatal("child never saved")
+		}
+		time.Sleep(time.Duration(rand.IntN(40000)) * time.Microsecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
-		acked := last
 		for v := range saved {
 			acked = v
 		}
@@ -205,8 +215,9 @@ func TestStorePowerLoss(t *testing.T) {
 		}
 		last = got.Version
 	}
-	if last < 3 {
-		t.Fatalf("child saved only up to version %d", last)
+	t.Logf("%d kills; the child reached version %d", rounds, last)
+	if last < uint64(rounds) {
+		t.Fatalf("child saved only up to version %d in %d rounds", last, rounds)
 	}
 }
 
