@@ -125,6 +125,7 @@ type Agent struct {
 
 	inbox     chan inMsg
 	connected chan struct{}
+	online    atomic.Bool // connected and subscribed
 	events    chan Event
 	changed   chan struct{}
 	internal  chan func()
@@ -291,6 +292,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.publishNow(a.topics.Status, a.statusPayload(false), true, time.Second)
 		}
 		a.client.Disconnect(250)
+		a.online.Store(false)
 	}()
 
 	tick := time.NewTicker(time.Second)
@@ -378,6 +380,7 @@ func (a *Agent) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 	o.SetDefaultPublishHandler(func(_ mqtt.Client, m mqtt.Message) { a.enqueue(ctx, m) })
 	o.SetOnConnectHandler(func(c mqtt.Client) { a.onConnect(ctx, c) })
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
+		a.online.Store(false)
 		a.log.Warn("provisioning: connection to broker lost", "err", err)
 	})
 	o.SetReconnectingHandler(func(_ mqtt.Client, _ *mqtt.ClientOptions) {
@@ -415,11 +418,16 @@ func (a *Agent) onConnect(ctx context.Context, c mqtt.Client) {
 	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		a.log.Error("provisioning: subscribe failed", "err", tok.Error())
 	}
+	a.online.Store(true)
 	select {
 	case a.connected <- struct{}{}:
 	default:
 	}
 }
+
+// Connected reports whether the agent is connected to a broker (the base's
+// cloud LED).
+func (a *Agent) Connected() bool { return a.online.Load() }
 
 func (a *Agent) onConnected() {
 	a.publish(a.topics.Status, a.statusPayload(true), true)
