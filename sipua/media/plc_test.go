@@ -151,3 +151,23 @@ func TestSessionAPIErrors(t *testing.T) {
 		t.Errorf("Apply after close: %v", err)
 	}
 }
+
+func TestEModel(t *testing.T) {
+	r, mos := EModel(PCMU, 0, 40*time.Millisecond)
+	if r < 92 || r > 93.2 || mos < 4.3 || mos > 4.45 {
+		t.Errorf("clean call: R %.1f MOS %.2f", r, mos)
+	}
+	// 5 % random loss with PLC: Ie,eff = 95·5/(5+25.1) ≈ 15.8.
+	r5, _ := EModel(PCMA, 5, 40*time.Millisecond)
+	if d := r - r5; d < 15 || d > 16.5 {
+		t.Errorf("5 %% loss costs %.1f R points, want ≈ 15.8", d)
+	}
+	// Delay beyond 177.3 ms costs the extra 0.11/ms.
+	r300, _ := EModel(G722, 0, 300*time.Millisecond)
+	if want := 93.2 - 0.024*300 - 0.11*(300-177.3); r300 < want-0.01 || r300 > want+0.01 {
+		t.Errorf("300 ms: R %.2f, want %.2f", r300, want)
+	}
+	if _, m := EModel(PCMU, 100, time.Second); m != 1 {
+		t.Errorf("total loss MOS %.2f, want 1", m)
+	}
+}

@@ -77,8 +77,7 @@ func (s *Session) Stats() Stats {
 // in the narrowband model with the same values (its wideband advantage is
 // not represented).
 func EModel(c Codec, lossPct float64, delay time.Duration) (r, mos float64) {
-	const ie, bpl = 0.0, 25.1
-	_ = c
+	ie, bpl := codecImpairment(c)
 	ieEff := ie + (95-ie)*lossPct/(lossPct+bpl)
 	d := float64(delay) / float64(time.Millisecond)
 	id := 0.024 * d
@@ -96,4 +95,18 @@ func EModel(c Codec, lossPct float64, delay time.Duration) (r, mos float64) {
 		mos = 1 + 0.035*r + r*(r-60)*(100-r)*7e-6
 	}
 	return r, mos
+}
+
+// codecImpairment returns the equipment impairment Ie and packet-loss
+// robustness Bpl of a codec with this package's loss concealment.
+func codecImpairment(c Codec) (ie, bpl float64) {
+	switch c {
+	case PCMU, PCMA:
+		return 0, 25.1 // G.113 Appendix I: G.711 with Appendix I PLC, random loss
+	case G722:
+		// The narrowband E-model has no G.722 entry; scored like G.711 with
+		// PLC (its wideband benefit is not represented).
+		return 0, 25.1
+	}
+	return 0, 4.3 // no concealment (G.711 without PLC)
 }
