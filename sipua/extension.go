@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // extension is one configured extension: its registration, MWI
@@ -161,4 +162,19 @@ func (u *UA) endpointLoop(s *epState) {
 			u.handleEndpointEvent(s, ev)
 		}
 	}
+}
+
+// Registration returns the current registration state of an extension
+// (as the last RegistrationEvent would say), false if it is unknown.
+func (u *UA) Registration(ext string) (RegistrationEvent, bool) {
+	u.mu.Lock()
+	e := u.exts[ext]
+	u.mu.Unlock()
+	if e == nil {
+		return RegistrationEvent{}, false
+	}
+	r := e.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return RegistrationEvent{Extension: ext, State: r.state, Registrar: r.target, Expires: r.expires, LastError: r.lastErr, Time: time.Now()}, true
 }

@@ -137,12 +137,12 @@ func (f *fakeEndpoint) received() []int16 {
 
 // fakePort is a real-time paced 10 ms audio port.
 type fakePort struct {
-	rate  int
-	freq  float64
-	n     int
-	next  time.Time
-	mu    sync.Mutex
-	rec   []int16
+	rate   int
+	freq   float64
+	n      int
+	next   time.Time
+	mu     sync.Mutex
+	rec    []int16
 	maxRec int
 }
 
@@ -360,5 +360,21 @@ func waitEvent(t *testing.T, u *UA, d time.Duration, match func(Event) bool) Eve
 		case <-tm:
 			t.Fatalf("event not seen within %v", d)
 		}
+	}
+}
+
+// pollReg waits until ext is in state (without consuming events).
+func pollReg(t *testing.T, u *UA, ext string, state RegState, d time.Duration) RegistrationEvent {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		r, ok := u.Registration(ext)
+		if ok && r.State == state {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("extension %s: state %s (%s), want %s", ext, r.State, r.LastError, state)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

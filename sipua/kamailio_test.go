@@ -16,12 +16,12 @@ func TestKamailioRegister(t *testing.T) {
 	good := ext("101", "1001", "pw1001", k.addr())
 	bad := ext("102", "1002", "wrong", k.addr())
 	u := startUA(t, Config{Extensions: []Extension{good, bad}, Timing: Timing{RetryMin: 200 * time.Millisecond, RetryMax: time.Second}})
-	ev := waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ev := pollReg(t, u.UA, "101", RegRegistered, 10*time.Second)
 	if ev.Registrar != k.addr() || ev.Expires <= 0 {
 		t.Errorf("registered event %+v", ev)
 	}
 	k.waitLog(t, "MARK-REGISTERED sip:1001@127.0.0.1", 5*time.Second)
-	f := waitReg(t, u.UA, "102", RegFailed, 10*time.Second)
+	f := pollReg(t, u.UA, "102", RegFailed, 10*time.Second)
 	if f.LastError != "401 Unauthorized" {
 		t.Errorf("wrong-password error %q, want 401 Unauthorized", f.LastError)
 	}
