@@ -188,7 +188,13 @@ func TestPacketPathsAllocationFree(t *testing.T) {
 			for range 10 {
 				step()
 			}
-			if a := testing.AllocsPerRun(200, step); a != 0 {
+			a := testing.AllocsPerRun(200, step)
+			switch {
+			case a != 0 && tc.srtp != nil && raceEnabled:
+				// pion/srtp draws buffers from a sync.Pool, which the race
+				// detector empties at random; the check counts without -race.
+				t.Logf("%.1f allocations per packet under -race (sync.Pool)", a)
+			case a != 0:
 				t.Errorf("%.1f allocations per packet (send+receive), want 0", a)
 			}
 			if st := s.Stats(); st.PacketsReceived < 200 || st.Invalid != 0 || st.Concealed != 0 {
