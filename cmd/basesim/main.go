@@ -1,0 +1,191 @@
+// Command basesim runs the Base Station daemon on the simulated board with
+// everything around it embedded: an in-process MQTT broker (the cloud's
+// side), a stand-in PBX (registrar and proxy), simulated phones for the
+// other users, the analog phone on the port and simulated DECT devices. A
+// console on standard input and an HTTP+JSON control API on loopback act as
+// a person at the phones. docs/simulator.md walks through it.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "basesim:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	opt := defaultOptions()
+	fs := flag.NewFlagSet("basesim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&opt.BaseID, "base-id", opt.BaseID, "the simulated base's id")
+	fs.StringVar(&opt.StateDir, "state-dir", "", "state directory (default: a new temporary directory)")
+	fs.StringVar(&opt.MQTT, "mqtt", opt.MQTT, "in-process MQTT broker listen address")
+	fs.StringVar(&opt.PBX, "pbx", opt.PBX, "stand-in PBX listen address")
+	fs.StringVar(&opt.SIP, "sip", opt.SIP, "the daemon's SIP listen address")
+	fs.StringVar(&opt.API, "api", opt.API, "control API listen address (empty: none)")
+	console := fs.Bool("console", true, "read console commands from standard input")
+	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("flag -log-level: %v", err)
+	}
+	for name, a := range map[string]string{"mqtt": opt.MQTT, "pbx": opt.PBX, "sip": opt.SIP} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("flag -%s: %v", name, err)
+		}
+	}
+	opt.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w, err := newWorld(ctx, opt)
+	if err != nil {
+		return err
+	}
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	err = w.seedConfig(sctx)
+	scancel()
+	if err != nil {
+		return fmt.Errorf("publishing the office's first configuration: %w", err)
+	}
+	h := w.handler()
+	apiURL := ""
+	if opt.API != "" {
+		l, err := net.Listen("tcp", opt.API)
+		if err != nil {
+			return fmt.Errorf("control API on %s: %w", opt.API, err)
+		}
+		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(l) }()
+		go func() {
+			<-ctx.Done()
+			sctx, c := context.WithTimeout(context.Background(), time.Second)
+			defer c()
+			_ = srv.Shutdown(sctx)
+		}()
+		apiURL = "http://" + l.Addr().String()
+	}
+	printWelcome(stdout, w, apiURL)
+	if *console {
+		go func() {
+			consoleLoop(ctx, stdin, stdout, h)
+			// End of input: keep running until a signal if the API is up.
+			if apiURL == "" {
+				cancel()
+			}
+		}()
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "basesim: stopping")
+	time.Sleep(200 * time.Millisecond) // let the daemon leave the line safe
+	return nil
+}
+
+func printWelcome(out io.Writer, w *world, api string) {
+	fmt.Fprintf(out, `
+Simulated Base Station %q is running.
+  MQTT broker (the cloud): %s
+  stand-in PBX:            sip:%s   users: %s
+  daemon SIP:              %s
+  state directory:         %s
+`, w.opt.BaseID, w.broker.URL(), w.pbx.Addr(), usersLine(w), w.d.SIPAddr(), w.opt.StateDir)
+	if api != "" {
+		fmt.Fprintf(out, "  control API:             %s   (curl %s/v1/base)\n", api, api)
+	}
+	fmt.Fprintf(out, `
+Try it (docs/simulator.md has the whole walk-through):
+  offhook                      lift the analog phone on port 1 (extension 101): dial tone
+  dial 102                     call Bob's softphone;  sp 102 answer  answers it
+  onhook                       hang up
+  sp 102 call 101              Bob calls 101: the analog phone rings with caller ID
+  add linx                     a new Linx appears (linx1), then in another terminal:
+    go run ./cmd/bsctl --broker %s --base %s register --pin 1234
+  dev linx1 pair 1234          pair it while the window is open
+    go run ./cmd/bsctl --broker %s --base %s assign --ext 101 --device <device-id>
+  vm 101 2                     two new voicemails for 101: lamp on, stutter dial tone
+  help                         all console commands
+`, w.broker.URL(), w.opt.BaseID, w.broker.URL(), w.opt.BaseID)
+}
+
+func usersLine(w *world) string {
+	var s []string
+	for _, u := range w.opt.Users {
+		s = append(s, u.Number+" ("+u.Name+")")
+	}
+	return strings.Join(s, ", ")
+}
+
+const consoleHelp = `console commands (each is a control-API request; see docs/simulator.md):
+  status                         the base: LEDs, registrations, lines, devices
+  port | offhook | onhook        the analog phone on port 1
+  dial DIGITS | rotary DIGITS    dial by DTMF or pulse (rotary)
+  flash [MS]                     hook flash (default 600 ms)
+  record FILE.wav | stoprec      record the line audio (left: ear, right: mouth)
+  devices | add linx|headset     simulated DECT devices
+  dev NAME [pair PIN|offhook|answer|onhook|dial DIGITS|range in|out|power-on|power-off]
+  button [MS]                    press the base's button (>= 3000 ms opens registration)
+  pbx | vm EXT NEW [OLD]         the stand-in PBX; set voicemail counts
+  sp [EXT [call TO|answer|hangup|tone HZ|digits D]]   the other users' softphones
+  quit`
+
+func consoleLoop(ctx context.Context, in io.Reader, out io.Writer, h http.Handler) {
+	sc := bufio.NewScanner(in)
+	fmt.Fprint(out, "> ")
+	for sc.Scan() {
+		if ctx.Err() != nil {
+			return
+		}
+		line := strings.TrimSpace(sc.Text())
+		switch line {
+		case "":
+		case "help", "?":
+			fmt.Fprintln(out, consoleHelp)
+		case "quit", "exit":
+			return
+		default:
+			fmt.Fprintln(out, consoleDo(h, line))
+		}
+		fmt.Fprint(out, "> ")
+	}
+}
+
+// consoleDo runs one console line through the control API handler.
+func consoleDo(h http.Handler, line string) string {
+	method, path, body, err := consoleCommand(line)
+	if err != nil {
+		return "error: " + err.Error()
+	}
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	s := strings.TrimSpace(rec.Body.String())
+	if rec.Code >= 400 {
+		return fmt.Sprintf("error (%d): %s", rec.Code, s)
+	}
+	return s
+}

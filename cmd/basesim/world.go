@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"basestation/internal/daemon"
+	"basestation/provisioning"
+	"basestation/provisioning/cloud"
+	"basestation/sim"
+	"basestation/sim/broker"
+	"basestation/sim/pbx"
+	"basestation/sim/softphone"
+	"basestation/sipua"
+)
+
+// options shape the simulated world.
+type options struct {
+	BaseID   string
+	StateDir string
+	MQTT     string // in-process broker listen address
+	PBX      string // stand-in PBX listen address
+	SIP      string // the daemon's SIP listen address
+	API      string // control API listen address ("" = none)
+	// Users are the office's extensions at the stand-in PBX with their
+	// display names; the first is given the base's phone port.
+	Users []user
+	// Softphones are the extensions that get a simulated SIP phone (the
+	// other users' desk phones).
+	Softphones []string
+	Log        *slog.Logger
+	// Fast shortens the daemon's reconnect timers (tests).
+	Fast bool
+}
+
+type user struct{ Number, Name, Password string }
+
+func defaultOptions() options {
+	return options{
+		BaseID: "base-1",
+		MQTT:   "127.0.0.1:11883",
+		PBX:    "127.0.0.1:15060",
+		SIP:    "127.0.0.1:15070",
+		API:    "127.0.0.1:18089",
+		Users: []user{
+			{"101", "Alice Analog", "alice-pw"},
+			{"102", "Bob Softphone", "bob-pw"},
+			{"103", "Carol Cordless", "carol-pw"},
+		},
+		Softphones: []string{"102"},
+	}
+}
+
+// world is the simulated Base Station and everything around it.
+type world struct {
+	opt    options
+	log    *slog.Logger
+	board  *sim.Board
+	broker *broker.Broker
+	pbx    *pbx.PBX
+	d      *daemon.Daemon
+	cloud  *cloud.Client
+
+	mu     sync.Mutex
+	phones map[string]*softphone.Phone
+}
+
+// newWorld builds and starts everything; it runs until ctx ends. ready is
+// closed once the daemon has its first configuration applied.
+func newWorld(ctx context.Context, opt options) (*world, error) {
+	if opt.Log == nil {
+		opt.Log = slog.Default()
+	}
+	w := &world{opt: opt, log: opt.Log, phones: map[string]*softphone.Phone{}}
+	if opt.StateDir == "" {
+		dir, err := os.MkdirTemp("", "basesim-")
+		if err != nil {
+			return nil, err
+		}
+		w.opt.StateDir = dir
+	}
+	var err error
+	w.broker, err = broker.Start(broker.Options{Addr: opt.MQTT, Logger: opt.Log.With("sim", "broker")})
+	if err != nil {
+		return nil, fmt.Errorf("MQTT broker on %s: %w", opt.MQTT, err)
+	}
+	users := map[string]string{}
+	for _, u := range opt.Users {
+		users[u.Number] = u.Password
+	}
+	w.pbx, err = pbx.New(pbx.Config{Addr: opt.PBX, Users: users, Auth: true}, opt.Log.With("sim", "pbx"))
+	if err != nil {
+		w.broker.Close()
+		return nil, fmt.Errorf("stand-in PBX on %s: %w", opt.PBX, err)
+	}
+	go func() {
+		if err := w.pbx.Run(ctx); err != nil {
+			w.log.Error("stand-in PBX stopped", "error", err)
+		}
+	}()
+	w.board, err = sim.NewBoard(sim.Config{Log: opt.Log})
+	if err != nil {
+		w.broker.Close()
+		return nil, err
+	}
+	go func() { _ = w.board.Run(ctx) }()
+
+	cfg := daemon.Defaults()
+	cfg.Board = "sim"
+	cfg.BaseID = opt.BaseID
+	cfg.StateDir = w.opt.StateDir
+	cfg.MQTT.Broker = w.broker.URL()
+	cfg.SIP.Listen = opt.SIP
+	cfg.SIP.RTPPortMin, cfg.SIP.RTPPortMax = 0, 0
+	dopt := daemon.Options{Board: w.board.HAL(), Log: opt.Log.With("base", opt.BaseID)}
+	dopt.SIP = func(c *sipua.Config) { c.RTPPortMin, c.RTPPortMax = 0, 0 }
+	if opt.Fast {
+		dopt.Agent = func(o *provisioning.Options) {
+			o.ConnectRetryInterval = 100 * time.Millisecond
+			o.MaxReconnectInterval = time.Second
+		}
+	}
+	w.d, err = daemon.New(cfg, dopt)
+	if err != nil {
+		w.broker.Close()
+		w.board.Close()
+		return nil, err
+	}
+	go func() {
+		if err := w.d.Run(ctx); err != nil {
+			w.log.Error("daemon stopped", "error", err)
+		}
+	}()
+
+	w.cloud, err = cloud.Dial(ctx, cloud.Options{Brokers: []string{w.broker.URL()}, ClientID: "basesim-portal", Logger: opt.Log.With("sim", "portal")})
+	if err != nil {
+		return nil, fmt.Errorf("portal client: %w", err)
+	}
+	for _, ext := range opt.Softphones {
+		if _, err := w.addSoftphone(ctx, ext); err != nil {
+			return nil, err
+		}
+	}
+	go func() {
+		<-ctx.Done()
+		w.cloud.Close()
+		w.board.Close()
+		w.broker.Close()
+	}()
+	return w, nil
+}
+
+// seedConfig publishes the office's first configuration if the cloud has
+// none for this base: every user as an extension at the stand-in PBX, the
+// first one with the base's phone port.
+func (w *world) seedConfig(ctx context.Context) error {
+	cur, err := w.cloud.Desired(ctx, w.opt.BaseID)
+	if err == nil && cur != nil && cur.Version > 0 {
+		return nil
+	}
+	cfg := &provisioning.Config{
+		Schema:  provisioning.SchemaVersion,
+		Base:    w.opt.BaseID,
+		Version: 1,
+		System: provisioning.System{
+			Registrars: []string{"sip:" + w.pbx.Addr()},
+			ToneRegion: "US",
+			TimeZone:   "America/Toronto",
+		},
+	}
+	host, _, _ := net.SplitHostPort(w.pbx.Addr())
+	for i, u := range w.opt.Users {
+		e := provisioning.Extension{
+			Number:          u.Number,
+			DisplayName:     u.Name,
+			SIP:             provisioning.SIPAccount{User: u.Number, Password: u.Password, Domain: host},
+			CallerID:        "+1613555" + fmt.Sprintf("%04s", u.Number),
+			VoicemailNumber: "*97",
+		}
+		if i == 0 {
+			e.Devices.Port = provisioning.PortDeviceID
+		}
+		cfg.Extensions = append(cfg.Extensions, e)
+	}
+	_, err = w.cloud.Push(ctx, cfg, nil)
+	return err
+}
+
+func (w *world) addSoftphone(ctx context.Context, ext string) (*softphone.Phone, error) {
+	var u *user
+	for i := range w.opt.Users {
+		if w.opt.Users[i].Number == ext {
+			u = &w.opt.Users[i]
+		}
+	}
+	if u == nil {
+		return nil, fmt.Errorf("extension %q is not a user of the office", ext)
+	}
+	p, err := softphone.New(softphone.Config{User: u.Number, Password: u.Password, DisplayName: u.Name, Registrar: w.pbx.Addr(), ToneHz: 1000}, w.log.With("sim", "softphone", "ext", ext))
+	if err != nil {
+		return nil, err
+	}
+	go func() { _ = p.Run(ctx) }()
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := p.Register(rctx); err != nil {
+		return nil, fmt.Errorf("softphone %s: %w", ext, err)
+	}
+	w.mu.Lock()
+	w.phones[ext] = p
+	w.mu.Unlock()
+	return p, nil
+}
+
+var errNoSoftphone = errors.New("no softphone")
+
+func (w *world) softphone(ext string) (*softphone.Phone, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p, ok := w.phones[ext]
+	if !ok {
+		var have []string
+		for k := range w.phones {
+			have = append(have, k)
+		}
+		sort.Strings(have)
+		return nil, fmt.Errorf("%w for extension %q (have %v)", errNoSoftphone, ext, have)
+	}
+	return p, nil
+}
+
+func (w *world) softphoneNames() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n []string
+	for k := range w.phones {
+		n = append(n, k)
+	}
+	sort.Slice(n, func(i, j int) bool { a, _ := strconv.Atoi(n[i]); b, _ := strconv.Atoi(n[j]); return a < b })
+	return n
+}

@@ -1,0 +1,141 @@
+// Command basestationd is the Base Station daemon: it drives the analog
+// phone port and the DECT radio, registers the extensions with the cloud
+// PBX over SIP, and takes its configuration from the cloud over MQTT.
+//
+//	basestationd --board bs1 --config /etc/basestationd.json
+//	basestationd --board sim --state-dir /tmp/bs --broker tcp://127.0.0.1:1883
+//
+// Flags override the configuration file. SIGINT or SIGTERM stops it with
+// the line left safe (ringing off, tones off).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"basestation/board"
+	"basestation/hal"
+	"basestation/internal/daemon"
+	"basestation/sim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "basestationd:", err)
+		if errors.Is(err, errUsage) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// parse reads flags and the configuration file into a validated Config.
+func parse(args []string, stderr io.Writer) (daemon.Config, error) {
+	fs := flag.NewFlagSet("basestationd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		cfgFile  = fs.String("config", "", "configuration file (JSON); flags override it")
+		boardN   = fs.String("board", "", "board: sim or one of "+strings.Join(board.Names(), ", "))
+		stateDir = fs.String("state-dir", "", "state directory (applied configuration, DECT pairings)")
+		baseID   = fs.String("base-id", "", "this base's id in the MQTT topic tree")
+		broker   = fs.String("broker", "", "MQTT broker URL (tcp://host:port or ssl://host:port)")
+		sipAddr  = fs.String("sip-listen", "", "SIP listen address host:port")
+		logLevel = fs.String("log-level", "", "debug, info, warn or error")
+		logFmt   = fs.String("log-format", "", "text or json")
+	)
+	if err := fs.Parse(args); err != nil {
+		return daemon.Config{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return daemon.Config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	cfg := daemon.Defaults()
+	if *cfgFile != "" {
+		c, err := daemon.LoadConfig(*cfgFile)
+		if err != nil {
+			return cfg, err
+		}
+		cfg = c
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&cfg.Board, *boardN)
+	set(&cfg.StateDir, *stateDir)
+	set(&cfg.BaseID, *baseID)
+	set(&cfg.MQTT.Broker, *broker)
+	set(&cfg.SIP.Listen, *sipAddr)
+	set(&cfg.Log.Level, *logLevel)
+	set(&cfg.Log.Format, *logFmt)
+	if err := cfg.Validate(board.Names()); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Logger builds the slog logger the configuration asks for.
+func logger(cfg daemon.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
+	o := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, o))
+	}
+	return slog.New(slog.NewTextHandler(w, o))
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg, err := parse(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := logger(cfg, stderr)
+
+	var hw *hal.Board
+	var simBoard *sim.Board
+	if cfg.Board == "sim" {
+		simBoard, err = sim.NewBoard(sim.Config{Log: log})
+		if err != nil {
+			return err
+		}
+		defer simBoard.Close()
+		hw = simBoard.HAL()
+	} else {
+		pm, err := board.Lookup(cfg.Board)
+		if err != nil {
+			return err
+		}
+		hw, err = board.Open(pm, board.Options{})
+		if err != nil {
+			return err
+		}
+		defer hw.Closer.Close()
+	}
+	d, err := daemon.New(cfg, daemon.Options{Board: hw, Log: log})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if simBoard != nil {
+		go func() { _ = simBoard.Run(ctx) }()
+	}
+	log.Info("basestationd started", "board", cfg.Board, "base", cfg.BaseID, "sip", d.SIPAddr(), "broker", cfg.MQTT.Broker)
+	err = d.Run(ctx)
+	log.Info("basestationd stopped; line left safe")
+	return err
+}

@@ -1,0 +1,523 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"basestation/dect"
+	"basestation/fxs"
+	"basestation/hal"
+	"basestation/provisioning"
+	"basestation/sipua"
+)
+
+// Firmware is the version reported to the cloud.
+const Firmware = "basestationd 0.1.0"
+
+// PortID is the device id of the base's analog phone port.
+const PortID = provisioning.PortDeviceID
+
+// LongPress is how long the button must be held to open registration mode.
+const LongPress = 3 * time.Second
+
+// Options are what a main hands to New besides the local configuration.
+type Options struct {
+	Board *hal.Board
+	Log   *slog.Logger
+	// Agent overrides parts of the provisioning agent's options (tests:
+	// faster reconnects). Applier, Radio, State and StateDir are always the
+	// daemon's own.
+	Agent func(*provisioning.Options)
+	// SIP overrides parts of the user agent's configuration (tests).
+	SIP func(*sipua.Config)
+	// DECT overrides parts of the radio driver's options (tests).
+	DECT func(*dect.Options)
+	// FXS overrides parts of the analog port's configuration.
+	FXS func(*fxs.Config)
+	// Reboot restarts the base when the cloud asks (nil: refused).
+	Reboot func(ctx context.Context) error
+}
+
+// Daemon is one running Base Station.
+type Daemon struct {
+	cfg   Config
+	log   *slog.Logger
+	board *hal.Board
+	boot  time.Time
+
+	port  *fxs.Port
+	radio *dect.Driver
+	ua    *sipua.UA
+	agent *provisioning.Agent
+
+	portLine *lineState
+	portEP   *portEndpoint
+
+	mu       sync.Mutex
+	applied  *provisioning.Config
+	loc      *time.Location
+	attached map[string]*attachment // device id -> where it is attached
+	dectEP   map[string]*dectEndpoint
+	regs     map[string]provisioning.Registration
+	pairing  chan provisioning.Pairing  // the open registration window's outcome
+	faults   map[string]string          // device id -> fault
+	pumps    map[int]context.CancelFunc // DECT handset -> its event pump
+	cloudUp  bool
+}
+
+type attachment struct {
+	ext    string
+	ep     sipua.Endpoint
+	report sipua.Reporter
+}
+
+// New builds the daemon's subsystems over the board. Nothing runs until Run.
+func New(cfg Config, o Options) (*Daemon, error) {
+	if o.Board == nil {
+		return nil, errors.New("daemon: no board")
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("setting state_dir: %w", err)
+	}
+	d := &Daemon{
+		cfg:      cfg,
+		log:      o.Log,
+		board:    o.Board,
+		boot:     time.Now(),
+		portLine: &lineState{},
+		attached: map[string]*attachment{},
+		dectEP:   map[string]*dectEndpoint{},
+		regs:     map[string]provisioning.Registration{},
+		faults:   map[string]string{},
+		loc:      time.Local,
+	}
+
+	fcfg := fxs.DefaultConfig()
+	if o.FXS != nil {
+		o.FXS(&fcfg)
+	}
+	port, err := fxs.New(o.Board.SLIC, fcfg, o.Log.With("room", "fxs"))
+	if err != nil {
+		return nil, fmt.Errorf("analog port: %w", err)
+	}
+	d.port = port
+	d.portEP = &portEndpoint{port: port, line: d.portLine, tz: d.location}
+
+	dopts := dect.DefaultOptions()
+	dopts.StateDir = cfg.StateDir
+	dopts.MaxDevices = cfg.DECT.MaxDevices
+	dopts.LED = o.Board.LEDs[hal.LEDRegistration]
+	dopts.Logger = o.Log.With("room", "dect")
+	dopts.DialComplete = d.dialComplete
+	if o.DECT != nil {
+		o.DECT(&dopts)
+	}
+	radio, err := dect.New(o.Board.Radio, &dopts)
+	if err != nil {
+		return nil, fmt.Errorf("DECT radio: %w", err)
+	}
+	d.radio = radio
+	for _, info := range radio.Devices() {
+		if dev := radio.Device(info.Handset); dev != nil {
+			d.ensureEndpointLocked(dectID(info.IPEI), dev)
+		}
+	}
+
+	scfg := sipua.Config{
+		Listen:      cfg.SIP.Listen,
+		AdvertiseIP: cfg.SIP.Advertise,
+		RTPPortMin:  cfg.SIP.RTPPortMin,
+		RTPPortMax:  cfg.SIP.RTPPortMax,
+		UserAgent:   cfg.SIP.UserAgent,
+	}
+	if o.SIP != nil {
+		o.SIP(&scfg)
+	}
+	ua, err := sipua.New(scfg, o.Log.With("room", "sipua"))
+	if err != nil {
+		return nil, fmt.Errorf("SIP user agent: %w", err)
+	}
+	d.ua = ua
+
+	popts := provisioning.Options{
+		BaseID:   cfg.BaseID,
+		StateDir: cfg.StateDir,
+		Applier:  d,
+		Radio:    (*radioAdapter)(d),
+		State:    (*stateSource)(d),
+		Firmware: Firmware,
+		BootTime: d.boot,
+		Reboot:   o.Reboot,
+		Logger:   o.Log.With("room", "provisioning"),
+	}
+	if cfg.MQTT.Broker != "" {
+		popts.Brokers = []string{cfg.MQTT.Broker}
+	}
+	if cfg.MQTT.CAFile != "" || cfg.MQTT.CertFile != "" {
+		tc, err := provisioning.LoadTLS(cfg.MQTT.CAFile, cfg.MQTT.CertFile, cfg.MQTT.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("setting mqtt: %w", err)
+		}
+		if cfg.MQTT.ServerName != "" {
+			tc.ServerName = cfg.MQTT.ServerName
+		}
+		popts.TLS = tc
+	}
+	if o.Agent != nil {
+		o.Agent(&popts)
+	}
+	agent, err := provisioning.NewAgent(popts)
+	if err != nil {
+		return nil, fmt.Errorf("provisioning agent: %w", err)
+	}
+	d.agent = agent
+	return d, nil
+}
+
+func (d *Daemon) location() *time.Location {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.loc
+}
+
+// Run runs every subsystem until ctx ends, then leaves the line safe.
+func (d *Daemon) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	d.setLED(hal.LEDPower, hal.LEDOn)
+	defer d.setLED(hal.LEDPower, hal.LEDOff)
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && ctx.Err() == nil {
+				d.log.Error("subsystem stopped", "subsystem", name, "error", err)
+				errc <- fmt.Errorf("%s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	run("fxs", d.port.Run)
+	run("dect", d.radio.Run)
+	run("sipua", d.ua.Run)
+	run("provisioning", d.agent.Run)
+	run("port events", d.portEvents)
+	run("radio events", d.radioEvents)
+	run("sip events", d.sipEvents)
+	run("button", d.buttonLoop)
+	run("leds", d.ledLoop)
+	<-ctx.Done()
+	wg.Wait()
+	close(errc)
+	return <-errc // nil when every subsystem ended with ctx
+}
+
+func (d *Daemon) setLED(name string, s hal.LEDState) {
+	if l := d.board.LEDs[name]; l != nil {
+		if err := l.Set(s); err != nil {
+			d.log.Warn("LED", "led", name, "error", err)
+		}
+	}
+}
+
+// portEvents forwards the analog port's events to the extension it is
+// attached to, and handles the port when it belongs to none.
+func (d *Daemon) portEvents(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-d.port.Events():
+			d.handlePortEvent(ev)
+		}
+	}
+}
+
+func (d *Daemon) handlePortEvent(ev fxs.Event) {
+	d.log.Debug("port event", "event", ev.String())
+	switch ev.Kind {
+	case fxs.EvOffHook:
+		d.portLine.set(func(l *lineState) { l.offHook = true })
+	case fxs.EvOnHook:
+		d.portLine.set(func(l *lineState) { l.offHook = false; l.ringing = false })
+	case fxs.EvFault:
+		msg := "line fault"
+		if ev.Err != nil {
+			msg = ev.Err.Error()
+		}
+		d.portLine.set(func(l *lineState) { l.fault = msg })
+		d.mu.Lock()
+		d.faults[PortID] = msg
+		d.mu.Unlock()
+		d.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}, Extension: d.extensionOf(PortID), Fault: msg})
+		d.agent.StateChanged()
+		return
+	}
+	if ev.Kind == fxs.EvOffHook || ev.Kind == fxs.EvOnHook {
+		d.clearFault(PortID)
+	}
+	d.mu.Lock()
+	a := d.attached[PortID]
+	d.mu.Unlock()
+	if a == nil {
+		if ev.Kind == fxs.EvOffHook {
+			// No extension has this port: the line is out of service.
+			_ = d.port.PlayTone(string(sipua.ToneSIT))
+			d.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}, Fault: "out-of-service: the phone port is assigned to no extension"})
+		}
+		return
+	}
+	if ev.Kind == fxs.EvOffHook && !ev.Answer && !d.registered(a.ext) {
+		d.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}, Extension: a.ext, Fault: "out-of-service: extension " + a.ext + " is not registered"})
+	}
+	if sev, ok := fromFXSEvent(ev); ok {
+		a.report(sev)
+	}
+	d.agent.StateChanged()
+}
+
+func (d *Daemon) clearFault(id string) {
+	d.mu.Lock()
+	_, had := d.faults[id]
+	delete(d.faults, id)
+	d.mu.Unlock()
+	if had && id == PortID {
+		d.portLine.set(func(l *lineState) { l.fault = "" })
+	}
+}
+
+func (d *Daemon) registered(ext string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.regs[ext].State == provisioning.RegRegistered
+}
+
+func (d *Daemon) extensionOf(id string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if a := d.attached[id]; a != nil {
+		return a.ext
+	}
+	return ""
+}
+
+// dialComplete is the dial plan for a Linx's analog phone: the same plan
+// as the base's own port.
+func (d *Daemon) dialComplete(number string) bool {
+	p, err := fxs.ParseDialPlan(d.port.Config().DialPlan)
+	if err != nil {
+		return false
+	}
+	return p.Match(number, false) == fxs.Complete
+}
+
+// sipEvents turns the user agent's events into reported state and cloud
+// events.
+func (d *Daemon) sipEvents(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-d.ua.Events():
+			switch e := ev.(type) {
+			case *sipua.RegistrationEvent:
+				r := provisioning.Registration{Extension: e.Extension, State: regState(e.State), Registrar: e.Registrar, Reason: e.LastError}
+				if e.Expires > 0 {
+					t := e.Time.Add(e.Expires)
+					r.ExpiresAt = &t
+				}
+				d.mu.Lock()
+				prev := d.regs[e.Extension]
+				d.regs[e.Extension] = r
+				d.mu.Unlock()
+				if prev.State != r.State || prev.Reason != r.Reason {
+					d.agent.Post(provisioning.Event{Type: provisioning.EvRegistrationState, Extension: e.Extension, State: r.State, Reason: r.Reason})
+				}
+				d.agent.StateChanged()
+			case *sipua.QualityEvent:
+				q := e.Summary
+				d.agent.Post(provisioning.Event{Type: provisioning.EvCallQuality, Extension: e.Extension, Quality: &provisioning.CallQuality{
+					CallID: e.CallID, PacketsRx: q.PacketsReceived, PacketsLost: uint64(max(q.Lost, 0)),
+					LossPct: lossPct(q.PacketsReceived, q.Lost), JitterMs: ms(q.Jitter), RTTMs: ms(q.RTT), MOS: q.MOS,
+				}})
+			case *sipua.CallEvent:
+				d.log.Info("call", "extension", e.Extension, "direction", e.Direction, "remote", e.Remote, "state", e.State, "reason", e.Reason, "endpoint", e.Endpoint)
+				d.agent.StateChanged()
+			case *sipua.MWIEvent:
+				d.agent.StateChanged()
+			}
+		}
+	}
+}
+
+func regState(s sipua.RegState) string {
+	switch s {
+	case sipua.RegRegistered:
+		return provisioning.RegRegistered
+	case sipua.RegRegistering:
+		return provisioning.RegRegistering
+	case sipua.RegFailed:
+		return provisioning.RegFailed
+	}
+	return provisioning.RegUnregistered
+}
+
+// buttonLoop: a short press pages every device, a long press opens
+// registration mode with the configured window.
+func (d *Daemon) buttonLoop(ctx context.Context) error {
+	if d.board.Button == nil {
+		<-ctx.Done()
+		return nil
+	}
+	for {
+		p, err := d.board.Button.Wait(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if p.Held >= LongPress {
+			win := d.registrationWindow()
+			if err := d.radio.OpenRegistration(ctx, win, ""); err != nil {
+				d.log.Warn("registration mode from the button", "error", err)
+			}
+			continue
+		}
+		if err := d.radio.Page(ctx, true); err != nil {
+			d.log.Warn("paging from the button", "error", err)
+			continue
+		}
+		go func() {
+			select {
+			case <-ctx.Done():
+			case <-time.After(30 * time.Second):
+			}
+			_ = d.radio.Page(context.Background(), false)
+		}()
+	}
+}
+
+func (d *Daemon) registrationWindow() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.applied != nil && d.applied.System.RegistrationWindowS > 0 {
+		return time.Duration(d.applied.System.RegistrationWindowS) * time.Second
+	}
+	return 60 * time.Second
+}
+
+// ledLoop keeps the cloud, line and fault LEDs true to the state.
+func (d *Daemon) ledLoop(ctx context.Context) error {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		s := d.Status()
+		cloud := hal.LEDOff
+		if s.CloudConnected {
+			cloud = hal.LEDOn
+		}
+		d.setLED(hal.LEDCloud, cloud)
+		line := hal.LEDOff
+		for _, l := range s.Lines {
+			switch l.State {
+			case "talking", "dialing":
+				line = hal.LEDOn
+			case "ringing":
+				if line == hal.LEDOff {
+					line = hal.LEDBlinkSlow
+				}
+			}
+		}
+		d.setLED(hal.LEDLine, line)
+		fault := hal.LEDOff
+		if len(s.Faults) > 0 || !s.RadioReady {
+			fault = hal.LEDOn
+		}
+		d.setLED(hal.LEDFault, fault)
+	}
+}
+
+// Status is a snapshot of the base for the simulator and diagnostics.
+type Status struct {
+	AppliedVersion uint64                      `json:"applied_version"`
+	CloudConnected bool                        `json:"cloud_connected"`
+	RadioReady     bool                        `json:"radio_ready"`
+	Registration   bool                        `json:"registration_open"`
+	Registrations  []provisioning.Registration `json:"registrations"`
+	Lines          []provisioning.Line         `json:"lines"`
+	Devices        []provisioning.Device       `json:"devices"`
+	Faults         map[string]string           `json:"faults,omitempty"`
+	Extensions     map[string][]string         `json:"extensions"`
+	PortState      string                      `json:"port_state"`
+	Uptime         string                      `json:"uptime"`
+}
+
+// Status returns the base's state now.
+func (d *Daemon) Status() Status {
+	s := Status{
+		AppliedVersion: d.agent.AppliedVersion(),
+		CloudConnected: d.agent.Connected(),
+		RadioReady:     d.radio.Ready(),
+		Registrations:  (*stateSource)(d).Registrations(),
+		Lines:          (*stateSource)(d).Lines(),
+		Devices:        (*radioAdapter)(d).Devices(),
+		Extensions:     map[string][]string{},
+		PortState:      d.port.State().String(),
+		Uptime:         time.Since(d.boot).Round(time.Second).String(),
+	}
+	s.Registration, _ = d.radio.RegistrationOpen()
+	d.mu.Lock()
+	if len(d.faults) > 0 {
+		s.Faults = map[string]string{}
+		for k, v := range d.faults {
+			s.Faults[k] = v
+		}
+	}
+	for id, a := range d.attached {
+		s.Extensions[a.ext] = append(s.Extensions[a.ext], id)
+	}
+	d.mu.Unlock()
+	for _, v := range s.Extensions {
+		sort.Strings(v)
+	}
+	return s
+}
+
+// Port returns the analog port (for the simulator's console).
+func (d *Daemon) Port() *fxs.Port { return d.port }
+
+// Radio returns the DECT driver.
+func (d *Daemon) Radio() *dect.Driver { return d.radio }
+
+// SIPAddr is where the user agent listens.
+func (d *Daemon) SIPAddr() string { return d.ua.ListenAddr() }
+
+func dectID(ipei dect.IPEI) string { return "dect-" + strings.ReplaceAll(ipei.String(), " ", "") }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func lossPct(received uint64, lost int64) float64 {
+	if lost <= 0 {
+		return 0
+	}
+	return 100 * float64(lost) / float64(received+uint64(lost))
+}

@@ -1,0 +1,15 @@
+// Package daemon wires basestationd together: the analog port (fxs), the
+// DECT radio (dect), the SIP user agent (sipua) and the cloud agent
+// (provisioning), over a *hal.Board that cmd/basestationd gets from board
+// (the real hardware) and cmd/basesim gets from sim.
+//
+// It is the wiring that cmd/basestationd and cmd/basesim share, kept out of
+// cmd so both mains can use it: it owns the endpoint adapters (an fxs port
+// or a DECT device as a sipua.Endpoint), the Applier that turns the cloud's
+// configuration into SIP accounts and device assignments, the provisioning
+// Radio over the DECT driver, the base's LEDs and button, and the live
+// state reported to the cloud and shown by the simulator.
+//
+// It may import every device and protocol package but never board or sim
+// (the board is handed in) and never cmd.
+package daemon

@@ -1,0 +1,256 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"basestation/dect"
+	"basestation/provisioning"
+	"basestation/sipua"
+)
+
+// radioAdapter is the DECT driver as provisioning.Radio.
+type radioAdapter Daemon
+
+func deviceOf(info dect.DeviceInfo) provisioning.Device {
+	t := provisioning.DeviceLinx
+	if info.Type == dect.Headset {
+		t = provisioning.DeviceHeadset
+	}
+	return provisioning.Device{ID: dectID(info.IPEI), Type: t, Name: fmt.Sprintf("%s (handset %d)", info.Model, info.Handset)}
+}
+
+func (r *radioAdapter) OpenRegistration(ctx context.Context, window time.Duration, pin string) (<-chan provisioning.Pairing, error) {
+	d := (*Daemon)(r)
+	ch := make(chan provisioning.Pairing, 1)
+	d.mu.Lock()
+	if d.pairing != nil {
+		d.mu.Unlock()
+		return nil, provisioning.ErrRegistrationBusy
+	}
+	d.pairing = ch
+	d.mu.Unlock()
+	if err := d.radio.OpenRegistration(ctx, window, pin); err != nil {
+		d.mu.Lock()
+		d.pairing = nil
+		d.mu.Unlock()
+		return nil, err
+	}
+	return ch, nil
+}
+
+func (r *radioAdapter) CloseRegistration(ctx context.Context) error {
+	return (*Daemon)(r).radio.CloseRegistration(ctx)
+}
+
+func (r *radioAdapter) Devices() []provisioning.Device {
+	d := (*Daemon)(r)
+	var out []provisioning.Device
+	for _, info := range d.radio.Devices() {
+		dev := deviceOf(info)
+		dev.Extension = d.extensionOf(dev.ID)
+		out = append(out, dev)
+	}
+	return out
+}
+
+func (r *radioAdapter) handsetOf(id string) (int, bool) {
+	for _, info := range (*Daemon)(r).radio.Devices() {
+		if dectID(info.IPEI) == id {
+			return info.Handset, true
+		}
+	}
+	return 0, false
+}
+
+func (r *radioAdapter) RemoveDevice(ctx context.Context, id string) error {
+	d := (*Daemon)(r)
+	h, ok := r.handsetOf(id)
+	if !ok {
+		return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
+	}
+	// Stop it ringing for its extension at once, before the radio round
+	// trip: a removed device must not answer a call.
+	d.detach(id)
+	return d.radio.Deregister(ctx, h)
+}
+
+func (r *radioAdapter) Page(ctx context.Context, dur time.Duration) error {
+	d := (*Daemon)(r)
+	if err := d.radio.Page(ctx, true); err != nil {
+		return err
+	}
+	time.AfterFunc(dur, func() {
+		cctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
+		defer cancel()
+		_ = d.radio.Page(cctx, false)
+	})
+	return nil
+}
+
+// radioEvents follows the DECT driver: pairing outcomes, removed devices,
+// devices coming and going, module recovery.
+func (d *Daemon) radioEvents(ctx context.Context) error {
+	// Pump the events of the devices paired before start.
+	for _, info := range d.radio.Devices() {
+		d.startDevicePump(ctx, info)
+	}
+	for {
+		var ev dect.Event
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev = <-d.radio.Events():
+		}
+		d.log.Info("radio", "event", ev.String())
+		switch ev.Kind {
+		case dect.EventPaired:
+			dev := deviceOf(ev.Device)
+			d.startDevicePump(ctx, ev.Device)
+			if !d.deliverPairing(provisioning.Pairing{Device: dev}) {
+				// Opened from the button: nobody waits, tell the cloud.
+				d.agent.Post(provisioning.Event{Type: provisioning.EvDevicePaired, Device: &dev})
+			}
+			// A device paired again with an id the configuration names
+			// gets its extension back.
+			d.reattach()
+		case dect.EventRegistrationClosed:
+			switch ev.Reason {
+			case "paired":
+			case "timeout":
+				d.deliverPairing(provisioning.Pairing{Err: provisioning.ErrRegistrationTimeout})
+			default:
+				d.deliverPairing(provisioning.Pairing{Err: fmt.Errorf("%w (%s)", provisioning.ErrRegistrationClosed, ev.Reason)})
+			}
+			d.agent.StateChanged()
+		case dect.EventRegistrationRefused:
+			d.deliverPairing(provisioning.Pairing{Err: fmt.Errorf("registration refused: %s", ev.Reason)})
+		case dect.EventDeregistered, dect.EventOrphan:
+			id := dectID(ev.Device.IPEI)
+			if ev.Kind == dect.EventOrphan {
+				id = dectID(ev.IPEI)
+			}
+			d.detach(id)
+			d.stopDevicePump(ev.Device.Handset)
+			d.mu.Lock()
+			delete(d.dectEP, id)
+			d.mu.Unlock()
+			dev := provisioning.Device{ID: id, Type: provisioning.DeviceLinx}
+			if ev.Device.Type == dect.Headset {
+				dev.Type = provisioning.DeviceHeadset
+			}
+			d.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: &dev, Reason: ev.Reason})
+			d.agent.StateChanged()
+		case dect.EventModuleReady, dect.EventModuleLost, dect.EventDeviceAttached, dect.EventDeviceDetached:
+			d.agent.StateChanged()
+		}
+	}
+}
+
+func (d *Daemon) deliverPairing(p provisioning.Pairing) bool {
+	d.mu.Lock()
+	ch := d.pairing
+	d.pairing = nil
+	d.mu.Unlock()
+	if ch == nil {
+		return false
+	}
+	ch <- p
+	return true
+}
+
+func (d *Daemon) startDevicePump(ctx context.Context, info dect.DeviceInfo) {
+	dev := d.radio.Device(info.Handset)
+	if dev == nil {
+		return
+	}
+	id := dectID(info.IPEI)
+	d.mu.Lock()
+	if d.pumps == nil {
+		d.pumps = map[int]context.CancelFunc{}
+	}
+	if stop, ok := d.pumps[info.Handset]; ok {
+		stop()
+	}
+	pctx, stop := context.WithCancel(ctx)
+	d.pumps[info.Handset] = stop
+	ep := d.ensureEndpointLocked(id, dev)
+	d.mu.Unlock()
+	go func() {
+		for {
+			select {
+			case <-pctx.Done():
+				return
+			case ev, ok := <-dev.Events():
+				if !ok {
+					return
+				}
+				d.handleDeviceEvent(id, ep, ev)
+			}
+		}
+	}()
+}
+
+func (d *Daemon) stopDevicePump(handset int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if stop, ok := d.pumps[handset]; ok {
+		stop()
+		delete(d.pumps, handset)
+	}
+}
+
+func (d *Daemon) handleDeviceEvent(id string, ep *dectEndpoint, ev dect.DeviceEvent) {
+	switch ev.Kind {
+	case dect.OffHook:
+		ep.line.set(func(l *lineState) { l.offHook = true })
+	case dect.OnHook:
+		ep.line.set(func(l *lineState) { l.offHook = false; l.ringing = false })
+	}
+	d.mu.Lock()
+	a := d.attached[id]
+	d.mu.Unlock()
+	if a == nil {
+		if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
+			_ = ep.PlayTone(sipua.ToneSIT)
+		}
+		return
+	}
+	if sev, ok := fromDECTEvent(ev); ok {
+		a.report(sev)
+	}
+	d.agent.StateChanged()
+}
+
+var errNotOnBase = errors.New("not a device of this base")
+
+// endpointFor returns the endpoint of a device id on this base.
+func (d *Daemon) endpointFor(id string) (sipua.Endpoint, *lineState, error) {
+	if id == PortID {
+		return d.portEP, d.portLine, nil
+	}
+	if !strings.HasPrefix(id, "dect-") {
+		return nil, nil, fmt.Errorf("device %q: %w", id, errNotOnBase)
+	}
+	d.mu.Lock()
+	ep := d.dectEP[id]
+	d.mu.Unlock()
+	if ep == nil {
+		return nil, nil, fmt.Errorf("device %q: %w", id, errNotOnBase)
+	}
+	return ep, ep.line, nil
+}
+
+// ensureEndpointLocked returns the endpoint of a paired device, making it
+// on first use (or when the device object changed after re-pairing).
+func (d *Daemon) ensureEndpointLocked(id string, dev *dect.Device) *dectEndpoint {
+	if ep := d.dectEP[id]; ep != nil && ep.dev == dev {
+		return ep
+	}
+	ep := &dectEndpoint{dev: dev, line: &lineState{}, tz: d.location}
+	d.dectEP[id] = ep
+	return ep
+}
