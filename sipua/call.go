@@ -288,13 +288,9 @@ func (u *UA) placeCallLocked(s *epState, number string) (*call, error) {
 	c.number = number
 	c.emergency = emergency
 	c.owner = s
-	cidNum := acct.CallerIDNumber
-	if cidNum == "" {
-		cidNum = acct.User
-	}
 	c.dlg = &dialog{
 		callID:       sip.GenerateTagN(24) + "@basestation",
-		local:        sip.Uri{Scheme: "sip", User: cidNum, Host: acct.Domain},
+		local:        sip.Uri{Scheme: "sip", User: acct.User, Host: acct.Domain},
 		localName:    acct.CallerIDName,
 		localTag:     sip.GenerateTagN(16),
 		remote:       sip.Uri{Scheme: "sip", User: number, Host: acct.Domain},
@@ -327,7 +323,10 @@ func (c *call) runOutgoing() {
 		return
 	}
 	c.event("calling", "")
-	cidNum, cidName := c.dlg.local.User, c.acct.CallerIDName
+	cidNum, cidName := c.acct.CallerIDNumber, c.acct.CallerIDName
+	if cidNum == "" {
+		cidNum = c.acct.User
+	}
 	var (
 		tx       sip.ClientTransaction
 		invite   *sip.Request
@@ -366,7 +365,11 @@ func (c *call) runOutgoing() {
 		c.finish("invite: " + err.Error())
 		return
 	}
-	defer func() { tx.Terminate() }()
+	defer func() {
+		if tx != nil { // nil when a resend after a challenge failed
+			tx.Terminate()
+		}
+	}()
 	noAnswer := time.NewTimer(u.conf().Timing.InviteNoAnswer)
 	defer noAnswer.Stop()
 	hangupCh := c.hangupCh

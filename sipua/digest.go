@@ -18,6 +18,12 @@ var ErrAuthRejected = errors.New("authentication rejected")
 type authChallenge struct {
 	chal *digest.Challenge
 	nc   int
+	// methods are the request methods this kind of challenge was received
+	// for: credentials are sent pre-emptively only to those, so an INVITE
+	// does not carry the registrar's Authorization next to the proxy's
+	// (two credentials push a UDP INVITE past the 1300-byte limit of RFC
+	// 3261 §18.1.1, which sipgo enforces).
+	methods map[sip.RequestMethod]bool
 }
 
 // authenticator answers digest challenges (RFC 2617/7616/8760 as used by
@@ -47,7 +53,7 @@ func (a *authenticator) authorize(req *sip.Request) error {
 		ac  *authChallenge
 		hdr string
 	}{{a.www, "Authorization"}, {a.proxy, "Proxy-Authorization"}} {
-		if c.ac == nil {
+		if c.ac == nil || !c.ac.methods[req.Method] {
 			continue
 		}
 		c.ac.nc++
@@ -88,11 +94,20 @@ func (a *authenticator) challenged(res *sip.Response) (stale bool, err error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	slot := &a.www
 	if res.StatusCode == 407 {
-		a.proxy = &authChallenge{chal: chal}
-	} else {
-		a.www = &authChallenge{chal: chal}
+		slot = &a.proxy
 	}
+	methods := map[sip.RequestMethod]bool{}
+	if *slot != nil {
+		for m := range (*slot).methods {
+			methods[m] = true
+		}
+	}
+	if cs := res.CSeq(); cs != nil {
+		methods[cs.MethodName] = true
+	}
+	*slot = &authChallenge{chal: chal, methods: methods}
 	return chal.Stale, nil
 }
 

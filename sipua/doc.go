@@ -70,10 +70,13 @@
 // Re-INVITEs from the far end (hold/resume) are answered; ours are
 // serialised per call and retried after 491.
 //
-// Outgoing calls use the extension's account. Caller ID: the configured
-// CallerIDNumber (default: the account user) is the From user part and the
-// CallerIDName its display name; both also go in P-Preferred-Identity
-// ("Name" <sip:number@domain>) for PBXs that assert identity from it.
+// Outgoing calls use the extension's account. Caller ID: the From user is
+// the account user (the identity the PBX authenticates; PBXs such as
+// kamailio with auth_check refuse a From that is not the digest user) with
+// the CallerIDName as display name, and the configured CallerIDNumber
+// (default: the account user) goes in P-Preferred-Identity
+// ("Name" <sip:number@domain>), which the PBX turns into the asserted
+// identity the callee sees.
 // Emergency numbers (Config.EmergencyNumbers, default 911 and 933) go out
 // through any registered account when the extension's own registration is
 // down, with "Priority: emergency", and are never interrupted by call
