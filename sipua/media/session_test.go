@@ -167,8 +167,11 @@ func TestLoopbackTone(t *testing.T) {
 		{"PCMA-10ms", PCMA, 8000, 8000, 700, 10 * time.Millisecond},
 		{"G722-wideband", G722, 16000, 16000, 5000, 20 * time.Millisecond},
 		{"PCMU-16k-port", PCMU, 16000, 8000, 1200, 20 * time.Millisecond},
+		{"G722-8k-ports", G722, 8000, 8000, 1500, 20 * time.Millisecond},
+		{"G722-10ms-mixed", G722, 8000, 16000, 800, 10 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			p := newPair(t, Config{}, Config{},
 				Options{Codecs: []Codec{tc.codec}, PTime: tc.ptime}, Options{})
 			if p.pb.Codec != tc.codec {
