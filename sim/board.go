@@ -118,6 +118,7 @@ func (b *Board) AddDevice(kind string, o radio.DeviceOptions) (string, *radio.De
 	default:
 		return "", nil, fmt.Errorf("device kind %q is not linx or headset", kind)
 	}
+	d.PowerOn()
 	b.counts[kind]++
 	name := fmt.Sprintf("%s%d", kind, b.counts[kind])
 	b.devices[name] = d

@@ -22,7 +22,7 @@ func dominantHz(x []int16, n int) float64 {
 	if len(x) > n {
 		x = x[len(x)-n:]
 	}
-	if len(x) < 400 {
+	if len(x) < 80 {
 		return 0
 	}
 	best, bestP := 0.0, 0.0

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -355,6 +354,9 @@ func (d *Daemon) sipEvents(ctx context.Context) error {
 				}})
 			case *sipua.CallEvent:
 				d.log.Info("call", "extension", e.Extension, "direction", e.Direction, "remote", e.Remote, "state", e.State, "reason", e.Reason, "endpoint", e.Endpoint)
+				if e.State == "ended" {
+					d.releaseDevice(e.Endpoint)
+				}
 				d.agent.StateChanged()
 			case *sipua.MWIEvent:
 				d.agent.StateChanged()
@@ -511,7 +513,13 @@ func (d *Daemon) Radio() *dect.Driver { return d.radio }
 // SIPAddr is where the user agent listens.
 func (d *Daemon) SIPAddr() string { return d.ua.ListenAddr() }
 
-func dectID(ipei dect.IPEI) string { return "dect-" + strings.ReplaceAll(ipei.String(), " ", "") }
+// dectID is a DECT device's id in the cloud contract: "dect-" and its
+// 36-bit IPEI as 9 hex digits (stable across re-pairing, unlike the
+// handset number). The printed IPEI form is not used: its check character
+// can be '*'.
+func dectID(ipei dect.IPEI) string {
+	return fmt.Sprintf("dect-%09x", uint64(ipei.EMC)<<20|uint64(ipei.PSN&0xFFFFF))
+}
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
@@ -520,4 +528,41 @@ func lossPct(received uint64, lost int64) float64 {
 		return 0
 	}
 	return 100 * float64(lost) / float64(received+uint64(lost))
+}
+
+// releaseDevice ends the DECT device's side of a call the far end ended:
+// a cordless device is told the call is released (the analog port needs
+// nothing: its user hears busy tone and hangs up).
+func (d *Daemon) releaseDevice(name string) {
+	d.mu.Lock()
+	var ep *dectEndpoint
+	var rep sipua.Reporter
+	for id, e := range d.dectEP {
+		if e.String() == name {
+			ep = e
+			if a := d.attached[id]; a != nil {
+				rep = a.report
+			}
+		}
+	}
+	d.mu.Unlock()
+	if ep == nil {
+		return
+	}
+	if st, _ := ep.line.snapshot(); st == "idle" {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
+		defer cancel()
+		if err := ep.dev.Release(ctx); err != nil {
+			d.log.Warn("releasing DECT device", "device", name, "error", err)
+		}
+		ep.line.set(func(l *lineState) { l.offHook, l.audio, l.ringing = false, false, false })
+		// The device is idle again: the call layer must know it is on-hook
+		// (the module reports no hang-up for a release it was told of).
+		if rep != nil {
+			rep(sipua.EndpointEvent{Kind: sipua.EvOnHook})
+		}
+	}()
 }
