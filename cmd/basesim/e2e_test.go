@@ -189,4 +189,3 @@ func TestLinxJoinsExtension101(t *testing.T) {
 	}
 	_ = e.call("POST", "/v1/devices/"+linx+"/onhook", "", nil)
 }
-
