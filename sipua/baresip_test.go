@@ -21,7 +21,7 @@ import (
 
 // baresip is a headless baresip 1.0 instance driven over ctrl_tcp.
 type baresip struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	sndDir  string
 	sipPort int
@@ -90,7 +90,12 @@ func readWAV(path string) ([]int16, int, error) {
 
 // startBaresip starts baresip registered as user at kamailio (or with
 // regint=0 when registrar is empty), playing a tone of freq Hz.
-func startBaresip(t *testing.T, user, pass, registrar string, freq float64, answer string, extraModules ...string) *baresip {
+func startBaresip(t *testing.T, user, pass, registrar string, freq float64, answer string) *baresip {
+	t.Helper()
+	return startBaresipOpts(t, user, pass, registrar, freq, answer, 20)
+}
+
+func startBaresipOpts(t testing.TB, user, pass, registrar string, freq float64, answer string, wavSecs int) *baresip {
 	t.Helper()
 	bins := testpeer.Require(t, "baresip")
 	dir := t.TempDir()
@@ -99,13 +104,15 @@ func startBaresip(t *testing.T, user, pass, registrar string, freq float64, answ
 		t.Fatal(err)
 	}
 	wav := filepath.Join(dir, "tone.wav")
-	if err := writeWAV(wav, freq, 20); err != nil {
+	if err := writeWAV(wav, freq, wavSecs); err != nil {
 		t.Fatal(err)
 	}
 	sipPort := testpeer.FreePort(t, true)
 	ctrlPort := testpeer.FreePort(t, false)
-	modules := []string{"g711", "aufile", "aubridge", "sndfile"}
-	modules = append(modules, extraModules...)
+	modules := []string{"g711", "aufile", "aubridge"}
+	if answer != "auto" || registrar != "" {
+		modules = append(modules, "sndfile") // records calls (not in benchmarks)
+	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "poll_method epoll\nsip_listen 127.0.0.1:%d\nnet_interface 127.0.0.1\ndns_server 127.0.0.1:53\n", sipPort)
 	fmt.Fprintf(&cfg, "audio_player aubridge,null-%s\naudio_alert aubridge,null-%s\naudio_source aufile,%s\n", user, user, wav)

@@ -27,7 +27,7 @@ type udpRegistrar struct {
 	got        chan *sip.Request
 }
 
-func newUDPRegistrar(t *testing.T, alive bool) *udpRegistrar {
+func newUDPRegistrar(t testing.TB, alive bool) *udpRegistrar {
 	t.Helper()
 	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
