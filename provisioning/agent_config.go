@@ -141,12 +141,37 @@ func (a *Agent) blockedBy(cfg *Config) []string {
 			continue // not ours: nothing of this base carries its call
 		}
 		ne := newC.Extension(num)
-		if ne == nil || !reflect.DeepEqual(oe.SIP, ne.SIP) || oe.Devices != ne.Devices {
+		if ne == nil || !reflect.DeepEqual(oe.SIP, ne.SIP) {
+			out = append(out, num)
+			continue
+		}
+		if oe.Devices != ne.Devices && a.dropsCall(num, ne) {
 			out = append(out, num)
 		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// dropsCall reports whether the new assignment of an extension's devices
+// takes away a device that carries one of its calls (off-hook: dialing or
+// talking). A device that is only ringing just stops ringing, the
+// extension's other devices go on, so that change is applied at once.
+// Without a state source every device change on a busy extension counts.
+func (a *Agent) dropsCall(num string, ne *Extension) bool {
+	if a.o.State == nil {
+		return true
+	}
+	keep := ne.Devices.IDs()
+	for _, l := range a.o.State.Lines() {
+		if l.Extension != num || (l.State != LineDialing && l.State != LineTalking) {
+			continue
+		}
+		if !slices.Contains(keep, l.Device) {
+			return true
+		}
+	}
+	return false
 }
 
 // peekVersion extracts "version" from a payload that failed to decode, so
