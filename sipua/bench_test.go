@@ -330,7 +330,7 @@ func BenchmarkCallMemory(b *testing.B) {
 	for range b.N {
 		u := benchUA(b, maxCalls)
 		p := startCallers(b, u.ListenAddr(), "1001", maxCalls, 1, 20*time.Second)
-		var xs, heap, rss []float64
+		var xs, heap, rss, gor, hp, st []float64
 		sample := func(n int) {
 			runtime.GC()
 			debug.FreeOSMemory()
@@ -338,6 +338,9 @@ func BenchmarkCallMemory(b *testing.B) {
 			runtime.ReadMemStats(&ms)
 			xs = append(xs, float64(n))
 			heap = append(heap, float64(ms.HeapInuse+ms.StackInuse))
+			hp = append(hp, float64(ms.HeapInuse))
+			st = append(st, float64(ms.StackInuse))
+			gor = append(gor, float64(runtime.NumGoroutine()))
 			rss = append(rss, float64(procRSS(os.Getpid())))
 		}
 		sample(0)
@@ -350,6 +353,9 @@ func BenchmarkCallMemory(b *testing.B) {
 		p.Stop()
 		b.ReportMetric(slope(xs, heap)/1024, "KiB-heap/call")
 		b.ReportMetric(slope(xs, rss)/1024, "KiB-rss/call")
+		b.ReportMetric(slope(xs, hp)/1024, "KiB-heaponly/call")
+		b.ReportMetric(slope(xs, st)/1024, "KiB-stack/call")
+		b.ReportMetric(slope(xs, gor), "goroutines/call")
 
 		const wavSecs = 30
 		br := startBaresipB(b, wavSecs)
