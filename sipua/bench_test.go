@@ -28,7 +28,6 @@ type autoEndpoint struct {
 	rep   Reporter
 	mu    sync.Mutex
 	timer *time.Timer
-	busy  bool
 	table []int16
 }
 
@@ -64,9 +63,9 @@ func (a *autoEndpoint) PlayTone(t Tone) error {
 func (a *autoEndpoint) ConnectAudio() (AudioPort, error) {
 	return &tablePort{table: a.table}, nil
 }
-func (a *autoEndpoint) DisconnectAudio() error           { return nil }
-func (a *autoEndpoint) SetMessageWaiting(bool) error     { return nil }
-func (a *autoEndpoint) AlertCallWaiting(CallerID) error  { return nil }
+func (a *autoEndpoint) DisconnectAudio() error          { return nil }
+func (a *autoEndpoint) SetMessageWaiting(bool) error    { return nil }
+func (a *autoEndpoint) AlertCallWaiting(CallerID) error { return nil }
 
 type tablePort struct {
 	table []int16

@@ -214,8 +214,14 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 	}
 }
 
-// dialToneLocked is stutter dial tone while messages wait.
+// dialToneLocked is the tone for an endpoint that wants to dial: the
+// out-of-service intercept (SIT) when its extension is not registered
+// (emergency numbers still go out through any registered account),
+// stutter dial tone while messages wait, dial tone otherwise.
 func (u *UA) dialToneLocked(s *epState) Tone {
+	if s.ext != nil && s.ext.reg != nil && !s.ext.reg.registered() {
+		return ToneSIT
+	}
 	if s.ext != nil && s.ext.mwi.Waiting {
 		return ToneStutterDial
 	}

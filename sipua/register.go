@@ -124,15 +124,9 @@ func (r *registration) registered() bool {
 	return r.state == RegRegistered
 }
 
-// sendAddr is where requests of the account go: the resolved IP:port of
-// the registrar in use (TLS keeps the host name, which sipgo verifies the
-// certificate against).
-func (r *registration) sendAddr() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sendAddrLocked(r.target)
-}
-
+// sendAddrLocked is where requests of the account go: the resolved
+// IP:port of target (TLS keeps the host name, which sipgo verifies the
+// certificate against). r.mu held.
 func (r *registration) sendAddrLocked(target string) string {
 	if r.acct.transport() == TLS || len(r.serverIPs) == 0 {
 		return target
@@ -278,13 +272,9 @@ func (r *registration) run(ctx context.Context) {
 			r.expires = granted
 			r.mu.Unlock()
 			r.setState(RegRegistered, "", 0)
-			newIdx, again := r.hold(ctx, targets, idx, granted)
-			if newIdx != idx {
-				idx = newIdx
-			}
-			if again {
-				continue
-			}
+			// hold returns when the registration must be redone (at the
+			// index it names) or ctx ended; the loop does both.
+			idx, _ = r.hold(ctx, targets, idx, granted)
 		case regForbidden:
 			failures++
 			r.setState(RegForbidden, describe(res, err), t.ForbiddenHold)
@@ -384,12 +374,6 @@ func (r *registration) hold(ctx context.Context, targets []string, idx int, gran
 			return idx, true
 		}
 	}
-}
-
-func (r *registration) snapshotTarget() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.target
 }
 
 // granted is the expiry the registrar granted for our contact.

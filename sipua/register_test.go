@@ -221,10 +221,10 @@ func TestSRVFailoverAndFailback(t *testing.T) {
 		t.Errorf("Request-URI %s, want sip:pbx.test", r.Recipient.String())
 	}
 	primary.alive.Store(true)
-	ev = waitEvent(t, u, 5*time.Second, func(e Event) bool {
+	waitEvent(t, u, 5*time.Second, func(e Event) bool {
 		r, ok := e.(*RegistrationEvent)
 		return ok && r.State == RegRegistered && strings.HasPrefix(r.Registrar, "a.pbx.test")
-	}).(*RegistrationEvent)
+	})
 	// The secondary got an un-REGISTER.
 	deadline := time.Now().Add(3 * time.Second)
 	for {

@@ -67,11 +67,6 @@ func (s *sipp) wait(t *testing.T, d time.Duration) {
 	}
 }
 
-func (s *sipp) messages() string {
-	b, _ := os.ReadFile(filepath.Join(s.dir, "msg.log"))
-	return string(b)
-}
-
 // sippRegOK answers a REGISTER with 200 granting 3600 s.
 const sippRegOK = `
   <label id="reg"/>
