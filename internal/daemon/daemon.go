@@ -23,6 +23,10 @@ const Firmware = "basestationd 0.1.0"
 // PortID is the device id of the base's analog phone port.
 const PortID = provisioning.PortDeviceID
 
+// DefaultPIN is the registration PIN when registration mode is opened
+// from the base's button (the cloud's command may give another).
+const DefaultPIN = "0000"
+
 // LongPress is how long the button must be held to open registration mode.
 const LongPress = 3 * time.Second
 
@@ -394,7 +398,7 @@ func (d *Daemon) buttonLoop(ctx context.Context) error {
 		}
 		if p.Held >= LongPress {
 			win := d.registrationWindow()
-			if err := d.radio.OpenRegistration(ctx, win, ""); err != nil {
+			if err := d.radio.OpenRegistration(ctx, win, DefaultPIN); err != nil {
 				d.log.Warn("registration mode from the button", "error", err)
 			}
 			continue

@@ -102,8 +102,13 @@ func (e *portEndpoint) StopRinging() error {
 }
 
 func (e *portEndpoint) PlayTone(t sipua.Tone) error {
-	if t == sipua.ToneNone {
+	switch {
+	case t == sipua.ToneNone:
 		return e.port.StopTone()
+	case (t == sipua.ToneDial || t == sipua.ToneStutterDial) && e.port.State() == fxs.StateCall:
+		// Dial tone during a call (after a flash): collect a new number
+		// (transfer target) with recall dial tone.
+		return e.port.CollectDigits()
 	}
 	return e.port.PlayTone(string(t))
 }
