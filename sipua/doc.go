@@ -86,7 +86,7 @@
 //
 // Digits the endpoint reports during a call are sent as RFC 4733 events;
 // RFC 4733 events received are played to the endpoint as DTMF tone pairs
-// mixed into its audio. At call end a QualityEvent carries media.Stats
+// (replacing the received audio while they last). At call end a QualityEvent carries media.Stats
 // (packets, loss, jitter, RTT, MOS).
 //
 // # Message waiting

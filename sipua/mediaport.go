@@ -124,7 +124,7 @@ func (m *mediaSess) Close() QualitySummary {
 // endpoint's port when one is attached; otherwise it paces 10 ms frames of
 // silence itself and drops what it is given. Received RFC 4733 digits are
 // played to the endpoint as DTMF tones (Q.23 pairs, -10 dBm0 per tone)
-// mixed over the decoded audio.
+// replacing the decoded audio while they last.
 type switchPort struct {
 	mu    sync.Mutex
 	rate  int
@@ -249,7 +249,9 @@ func (p *switchPort) playDigit(r rune, d time.Duration) {
 
 // mixTone overwrites frame with the digit's tone pair; p.mu held.
 func (p *switchPort) mixTone(frame []int16) {
-	const amp = 0.3162 * 0.5 * 32767 / 1.4142 * 1.4142 // about -10 dBm0 per tone
+	// -10 dBm0 per tone: 0 dBm0 is a sine of peak 22730 in 16-bit linear
+	// (G.711's full scale is +3.17 dBm0).
+	const amp = 22730 * 0.3162
 	for i := range frame {
 		if p.toneN == 0 {
 			break

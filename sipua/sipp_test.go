@@ -22,8 +22,22 @@ type sipp struct {
 // given) on a free loopback port; calls bounds the number of calls.
 func startSIPp(t *testing.T, xml string, calls int, remote string, extra ...string) *sipp {
 	t.Helper()
+	return startSIPpWith(t, xml, calls, remote, nil, extra...)
+}
+
+// startSIPpIn is a one-call client with its directory prepared by prep.
+func startSIPpIn(t *testing.T, xml, remote string, prep func(dir string)) *sipp {
+	t.Helper()
+	return startSIPpWith(t, xml, 1, remote, prep)
+}
+
+func startSIPpWith(t *testing.T, xml string, calls int, remote string, prep func(string), extra ...string) *sipp {
+	t.Helper()
 	bins := testpeer.Require(t, "sipp")
 	dir := t.TempDir()
+	if prep != nil {
+		prep(dir)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "scen.xml"), []byte(xml), 0o644); err != nil {
 		t.Fatal(err)
 	}
