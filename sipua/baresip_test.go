@@ -97,6 +97,13 @@ func startBaresip(t *testing.T, user, pass, registrar string, freq float64, answ
 
 func startBaresipOpts(t testing.TB, user, pass, registrar string, freq float64, answer string, wavSecs int) *baresip {
 	t.Helper()
+	return startBaresipFull(t, user, pass, registrar, freq, answer, wavSecs, "")
+}
+
+// startBaresipFull: acctExtra is appended to the account line (e.g.
+// ";mediaenc=srtp-mand"), which also loads the srtp module.
+func startBaresipFull(t testing.TB, user, pass, registrar string, freq float64, answer string, wavSecs int, acctExtra string) *baresip {
+	t.Helper()
 	bins := testpeer.Require(t, "baresip")
 	dir := t.TempDir()
 	snd := filepath.Join(dir, "snd")
@@ -112,6 +119,9 @@ func startBaresipOpts(t testing.TB, user, pass, registrar string, freq float64, 
 	modules := []string{"g711", "aufile", "aubridge"}
 	if answer != "auto" || registrar != "" {
 		modules = append(modules, "sndfile") // records calls (not in benchmarks)
+	}
+	if strings.Contains(acctExtra, "srtp") {
+		modules = append(modules, "srtp")
 	}
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "poll_method epoll\nsip_listen 127.0.0.1:%d\nnet_interface 127.0.0.1\ndns_server 127.0.0.1:53\n", sipPort)
@@ -133,6 +143,7 @@ func startBaresipOpts(t testing.TB, user, pass, registrar string, freq float64, 
 	if registrar != "" {
 		acct = fmt.Sprintf("<sip:%s@127.0.0.1;transport=udp>;auth_pass=%s;outbound=\"sip:%s\";answermode=%s;audio_codecs=PCMU,PCMA;regint=600;ptime=20\n", user, pass, registrar, answer)
 	}
+	acct = strings.TrimSuffix(acct, "\n") + acctExtra + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(acct), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -430,4 +441,42 @@ func grepLines(s string, words ...string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// With SRTP required, calls both ways use RTP/SAVP with SDES keys
+// (baresip with mediaenc=srtp-mand), audio is decrypted correctly at both
+// ends; a plain-RTP-only caller is refused with 488.
+func TestBaresipSRTP(t *testing.T) {
+	k := startKamailio(t, map[string]string{"1001": "pw1001", "1002": "pw1002", "1003": "pw1003"})
+	e := ext("101", "1001", "pw1001", k.addr())
+	e.Account.SRTP = "required"
+	u := startUA(t, Config{Extensions: []Extension{e}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	b := startBaresipFull(t, "1002", "pw1002", k.addr(), 700, "auto", 20, ";mediaenc=srtp-mand")
+	ep := newFakeEndpoint("analog", 1200)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep(EndpointEvent{Kind: EvOffHook})
+	rep(EndpointEvent{Kind: EvDialed, Number: "1002"})
+	b.waitEvent("CALL_ESTABLISHED", 10*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	recentTone(t, "SRTP call out", ep, 700)
+	rep(EndpointEvent{Kind: EvOnHook})
+	b.waitEvent("CALL_CLOSED", 5*time.Second)
+	checkTone(t, "baresip heard over SRTP", b.decoded(), 1200)
+	if !strings.Contains(b.proc.Output(), "SRTP") && !strings.Contains(b.proc.Output(), "srtp") {
+		t.Errorf("baresip output does not mention SRTP:\n%s", tail(b.proc.Output(), 2000))
+	}
+
+	plain := startBaresip(t, "1003", "pw1003", k.addr(), 500, "manual")
+	plain.command("dial", "sip:1001@"+k.addr())
+	plain.waitEvent("CALL_CLOSED", 10*time.Second)
+	if ep.has("ring 1003") {
+		t.Error("endpoint rang for a plain-RTP call on an SRTP-required account")
+	}
+	if !hasLine(k.proc.Output(), "MARK-FAILURE INVITE 488") {
+		t.Errorf("kamailio did not see the 488")
+	}
 }

@@ -82,7 +82,17 @@ func digestResponse(alg, user, realm, pass, method, uri, nonce, nc, cnonce strin
 }
 
 func challengeRes(code int, hdrs ...string) *sip.Response {
+	method := sip.REGISTER
+	if code == 407 {
+		method = sip.INVITE
+	}
+	return challengeFor(method, code, hdrs...)
+}
+
+// challengeFor is a 401/407 answering a request of the given method.
+func challengeFor(method sip.RequestMethod, code int, hdrs ...string) *sip.Response {
 	res := sip.NewResponse(code, "Unauthorized")
+	res.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: method})
 	name := "WWW-Authenticate"
 	if code == 407 {
 		name = "Proxy-Authenticate"
@@ -126,8 +136,22 @@ func TestAuthenticator(t *testing.T) {
 	if err := a.authorize(req); err != nil {
 		t.Fatal(err)
 	}
-	if req.GetHeader("Proxy-Authorization") == nil || req.GetHeader("Authorization") == nil {
-		t.Error("both credentials expected")
+	// The INVITE was challenged by the proxy only: it carries the proxy's
+	// credentials, not the registrar's (two would push a UDP INVITE past
+	// 1300 bytes).
+	if req.GetHeader("Proxy-Authorization") == nil || req.GetHeader("Authorization") != nil {
+		t.Error("want Proxy-Authorization alone on the INVITE")
+	}
+	// A registrar that challenges INVITEs too gets both.
+	if _, err := a.challenged(challengeFor(sip.INVITE, 401, `Digest realm="pbx", nonce="n3", qop="auth"`)); err != nil {
+		t.Fatal(err)
+	}
+	req2 := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "1002", Host: "pbx"})
+	if err := a.authorize(req2); err != nil {
+		t.Fatal(err)
+	}
+	if req2.GetHeader("Proxy-Authorization") == nil || req2.GetHeader("Authorization") == nil {
+		t.Error("both credentials expected once both challenged the INVITE")
 	}
 	cred, _ := digest.ParseCredentials(req.GetHeader("Proxy-Authorization").Value())
 	h := md5.Sum([]byte("1001:pbx:secret"))
