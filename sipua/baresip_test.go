@@ -480,3 +480,36 @@ func TestBaresipSRTP(t *testing.T) {
 		t.Errorf("kamailio did not see the 488")
 	}
 }
+
+// Blind transfer: baresip A calls the extension; the endpoint flashes
+// (A is held), dials B's number: A gets a REFER, calls B through
+// kamailio, and our leg ends.
+func TestBaresipBlindTransfer(t *testing.T) {
+	k := startKamailio(t, map[string]string{"1001": "pw1001", "1002": "pw1002", "1003": "pw1003"})
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", k.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	a := startBaresip(t, "1002", "pw1002", k.addr(), 700, "manual")
+	b := startBaresip(t, "1003", "pw1003", k.addr(), 1000, "auto")
+	ep := newFakeEndpoint("analog", 440)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.command("dial", "sip:1001@"+k.addr())
+	ep.waitFor(t, "ring 1002", 10*time.Second)
+	rep(EndpointEvent{Kind: EvOffHook})
+	a.waitEvent("CALL_ESTABLISHED", 5*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	rep(EndpointEvent{Kind: EvFlash})
+	ep.waitFor(t, "tone dial", 2*time.Second)
+	rep(EndpointEvent{Kind: EvDialed, Number: "1003"})
+	est := b.waitEvent("CALL_ESTABLISHED", 10*time.Second)
+	if peer, _ := est["peeruri"].(string); !strings.Contains(peer, "1002@") {
+		t.Errorf("B's call came from %q, want A (1002)", peer)
+	}
+	waitEvent(t, u.UA, 15*time.Second, func(e Event) bool {
+		c, ok := e.(*CallEvent)
+		return ok && c.State == "ended" && strings.Contains(c.Reason, "transferred")
+	})
+	rep(EndpointEvent{Kind: EvOnHook})
+}
