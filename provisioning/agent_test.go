@@ -348,7 +348,7 @@ func TestLastWillOnConnectionLoss(t *testing.T) {
 	waitStatus(t, c, b.id, true, b.agent.Session())
 	// Watch the status topic live: the will and the next birth.
 	seen := make(chan provisioning.Status, 8)
-	ctx := tctx(t, 10*time.Second)
+	ctx := tctx(t, 30*time.Second) // generous: CI runs every package at once on 2 cores
 	mqttObserver(t, br.URL(), provisioning.TopicsFor(b.id).Status, seen)
 	if !br.Kick(b.id) {
 		t.Fatal("agent not connected")
