@@ -1,6 +1,10 @@
 package sipua
 
 import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -27,4 +31,57 @@ func TestKamailioRegister(t *testing.T) {
 	}
 	u.stop(t)
 	k.waitLog(t, "expires=0", 5*time.Second)
+}
+
+// The password never reaches the log, even at debug level and through
+// failures (wrong password, a call attempt).
+func TestPasswordNeverLogged(t *testing.T) {
+	k := startKamailio(t, map[string]string{"1001": "Secr3tPw!", "1002": "pw1002"})
+	var buf syncBuf
+	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg := Config{Listen: "127.0.0.1:0", Extensions: []Extension{
+		ext("101", "1001", "Secr3tPw!", k.addr()), ext("102", "1002", "Wr0ngPw!", k.addr())},
+		Timing: Timing{RetryMin: 100 * time.Millisecond, RetryMax: 200 * time.Millisecond}}
+	u, err := New(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- u.Run(ctx) }()
+	pollReg(t, u, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 0)
+	rep, _ := u.Attach("101", ep)
+	rep(EndpointEvent{Kind: EvOffHook})
+	rep(EndpointEvent{Kind: EvDialed, Number: "1999"})
+	ep.waitFor(t, "tone ", 5*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	cancel()
+	<-done
+	out := buf.String()
+	if len(out) < 100 {
+		t.Fatalf("suspiciously little log: %q", out)
+	}
+	for _, pw := range []string{"Secr3tPw!", "Wr0ngPw!"} {
+		if strings.Contains(out, pw) {
+			t.Errorf("password %q found in the log", pw)
+		}
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
