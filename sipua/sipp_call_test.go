@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,67 @@ Content-Length: 0
 		c, ok := e.(*CallEvent)
 		return ok && strings.Contains(c.Reason, "raced")
 	})
+	s.wait(t, 10*time.Second)
+}
+
+// 183 Session Progress with SDP: the endpoint hears the early media (a
+// 1 kHz tone streamed by SIPp) before any answer, not ringback; the
+// final 486 then gives busy tone.
+func TestSIPpEarlyMedia(t *testing.T) {
+	xml := scenario("early", `
+  <recv request="REGISTER" optional="true" next="reg"/>
+  <recv request="INVITE"/>
+  <send><![CDATA[
+SIP/2.0 183 Session Progress
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]early[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:1004@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=sipp 1 1 IN IP4 [local_ip]
+s=-
+c=IN IP4 [media_ip]
+t=0 0
+m=audio [rtpstream_audio_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]></send>
+  <nop><action><exec rtp_stream="media.ul,-1,0"/></action></nop>
+  <pause milliseconds="2000"/>
+  <nop><action><exec rtp_stream="pause"/></action></nop>
+  <send><![CDATA[
+SIP/2.0 486 Busy Here
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]early[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+  <nop><action><exec int_cmd="stop_call"/></action></nop>
+`+sippRegOK)
+	s := startSIPpWith(t, xml, 2, "", func(dir string) { writeUlaw(t, filepath.Join(dir, "media.ul"), 3) })
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", s.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 0)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep(EndpointEvent{Kind: EvOffHook})
+	rep(EndpointEvent{Kind: EvDialed, Number: "1004"})
+	ep.waitFor(t, "audio-on", 5*time.Second)
+	time.Sleep(1200 * time.Millisecond)
+	recentTone(t, "early media", ep, 1000)
+	if ep.has("tone ringback") {
+		t.Error("ringback played although early media was offered")
+	}
+	ep.waitFor(t, "tone busy", 5*time.Second)
 	s.wait(t, 10*time.Second)
 }
