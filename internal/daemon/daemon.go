@@ -72,7 +72,6 @@ type Daemon struct {
 	pairing  chan provisioning.Pairing  // the open registration window's outcome
 	faults   map[string]string          // device id -> fault
 	pumps    map[int]context.CancelFunc // DECT handset -> its event pump
-	cloudUp  bool
 }
 
 type attachment struct {

@@ -93,7 +93,7 @@ func TestCheckNamesTheField(t *testing.T) {
 	}
 	c := &provisioning.Config{
 		Schema: provisioning.SchemaVersion, Base: "base-1", Version: 1,
-		System: provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US", TimeZone: "Nowhere/Atlantis"},
+		System:     provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US", TimeZone: "Nowhere/Atlantis"},
 		Extensions: []provisioning.Extension{{Number: "101", SIP: provisioning.SIPAccount{User: "101", Password: "x", Domain: "127.0.0.1"}, Devices: provisioning.Devices{Port: PortID}}},
 	}
 	errs := d.Check(c)

@@ -46,7 +46,7 @@ type pattern struct {
 
 // analysisFreqs are the distinct frequencies of all patterns with their
 // Goertzel coefficients 2·cos(2πf/8000).
-var analysisFreqs, analysisCoefs = func() ([]float64, []float64) {
+var _, analysisCoefs = func() ([]float64, []float64) {
 	var fs, cs []float64
 	for _, p := range patterns {
 		for _, f := range p.freqs {
@@ -129,7 +129,6 @@ type Segment struct {
 // analyser names what the line carries, 10 ms at a time.
 type analyser struct {
 	win      [analysisWindow]float64
-	fill     int
 	cur      Segment // the open segment
 	curE     float64 // energy sum of the open segment
 	curN     int

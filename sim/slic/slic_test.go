@@ -148,7 +148,7 @@ func TestSPIFramingAndIdentity(t *testing.T) {
 			}
 			// Two-byte transfer (spidev style): r[1] carries the register.
 			r := make([]byte, 2)
-			if err := c.Tx([]byte{0x80 | 0, 0}, r); err != nil {
+			if err := c.Tx([]byte{0x80, 0} /* read register 0 */, r); err != nil {
 				t.Fatal(err)
 			}
 			switch {

@@ -35,11 +35,6 @@ func newPLC(rate int) *plc {
 	}
 }
 
-func (p *plc) reset() {
-	clear(p.hist)
-	p.erased = 0
-}
-
 // good records a good frame, cross-fading its start after an erasure.
 func (p *plc) good(frame []int16) {
 	if p.erased > 0 {

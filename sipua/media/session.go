@@ -96,7 +96,6 @@ type Session struct {
 	sentPkts  uint64
 	sentBytes uint64
 	lastSRRTP uint32
-	lastSRNTP uint64
 
 	// receive state
 	rpkt       rtp.Packet

@@ -66,11 +66,11 @@ func signDiffers(a, b int32) bool { return (a^b)&0x8000 != 0 }
 
 // band is the ADPCM state of one sub-band.
 type band struct {
-	s, sp, sz, r int32
-	a, b         [6]int32 // a uses [0..1]
-	p            [2]int32
-	d            [7]int32
-	nb, det      int32
+	s, sz, r int32
+	a, b     [6]int32 // a uses [0..1]
+	p        [2]int32
+	d        [7]int32
+	nb, det  int32
 }
 
 // block4 is G.722 block 4 (RECONS, PARREC, UPPOL2, UPPOL1, FILTEP, UPZERO,
