@@ -85,3 +85,35 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Over TCP the UA registers with the connection's own address as Contact
+// and takes an incoming call over that connection (kamailio reaches us
+// through it), with audio to a UDP baresip.
+func TestKamailioTCP(t *testing.T) {
+	k := startKamailio(t, map[string]string{"1001": "pw1001", "1002": "pw1002"})
+	e := ext("101", "1001", "pw1001", k.addr())
+	e.Account.Transport = TCP
+	u := startUA(t, Config{Extensions: []Extension{e}})
+	pollReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	deadline := time.Now().Add(3 * time.Second)
+	for !hasLine(k.proc.Output(), "MARK-REGISTERED sip:1001@", "transport=tcp") {
+		if time.Now().After(deadline) {
+			t.Fatal("kamailio did not register a TCP contact")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b := startBaresip(t, "1002", "pw1002", k.addr(), 700, "manual")
+	ep := newFakeEndpoint("analog", 440)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.command("dial", "sip:1001@"+k.addr())
+	ep.waitFor(t, "ring 1002", 10*time.Second)
+	rep(EndpointEvent{Kind: EvOffHook})
+	b.waitEvent("CALL_ESTABLISHED", 5*time.Second)
+	time.Sleep(1200 * time.Millisecond)
+	recentTone(t, "call over TCP signalling", ep, 700)
+	rep(EndpointEvent{Kind: EvOnHook})
+	b.waitEvent("CALL_CLOSED", 5*time.Second)
+}

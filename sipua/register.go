@@ -258,6 +258,9 @@ func (r *registration) run(ctx context.Context) {
 			continue
 		}
 		if !r.registered() {
+			r.mu.Lock()
+			r.target = target
+			r.mu.Unlock()
 			r.setState(RegRegistering, "", 0)
 		}
 		res, err := r.register(ctx, target, r.acct.expires())
