@@ -17,8 +17,7 @@ sim:
 peers:
 	bash scripts/install-peers.sh
 
-test: peers
-	$(GO) vet $(PKGS)
+test: peers lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	$(MAKE) cross
 
@@ -36,9 +35,9 @@ bench: peers
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 lint:
-	gofmt -l . | (! grep .) || (echo "gofmt needed on the files above" && exit 1)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 FUZZTIME ?= 30s
 fuzz:
