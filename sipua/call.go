@@ -65,6 +65,10 @@ type call struct {
 	referDone chan struct{}
 	referOnce sync.Once
 
+	// onFinal, if set, learns the final response of an outgoing call
+	// ("200 OK", "486 Busy Here", "timeout"): a transfer's NOTIFY.
+	onFinal func(status string)
+
 	reMu          sync.Mutex // serialises our re-INVITEs
 	signalledHold bool       // hold state the peer last agreed to
 }
@@ -415,6 +419,9 @@ func (c *call) runOutgoing() {
 			return
 		case <-tx.Done():
 			c.finish("invite: " + describe(nil, firstErr(tx.Err(), errTimeout)))
+			if c.onFinal != nil {
+				c.onFinal("408 Request Timeout")
+			}
 			return
 		case res := <-tx.Responses():
 			if res.StatusCode == 100 {
@@ -481,6 +488,9 @@ func (c *call) runOutgoing() {
 				}
 				u.mu.Unlock()
 				c.event("connected", "")
+				if c.onFinal != nil {
+					c.onFinal(fmt.Sprintf("%d %s", res.StatusCode, res.Reason))
+				}
 				return
 			}
 			if (res.StatusCode == 401 || res.StatusCode == 407) && !canceled && attempts < 3 {
@@ -498,6 +508,9 @@ func (c *call) runOutgoing() {
 				}
 			}
 			c.finish(fmt.Sprintf("%d %s", res.StatusCode, res.Reason))
+			if c.onFinal != nil {
+				c.onFinal(fmt.Sprintf("%d %s", res.StatusCode, res.Reason))
+			}
 			return
 		}
 	}

@@ -167,16 +167,20 @@ func (d *dialog) checkRemoteCSeq(req *sip.Request) error {
 	return nil
 }
 
-// send sends an in-dialog request through cli and waits for the final
-// response; a 401/407 is answered with auth once.
+// sendInDialog sends an in-dialog request (SDP body if any) through cli
+// and waits for the final response; digest challenges are answered.
 func (u *UA) sendInDialog(ctx context.Context, cli *sipgo.Client, d *dialog, auth *authenticator, method sip.RequestMethod, body []byte, extra ...sip.Header) (*sip.Response, error) {
+	return u.sendInDialogBody(ctx, cli, d, auth, method, "application/sdp", body, extra...)
+}
+
+func (u *UA) sendInDialogBody(ctx context.Context, cli *sipgo.Client, d *dialog, auth *authenticator, method sip.RequestMethod, ctype string, body []byte, extra ...sip.Header) (*sip.Response, error) {
 	build := func() (*sip.Request, error) {
 		req := d.newRequest(method, 0)
 		for _, h := range extra {
 			req.AppendHeader(h)
 		}
 		if body != nil {
-			req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+			req.AppendHeader(sip.NewHeader("Content-Type", ctype))
 			req.SetBody(body)
 		}
 		sipgo.ClientRequestAddVia(cli, req)

@@ -68,7 +68,10 @@
 // then blind-transfers the held call (REFER); a second flash resumes it.
 // Hanging up with a held or waiting call rings the phone again for it.
 // Re-INVITEs from the far end (hold/resume) are answered; ours are
-// serialised per call and retried after 491.
+// serialised per call and retried after 491. A REFER from the far end
+// (blind transfer) gets 202; the endpoint's call moves to the Refer-To
+// target, progress is NOTIFYed as message/sipfrag, and the old call ends
+// once the new one is answered (on failure the endpoint returns to it).
 //
 // Outgoing calls use the extension's account. Caller ID: the From user is
 // the account user (the identity the PBX authenticates; PBXs such as

@@ -357,8 +357,85 @@ func (u *UA) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	_ = tx.Respond(res)
 }
 
+// onRefer handles a blind transfer asked by the far end (RFC 3515): the
+// endpoint of the call is given a new call to the Refer-To target, the
+// progress is NOTIFYed as message/sipfrag, and the old call ends when the
+// new one is answered (the transferor's BYE, or ours).
 func (u *UA) onRefer(req *sip.Request, tx sip.ServerTransaction) {
-	// Transfers requested by the far end are done by the PBX in the
-	// deployments this product targets; refuse explicitly.
-	respond(tx, req, 501, "Not Implemented")
+	c := u.callFor(req)
+	if c == nil || !req.To().Params.Has("tag") {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	h := req.GetHeader("Refer-To")
+	if h == nil {
+		respond(tx, req, 400, "Missing Refer-To")
+		return
+	}
+	v := h.Value()
+	if i, j := strings.IndexByte(v, '<'), strings.IndexByte(v, '>'); i >= 0 && j > i {
+		v = v[i+1 : j]
+	}
+	var target sip.Uri
+	if err := sip.ParseUri(v, &target); err != nil || target.User == "" || target.Headers.Has("Replaces") {
+		respond(tx, req, 400, "Bad Refer-To")
+		return
+	}
+	if err := c.dlg.checkRemoteCSeq(req); err != nil {
+		respond(tx, req, 500, "Server Internal Error")
+		return
+	}
+	u.mu.Lock()
+	s := c.owner
+	if s == nil || s.active != c || c.state != csActive {
+		u.mu.Unlock()
+		respond(tx, req, 603, "Declined")
+		return
+	}
+	nc, err := u.placeCallLocked(s, target.User)
+	if err != nil {
+		u.mu.Unlock()
+		respond(tx, req, 503, "Service Unavailable")
+		return
+	}
+	c.ms.Attach(nil)
+	s.active = nc
+	u.mu.Unlock()
+	respond(tx, req, 202, "Accepted")
+	u.log.Info("transfer requested by the far end", "call", c.dlg.callID, "to", target.User)
+	nc.onFinal = func(status string) {
+		c.notifyRefer("SIP/2.0 "+status, true)
+		if strings.HasPrefix(status, "2") {
+			c.hangup("transferred")
+			return
+		}
+		// Failed: back to the original call.
+		u.mu.Lock()
+		if s.active == nil && c.state == csActive {
+			s.active = c
+			c.attachAudioLocked(s)
+		}
+		u.mu.Unlock()
+	}
+	go func() {
+		c.notifyRefer("SIP/2.0 100 Trying", false)
+		nc.runOutgoing()
+	}()
+}
+
+// notifyRefer sends the transfer progress NOTIFY in the call's dialog.
+func (c *call) notifyRefer(frag string, final bool) {
+	state := "active;expires=60"
+	if final {
+		state = "terminated;reason=noresource"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req := func() (*sip.Response, error) {
+		return c.u.sendInDialogBody(ctx, c.cli, c.dlg, c.auth, sip.NOTIFY, "message/sipfrag;version=2.0", []byte(frag+"\r\n"),
+			sip.NewHeader("Event", "refer"), sip.NewHeader("Subscription-State", state))
+	}
+	if _, err := req(); err != nil {
+		c.u.log.Warn("transfer NOTIFY failed", "call", c.dlg.callID, "error", err)
+	}
 }

@@ -347,3 +347,86 @@ Content-Length: 0
 	ep.waitFor(t, "tone busy", 5*time.Second)
 	s.wait(t, 10*time.Second)
 }
+
+// A transfer asked by the far end (REFER): 202, NOTIFY 100 Trying, the
+// endpoint's new call to the Refer-To target is answered, NOTIFY 200 OK
+// (terminated), and we BYE the transferor.
+func TestSIPpReferFromFarEnd(t *testing.T) {
+	ok := func(extra string) string {
+		return `
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]` + extra + `
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:1004@[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+`
+	}
+	server := startSIPp(t, scenario("target", `
+  <recv request="REGISTER" optional="true" next="reg"/>
+  <recv request="INVITE">
+    <action><ereg regexp="^INVITE sip:1005@" search_in="msg" check_it="true" assign_to="ruri"/></action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]t[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:1005@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+`+sippSDP+`
+]]></send>
+  <recv request="ACK"/>
+  <recv request="BYE"/>
+`+ok("")+`
+  <Reference variables="ruri"/>
+  <nop><action><exec int_cmd="stop_call"/></action></nop>
+`+sippRegOK), 2, "")
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", server.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 0)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	referTo := "Refer-To: <sip:1005@127.0.0.1>\nReferred-By: <sip:1004@127.0.0.1>\n"
+	xml := scenario("transferor", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <recv response="200" rrs="true"/>
+`+sippInDialog("ACK", 1, "")+`
+  <pause milliseconds="500"/>
+`+strings.Replace(sippInDialog("REFER", 2, ""), "Max-Forwards: 70\n", "Max-Forwards: 70\n"+referTo, 1)+`
+  <recv response="202"/>
+  <recv request="NOTIFY">
+    <action><ereg regexp="SIP/2.0 100" search_in="body" check_it="true" assign_to="n1"/></action>
+  </recv>
+`+ok("")+`
+  <recv request="NOTIFY">
+    <action><ereg regexp="SIP/2.0 200" search_in="body" check_it="true" assign_to="n2"/></action>
+  </recv>
+`+ok("")+`
+  <recv request="BYE"/>
+`+ok("")+`
+  <Reference variables="n1,n2"/>
+`)
+	s := startSIPp(t, xml, 1, u.ListenAddr())
+	ep.waitFor(t, "ring 1004", 5*time.Second)
+	rep(EndpointEvent{Kind: EvOffHook})
+	s.wait(t, 10*time.Second)
+	waitEvent(t, u.UA, 5*time.Second, func(e Event) bool {
+		c, ok := e.(*CallEvent)
+		return ok && c.Direction == "out" && c.Remote == "1005" && c.State == "connected"
+	})
+	rep(EndpointEvent{Kind: EvOnHook})
+	server.wait(t, 10*time.Second)
+}
