@@ -101,7 +101,8 @@ type registration struct {
 	lastErr   string
 	expires   time.Duration
 
-	emittedTarget string // registrar named in the last event
+	emittedTarget string        // registrar named in the last event
+	minExpires    time.Duration // from a 423 Interval Too Brief
 }
 
 func newRegistration(u *UA, ext string, a Account) *registration {
@@ -263,9 +264,12 @@ func (r *registration) run(ctx context.Context) {
 			r.mu.Unlock()
 			r.setState(RegRegistering, "", 0)
 		}
-		res, err := r.register(ctx, target, r.acct.expires())
+		res, err := r.register(ctx, target, r.expiresWanted())
 		if ctx.Err() != nil {
 			break
+		}
+		if err == nil && res.StatusCode == 423 && r.raiseExpires(res) {
+			continue // 423 Interval Too Brief: again with Min-Expires
 		}
 		switch classify(res, err) {
 		case regOK:
@@ -311,6 +315,34 @@ func (r *registration) run(ctx context.Context) {
 		}
 	}
 	r.unregister()
+}
+
+// expiresWanted is the expiry to ask for: the account's, raised to a
+// registrar's Min-Expires after a 423.
+func (r *registration) expiresWanted() time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return max(r.acct.expires(), r.minExpires)
+}
+
+// raiseExpires takes Min-Expires from a 423; false if absent or no raise.
+func (r *registration) raiseExpires(res *sip.Response) bool {
+	h := res.GetHeader("Min-Expires")
+	if h == nil {
+		return false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(h.Value()))
+	if err != nil || n <= 0 || n > 86400 {
+		return false
+	}
+	d := time.Duration(n) * time.Second
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if d <= max(r.acct.expires(), r.minExpires) {
+		return false
+	}
+	r.minExpires = d
+	return true
 }
 
 // sleep waits d, or until ctx ends or a kick (address change, config).
@@ -361,7 +393,7 @@ func (r *registration) hold(ctx context.Context, targets []string, idx int, gran
 			r.mu.Lock()
 			prev, prevContact, prevIP := r.target, r.contact, r.localIP
 			r.mu.Unlock()
-			res, err := r.register(ctx, targets[0], r.acct.expires())
+			res, err := r.register(ctx, targets[0], r.expiresWanted())
 			if classify(res, err) == regOK {
 				r.u.log.Info("failed back to primary registrar", "ext", r.ext, "registrar", targets[0])
 				r.unregisterAt(prev, prevContact, prevIP)

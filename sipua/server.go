@@ -174,10 +174,18 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.finish("cancelled")
 		return
 	case <-c.ctx.Done():
-		// Ended before an answer: BYE in the early dialog, the last
-		// endpoint detached, or shutdown.
-		_ = tx.Respond(c.response(487, "Request Terminated", nil))
-		c.finish(context.Cause(c.ctx).Error())
+		// Ended before an answer: BYE in the early dialog (487), the
+		// last ringing endpoint detached (480), or shutdown (503).
+		cause := context.Cause(c.ctx)
+		switch {
+		case errors.Is(cause, errNoEndpoint):
+			_ = tx.Respond(c.response(480, "Temporarily Unavailable", nil))
+		case u.runCtx.Err() != nil:
+			_ = tx.Respond(c.response(503, "Service Unavailable", nil))
+		default:
+			_ = tx.Respond(c.response(487, "Request Terminated", nil))
+		}
+		c.finish(cause.Error())
 		return
 	}
 	_ = s

@@ -237,3 +237,30 @@ func TestSIPpSilentRegistrarFailover(t *testing.T) {
 	}
 	_ = strings.Contains
 }
+
+// 423 Interval Too Brief: the UA registers again at once with the
+// registrar's Min-Expires.
+func TestSIPpIntervalTooBrief(t *testing.T) {
+	xml := scenario("423", `
+  <recv request="REGISTER"/>
+  <send><![CDATA[
+SIP/2.0 423 Interval Too Brief
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]r[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Min-Expires: 1800
+Content-Length: 0
+
+]]></send>
+  <recv request="REGISTER">
+    <action><ereg regexp="1800" search_in="hdr" header="Expires:" check_it="true" assign_to="e"/></action>
+  </recv>
+  <Reference variables="e"/>
+`+sippRegOK)
+	s := startSIPp(t, xml, 1, "")
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", s.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	s.wait(t, 10*time.Second)
+}
