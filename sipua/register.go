@@ -103,6 +103,9 @@ type registration struct {
 
 	emittedTarget string        // registrar named in the last event
 	minExpires    time.Duration // from a 423 Interval Too Brief
+
+	natContact          *sip.ContactHeader // public contact seen by the registrar
+	natLocal, natTarget string             // ... for this local IP and registrar
 }
 
 func newRegistration(u *UA, ext string, a Account) *registration {
@@ -508,11 +511,22 @@ func (r *registration) register(ctx context.Context, target string, expires time
 	r.target, r.serverIPs, r.localIP = target, ips, localIP
 	dest := r.sendAddrLocked(target)
 	r.mu.Unlock()
-	res, contact, err := r.send(ctx, dest, localIP, expires, nil)
+	// Behind NAT the public contact learnt before is reused while the
+	// local address stays the same.
+	r.mu.Lock()
+	var override *sip.ContactHeader
+	if r.natContact != nil && r.natLocal == localIP && r.natTarget == target {
+		override = r.natContact.Clone()
+	}
+	r.mu.Unlock()
+	res, contact, err := r.send(ctx, dest, localIP, expires, override)
 	if err == nil && res.IsSuccess() {
 		// NAT: the registrar saw another address than ours (Via
 		// received/rport, RFC 3581); register that one instead.
 		if nat := natContact(res, contact); nat != nil && expires > 0 {
+			r.mu.Lock()
+			r.natContact, r.natLocal, r.natTarget = nat, localIP, target
+			r.mu.Unlock()
 			res, contact, err = r.send(ctx, dest, localIP, expires, nat)
 		}
 	}

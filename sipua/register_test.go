@@ -25,6 +25,7 @@ type udpRegistrar struct {
 	regs       []*sip.Request
 	srcs       []string
 	got        chan *sip.Request
+	nat        string // if set, Via received/rport claim this host:port
 }
 
 func newUDPRegistrar(t testing.TB, alive bool) *udpRegistrar {
@@ -75,6 +76,14 @@ func (r *udpRegistrar) loop() {
 			continue
 		}
 		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		r.mu.Lock()
+		nat := r.nat
+		r.mu.Unlock()
+		if nat != "" {
+			h, p, _ := net.SplitHostPort(nat)
+			res.Via().Params.Add("received", h)
+			res.Via().Params.Add("rport", p)
+		}
 		if c := req.Contact(); c != nil {
 			cc := c.Clone()
 			exp := "60"
@@ -244,4 +253,23 @@ func TestSRVFailoverAndFailback(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Behind NAT: the registrar's Via received/rport show another address
+// than our Contact, so the UA registers that public address (RFC 3581).
+func TestRegisterNATContact(t *testing.T) {
+	reg := newUDPRegistrar(t, true)
+	reg.mu.Lock()
+	reg.nat = "203.0.113.7:40123"
+	reg.mu.Unlock()
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw", reg.addr())}})
+	first := reg.next(t, 5*time.Second)
+	if c := first.Contact(); c.Address.Host != "127.0.0.1" {
+		t.Fatalf("first Contact %s", c.Value())
+	}
+	second := reg.next(t, 5*time.Second)
+	if c := second.Contact(); c.Address.Host != "203.0.113.7" || c.Address.Port != 40123 {
+		t.Fatalf("second Contact %s, want the public address", c.Value())
+	}
+	pollReg(t, u.UA, "101", RegRegistered, 5*time.Second)
 }
