@@ -430,3 +430,67 @@ Content-Length: [len]
 	rep(EndpointEvent{Kind: EvOnHook})
 	server.wait(t, 10*time.Second)
 }
+
+// A second call while the only endpoint is busy: with call waiting it is
+// alerted (and the far end hears ringing); with call waiting off for the
+// extension, the second caller gets 486.
+func TestSIPpSecondCallWhileBusy(t *testing.T) {
+	for _, cw := range []bool{true, false} {
+		t.Run(fmt.Sprintf("callwaiting=%v", cw), func(t *testing.T) {
+			reg := registrarSIPp(t)
+			e := ext("101", "1001", "pw1001", reg.addr())
+			e.CallWaiting = &cw
+			u := startUA(t, Config{Extensions: []Extension{e}})
+			waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+			ep := newFakeEndpoint("analog", 0)
+			rep, err := u.Attach("101", ep)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := startSIPp(t, scenario("first", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <recv response="200" rrs="true"/>
+`+sippInDialog("ACK", 1, "")+`
+  <pause milliseconds="2500"/>
+`+sippInDialog("BYE", 2, "")+`
+  <recv response="200"/>
+`), 1, u.ListenAddr())
+			ep.waitFor(t, "ring 1004", 5*time.Second)
+			rep(EndpointEvent{Kind: EvOffHook})
+			ep.waitFor(t, "audio-on", 3*time.Second)
+			var second string
+			if cw {
+				second = sippInvite(sippSDP) + `
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <pause milliseconds="300"/>
+  <send><![CDATA[
+CANCEL sip:1001@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-4]
+From: "Caller Four" <sip:1004@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:1001@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  <recv response="487"/>
+` + sippAckNon2xx("[branch-7]")
+			} else {
+				second = sippInvite(sippSDP) + `
+  <recv response="100" optional="true"/>
+  <recv response="486"/>
+` + sippAckNon2xx("[branch-2]")
+			}
+			s2 := startSIPp(t, scenario("second", second), 1, u.ListenAddr())
+			s2.wait(t, 10*time.Second)
+			if got := ep.has("call-waiting 1004"); got != cw {
+				t.Errorf("call-waiting alert %v, want %v", got, cw)
+			}
+			first.wait(t, 10*time.Second)
+		})
+	}
+}
