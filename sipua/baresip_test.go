@@ -285,7 +285,9 @@ func checkTone(t *testing.T, what string, x []int16, freq float64) {
 // and the endpoint hangs up.
 func TestBaresipCallsExtension(t *testing.T) {
 	k := startKamailio(t, map[string]string{"1001": "pw1001", "1002": "pw1002"})
-	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", k.addr())}})
+	// NAT keepalives every 100 ms run through the call: they must not
+	// disturb it.
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", k.addr())}, Timing: Timing{Keepalive: 100 * time.Millisecond}})
 	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
 	b := startBaresip(t, "1002", "pw1002", k.addr(), 1000, "manual")
 

@@ -67,6 +67,10 @@ type epState struct {
 	gone   chan struct{}
 }
 
+// maxQueuedEvents bounds an endpoint's unhandled events (a driver gone
+// wild must not grow memory without end).
+const maxQueuedEvents = 256
+
 // Attach attaches an endpoint to an extension (live). It returns the
 // Reporter the endpoint's driver calls with its events. An endpoint is
 // attached to one extension at a time.
@@ -89,6 +93,11 @@ func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
 	go u.endpointLoop(s)
 	return func(ev EndpointEvent) {
 		s.qmu.Lock()
+		if len(s.queue) >= maxQueuedEvents {
+			s.qmu.Unlock()
+			u.log.Warn("endpoint event queue full, event dropped", "endpoint", s.name, "event", ev.Kind)
+			return
+		}
 		s.queue = append(s.queue, ev)
 		s.qmu.Unlock()
 		select {
