@@ -10,10 +10,6 @@ import (
 	"github.com/icholy/digest"
 )
 
-// ErrAuthRejected means the server refused our credentials (a fresh,
-// non-stale challenge right after we answered the previous one).
-var ErrAuthRejected = errors.New("authentication rejected")
-
 // authChallenge is one cached challenge with its nonce count.
 type authChallenge struct {
 	chal *digest.Challenge
