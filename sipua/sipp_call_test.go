@@ -494,3 +494,45 @@ Content-Length: 0
 		})
 	}
 }
+
+// The caller CANCELs while every endpoint of the extension rings: all
+// stop ringing; the UA answers 200 to the CANCEL and 487 to the INVITE.
+func TestSIPpCancelStopsAllRinging(t *testing.T) {
+	reg := registrarSIPp(t)
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	var eps []*fakeEndpoint
+	for _, n := range []string{"analog", "linx", "headset"} {
+		ep := newFakeEndpoint(n, 0)
+		if _, err := u.Attach("101", ep); err != nil {
+			t.Fatal(err)
+		}
+		eps = append(eps, ep)
+	}
+	xml := scenario("cancel", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <pause milliseconds="500"/>
+  <send><![CDATA[
+CANCEL sip:1001@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-4]
+From: "Caller Four" <sip:1004@[local_ip]:[local_port]>;tag=[pid]SIPpTag[call_number]
+To: <sip:1001@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  <recv response="487"/>
+`+sippAckNon2xx("[branch-7]"))
+	s := startSIPp(t, xml, 1, u.ListenAddr())
+	for _, ep := range eps {
+		ep.waitFor(t, "ring 1004", 5*time.Second)
+	}
+	for _, ep := range eps {
+		ep.waitFor(t, "stop-ringing", 5*time.Second)
+	}
+	s.wait(t, 10*time.Second)
+}
