@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -81,7 +82,7 @@ func startOffice(t *testing.T) *office {
 	cfg.BaseID = baseID
 	cfg.StateDir = t.TempDir()
 	cfg.MQTT.Broker = br.URL()
-	cfg.SIP.Listen = "127.0.0.1:0"
+	cfg.SIP.Listen = fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t, false)) // UDP and TCP both free
 	cfg.SIP.RTPPortMin, cfg.SIP.RTPPortMax = 0, 0
 	d, err := daemon.New(cfg, daemon.Options{
 		Board: board.HAL(),
@@ -357,11 +358,13 @@ func recordedTone(t *testing.T, b *testpeer.Baresip, freq float64) int {
 	return blocks
 }
 
-// sipTrace returns the SIP messages baresip printed (with -s) that
-// contain all of words, one per element.
+// sipTrace returns the SIP messages baresip printed with -s (each
+// "#", a "UDP from -> to" line, the message, in colour escapes) that
+// contain every one of words.
 func sipTrace(b *testpeer.Baresip, words ...string) []string {
 	var out []string
-	for _, m := range strings.Split(b.Output(), "\n\n") {
+	for _, m := range strings.Split(b.Output(), "\x1b[36;1m#\n")[1:] {
+		m, _, _ = strings.Cut(m, "\x1b[;m")
 		ok := true
 		for _, w := range words {
 			ok = ok && strings.Contains(m, w)

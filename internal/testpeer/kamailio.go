@@ -200,7 +200,7 @@ route[IDENTITY] {
 		}
 		remove_hf("P-Preferred-Identity");
 	}
-	$var(name) = $(var(name){s.unquote});
+	$var(name) = $(var(name){s.trim}{s.unquote}{s.trim});
 	if ($var(name) != "" && $var(name) != $null) {
 		append_hf("P-Asserted-Identity: \"$var(name)\" <sip:$var(user)@$fd>\r\n");
 	} else {
