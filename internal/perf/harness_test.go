@@ -1,0 +1,654 @@
+package perf
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"basestation/internal/testpeer"
+	"basestation/provisioning"
+	"basestation/provisioning/cloud"
+	"basestation/sim/broker"
+	"basestation/sim/pbx"
+	"basestation/sim/softphone"
+)
+
+// plan is one measurement run's shape.
+type plan struct {
+	Calls    int           // measure at 0..Calls concurrent calls
+	Settle   time.Duration // after a step, before its window
+	Window   time.Duration // CPU and RSS window per step
+	Interval time.Duration // RSS sampling interval
+}
+
+func shortPlan() plan {
+	return plan{Calls: 2, Settle: 500 * time.Millisecond, Window: time.Second, Interval: 100 * time.Millisecond}
+}
+
+func fullPlan() plan {
+	return plan{Calls: 4, Settle: 3 * time.Second, Window: 10 * time.Second, Interval: 250 * time.Millisecond}
+}
+
+// step is one measured state.
+type step struct {
+	Calls int
+	W     Window
+}
+
+// result is one system's run.
+type result struct {
+	Name    string
+	Idle    Window // ours: registered, MQTT connected, two devices paired
+	Steps   []step // 0..Calls
+	HeapKiB []uint64
+	// Parts is, for the first and the last step, the share of CPU time by
+	// part (see part) from a CPU profile taken in a window after the
+	// measurement (ours only).
+	Parts map[int]map[string]float64
+	// DiscountKiB is subtracted from the RSS slope per call (baresip's
+	// per-call copy of its aufile WAV).
+	DiscountKiB float64
+}
+
+// rssSlope is KiB per call by least squares over the steps (anon selects
+// RssAnon instead of VmRSS).
+func (r result) rssSlope(anon bool) float64 {
+	var xs, ys []float64
+	for _, s := range r.Steps {
+		xs = append(xs, float64(s.Calls))
+		if anon {
+			ys = append(ys, s.W.AnonKiB)
+		} else {
+			ys = append(ys, s.W.RSSKiB)
+		}
+	}
+	f, err := LeastSquares(xs, ys)
+	if err != nil {
+		return 0
+	}
+	return f.Slope - r.DiscountKiB
+}
+
+// rawRSSSlope is the VmRSS slope before any discount.
+func (r result) rawRSSSlope() float64 { return r.rssSlope(false) + r.DiscountKiB }
+
+// cpuSlope is CPU ms/s per call by least squares over the steps.
+func (r result) cpuSlope() float64 {
+	var xs, ys []float64
+	for _, s := range r.Steps {
+		xs = append(xs, float64(s.Calls))
+		ys = append(ys, s.W.CPUmsPerS)
+	}
+	f, err := LeastSquares(xs, ys)
+	if err != nil {
+		return 0
+	}
+	return f.Slope
+}
+
+// cpuPerCallNoSim is cpuPerCallAtMax with the CPU share of the simulated
+// hardware and the harness (by profile label) taken out of both ends.
+func (r result) cpuPerCallNoSim() float64 {
+	first, last := r.Steps[0], r.Steps[len(r.Steps)-1]
+	own := func(s step) float64 {
+		p := r.Parts[s.Calls]
+		return s.W.CPUmsPerS * (1 - p["sim"] - p["harness"])
+	}
+	return (own(last) - own(first)) / float64(last.Calls)
+}
+
+// cpuPerCallAtMax is (CPU at N calls − CPU at 0 calls) / N.
+func (r result) cpuPerCallAtMax() float64 {
+	first, last := r.Steps[0], r.Steps[len(r.Steps)-1]
+	return (last.W.CPUmsPerS - first.W.CPUmsPerS) / float64(last.Calls)
+}
+
+// farEnds are everything outside the measured process, in the test process:
+// the cloud's broker and portal, the PBX and the callers.
+type farEnds struct {
+	t      testing.TB
+	broker *broker.Broker
+	pbx    *pbx.PBX
+	cloud  *cloud.Client
+	phones []*softphone.Phone // callers 201..20N
+}
+
+// Extensions: the base's 101 (analog port), 103..105 (DECT devices);
+// baresip's 301..304; the callers 201..204.
+var (
+	baseExts    = []string{"101", "103", "104", "105"}
+	baresipExts = []string{"301", "302", "303", "304"}
+)
+
+func password(ext string) string { return "pw-" + ext }
+
+func startFarEnds(t testing.TB, ctx context.Context, callers int) *farEnds {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	f := &farEnds{t: t}
+	var err error
+	f.broker, err = broker.Start(broker.Options{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.broker.Close() })
+	users := map[string]string{}
+	for _, e := range append(append([]string{}, baseExts...), baresipExts...) {
+		users[e] = password(e)
+	}
+	for i := 1; i <= callers; i++ {
+		e := strconv.Itoa(200 + i)
+		users[e] = password(e)
+	}
+	f.pbx, err = pbx.New(pbx.Config{Users: users, Auth: true}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = f.pbx.Run(ctx) }()
+	f.cloud, err = cloud.Dial(ctx, cloud.Options{Brokers: []string{f.broker.URL()}, ClientID: "perf-portal", Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.cloud.Close)
+	for i := 1; i <= callers; i++ {
+		e := strconv.Itoa(200 + i)
+		p, err := softphone.New(softphone.Config{User: e, Password: password(e), DisplayName: "Caller " + e, Registrar: f.pbx.Addr(), ToneHz: 1000}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _ = p.Run(ctx) }()
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = p.Register(rctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("caller %s: %v", e, err)
+		}
+		f.phones = append(f.phones, p)
+	}
+	return f
+}
+
+// eventually polls cond every 50 ms until it holds or timeout passes.
+func eventually(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// call makes caller i (0-based) call ext and returns once answer() has been
+// done and the caller is connected. answer is called when ringing(ext)
+// holds (nil: the far end answers by itself).
+func (f *farEnds) call(ctx context.Context, i int, ext string, ringing func() bool, answer func()) {
+	f.t.Helper()
+	p := f.phones[i]
+	done := make(chan error, 1)
+	go func() {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		done <- p.Call(cctx, ext)
+	}()
+	if answer != nil {
+		eventually(f.t, ext+" ringing", 15*time.Second, ringing)
+		answer()
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			f.t.Fatalf("call %s → %s: %v", p.Addr(), ext, err)
+		}
+	case <-time.After(20 * time.Second):
+		f.t.Fatalf("call to %s not connected after 20 s", ext)
+	}
+	eventually(f.t, "caller "+strconv.Itoa(201+i)+" connected", 5*time.Second, func() bool { return p.State() == softphone.Connected })
+}
+
+// hangupAll ends every caller's call.
+func (f *farEnds) hangupAll(ctx context.Context) {
+	for _, p := range f.phones {
+		hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = p.Hangup(hctx)
+		cancel()
+	}
+}
+
+// checkAudio fails unless every one of the first n callers keeps receiving
+// RTP (the measured side is sending audio).
+func (f *farEnds) audioCounts(n int) []int {
+	c := make([]int, n)
+	for i := range n {
+		c[i] = f.phones[i].ReceivedPackets()
+	}
+	return c
+}
+
+func (f *farEnds) checkAudioFlowed(before []int, what string) {
+	f.t.Helper()
+	for i, b := range before {
+		if a := f.phones[i].ReceivedPackets(); a <= b+10 {
+			f.t.Fatalf("%s: caller %d received %d RTP packets during the window (%d → %d)", what, 201+i, a-b, b, a)
+		}
+		if st := f.phones[i].State(); st != softphone.Connected {
+			f.t.Fatalf("%s: caller %d is %q, not connected", what, 201+i, st)
+		}
+	}
+}
+
+// ---- the daemon under test -------------------------------------------------
+
+// child is the daemon process and its control connection.
+type child struct {
+	t    testing.TB
+	proc *testpeer.Proc
+	mu   sync.Mutex
+	conn net.Conn
+	rd   *bufio.Reader
+}
+
+func startChild(t testing.TB, brokerURL, base string) *child {
+	t.Helper()
+	ctlPort := testpeer.FreePort(t, false)
+	sipPort := testpeer.FreePort(t, false)
+	ctl := fmt.Sprintf("127.0.0.1:%d", ctlPort)
+	proc := testpeer.Start(t, "", os.Args[0], childArg,
+		"-broker", brokerURL, "-base-id", base, "-state-dir", t.TempDir(),
+		"-sip", fmt.Sprintf("127.0.0.1:%d", sipPort), "-control", ctl)
+	testpeer.WaitListening(t, ctl, 20*time.Second, proc)
+	c, err := net.Dial("tcp", ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &child{t: t, proc: proc, conn: c, rd: bufio.NewReader(c)}
+}
+
+func (c *child) pid() int { return c.proc.Cmd.Process.Pid }
+
+// do sends one command and decodes the answer's data into out (if not nil).
+func (c *child) do(out any, cmd ...string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := fmt.Fprintln(c.conn, strings.Join(cmd, " ")); err != nil {
+		return err
+	}
+	line, err := c.rd.ReadBytes('\n')
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd[0], err)
+	}
+	var resp struct {
+		Data  json.RawMessage `json:"data"`
+		Error string          `json:"error"`
+	}
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return fmt.Errorf("%s: answer %q: %w", cmd[0], line, err)
+	}
+	if resp.Error != "" {
+		return fmt.Errorf("%s: %s", cmd[0], resp.Error)
+	}
+	if out != nil {
+		return json.Unmarshal(resp.Data, out)
+	}
+	return nil
+}
+
+func (c *child) must(out any, cmd ...string) {
+	c.t.Helper()
+	if err := c.do(out, cmd...); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *child) status() childStatus {
+	c.t.Helper()
+	var s childStatus
+	c.must(&s, "status")
+	return s
+}
+
+func (c *child) registered(exts ...string) bool {
+	st := c.status()
+	n := 0
+	for _, r := range st.Daemon.Registrations {
+		for _, e := range exts {
+			if r.Extension == e && r.State == "registered" {
+				n++
+			}
+		}
+	}
+	return n == len(exts)
+}
+
+// pairDevice adds a simulated device of kind and registers it the way the
+// portal does (Register New Device, PIN), then assigns it to ext.
+func pairDevice(t testing.TB, ctx context.Context, c *child, f *farEnds, base, kind, ext string) string {
+	t.Helper()
+	var added struct{ Name string }
+	c.must(&added, "add", kind)
+	type res struct {
+		r   *provisioning.Result
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+		defer cancel()
+		r, err := f.cloud.RegisterDevice(rctx, base, 40*time.Second, "1234", nil)
+		done <- res{r, err}
+	}()
+	var r res
+	eventually(t, "registration window open", 15*time.Second, func() bool {
+		select {
+		case r = <-done:
+			t.Fatalf("register-device ended before the window opened: %+v %v", r.r, r.err)
+		default:
+		}
+		return c.status().RegOpen
+	})
+	c.must(nil, "pair", added.Name, "1234")
+	r = <-done
+	if r.err != nil || r.r == nil || r.r.Device == nil {
+		t.Fatalf("register %s: %+v %v", kind, r.r, r.err)
+	}
+	actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if _, err := f.cloud.AssignDevice(actx, base, ext, r.r.Device.ID); err != nil {
+		t.Fatalf("assign %s to %s: %v", r.r.Device.ID, ext, err)
+	}
+	return added.Name
+}
+
+// part attributes a CPU sample to the innermost project code on its stack:
+// "sim" for the simulated hardware (basestation/sim/...: the SLIC model,
+// the phone, the DECT module emulator and its devices) and what it calls,
+// "harness" for this package's child, "daemon" for the rest of the
+// project (internal/daemon, fxs, dect, sipua, provisioning), "runtime" when
+// no project code is on the stack (GC, scheduler, third-party goroutines
+// such as the MQTT client's).
+func part(stack []string) string {
+	for _, fn := range stack {
+		if !strings.HasPrefix(fn, "basestation/") {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(fn, "basestation/sim/"), strings.HasPrefix(fn, "basestation/sim."):
+			return "sim"
+		case strings.HasPrefix(fn, "basestation/internal/perf"):
+			return "harness"
+		}
+		return "daemon"
+	}
+	return "runtime"
+}
+
+// profileParts takes a CPU profile of the child for d and returns the
+// share of CPU time by "part" label.
+func profileParts(t testing.TB, c *child, d time.Duration) map[string]float64 {
+	t.Helper()
+	path := t.TempDir() + "/cpu.pprof"
+	c.must(nil, "profile-start", path)
+	time.Sleep(d)
+	c.must(nil, "profile-stop")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot, err := CPUByStack(b, part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, v := range tot {
+		sum += v
+	}
+	out := map[string]float64{}
+	for k, v := range tot {
+		if sum > 0 {
+			out[k] = float64(v) / float64(sum)
+		}
+	}
+	return out
+}
+
+// measureOurs runs the daemon process through idle and 0..p.Calls calls.
+func measureOurs(t testing.TB, ctx context.Context, f *farEnds, p plan) result {
+	t.Helper()
+	const base = "perf-base"
+	c := startChild(t, f.broker.URL(), base)
+	host, _, _ := net.SplitHostPort(f.pbx.Addr())
+	cfg := &provisioning.Config{
+		Schema:  provisioning.SchemaVersion,
+		Base:    base,
+		Version: 1,
+		System:  provisioning.System{Registrars: []string{"sip:" + f.pbx.Addr()}, ToneRegion: "US", TimeZone: "UTC"},
+	}
+	for _, e := range baseExts {
+		x := provisioning.Extension{Number: e, DisplayName: "User " + e,
+			SIP: provisioning.SIPAccount{User: e, Password: password(e), Domain: host}, CallerID: "+1613555" + "0" + e}
+		if e == "101" {
+			x.Devices.Port = provisioning.PortDeviceID
+		}
+		cfg.Extensions = append(cfg.Extensions, x)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	if _, err := f.cloud.Push(pctx, cfg, nil); err != nil {
+		cancel()
+		t.Fatalf("pushing the configuration: %v", err)
+	}
+	cancel()
+	eventually(t, "101 registered", 20*time.Second, func() bool { return c.registered("101") })
+	eventually(t, "DECT module ready", 20*time.Second, func() bool { return c.status().Daemon.RadioReady })
+
+	// Idle: registered, MQTT connected, two devices paired.
+	endpoints := []string{"port"}
+	endpoints = append(endpoints, pairDevice(t, ctx, c, f, base, "linx", "103"))
+	endpoints = append(endpoints, pairDevice(t, ctx, c, f, base, "headset", "104"))
+	eventually(t, "101, 103, 104 registered", 20*time.Second, func() bool { return c.registered("101", "103", "104") })
+	if st := c.status(); !st.Daemon.CloudConnected || len(st.Daemon.Devices) != 2 {
+		t.Fatalf("idle state: cloud connected %v, %d devices paired", st.Daemon.CloudConnected, len(st.Daemon.Devices))
+	}
+	r := result{Name: "basestationd (perf-child)"}
+	time.Sleep(2 * p.Settle)
+	var err error
+	if r.Idle, err = MeasureWindow(ctx, c.pid(), p.Window, p.Interval); err != nil {
+		t.Fatal(err)
+	}
+	// A fourth endpoint for the fourth call.
+	if p.Calls >= 4 {
+		endpoints = append(endpoints, pairDevice(t, ctx, c, f, base, "linx", "105"))
+		eventually(t, "105 registered", 20*time.Second, func() bool { return c.registered("105") })
+	}
+	if p.Calls > len(endpoints) {
+		t.Fatalf("plan has %d calls, the base has %d endpoints", p.Calls, len(endpoints))
+	}
+	defer f.hangupAll(ctx)
+	for n := 0; n <= p.Calls; n++ {
+		if n > 0 {
+			ep, ext := endpoints[n-1], baseExts[n-1]
+			ringing := func() bool {
+				st := c.status()
+				if ep == "port" {
+					return st.PhoneRinging
+				}
+				return st.Devices[ep].Call == "ringing"
+			}
+			f.call(ctx, n-1, ext, ringing, func() { c.must(nil, "answer", ep) })
+			if ep != "port" {
+				c.must(nil, "speech", ep, strconv.Itoa(400+100*n))
+			}
+		}
+		time.Sleep(p.Settle)
+		before := f.audioCounts(n)
+		st0 := c.status()
+		w, err := MeasureWindow(ctx, c.pid(), p.Window, p.Interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.checkAudioFlowed(before, fmt.Sprintf("ours, %d calls", n))
+		st1 := c.status()
+		for _, ep := range endpoints[:n] {
+			if ep == "port" {
+				continue
+			}
+			if st1.Devices[ep].HeardFrame <= st0.Devices[ep].HeardFrame {
+				t.Fatalf("ours, %d calls: device %s heard no audio in the window", n, ep)
+			}
+		}
+		r.Steps = append(r.Steps, step{Calls: n, W: w})
+		r.HeapKiB = append(r.HeapKiB, st1.HeapInuseKiB)
+		if n == 0 || n == p.Calls {
+			if r.Parts == nil {
+				r.Parts = map[int]map[string]float64{}
+			}
+			r.Parts[n] = profileParts(t, c, p.Window)
+		}
+	}
+	for _, ep := range endpoints {
+		_ = c.do(nil, "hangup", ep)
+	}
+	return r
+}
+
+// ---- baresip ---------------------------------------------------------------
+
+// writeWAV writes an 8 kHz mono 16-bit WAV of a 440 Hz tone and returns its
+// data size in bytes.
+func writeWAV(path string, d time.Duration) (int, error) {
+	n := int(d.Seconds() * 8000)
+	data := make([]byte, 44+2*n)
+	copy(data, "RIFF")
+	le32 := func(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24) }
+	le16 := func(b []byte, v uint16) { b[0], b[1] = byte(v), byte(v>>8) }
+	le32(data[4:], uint32(36+2*n))
+	copy(data[8:], "WAVEfmt ")
+	le32(data[16:], 16)
+	le16(data[20:], 1)
+	le16(data[22:], 1)
+	le32(data[24:], 8000)
+	le32(data[28:], 16000)
+	le16(data[32:], 2)
+	le16(data[34:], 16)
+	copy(data[36:], "data")
+	le32(data[40:], uint32(2*n))
+	// A 440 Hz tone from a 8000/440 phase accumulator, integer only.
+	for i := range n {
+		ph := (i * 440 % 8000) * 4 // 0..32000 over one period
+		var v int
+		switch {
+		case ph < 8000:
+			v = ph
+		case ph < 24000:
+			v = 16000 - ph
+		default:
+			v = ph - 32000
+		}
+		le16(data[44+2*i:], uint16(int16(v)))
+	}
+	return 2 * n, os.WriteFile(path, data, 0o644)
+}
+
+// measureBaresip runs baresip with four accounts at the same PBX through
+// 0..p.Calls calls from the same callers.
+func measureBaresip(t testing.TB, ctx context.Context, f *farEnds, p plan) result {
+	t.Helper()
+	bin := testpeer.Require(t, "baresip")[0]
+	dir := t.TempDir()
+	// The longest call lives through every step after the first.
+	wavDur := time.Duration(p.Calls)*(p.Settle+p.Window) + 30*time.Second
+	wavBytes, err := writeWAV(dir+"/src.wav", wavDur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sipPort := testpeer.FreePort(t, true)
+	rtp := testpeer.FreePort(t, false)
+	conf := fmt.Sprintf(`poll_method epoll
+sip_listen 127.0.0.1:%d
+net_interface 127.0.0.1
+dns_server 127.0.0.1:53
+call_local_timeout 120
+call_max_calls %d
+audio_player aubridge,null
+audio_alert aubridge,null
+audio_source aufile,%s/src.wav
+ausrc_srate 8000
+ausrc_channels 1
+auplay_srate 8000
+auplay_channels 1
+ausrc_format s16
+auplay_format s16
+auenc_format s16
+audec_format s16
+audio_buffer 20-160
+jitter_buffer_delay 1-10
+rtp_ports %d-%d
+rtcp_mux no
+rtp_tos 0
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module aubridge.so
+module_tmp account.so
+module_app menu.so
+`, sipPort, max(p.Calls, 1)+1, dir, rtp, rtp+40)
+	if err := os.WriteFile(dir+"/config", []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var acc strings.Builder
+	for _, e := range baresipExts {
+		fmt.Fprintf(&acc, "<sip:%s@%s>;auth_pass=%s;answermode=auto;audio_codecs=PCMU;regint=600;ptime=20\n", e, f.pbx.Addr(), password(e))
+	}
+	if err := os.WriteFile(dir+"/accounts", []byte(acc.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	proc := testpeer.Start(t, dir, bin, "-f", dir, "-4", "-n", "127.0.0.1")
+	eventually(t, "baresip's accounts registered", 20*time.Second, func() bool {
+		if proc.Exited() {
+			t.Fatalf("baresip exited:\n%s", proc.Output())
+		}
+		n := 0
+		for _, r := range f.pbx.Registrations() {
+			for _, e := range baresipExts {
+				if r.Ext == e {
+					n++
+				}
+			}
+		}
+		return n == len(baresipExts)
+	})
+	pid := proc.Cmd.Process.Pid
+	// aufile reads the whole file into memory for each call: that copy is
+	// discounted from the per-call slope (performance.md §1, §9).
+	r := result{Name: "baresip 1.0.0", DiscountKiB: float64(wavBytes) / 1024}
+	time.Sleep(2 * p.Settle)
+	if r.Idle, err = MeasureWindow(ctx, pid, p.Window, p.Interval); err != nil {
+		t.Fatal(err)
+	}
+	defer f.hangupAll(ctx)
+	for n := 0; n <= p.Calls; n++ {
+		if n > 0 {
+			f.call(ctx, n-1, baresipExts[n-1], nil, nil)
+		}
+		time.Sleep(p.Settle)
+		before := f.audioCounts(n)
+		w, err := MeasureWindow(ctx, pid, p.Window, p.Interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.checkAudioFlowed(before, fmt.Sprintf("baresip, %d calls", n))
+		r.Steps = append(r.Steps, step{Calls: n, W: w})
+	}
+	return r
+}

@@ -1,0 +1,183 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// full reports whether the full measurement was asked for.
+func full() bool { return os.Getenv("BASESTATION_PERF") == "1" }
+
+func runs() int {
+	n, err := strconv.Atoi(os.Getenv("BASESTATION_PERF_RUNS"))
+	if err != nil || n < 1 {
+		return 1
+	}
+	return min(n, 9)
+}
+
+// comparison is ours and baresip over one or more alternating runs.
+type comparison struct {
+	ours, bare []result
+}
+
+// run measures both systems, alternating which goes first.
+func runComparison(t testing.TB, p plan, n int) comparison {
+	t.Helper()
+	var cmp comparison
+	for i := range n {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		f := startFarEnds(t, ctx, p.Calls)
+		if i%2 == 0 {
+			cmp.ours = append(cmp.ours, measureOurs(t, ctx, f, p))
+			cmp.bare = append(cmp.bare, measureBaresip(t, ctx, f, p))
+		} else {
+			cmp.bare = append(cmp.bare, measureBaresip(t, ctx, f, p))
+			cmp.ours = append(cmp.ours, measureOurs(t, ctx, f, p))
+		}
+		cancel()
+	}
+	return cmp
+}
+
+// figures are the medians over the runs.
+type figures struct {
+	IdleRSS, IdleAnon         float64 // KiB
+	RSSPerCall, AnonPerCall   float64 // KiB per call (discounted for baresip)
+	RawRSSPerCall             float64
+	CPUIdle                   float64 // ms/s
+	CPUSlope, CPUPerCallAtMax float64 // ms/s per call
+	CPUAtMax                  float64 // ms/s at the most calls
+	CPUPerCallNoSim           float64 // ours: without the simulated hardware's share
+}
+
+func summarize(rs []result) figures {
+	var f [10][]float64
+	for _, r := range rs {
+		last := r.Steps[len(r.Steps)-1]
+		for i, v := range []float64{r.Idle.RSSKiB, r.Idle.AnonKiB, r.rssSlope(false), r.rssSlope(true), r.rawRSSSlope(),
+			r.Steps[0].W.CPUmsPerS, r.cpuSlope(), r.cpuPerCallAtMax(), last.W.CPUmsPerS} {
+			f[i] = append(f[i], v)
+		}
+	}
+	for _, r := range rs {
+		if r.Parts != nil {
+			f[9] = append(f[9], r.cpuPerCallNoSim())
+		}
+	}
+	return figures{Median(f[0]), Median(f[1]), Median(f[2]), Median(f[3]), Median(f[4]), Median(f[5]), Median(f[6]), Median(f[7]), Median(f[8]), Median(f[9])}
+}
+
+func (c comparison) table(p plan) string {
+	o, b := summarize(c.ours), summarize(c.bare)
+	var s strings.Builder
+	race := ""
+	if raceEnabled {
+		race = " — RACE BUILD: figures not representative"
+	}
+	fmt.Fprintf(&s, "%d run(s), %d calls max, %v windows, medians%s\n", len(c.ours), p.Calls, p.Window, race)
+	fmt.Fprintf(&s, "%-34s %14s %14s %8s\n", "metric", "basestationd", "baresip", "ratio")
+	row := func(name string, a, bb float64, unit string) {
+		ratio := "-"
+		if bb != 0 {
+			ratio = fmt.Sprintf("%.2f", a/bb)
+		}
+		fmt.Fprintf(&s, "%-34s %14s %14s %8s\n", name, fmt.Sprintf("%.1f %s", a, unit), fmt.Sprintf("%.1f %s", bb, unit), ratio)
+	}
+	row("idle VmRSS", o.IdleRSS, b.IdleRSS, "KiB")
+	row("idle RssAnon", o.IdleAnon, b.IdleAnon, "KiB")
+	row("VmRSS per call (slope)", o.RSSPerCall, b.RSSPerCall, "KiB")
+	row("RssAnon per call (slope)", o.AnonPerCall, b.AnonPerCall, "KiB")
+	row("VmRSS per call, raw", o.RawRSSPerCall, b.RawRSSPerCall, "KiB")
+	row("CPU at 0 calls", o.CPUIdle, b.CPUIdle, "ms/s")
+	row(fmt.Sprintf("CPU at %d calls", p.Calls), o.CPUAtMax, b.CPUAtMax, "ms/s")
+	row("CPU per call (slope)", o.CPUSlope, b.CPUSlope, "ms/s")
+	row(fmt.Sprintf("CPU per call at %d calls", p.Calls), o.CPUPerCallAtMax, b.CPUPerCallAtMax, "ms/s")
+	row(fmt.Sprintf("  same, sim hardware's share out"), o.CPUPerCallNoSim, b.CPUPerCallAtMax, "ms/s")
+	fmt.Fprintf(&s, "per-step (calls: VmRSS KiB / RssAnon KiB / CPU ms/s):\n")
+	for i := range c.ours {
+		for _, r := range []result{c.ours[i], c.bare[i]} {
+			fmt.Fprintf(&s, "  run %d %-26s idle %.0f/%.0f/%.2f;", i+1, r.Name, r.Idle.RSSKiB, r.Idle.AnonKiB, r.Idle.CPUmsPerS)
+			for _, st := range r.Steps {
+				fmt.Fprintf(&s, " %d: %.0f/%.0f/%.2f", st.Calls, st.W.RSSKiB, st.W.AnonKiB, st.W.CPUmsPerS)
+			}
+			if len(r.HeapKiB) > 0 {
+				fmt.Fprintf(&s, " (Go heap in use KiB %v)", r.HeapKiB)
+			}
+			for _, n := range []int{0, p.Calls} {
+				if parts, ok := r.Parts[n]; ok {
+					fmt.Fprintf(&s, " [CPU share at %d calls: daemon %.0f%%, sim %.0f%%, harness %.0f%%, runtime %.0f%%]", n, 100*parts["daemon"], 100*parts["sim"], 100*parts["harness"], 100*parts["runtime"])
+				}
+			}
+			if r.DiscountKiB > 0 {
+				fmt.Fprintf(&s, " (aufile %.0f KiB/call discounted)", r.DiscountKiB)
+			}
+			s.WriteString("\n")
+		}
+	}
+	return s.String()
+}
+
+// TestDaemonVsBaresip runs the comparison: by default the short form (1 s
+// windows, 0..2 calls), with BASESTATION_PERF=1 the full one. It checks
+// that every step really carried its calls (RTP reaching every caller and
+// every DECT device during the window) and that the readings are sane; the
+// figures are logged, never asserted against a target.
+func TestDaemonVsBaresip(t *testing.T) {
+	p := shortPlan()
+	n := 1
+	if full() && !testing.Short() {
+		p, n = fullPlan(), runs()
+	}
+	cmp := runComparison(t, p, n)
+	for _, rs := range [][]result{cmp.ours, cmp.bare} {
+		for _, r := range rs {
+			if len(r.Steps) != p.Calls+1 {
+				t.Fatalf("%s: %d steps", r.Name, len(r.Steps))
+			}
+			for _, st := range append([]step{{W: r.Idle}}, r.Steps...) {
+				if st.W.RSSKiB < 1024 || st.W.AnonKiB <= 0 || st.W.Samples < 2 || st.W.CPUms < 0 {
+					t.Fatalf("%s, %d calls: implausible reading %+v", r.Name, st.Calls, st.W)
+				}
+			}
+			// Calls cost CPU: the process with the most calls used some.
+			if last := r.Steps[len(r.Steps)-1].W; last.CPUms <= 0 {
+				t.Fatalf("%s: no CPU time at %d calls: %+v", r.Name, p.Calls, last)
+			}
+		}
+	}
+	t.Logf("\n%s", cmp.table(p))
+}
+
+// BenchmarkDaemonVsBaresip reports the comparison as benchmark metrics:
+// -short gives the short form; otherwise the full one (10 s windows, 4
+// calls, BASESTATION_PERF_RUNS runs). One iteration is one whole run.
+func BenchmarkDaemonVsBaresip(b *testing.B) {
+	p, n := fullPlan(), runs()
+	if testing.Short() {
+		p, n = shortPlan(), 1
+	}
+	var cmp comparison
+	for b.Loop() {
+		cmp = runComparison(b, p, n)
+	}
+	o, r := summarize(cmp.ours), summarize(cmp.bare)
+	b.ReportMetric(o.IdleRSS, "idle-RSS-KiB")
+	b.ReportMetric(r.IdleRSS, "baresip-idle-RSS-KiB")
+	b.ReportMetric(o.RSSPerCall, "RSS-KiB/call")
+	b.ReportMetric(r.RSSPerCall, "baresip-RSS-KiB/call")
+	b.ReportMetric(o.CPUPerCallAtMax, "CPU-ms/s/call")
+	b.ReportMetric(r.CPUPerCallAtMax, "baresip-CPU-ms/s/call")
+	if r.CPUPerCallAtMax > 0 {
+		b.ReportMetric(o.CPUPerCallAtMax/r.CPUPerCallAtMax, "CPU/call-ratio")
+	}
+	if r.IdleRSS > 0 {
+		b.ReportMetric(o.IdleRSS/r.IdleRSS, "idle-RSS-ratio")
+	}
+	b.Logf("\n%s", cmp.table(p))
+}
