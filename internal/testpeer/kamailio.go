@@ -246,6 +246,17 @@ route[VOICEMAIL] {
 	xlog("L_INFO", "MARK-MWI-SUBSCRIBED $fU callid=$ci contact=$ct expires=$var(exp)\n");
 }
 
+# Requests kamailio sends itself (the voicemail NOTIFYs): log them and
+# their replies.
+event_route[tm:local-request] {
+	xlog("L_INFO", "MARK-LOCAL $rm $ru callid=$ci\n");
+	t_on_reply("LOCALREPLY");
+}
+
+onreply_route[LOCALREPLY] {
+	xlog("L_INFO", "MARK-LOCAL-REPLY $rs $rr $rm callid=$ci cseq=$cs\n");
+}
+
 failure_route[FAIL] {
 	xlog("L_INFO", "MARK-FAILURE $rm $T_reply_code\n");
 }
@@ -394,10 +405,22 @@ func (k *Kamailio) NotifyMWI(user string, cseq, newMsgs, oldMsgs int) (string, e
 		"Content-Type: application/simple-message-summary\r\n",
 		aor, s.NotifierTag, aor, s.SubscriberTag, s.CallID, cseq, k.Addr())
 	body := fmt.Sprintf("Messages-Waiting: %s\r\nMessage-Account: %s\r\nVoice-Message: %d/%d (0/0)\r\n", waiting, aor, newMsgs, oldMsgs)
-	out, err := k.RPC("tm.t_uac_wait", "NOTIFY", s.Contact, ".", ".", hdrs, body)
-	if err != nil {
+	if out, err := k.RPC("tm.t_uac_start", "NOTIFY", s.Contact, ".", ".", hdrs, body); err != nil {
 		return out, err
 	}
-	first := strings.TrimSpace(strings.SplitN(strings.TrimSpace(out), "\n", 2)[0])
-	return first, nil
+	// The binrpc transport cannot wait for the reply: kamailio logs it.
+	marker := fmt.Sprintf("callid=%s cseq=%d", s.CallID, cseq)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, l := range strings.Split(k.Proc.Output(), "\n") {
+			if i := strings.Index(l, "MARK-LOCAL-REPLY "); i >= 0 && strings.HasSuffix(l, marker) {
+				if f := strings.Fields(l[i:]); len(f) >= 3 && f[1] >= "200" {
+					st := l[i+len("MARK-LOCAL-REPLY "):]
+					return strings.TrimSpace(st[:strings.Index(st, " NOTIFY ")]), nil
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "", fmt.Errorf("kamailio: no final reply to the NOTIFY (%s) within 5 s", marker)
 }
