@@ -354,6 +354,9 @@ func ParseWAV(b []byte) ([]int16, int, error) {
 				return nil, 0, fmt.Errorf("wav: %d bits per sample, want 16", bits)
 			}
 			rate = int(binary.LittleEndian.Uint32(body[4:]))
+			if rate <= 0 || rate > 384000 {
+				return nil, 0, fmt.Errorf("wav: sample rate %d", rate)
+			}
 		case "data":
 			if rate == 0 {
 				return nil, 0, errors.New("wav: data chunk before fmt chunk")
