@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"basestation/internal/testpeer"
+	"basestation/provisioning"
 )
 
 // Issue 6, second item, against kamailio and baresip: the analog phone
@@ -18,6 +19,9 @@ import (
 // its CALL_INCOMING event names Alice Analog. Bob answers, audio crosses
 // both ways (the phone's ear hears Bob's 1000 Hz; Bob's recording carries
 // the phone's 700 Hz); the analog phone hangs up and Bob's call closes.
+// Then the portal changes 101's caller ID to a number the PBX does not
+// allow 101: the next call offers it, kamailio refuses it and asserts
+// 101's own identity.
 func TestAnalogPhoneCallsBaresipWithCallerID(t *testing.T) {
 	o := startOffice(t)
 	bob := o.phone("102", 1000, true)
@@ -67,4 +71,27 @@ func TestAnalogPhoneCallsBaresipWithCallerID(t *testing.T) {
 	bob.MustEvent(t, "CALL_CLOSED", 5*time.Second)
 	o.eventually("the port idle", 5*time.Second, o.linesIdle)
 	recordedTone(t, bob, 700)
+
+	// The administrator changes 101's caller ID to a number the PBX does
+	// not let 101 use: the base offers it at once (no restart), the PBX
+	// refuses it and asserts 101's own identity instead.
+	if _, err := o.cloud.SetExtension(ctx, baseID, "101", func(e *provisioning.Extension) error {
+		e.CallerID = "+16135559999"
+		return nil
+	}); err != nil {
+		t.Fatalf("changing 101's caller ID: %v", err)
+	}
+	ph.OffHook()
+	o.eventually("dial tone", 3*time.Second, func() bool { return ph.Hearing() == "dial" })
+	if err := ph.DialDTMF(ctx, "102"); err != nil {
+		t.Fatal(err)
+	}
+	bob.MustEvent(t, "CALL_INCOMING", 10*time.Second)
+	o.k.WaitLog(t, "MARK-PPI-REFUSED 101 may not use +16135559999", time.Second)
+	invites = sipTrace(bob, "INVITE sip:102", "CSeq: ")
+	if len(invites) < 2 || !strings.Contains(invites[len(invites)-1], `P-Asserted-Identity: "Alice Analog" <sip:101@127.0.0.1>`) {
+		t.Errorf("the second INVITE baresip received does not assert 101's own identity:\n%v", invites)
+	}
+	ph.OnHook()
+	bob.MustEvent(t, "CALL_CLOSED", 5*time.Second)
 }
