@@ -16,7 +16,9 @@ import (
 // both showing Bob's caller ID. The Linx answers: the analog phone stops
 // ringing, audio flows both ways (the Linx hears Bob's 1000 Hz WAV; Bob's
 // own recording carries the Linx's 600 Hz). The Linx hangs up: Bob's call
-// closes and every line of the base is idle.
+// closes and every line of the base is idle. A second call is answered
+// by the analog phone: the Linx stops alerting, and when Bob hangs up the
+// analog phone hears busy tone.
 func TestLinxAndAnalogPhoneRingTogetherForBaresip(t *testing.T) {
 	o := startOffice(t)
 	bob := o.phone("102", 1000, false)
@@ -95,4 +97,22 @@ func TestLinxAndAnalogPhoneRingTogetherForBaresip(t *testing.T) {
 		t.Errorf("the Linx is %q after hanging up", st.Call)
 	}
 	recordedTone(t, bob, 600)
+
+	// Bob calls again; this time the analog phone answers first: the
+	// Linx stops alerting. Bob hangs up: the analog phone hears busy tone.
+	if err := bob.Command("dial", "sip:101@"+o.k.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	o.eventually("the Linx rings again", 10*time.Second, func() bool { return linx.State().Call == radio.CallRinging })
+	o.board.Phone.OffHook()
+	bob.MustEvent(t, "CALL_ESTABLISHED", 5*time.Second)
+	o.eventually("the Linx stops ringing", 3*time.Second, func() bool { return linx.State().Call == radio.CallIdle })
+	o.eventually("the analog phone hears Bob's 1000 Hz", 5*time.Second, func() bool { return near(o.earHz(), 1000, 15) })
+	if err := bob.Command("hangup", ""); err != nil {
+		t.Fatal(err)
+	}
+	bob.MustEvent(t, "CALL_CLOSED", 5*time.Second)
+	o.eventually("busy tone after Bob hangs up", 5*time.Second, func() bool { return o.board.Phone.Hearing() == "busy" })
+	o.board.Phone.OnHook()
+	o.eventually("every line of the base idle", 5*time.Second, o.linesIdle)
 }
