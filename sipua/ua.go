@@ -169,18 +169,12 @@ func (u *UA) Run(ctx context.Context) error {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 489, "Bad Event", nil))
 	})
 
-	pc, err := net.ListenPacket("udp", listen)
+	pc, tl, err := listenPair(listen)
 	if err != nil {
 		ua.Close()
-		return fmt.Errorf("sipua: listen udp %s: %w", listen, err)
+		return err
 	}
 	laddr := pc.LocalAddr().(*net.UDPAddr)
-	tl, err := net.Listen("tcp", laddr.String())
-	if err != nil {
-		pc.Close()
-		ua.Close()
-		return fmt.Errorf("sipua: listen tcp %s: %w", laddr, err)
-	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	u.mu.Lock()
@@ -407,3 +401,32 @@ func hostPortDefault(s string, tr Transport) (string, int) {
 
 // sipTransport returns the sipgo transport name.
 func (tr Transport) sip() string { return strings.ToUpper(string(tr)) }
+
+// listenPair opens the UDP and TCP listeners on one port. With port 0 the
+// kernel picks the UDP port; if that number is taken for TCP, another is
+// tried (a few times) rather than failing the user agent.
+func listenPair(listen string) (net.PacketConn, net.Listener, error) {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sipua: listen address %q: %w", listen, err)
+	}
+	tries := 1
+	if port == "0" {
+		tries = 20
+	}
+	var last error
+	for range tries {
+		pc, err := net.ListenPacket("udp", listen)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sipua: listen udp %s: %w", listen, err)
+		}
+		laddr := pc.LocalAddr().(*net.UDPAddr)
+		tl, err := net.Listen("tcp", laddr.String())
+		if err == nil {
+			return pc, tl, nil
+		}
+		pc.Close()
+		last = fmt.Errorf("sipua: listen tcp %s: %w", laddr, err)
+	}
+	return nil, nil, last
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -288,4 +289,32 @@ func FuzzRouteSet(f *testing.F) {
 			_ = u.String()
 		}
 	})
+}
+
+// With port 0, a UDP port whose number is taken for TCP is skipped, not
+// fatal.
+func TestListenPairSkipsATakenTCPPort(t *testing.T) {
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	pc, tl, err := listenPair("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := pc.LocalAddr().(*net.UDPAddr).Port
+	if tl.Addr().(*net.TCPAddr).Port != port {
+		t.Fatalf("UDP %d and TCP %v differ", port, tl.Addr())
+	}
+	pc.Close()
+	// Keep TCP on that port and ask for it explicitly: a clear error.
+	held = append(held, tl)
+	if _, _, err := listenPair(fmt.Sprintf("127.0.0.1:%d", port)); err == nil || !strings.Contains(err.Error(), "listen tcp") {
+		t.Fatalf("taken port: %v", err)
+	}
+	if _, _, err := listenPair("no-port"); err == nil || !strings.Contains(err.Error(), "no-port") {
+		t.Fatalf("bad address: %v", err)
+	}
 }
