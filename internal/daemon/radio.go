@@ -33,6 +33,9 @@ func (r *radioAdapter) OpenRegistration(ctx context.Context, window time.Duratio
 	}
 	d.pairing = ch
 	d.mu.Unlock()
+	// Just after start-up (or a module reset) the radio module may still
+	// be booting: give it a moment rather than refusing the administrator.
+	d.waitRadioReady(ctx, 5*time.Second)
 	if err := d.radio.OpenRegistration(ctx, window, pin); err != nil {
 		d.mu.Lock()
 		d.pairing = nil
@@ -253,4 +256,23 @@ func (d *Daemon) ensureEndpointLocked(id string, dev *dect.Device) *dectEndpoint
 	ep := &dectEndpoint{dev: dev, line: &lineState{}, tz: d.location}
 	d.dectEP[id] = ep
 	return ep
+}
+
+// waitRadioReady waits up to max (or ctx) for the DECT module to be ready.
+func (d *Daemon) waitRadioReady(ctx context.Context, max time.Duration) {
+	if d.radio.Ready() {
+		return
+	}
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.After(max)
+	for !d.radio.Ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline:
+			return
+		case <-t.C:
+		}
+	}
 }
