@@ -126,3 +126,45 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Register New Device straight after start-up succeeds: the daemon waits
+// for the DECT module to finish booting instead of refusing.
+func TestRegisterRightAfterStart(t *testing.T) {
+	b, err := sim.NewBoard(sim.Config{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := Defaults()
+	cfg.StateDir = t.TempDir()
+	cfg.MQTT.Broker = "tcp://127.0.0.1:1"
+	cfg.SIP.Listen = "127.0.0.1:0"
+	d, err := New(cfg, Options{Board: b.HAL(), Log: quiet(), SIP: func(c *sipua.Config) { c.RTPPortMin, c.RTPPortMax = 0, 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
+	defer ocancel()
+	ch, err := (*radioAdapter)(d).OpenRegistration(octx, 30*time.Second, "1234")
+	if err != nil {
+		t.Fatalf("OpenRegistration right after start: %v", err)
+	}
+	if !b.Radio.RegistrationOpen() {
+		t.Fatal("the module's window is not open")
+	}
+	if err := (*radioAdapter)(d).CloseRegistration(octx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-ch:
+		if p.Err == nil {
+			t.Fatalf("closed window reported a pairing: %+v", p)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no outcome after closing the window")
+	}
+}
