@@ -341,7 +341,10 @@ func TestLastWillOnConnectionLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer br.Close()
+	// Registered first, so it runs last: after the agent and the observer
+	// have disconnected (mochi's Close waits for its clients' goroutines,
+	// and closing it under connected clients hung here once).
+	t.Cleanup(func() { br.Close() })
 	e := &env{name: "mochi", url: br.URL()}
 	b := startBase(t, e, t.TempDir(), nil)
 	c := dialCloud(t, e)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
@@ -121,10 +122,26 @@ func (b *Broker) Kick(clientID string) bool {
 
 // Close stops the broker and disconnects every client. Clients get no
 // DISCONNECT, so their wills are not published by this broker (it is gone).
+//
+// mochi's Close closes the listeners, then waits for every client
+// goroutine; one blocked on a peer that stopped reading would hold it
+// forever. Close gives up waiting after closeWait (the listeners are
+// closed by then, the port is free) and says so.
 func (b *Broker) Close() error {
-	b.closeOnce.Do(func() { b.closeErr = b.srv.Close() })
+	b.closeOnce.Do(func() {
+		done := make(chan error, 1)
+		go func() { done <- b.srv.Close() }()
+		select {
+		case b.closeErr = <-done:
+		case <-time.After(closeWait):
+			b.closeErr = fmt.Errorf("broker %s: clients still shutting down after %v", b.Addr(), closeWait)
+		}
+	})
 	return b.closeErr
 }
+
+// closeWait bounds how long Close waits for client goroutines.
+const closeWait = 5 * time.Second
 
 // authHook admits clients and applies the optional ACL.
 type authHook struct {
