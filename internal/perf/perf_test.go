@@ -3,6 +3,7 @@ package perf
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +25,7 @@ func runs() int {
 // comparison is ours and baresip over one or more alternating runs.
 type comparison struct {
 	ours, bare []result
+	binary     []Window // the basestationd binary, 106 registered, no devices
 }
 
 // run measures both systems, alternating which goes first.
@@ -33,6 +35,7 @@ func runComparison(t testing.TB, p plan, n int) comparison {
 	for i := range n {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		f := startFarEnds(t, ctx, p.Calls)
+		cmp.binary = append(cmp.binary, measureBinary(t, ctx, f, p))
 		if i%2 == 0 {
 			cmp.ours = append(cmp.ours, measureOurs(t, ctx, f, p))
 			cmp.bare = append(cmp.bare, measureBaresip(t, ctx, f, p))
@@ -43,6 +46,20 @@ func runComparison(t testing.TB, p plan, n int) comparison {
 		cancel()
 	}
 	return cmp
+}
+
+// noDevices returns the medians of the basestationd binary and of the
+// perf-child in the same state (registered, MQTT connected, no device):
+// their difference is what hosting the daemon in the test binary adds.
+func (c comparison) noDevices() (bin, kid Window) {
+	var b, k [3][]float64
+	for i, w := range c.binary {
+		n := c.ours[i].NoDevices
+		b[0], b[1], b[2] = append(b[0], w.RSSKiB), append(b[1], w.AnonKiB), append(b[2], w.CPUmsPerS)
+		k[0], k[1], k[2] = append(k[0], n.RSSKiB), append(k[1], n.AnonKiB), append(k[2], n.CPUmsPerS)
+	}
+	return Window{RSSKiB: Median(b[0]), AnonKiB: Median(b[1]), CPUmsPerS: Median(b[2])},
+		Window{RSSKiB: Median(k[0]), AnonKiB: Median(k[1]), CPUmsPerS: Median(k[2])}
 }
 
 // figures are the medians over the runs.
@@ -66,7 +83,7 @@ func summarize(rs []result) figures {
 		}
 	}
 	for _, r := range rs {
-		if r.Parts != nil {
+		if r.Parts[0] != nil && r.Parts[r.Steps[len(r.Steps)-1].Calls] != nil {
 			f[9] = append(f[9], r.cpuPerCallNoSim())
 		}
 	}
@@ -89,8 +106,13 @@ func (c comparison) table(p plan) string {
 		}
 		fmt.Fprintf(&s, "%-34s %14s %14s %8s\n", name, fmt.Sprintf("%.1f %s", a, unit), fmt.Sprintf("%.1f %s", bb, unit), ratio)
 	}
+	bin, kid := c.noDevices()
+	fmt.Fprintf(&s, "registered, MQTT connected, no DECT device: basestationd binary %.0f KiB RSS / %.0f KiB anon / %.1f ms/s; perf-child %.0f / %.0f / %.1f (the test binary adds %.0f KiB RSS, %.0f KiB anon)\n",
+		bin.RSSKiB, bin.AnonKiB, bin.CPUmsPerS, kid.RSSKiB, kid.AnonKiB, kid.CPUmsPerS, kid.RSSKiB-bin.RSSKiB, kid.AnonKiB-bin.AnonKiB)
 	row("idle VmRSS", o.IdleRSS, b.IdleRSS, "KiB")
+	row("  same, test binary's extra out", o.IdleRSS-(kid.RSSKiB-bin.RSSKiB), b.IdleRSS, "KiB")
 	row("idle RssAnon", o.IdleAnon, b.IdleAnon, "KiB")
+	row("  same, test binary's extra out", o.IdleAnon-(kid.AnonKiB-bin.AnonKiB), b.IdleAnon, "KiB")
 	row("VmRSS per call (slope)", o.RSSPerCall, b.RSSPerCall, "KiB")
 	row("RssAnon per call (slope)", o.AnonPerCall, b.AnonPerCall, "KiB")
 	row("VmRSS per call, raw", o.RawRSSPerCall, b.RawRSSPerCall, "KiB")
@@ -98,7 +120,9 @@ func (c comparison) table(p plan) string {
 	row(fmt.Sprintf("CPU at %d calls", p.Calls), o.CPUAtMax, b.CPUAtMax, "ms/s")
 	row("CPU per call (slope)", o.CPUSlope, b.CPUSlope, "ms/s")
 	row(fmt.Sprintf("CPU per call at %d calls", p.Calls), o.CPUPerCallAtMax, b.CPUPerCallAtMax, "ms/s")
-	row(fmt.Sprintf("  same, sim hardware's share out"), o.CPUPerCallNoSim, b.CPUPerCallAtMax, "ms/s")
+	if !math.IsNaN(o.CPUPerCallNoSim) {
+		row("  same, sim hardware's share out", o.CPUPerCallNoSim, b.CPUPerCallAtMax, "ms/s")
+	}
 	fmt.Fprintf(&s, "per-step (calls: VmRSS KiB / RssAnon KiB / CPU ms/s):\n")
 	for i := range c.ours {
 		for _, r := range []result{c.ours[i], c.bare[i]} {
@@ -114,8 +138,12 @@ func (c comparison) table(p plan) string {
 					fmt.Fprintf(&s, " [CPU share at %d calls: daemon %.0f%%, sim %.0f%%, harness %.0f%%, runtime %.0f%%]", n, 100*parts["daemon"], 100*parts["sim"], 100*parts["harness"], 100*parts["runtime"])
 				}
 			}
-			if r.DiscountKiB > 0 {
-				fmt.Fprintf(&s, " (aufile %.0f KiB/call discounted)", r.DiscountKiB)
+			if r.WAVKiB > 0 {
+				fmt.Fprintf(&s, " (aufile WAV %.0f KiB; modelled aufile KiB per step:", r.WAVKiB)
+				for _, st := range r.Steps {
+					fmt.Fprintf(&s, " %.0f", st.AufileKiB)
+				}
+				s.WriteString(")")
 			}
 			s.WriteString("\n")
 		}
@@ -167,7 +195,10 @@ func BenchmarkDaemonVsBaresip(b *testing.B) {
 		cmp = runComparison(b, p, n)
 	}
 	o, r := summarize(cmp.ours), summarize(cmp.bare)
+	bin, kid := cmp.noDevices()
 	b.ReportMetric(o.IdleRSS, "idle-RSS-KiB")
+	b.ReportMetric(o.IdleRSS-(kid.RSSKiB-bin.RSSKiB), "idle-RSS-bin-est-KiB")
+	b.ReportMetric(bin.RSSKiB, "bin-no-dev-RSS-KiB")
 	b.ReportMetric(r.IdleRSS, "baresip-idle-RSS-KiB")
 	b.ReportMetric(o.RSSPerCall, "RSS-KiB/call")
 	b.ReportMetric(r.RSSPerCall, "baresip-RSS-KiB/call")
