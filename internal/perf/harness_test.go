@@ -276,7 +276,7 @@ func startChild(t testing.TB, brokerURL, base string) *child {
 	ctlPort := testpeer.FreePort(t, false)
 	sipPort := testpeer.FreePort(t, false)
 	ctl := fmt.Sprintf("127.0.0.1:%d", ctlPort)
-	proc := testpeer.Start(t, "", os.Args[0], childArg,
+	proc := startMeasured(t, "", os.Args[0], childArg,
 		"-broker", brokerURL, "-base-id", base, "-state-dir", t.TempDir(),
 		"-sip", fmt.Sprintf("127.0.0.1:%d", sipPort), "-control", ctl)
 	testpeer.WaitListening(t, ctl, 20*time.Second, proc)
@@ -489,7 +489,7 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) Window
 	}
 	const base = "perf-bsd"
 	sip := testpeer.FreePort(t, false)
-	proc := testpeer.Start(t, dir, bin, "--board", "sim", "--broker", f.broker.URL(), "--base-id", base,
+	proc := startMeasured(t, dir, bin, "--board", "sim", "--broker", f.broker.URL(), "--base-id", base,
 		"--state-dir", dir+"/state", "--sip-listen", fmt.Sprintf("127.0.0.1:%d", sip), "--log-level", "warn")
 	pushConfig(t, ctx, f, base, []string{"106"})
 	eventually(t, "basestationd's 106 registered", 20*time.Second, func() bool {
@@ -713,7 +713,7 @@ module_app menu.so
 	if err := os.WriteFile(dir+"/accounts", []byte(acc.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	proc := testpeer.Start(t, dir, bin, "-f", dir, "-4", "-n", "127.0.0.1")
+	proc := startMeasured(t, dir, bin, "-f", dir, "-4", "-n", "127.0.0.1")
 	eventually(t, "baresip's accounts registered", 20*time.Second, func() bool {
 		if proc.Exited() {
 			t.Fatalf("baresip exited:\n%s", proc.Output())
@@ -751,4 +751,21 @@ module_app menu.so
 		r.Steps = append(r.Steps, step{Calls: n, W: w, AufileKiB: aufileHeld(answered, wavBytes) / 1024})
 	}
 	return r
+}
+
+// startMeasured starts a measured process with testpeer.Start; with
+// BASESTATION_PERF_CPU=N it is pinned to CPU N with taskset (which execs
+// the program, so the PID is the program's), as performance.md §8 row 4
+// suggests for the CPU figures.
+func startMeasured(t testing.TB, dir, bin string, args ...string) *testpeer.Proc {
+	t.Helper()
+	cpu := os.Getenv("BASESTATION_PERF_CPU")
+	if cpu == "" {
+		return testpeer.Start(t, dir, bin, args...)
+	}
+	if _, err := strconv.Atoi(cpu); err != nil {
+		t.Fatalf("BASESTATION_PERF_CPU=%q is not a CPU number", cpu)
+	}
+	ts := testpeer.Require(t, "taskset")[0]
+	return testpeer.Start(t, dir, ts, append([]string{"-c", cpu, bin}, args...)...)
 }
