@@ -97,6 +97,9 @@ func (w *world) handler() http.Handler {
 	w.route(mux, "POST /v1/devices", w.postDevices)
 	w.route(mux, "GET /v1/devices/{name}", w.getDevice)
 	w.route(mux, "POST /v1/devices/{name}/{action}", w.postDevice)
+	w.route(mux, "GET /v1/radio", w.getRadio)
+	w.route(mux, "POST /v1/radio/faults", w.postRadioFaults)
+	w.route(mux, "POST /v1/radio/reset", w.postRadioReset)
 	w.route(mux, "GET /v1/pbx", w.getPBX)
 	w.route(mux, "POST /v1/pbx/voicemail", w.postVoicemail)
 	w.route(mux, "GET /v1/softphones", w.getSoftphones)
@@ -317,6 +320,43 @@ func (w *world) postDevice(ctx context.Context, r *http.Request) (any, error) {
 	return deviceView{n, d.State()}, nil
 }
 
+func (w *world) getRadio(ctx context.Context, r *http.Request) (any, error) {
+	return map[string]any{
+		"faults":            w.board.Radio.Faults(),
+		"stats":             w.board.Radio.Stats(),
+		"registration_open": w.board.Radio.RegistrationOpen(),
+		"table":             w.board.Radio.Table(),
+	}, nil
+}
+
+// postRadioFaults injects faults on the host-module serial link.
+func (w *world) postRadioFaults(ctx context.Context, r *http.Request) (any, error) {
+	var f struct {
+		Corrupt float64 `json:"corrupt_rate"`
+		Drop    float64 `json:"drop_rate"`
+		Dup     float64 `json:"dup_rate"`
+	}
+	if err := decode(r, &f); err != nil {
+		return nil, err
+	}
+	for name, v := range map[string]float64{"corrupt_rate": f.Corrupt, "drop_rate": f.Drop, "dup_rate": f.Dup} {
+		if v < 0 || v > 0.5 {
+			return nil, badRequest("%s: %v is outside 0..0.5", name, v)
+		}
+	}
+	w.board.Radio.SetFaults(radio.Faults{CorruptRate: f.Corrupt, DropRate: f.Drop, DupRate: f.Dup})
+	return w.board.Radio.Faults(), nil
+}
+
+// postRadioReset resets the DECT module as a watchdog or brown-out would.
+func (w *world) postRadioReset(ctx context.Context, r *http.Request) (any, error) {
+	if err := decode(r, &struct{}{}); err != nil {
+		return nil, err
+	}
+	w.board.Radio.ResetModule()
+	return nil, nil
+}
+
 func (w *world) getPBX(ctx context.Context, r *http.Request) (any, error) {
 	return map[string]any{
 		"addr":          w.pbx.Addr(),
@@ -492,6 +532,20 @@ func consoleCommand(line string) (method, path, body string, err error) {
 			ms = "200"
 		}
 		return "POST", "/v1/base/button", `{"held_ms":` + ms + `}`, nil
+	case "radio":
+		switch arg(1) {
+		case "reset":
+			return "POST", "/v1/radio/reset", "", nil
+		case "faults":
+			num := func(s string) string {
+				if s == "" {
+					return "0"
+				}
+				return s
+			}
+			return "POST", "/v1/radio/faults", `{"corrupt_rate":` + num(arg(2)) + `,"drop_rate":` + num(arg(3)) + `,"dup_rate":` + num(arg(4)) + `}`, nil
+		}
+		return "GET", "/v1/radio", "", nil
 	case "pbx":
 		return "GET", "/v1/pbx", "", nil
 	case "vm", "voicemail":

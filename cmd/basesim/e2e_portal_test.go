@@ -44,3 +44,38 @@ func TestBsctlCallerIDAndRemoveDevice(t *testing.T) {
 		}
 	}
 }
+
+// Fault injection on the radio link from the control API: with corrupted
+// bytes and dropped and duplicated frames, and after a module reset, a
+// Linx still pairs and rings.
+func TestRadioFaultsFromTheControlAPI(t *testing.T) {
+	e := startSim(t)
+	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
+	e.mustOK("POST", "/v1/radio/faults", `{"corrupt_rate":0.01,"drop_rate":0.01,"dup_rate":0.01}`, nil)
+	if st := e.call("POST", "/v1/radio/faults", `{"drop_rate":0.9}`, nil); st != 400 {
+		t.Fatalf("drop_rate 0.9 accepted: %d", st)
+	}
+	linx, id := e.registerDevice("linx", "1357")
+	if out, err := e.bsctl("assign", "--ext", "101", "--device", id); err != nil {
+		t.Fatalf("bsctl assign: %v\n%s", err, out)
+	}
+	e.eventually("the Linx attached", 5*time.Second, func() bool { return e.device(linx).Attached })
+	boots := e.w.board.Radio.Stats().Boots
+	e.mustOK("POST", "/v1/radio/reset", "", nil)
+	e.eventually("the module rebooted and the Linx re-attached", 10*time.Second, func() bool {
+		return e.w.board.Radio.Stats().Boots > boots && e.w.d.Status().RadioReady && e.device(linx).Attached
+	})
+	e.mustOK("POST", "/v1/softphones/102/call", `{"to":"101"}`, nil)
+	e.eventually("the Linx rings after the reset", 10*time.Second, func() bool { return e.device(linx).Call == "ringing" })
+	e.mustOK("POST", "/v1/softphones/102/hangup", "", nil)
+	var radioView struct {
+		Stats struct {
+			Duplicates uint64 `json:"Duplicates"`
+			Boots      uint64 `json:"Boots"`
+		} `json:"stats"`
+	}
+	e.mustOK("GET", "/v1/radio", "", &radioView)
+	if radioView.Stats.Boots < 2 {
+		t.Errorf("module boots %d, want the reset counted", radioView.Stats.Boots)
+	}
+}

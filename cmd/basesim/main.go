@@ -143,6 +143,7 @@ const consoleHelp = `console commands (each is a control-API request; see docs/s
   devices | add linx|headset     simulated DECT devices
   dev NAME [pair PIN|offhook|answer|onhook|dial DIGITS|range in|out|power-on|power-off]
   button [MS]                    press the base's button (>= 3000 ms opens registration)
+  radio [reset | faults C D U]   the DECT module: link stats; reset it; inject corrupt/drop/dup rates
   pbx | vm EXT NEW [OLD]         the stand-in PBX; set voicemail counts
   sp [EXT [call TO|answer|hangup|tone HZ|digits D]]   the other users' softphones
   quit`
