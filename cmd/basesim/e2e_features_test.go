@@ -177,4 +177,15 @@ func TestLEDsAndButton(t *testing.T) {
 	e.eventually("line LED on", 3*time.Second, func() bool { return e.w.board.LEDs[hal.LEDLine].State() == hal.LEDOn })
 	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
 	e.eventually("line LED off", 3*time.Second, func() bool { return e.w.board.LEDs[hal.LEDLine].State() == hal.LEDOff })
+	// A thermal alarm on the SLIC: the port goes safe, the fault LED
+	// lights and the base reports the fault.
+	if e.w.board.LEDs[hal.LEDFault].State() != hal.LEDOff {
+		t.Fatal("fault LED on before any fault")
+	}
+	e.w.board.SLIC.InjectThermalAlarm()
+	e.eventually("fault LED on", 5*time.Second, func() bool { return e.w.board.LEDs[hal.LEDFault].State() == hal.LEDOn })
+	if f := e.w.d.Status().Faults["port1"]; f == "" {
+		t.Fatal("no fault reported for port1")
+	}
+	e.w.board.SLIC.ClearThermalAlarm()
 }

@@ -268,8 +268,10 @@ func (d *Daemon) handlePortEvent(ev fxs.Event) {
 		d.agent.StateChanged()
 		return
 	}
-	if ev.Kind == fxs.EvOffHook || ev.Kind == fxs.EvOnHook {
+	if ev.Kind == fxs.EvFaultCleared {
 		d.clearFault(PortID)
+		d.agent.StateChanged()
+		return
 	}
 	d.mu.Lock()
 	a := d.attached[PortID]
