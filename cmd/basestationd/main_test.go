@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestBadFlagsAndConfigNameTheSetting(t *testing.T) {
@@ -46,4 +51,61 @@ func TestFlagsOverrideConfigFile(t *testing.T) {
 	if cfg.BaseID != "from-file" || cfg.Board != "sim" {
 		t.Fatalf("cfg = %+v", cfg)
 	}
+}
+
+// The daemon as a process on the simulated board: it starts with no cloud
+// reachable, and SIGTERM stops it cleanly within a few seconds.
+func TestSIGTERMStopsTheDaemon(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "basestationd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "--board", "sim", "--state-dir", t.TempDir(), "--broker", "tcp://127.0.0.1:1", "--sip-listen", "127.0.0.1:0")
+	cmd.Stderr = &syncWriter{w: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(cmd.Stderr.(*syncWriter).String(), "basestationd started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("not started:\n%s", cmd.Stderr.(*syncWriter).String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, cmd.Stderr.(*syncWriter).String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5 s after SIGTERM:\n%s", cmd.Stderr.(*syncWriter).String())
+	}
+	if out := cmd.Stderr.(*syncWriter).String(); !strings.Contains(out, "line left safe") {
+		t.Fatalf("no safe-line message:\n%s", out)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
