@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -15,13 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"basestation/internal/testpeer"
 )
 
 // autoEndpoint answers a ringing call after a short delay (unless another
 // endpoint took it first) and hangs up when the call ends. Its audio port
-// plays a precomputed tone and discards what it receives, paced by a
-// 10 ms clock like a PCM channel.
+// plays a precomputed tone and discards what it receives, paced like a
+// PCM channel of the board (see pcmClockPort).
 type autoEndpoint struct {
 	name  string
 	delay time.Duration
@@ -29,14 +32,27 @@ type autoEndpoint struct {
 	mu    sync.Mutex
 	timer *time.Timer
 	table []int16
+	epoch int64 // CLOCK_MONOTONIC ns of the highway's frame 0
+	ports []*pcmClockPort
 }
 
-func newAutoEndpoint(name string, delay time.Duration) *autoEndpoint {
+// newAutoEndpoint makes an endpoint whose audio frames are due at epoch +
+// k·10 ms (CLOCK_MONOTONIC). Every endpoint of one benchmark gets the same
+// epoch: on the board all PCM time slots (the SLIC's and the DECT
+// module's) share the highway's frame sync, so their frames complete at
+// the same instants.
+func newAutoEndpoint(name string, delay time.Duration, epoch int64) *autoEndpoint {
 	t := make([]int16, 80) // 100 Hz period at 8 kHz: 1 kHz sine, 8 samples
 	for i := range t {
 		t[i] = int16(8000 * math.Sin(2*math.Pi*1000*float64(i)/8000))
 	}
-	return &autoEndpoint{name: name, delay: delay, table: t}
+	return &autoEndpoint{name: name, delay: delay, table: t, epoch: epoch}
+}
+
+func monotonicNow() int64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano()
 }
 
 func (a *autoEndpoint) String() string { return a.name }
@@ -61,44 +77,85 @@ func (a *autoEndpoint) PlayTone(t Tone) error {
 	return nil
 }
 func (a *autoEndpoint) ConnectAudio() (AudioPort, error) {
-	return &tablePort{table: a.table}, nil
+	p, err := newPCMClockPort(a.table, a.epoch)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	a.ports = append(a.ports, p)
+	a.mu.Unlock()
+	return p, nil
 }
-func (a *autoEndpoint) DisconnectAudio() error          { return nil }
+func (a *autoEndpoint) DisconnectAudio() error {
+	a.mu.Lock()
+	ports := a.ports
+	a.ports = nil
+	a.mu.Unlock()
+	for _, p := range ports {
+		p.f.Close()
+	}
+	return nil
+}
 func (a *autoEndpoint) SetMessageWaiting(bool) error    { return nil }
 func (a *autoEndpoint) AlertCallWaiting(CallerID) error { return nil }
 
-type tablePort struct {
+// pcmClockPort is a PCM channel as the board's TDM driver presents it
+// (board.PCMDevice): a file descriptor that becomes readable once per
+// 10 ms frame, read through the Go poller. The frame clock is a timerfd
+// armed on the highway's frame grid, so a read blocks exactly as a read
+// of a PCM slot device does (one poller wake-up per frame instant for all
+// slots together); captured audio is a precomputed tone, played audio is
+// discarded.
+type pcmClockPort struct {
 	table []int16
 	pos   int
-	next  time.Time
-	timer *time.Timer
+	f     *os.File
+	b     [8]byte
+	ready uint64 // frames produced and not yet read
 }
 
-func (p *tablePort) Rate() int { return 8000 }
-func (p *tablePort) ReadFrame(ctx context.Context, dst []int16) error {
-	if p.next.IsZero() {
-		p.next = time.Now()
+func newPCMClockPort(table []int16, epoch int64) (*pcmClockPort, error) {
+	fd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("timerfd: %w", err)
 	}
-	p.next = p.next.Add(10 * time.Millisecond)
-	if w := time.Until(p.next); w > 0 {
-		if p.timer == nil {
-			p.timer = time.NewTimer(w)
-		} else {
-			p.timer.Reset(w)
+	const frame = int64(10 * time.Millisecond)
+	first := epoch + ((monotonicNow()-epoch)/frame+1)*frame
+	spec := unix.ItimerSpec{Interval: unix.NsecToTimespec(frame), Value: unix.NsecToTimespec(first)}
+	if err := unix.TimerfdSettime(fd, unix.TFD_TIMER_ABSTIME, &spec, nil); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("timerfd: %w", err)
+	}
+	return &pcmClockPort{table: table, f: os.NewFile(uintptr(fd), "pcm-clock")}, nil
+}
+
+func (p *pcmClockPort) Rate() int { return 8000 }
+
+// ReadFrame returns the next frame when the clock has produced it; frames
+// the reader was late for are returned at once (the count the timerfd
+// reports is the device FIFO's fill).
+func (p *pcmClockPort) ReadFrame(ctx context.Context, dst []int16) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p.ready == 0 {
+		if _, err := p.f.Read(p.b[:]); err != nil {
+			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-p.timer.C:
+		p.ready = binary.NativeEndian.Uint64(p.b[:])
+		if p.ready > 8 {
+			p.ready = 8 // a FIFO of 80 ms overflows: the oldest frames are lost
 		}
 	}
+	p.ready--
 	for i := range dst {
 		dst[i] = p.table[p.pos]
 		p.pos = (p.pos + 1) % len(p.table)
 	}
 	return nil
 }
-func (p *tablePort) WriteFrame(context.Context, []int16) error { return nil }
+
+func (p *pcmClockPort) WriteFrame(context.Context, []int16) error { return nil }
 
 // sippCaller streams 8 kHz µ-law audio into each call for dur ms.
 func sippCallerXML(user string) string {
@@ -228,8 +285,9 @@ func benchUA(b *testing.B, n int) *runningUA {
 	reg := newUDPRegistrar(b, true)
 	u := startUABench(b, Config{Extensions: []Extension{ext("101", "1001", "pw", reg.addr())}})
 	pollRegB(b, u.UA, "101")
+	epoch := monotonicNow()
 	for i := range n {
-		ep := newAutoEndpoint(fmt.Sprintf("ep%d", i), time.Duration(20+10*i)*time.Millisecond)
+		ep := newAutoEndpoint(fmt.Sprintf("ep%d", i), time.Duration(20+10*i)*time.Millisecond, epoch)
 		rep, err := u.Attach("101", ep)
 		if err != nil {
 			b.Fatal(err)

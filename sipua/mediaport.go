@@ -130,8 +130,9 @@ type switchPort struct {
 	rate  int
 	cur   AudioPort
 	next  time.Time
-	tone  [2]float64 // frequencies of the digit being played
-	toneN int        // samples left
+	timer *time.Timer // pacing while detached; only Run's goroutine reads
+	tone  [2]float64  // frequencies of the digit being played
+	toneN int         // samples left
 	phase int
 }
 
@@ -182,12 +183,16 @@ func (p *switchPort) ReadFrame(ctx context.Context, dst []int16) error {
 	if wait <= 0 {
 		return nil
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
+	if p.timer == nil {
+		p.timer = time.NewTimer(wait)
+	} else {
+		p.timer.Reset(wait)
+	}
 	select {
 	case <-ctx.Done():
+		p.timer.Stop()
 		return ctx.Err()
-	case <-t.C:
+	case <-p.timer.C:
 		return nil
 	}
 }

@@ -55,8 +55,17 @@
 //     after its last packet if every end packet was lost).
 //   - Received payloads must be whole 10 ms frames (80 octets for all
 //     three codecs); others are counted in Stats.Invalid and dropped.
-//   - The jitter buffer holds at most 640 ms; its target delay adapts
-//     between Config.JitterMin and JitterMax (20 and 300 ms by default).
+//   - The jitter buffer holds JitterMax + 160 ms of audio (at most 640 ms;
+//     a burst beyond that restarts playout at its newest frames); its
+//     target delay adapts between Config.JitterMin and JitterMax (20 and
+//     300 ms by default).
+//   - Run is the session's only goroutine: each 10 ms tick (one ReadFrame)
+//     it reads the datagrams waiting on the RTP socket without blocking
+//     (the RTCP socket every 10th tick), then sends and plays. Arrival
+//     times for jitter and RTT come from the kernel (SO_TIMESTAMPNS on
+//     Linux), so they do not depend on when the tick ran. There is no
+//     per-packet goroutine wake-up or timer; per packet there is one
+//     recvmsg and one sendto, and no allocation.
 //   - Close ends a running Run; Run returns nil when its ctx ends, and logs
 //     the quality summary; Stats is valid before, during and after.
 package media

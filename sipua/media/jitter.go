@@ -1,7 +1,8 @@
 package media
 
 const (
-	jbSlots    = 64 // ring capacity: 640 ms of audio
+	jbSlots    = 64 // largest ring: 640 ms of audio
+	jbMargin   = 16 // ring frames beyond the largest target delay (bursts)
 	frameTicks = 80 // RTP clock ticks (8 kHz) per 10 ms frame
 	frameBytes = 80 // payload octets per 10 ms: 64 kbit/s for all three codecs
 )
@@ -18,7 +19,6 @@ const (
 type jbSlot struct {
 	filled bool
 	idx    int64
-	seq    uint16
 	data   [frameBytes]byte
 }
 
@@ -44,9 +44,9 @@ type jitterStats struct {
 // jitterBuffer is an adaptive playout buffer keyed by RTP timestamp, in
 // 10 ms frames of encoded payload. Push is called per received packet
 // (with its arrival time in RTP ticks), Pop once per 10 ms playout tick.
-// Memory is fixed: jbSlots frames.
+// Memory is fixed: maxFrames+jbMargin frames (at most jbSlots).
 type jitterBuffer struct {
-	slots [jbSlots]jbSlot
+	slots []jbSlot
 
 	started  bool
 	playing  bool
@@ -89,6 +89,7 @@ func (jb *jitterBuffer) init(minFrames, maxFrames int) {
 		maxFrames = minFrames
 	}
 	jb.minFrames, jb.maxFrames, jb.target = minFrames, maxFrames, minFrames
+	jb.slots = make([]jbSlot, min(jbSlots, maxFrames+jbMargin))
 	jb.windowMin = 1 << 30
 }
 
@@ -103,13 +104,16 @@ func (jb *jitterBuffer) reset() {
 	jb.windowMin, jb.windowTicks = 1<<30, 0
 }
 
-func slotOf(idx int64) int { return int(((idx % jbSlots) + jbSlots) % jbSlots) }
+func (jb *jitterBuffer) slotOf(idx int64) int {
+	n := int64(len(jb.slots))
+	return int(((idx % n) + n) % n)
+}
 
 // push stores one packet. arrival is the arrival time in RTP ticks on the
 // receiver's clock.
 func (jb *jitterBuffer) push(seq uint16, ts, ssrc uint32, payload []byte, arrival int64) {
 	n := len(payload) / frameBytes
-	if len(payload) == 0 || len(payload)%frameBytes != 0 || n > jbSlots/2 {
+	if len(payload) == 0 || len(payload)%frameBytes != 0 || n > len(jb.slots)/2 {
 		jb.st.discarded++
 		return
 	}
@@ -157,7 +161,7 @@ func (jb *jitterBuffer) push(seq uint16, ts, ssrc uint32, payload []byte, arriva
 		return
 	}
 	jb.lateRun = 0
-	if idx >= jb.next+jbSlots-1 || (!jb.playing && idx < jb.next-jbSlots) {
+	if ring := int64(len(jb.slots)); idx >= jb.next+ring-1 || (!jb.playing && idx < jb.next-ring) {
 		jb.resyncAt(ext)
 		idx = 0
 		last = int64(n) - 1
@@ -168,12 +172,12 @@ func (jb *jitterBuffer) push(seq uint16, ts, ssrc uint32, payload []byte, arriva
 		if jb.playing && fi < jb.next {
 			continue
 		}
-		s := &jb.slots[slotOf(fi)]
+		s := &jb.slots[jb.slotOf(fi)]
 		if s.filled && s.idx == fi {
 			continue
 		}
 		dup = false
-		s.filled, s.idx, s.seq = true, fi, seq
+		s.filled, s.idx = true, fi
 		copy(s.data[:], payload[i*frameBytes:(i+1)*frameBytes])
 	}
 	if dup {
@@ -312,7 +316,7 @@ func (jb *jitterBuffer) pop() (st frameState, data []byte, skipped []byte) {
 		if wm > jb.target+1 && avail >= 2 {
 			// Too much delay: drop one frame.
 			jb.st.dropped++
-			s := &jb.slots[slotOf(jb.next)]
+			s := &jb.slots[jb.slotOf(jb.next)]
 			jb.next++
 			if s.filled && s.idx == jb.next-1 {
 				s.filled = false
@@ -324,7 +328,7 @@ func (jb *jitterBuffer) pop() (st frameState, data []byte, skipped []byte) {
 			return frameMissing, nil, nil
 		}
 	}
-	s := &jb.slots[slotOf(jb.next)]
+	s := &jb.slots[jb.slotOf(jb.next)]
 	jb.next++
 	if s.filled && s.idx == jb.next-1 {
 		s.filled = false

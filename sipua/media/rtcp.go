@@ -1,10 +1,7 @@
 package media
 
 import (
-	"context"
-	"errors"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"time"
 
@@ -21,43 +18,10 @@ func ntpTime(t time.Time) uint64 {
 
 func ntpMiddle(n uint64) uint32 { return uint32(n >> 16) }
 
-func (s *Session) rtcpLoop(ctx context.Context) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var buf [1500]byte
-		for {
-			n, from, err := s.rtcpConn.ReadFromUDPAddrPort(buf[:])
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				var ne net.Error
-				if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
-			}
-			s.mu.Lock()
-			s.handleRTCPLocked(buf[:n], from, time.Now())
-			s.mu.Unlock()
-		}
-	}()
-	next := func() time.Duration {
-		return time.Duration(float64(s.cfg.RTCPInterval) * (0.5 + rand.Float64()))
-	}
-	t := time.NewTimer(next())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			<-done
-			return
-		case <-t.C:
-			s.sendRTCP(false)
-			t.Reset(next())
-		}
-	}
+// rtcpDelay is the randomised interval to the next RTCP report (RFC 3550
+// §6.3.1: 0.5 to 1.5 times the mean).
+func (s *Session) rtcpDelay() time.Duration {
+	return time.Duration(float64(s.cfg.RTCPInterval) * (0.5 + rand.Float64()))
 }
 
 // handleRTCPLocked processes a compound RTCP packet (s.mu held).

@@ -78,9 +78,9 @@ type Session struct {
 	ts        uint32 // RTP timestamp of the next audio packet
 	marker    bool
 	pkt       rtp.Packet
-	sendBuf   [1500]byte
-	encBuf    [1500]byte
-	payload   [480]byte
+	sendBuf   [rtpHeaderLen + maxPayload]byte
+	srtpBuf   *srtpBuffers // allocated when SRTP is first applied
+	payload   [maxPayload]byte
 	payN      int
 	chunks    int
 	enc       encoder
@@ -97,9 +97,12 @@ type Session struct {
 	sentBytes uint64
 	lastSRRTP uint32
 
-	// receive state
+	// receive state: both sockets are read without blocking by Run's tick
+	// loop into rxBuf
+	rxBuf      [1500]byte
+	rtpRx      *datagramReader
+	rtcpRx     *datagramReader
 	rpkt       rtp.Packet
-	decBuf     [1500]byte
 	latched    bool
 	latchCand  netip.AddrPort
 	latchCount int
@@ -124,6 +127,18 @@ type Session struct {
 	up, down   *halfband
 	codecFrame []int16 // one 10 ms frame at the codec rate
 	played     uint64
+}
+
+const (
+	rtpHeaderLen = 12             // no CSRCs, no extension
+	maxPayload   = 2 * frameBytes // one 20 ms packet
+	rtcpPollTick = 10             // RTCP socket read every 10 ticks (arrival is kernel-stamped)
+)
+
+// srtpBuffers are the SRTP encrypt/decrypt scratch buffers, only for
+// sessions that use SRTP.
+type srtpBuffers struct {
+	enc, dec [1500]byte
 }
 
 type pendingDigit struct {
@@ -192,6 +207,14 @@ func NewSession(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{cfg: cfg, rtpConn: rc, rtcpConn: cc, start: time.Now()}
+	if s.rtpRx, err = newDatagramReader(rc, s.rxBuf[:]); err == nil {
+		s.rtcpRx, err = newDatagramReader(cc, s.rxBuf[:])
+	}
+	if err != nil {
+		rc.Close()
+		cc.Close()
+		return nil, fmt.Errorf("media: session: %w", err)
+	}
 	s.local = rc.LocalAddr().(*net.UDPAddr).AddrPort()
 	s.log = cfg.Logger.With("rtp", s.local.String())
 	var b [8]byte
@@ -284,6 +307,9 @@ func (s *Session) Apply(n Negotiated) error {
 		out, in = s.srtpOut, s.srtpIn // keep rollover state across re-INVITEs
 	}
 	s.srtpOut, s.srtpIn, s.srtpKeys = out, in, n.SRTP
+	if n.SRTP != nil && s.srtpBuf == nil {
+		s.srtpBuf = new(srtpBuffers)
+	}
 	codecChanged := !s.applied || n.Codec != s.neg.Codec
 	if s.applied && n.Remote != s.neg.Remote {
 		s.latched, s.latchCount = false, 0
@@ -412,27 +438,23 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 	s.portRate = rate
 	s.mu.Unlock()
 
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); s.readRTPLoop(ctx) }()
-	go func() { defer wg.Done(); s.rtcpLoop(ctx) }()
-	stop := context.AfterFunc(ctx, func() {
-		s.rtpConn.SetReadDeadline(time.Now())
-		s.rtcpConn.SetReadDeadline(time.Now())
-	})
-	defer stop()
-
 	in := make([]int16, rate/100)
 	out := make([]int16, rate/100)
+	nextRTCP := time.Now().Add(s.rtcpDelay())
 	var runErr error
-	for {
+	for n := 0; ; n++ {
 		if err := port.ReadFrame(ctx, in); err != nil {
 			if ctx.Err() == nil {
 				runErr = fmt.Errorf("media: audio port read: %w", err)
 			}
 			break
 		}
-		s.tick(in, out)
+		now := time.Now()
+		s.tick(in, out, now, n%rtcpPollTick == 0)
+		if !now.Before(nextRTCP) {
+			s.sendRTCP(false)
+			nextRTCP = now.Add(s.rtcpDelay())
+		}
 		if err := port.WriteFrame(ctx, out); err != nil {
 			if ctx.Err() == nil {
 				runErr = fmt.Errorf("media: audio port write: %w", err)
@@ -441,7 +463,6 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 		}
 	}
 	cancel()
-	wg.Wait()
 	s.sendRTCP(true)
 	s.mu.Lock()
 	s.closed = true
@@ -455,10 +476,15 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 	return runErr
 }
 
-// tick is one 10 ms step: the captured frame in goes out, the frame to play
-// is written to out.
-func (s *Session) tick(in, out []int16) {
+// tick is one 10 ms step: the datagrams that arrived since the last tick
+// are processed (RTCP's socket only when pollRTCP), the captured frame in
+// goes out, the frame to play is written to out.
+func (s *Session) tick(in, out []int16, now time.Time, pollRTCP bool) {
 	s.mu.Lock()
+	s.receive(s.rtpRx, now, false)
+	if pollRTCP {
+		s.receive(s.rtcpRx, now, true)
+	}
 	s.sendTick(in)
 	s.playTick(out)
 	cb := s.cfg.OnDigit
@@ -561,7 +587,7 @@ func (s *Session) writeRTP(pt uint8, marker bool, ts uint32, payload []byte) {
 	n += copy(s.sendBuf[n:], payload)
 	buf := s.sendBuf[:n]
 	if s.srtpOut != nil {
-		enc, err := s.srtpOut.EncryptRTP(s.encBuf[:0], buf, h)
+		enc, err := s.srtpOut.EncryptRTP(s.srtpBuf.enc[:0], buf, h)
 		if err != nil {
 			s.log.Warn("media: SRTP encrypt", "err", err)
 			return
@@ -619,21 +645,28 @@ func (s *Session) queueDigit(d Digit) {
 	}
 }
 
-func (s *Session) readRTPLoop(ctx context.Context) {
-	var buf [1500]byte
-	for {
-		n, from, err := s.rtpConn.ReadFromUDPAddrPort(buf[:])
+// maxPerTick bounds the datagrams read from one socket in one tick (a
+// flood cannot starve the audio port).
+const maxPerTick = 32
+
+// receive processes the datagrams waiting on one socket (s.mu held).
+func (s *Session) receive(r *datagramReader, now time.Time, rtcp bool) {
+	for range maxPerTick {
+		b, from, at, ok, err := r.next(now)
 		if err != nil {
-			if ctx.Err() != nil {
-				return
+			if !errors.Is(err, net.ErrClosed) {
+				s.badPackets++ // e.g. an ICMP error surfaced on the socket
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // e.g. ICMP port unreachable surfaced on Linux
+			return
 		}
-		s.handleRTP(buf[:n], from, time.Now())
+		if !ok {
+			return
+		}
+		if rtcp {
+			s.handleRTCPLocked(b, from, at)
+		} else {
+			s.handleRTPLocked(b, from, at)
+		}
 	}
 }
 
@@ -641,6 +674,12 @@ func (s *Session) readRTPLoop(ctx context.Context) {
 func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.handleRTPLocked(b, from, now)
+}
+
+// handleRTPLocked processes one datagram from the RTP socket that arrived
+// at now (s.mu held).
+func (s *Session) handleRTPLocked(b []byte, from netip.AddrPort, now time.Time) {
 	if !s.applied {
 		return
 	}
@@ -649,7 +688,7 @@ func (s *Session) handleRTP(b []byte, from netip.AddrPort, now time.Time) {
 		return
 	}
 	if s.srtpIn != nil {
-		dec, err := s.srtpIn.DecryptRTP(s.decBuf[:0], b, &s.rpkt.Header)
+		dec, err := s.srtpIn.DecryptRTP(s.srtpBuf.dec[:0], b, &s.rpkt.Header)
 		if err != nil {
 			s.badPackets++
 			return
