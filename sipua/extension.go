@@ -90,6 +90,23 @@ func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
 	if e.mwi.Waiting {
 		_ = ep.SetMessageWaiting(true)
 	}
+	// A call ringing for the extension rings the new endpoint too (a
+	// device assigned, or back in range, while the call is offered).
+	for _, c := range u.calls {
+		if c.ext == e && !c.out && c.state == csSetup && c.owner == nil {
+			cadence := e.cfg.RingCadence
+			if cadence == "" {
+				cadence = "normal"
+			}
+			if err := ep.Ring(c.cid, cadence); err != nil {
+				u.log.Warn("endpoint ring", "endpoint", s.name, "error", err)
+				break
+			}
+			s.ringing = c
+			c.ringing[s] = true
+			break
+		}
+	}
 	go u.endpointLoop(s)
 	return func(ev EndpointEvent) {
 		s.qmu.Lock()

@@ -79,3 +79,27 @@ func TestRadioFaultsFromTheControlAPI(t *testing.T) {
 		t.Errorf("module boots %d, want the reset counted", radioView.Stats.Boots)
 	}
 }
+
+// A device that comes back into range while a call rings for its
+// extension starts ringing too.
+func TestDeviceBackInRangeJoinsRinging(t *testing.T) {
+	e := startSim(t)
+	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
+	linx, id := e.registerDevice("linx", "8642")
+	if out, err := e.bsctl("assign", "--ext", "101", "--device", id); err != nil {
+		t.Fatalf("bsctl assign: %v\n%s", err, out)
+	}
+	e.eventually("the Linx attached", 5*time.Second, func() bool { return e.device(linx).Attached })
+	e.mustOK("POST", "/v1/devices/"+linx+"/range", `{"in":false}`, nil)
+	e.eventually("the Linx out of range", 5*time.Second, func() bool { return !e.device(linx).Attached })
+	e.mustOK("POST", "/v1/softphones/102/call", `{"to":"101"}`, nil)
+	e.eventually("the analog phone rings", 8*time.Second, func() bool { return e.port().Phone.Ringing })
+	if e.device(linx).Call == "ringing" {
+		t.Fatal("an out-of-range Linx rings")
+	}
+	e.mustOK("POST", "/v1/devices/"+linx+"/range", `{"in":true}`, nil)
+	e.eventually("the Linx rings once back in range", 8*time.Second, func() bool { return e.device(linx).Call == "ringing" })
+	e.mustOK("POST", "/v1/devices/"+linx+"/answer", "", nil)
+	e.eventually("Bob connected to the Linx", 5*time.Second, func() bool { return e.softphone("102").State == "connected" })
+	e.mustOK("POST", "/v1/softphones/102/hangup", "", nil)
+}

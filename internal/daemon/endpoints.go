@@ -92,8 +92,11 @@ func toFXSCallerID(c sipua.CallerID, loc *time.Location) *fxs.CallerID {
 }
 
 func (e *portEndpoint) Ring(cid sipua.CallerID, cadence string) error {
+	if err := e.port.Ring(fxs.RingRequest{CallerID: toFXSCallerID(cid, e.tz()), Cadence: cadence}); err != nil {
+		return err
+	}
 	e.line.set(func(l *lineState) { l.ringing = true })
-	return e.port.Ring(fxs.RingRequest{CallerID: toFXSCallerID(cid, e.tz()), Cadence: cadence})
+	return nil
 }
 
 func (e *portEndpoint) StopRinging() error {
@@ -162,8 +165,11 @@ func toDECTCallerID(c sipua.CallerID, loc *time.Location) dect.CallerID {
 func (e *dectEndpoint) Ring(cid sipua.CallerID, cadence string) error {
 	ctx, cancel := e.ctx()
 	defer cancel()
+	if err := e.dev.Ring(ctx, toDECTCallerID(cid, e.tz()), cadence); err != nil {
+		return err
+	}
 	e.line.set(func(l *lineState) { l.ringing = true })
-	return e.dev.Ring(ctx, toDECTCallerID(cid, e.tz()), cadence)
+	return nil
 }
 
 func (e *dectEndpoint) StopRinging() error {

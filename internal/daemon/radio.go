@@ -147,7 +147,12 @@ func (d *Daemon) radioEvents(ctx context.Context) error {
 			}
 			d.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: &dev, Reason: ev.Reason})
 			d.agent.StateChanged()
-		case dect.EventModuleReady, dect.EventModuleLost, dect.EventDeviceAttached, dect.EventDeviceDetached:
+		case dect.EventDeviceAttached:
+			// Back in range (or authenticated after a module reset): a
+			// call ringing for its extension now rings it too.
+			d.refreshAttachment(dectID(ev.Device.IPEI))
+			d.agent.StateChanged()
+		case dect.EventModuleReady, dect.EventModuleLost, dect.EventDeviceDetached:
 			d.agent.StateChanged()
 		}
 	}
@@ -275,4 +280,28 @@ func (d *Daemon) waitRadioReady(ctx context.Context, max time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// refreshAttachment attaches an idle device to its extension again so the
+// call layer offers it what is ringing now.
+func (d *Daemon) refreshAttachment(id string) {
+	d.mu.Lock()
+	a := d.attached[id]
+	ep := d.dectEP[id]
+	d.mu.Unlock()
+	if a == nil || ep == nil || ep.line.busy() {
+		return
+	}
+	if err := d.ua.Detach(a.ep); err != nil {
+		d.log.Warn("re-attach", "device", id, "error", err)
+	}
+	rep, err := d.ua.Attach(a.ext, a.ep)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err != nil {
+		delete(d.attached, id)
+		d.log.Warn("re-attach", "device", id, "extension", a.ext, "error", err)
+		return
+	}
+	d.attached[id] = &attachment{ext: a.ext, ep: a.ep, report: rep}
 }
