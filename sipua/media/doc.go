@@ -55,7 +55,7 @@
 //     after its last packet if every end packet was lost).
 //   - Received payloads must be whole 10 ms frames (80 octets for all
 //     three codecs); others are counted in Stats.Invalid and dropped.
-//   - The jitter buffer holds JitterMax + 160 ms of audio (at most 640 ms;
+//   - The jitter buffer holds JitterMax + 80 ms of audio (at most 640 ms;
 //     a burst beyond that restarts playout at its newest frames); its
 //     target delay adapts between Config.JitterMin and JitterMax (20 and
 //     300 ms by default).

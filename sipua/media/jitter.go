@@ -2,7 +2,7 @@ package media
 
 const (
 	jbSlots    = 64 // largest ring: 640 ms of audio
-	jbMargin   = 16 // ring frames beyond the largest target delay (bursts)
+	jbMargin   = 8  // ring frames beyond the largest target delay (bursts)
 	frameTicks = 80 // RTP clock ticks (8 kHz) per 10 ms frame
 	frameBytes = 80 // payload octets per 10 ms: 64 kbit/s for all three codecs
 )
@@ -17,8 +17,8 @@ const (
 )
 
 type jbSlot struct {
+	idx    int32 // frame index (low 32 bits: a ring slot is never compared across 2³² frames)
 	filled bool
-	idx    int64
 	data   [frameBytes]byte
 }
 
@@ -173,11 +173,11 @@ func (jb *jitterBuffer) push(seq uint16, ts, ssrc uint32, payload []byte, arriva
 			continue
 		}
 		s := &jb.slots[jb.slotOf(fi)]
-		if s.filled && s.idx == fi {
+		if s.filled && s.idx == int32(fi) {
 			continue
 		}
 		dup = false
-		s.filled, s.idx = true, fi
+		s.filled, s.idx = true, int32(fi)
 		copy(s.data[:], payload[i*frameBytes:(i+1)*frameBytes])
 	}
 	if dup {
@@ -318,7 +318,7 @@ func (jb *jitterBuffer) pop() (st frameState, data []byte, skipped []byte) {
 			jb.st.dropped++
 			s := &jb.slots[jb.slotOf(jb.next)]
 			jb.next++
-			if s.filled && s.idx == jb.next-1 {
+			if s.filled && s.idx == int32(jb.next-1) {
 				s.filled = false
 				skipped = s.data[:]
 			}
@@ -330,7 +330,7 @@ func (jb *jitterBuffer) pop() (st frameState, data []byte, skipped []byte) {
 	}
 	s := &jb.slots[jb.slotOf(jb.next)]
 	jb.next++
-	if s.filled && s.idx == jb.next-1 {
+	if s.filled && s.idx == int32(jb.next-1) {
 		s.filled = false
 		return frameGood, s.data[:], skipped
 	}

@@ -27,11 +27,13 @@ const (
 
 func newPLC(rate int) *plc {
 	s := rate / 8000
+	nh, np, nt := plcHist8*s, (3*plcPitchMax8+plcPitchMax8/4)*s, 4*8*s
+	buf := make([]int16, nh+np+nt) // one allocation for the three buffers
 	return &plc{
 		scale:    s,
-		hist:     make([]int16, plcHist8*s),
-		pitchBuf: make([]int16, (3*plcPitchMax8+plcPitchMax8/4)*s),
-		tail:     make([]int16, 4*8*s),
+		hist:     buf[:nh:nh],
+		pitchBuf: buf[nh : nh+np : nh+np],
+		tail:     buf[nh+np:],
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // statistics (jitter, RTT) do not depend on when the tick ran. Nothing is
 // allocated per datagram.
 type datagramReader struct {
-	rc  syscall.RawConn
+	rc  []syscall.RawConn     // the sockets, by index
 	fn  func(fd uintptr) bool // r.recv, bound once
 	buf []byte
 
@@ -34,17 +34,22 @@ type datagramReader struct {
 	errno syscall.Errno
 }
 
-func newDatagramReader(c *net.UDPConn, buf []byte) (*datagramReader, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
-	}
-	r := &datagramReader{rc: rc, buf: buf}
-	if err := rc.Control(func(fd uintptr) {
-		// Without timestamps (an error here), arrival is the time of the read.
-		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
-	}); err != nil {
-		return nil, err
+// newDatagramReader makes a reader into buf for the sockets conns (one
+// reader serves several sockets: it is used by one goroutine at a time).
+func newDatagramReader(buf []byte, conns ...*net.UDPConn) (*datagramReader, error) {
+	r := &datagramReader{buf: buf}
+	for _, c := range conns {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		r.rc = append(r.rc, rc)
+		if err := rc.Control(func(fd uintptr) {
+			// Without timestamps (an error here), arrival is the time of the read.
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+		}); err != nil {
+			return nil, err
+		}
 	}
 	r.fn = r.recv
 	return r, nil
@@ -108,12 +113,12 @@ func sockaddrToAddrPort(sa *syscall.RawSockaddrAny) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-// next reads one waiting datagram into the buffer. ok is false when none
+// next reads one waiting datagram of socket i into the buffer. ok is false when none
 // is waiting (or the socket failed: err says so). now is the caller's
 // current time; arrival is when the datagram reached the socket, on now's
 // (monotonic) clock.
-func (r *datagramReader) next(now time.Time) (data []byte, from netip.AddrPort, arrival time.Time, ok bool, err error) {
-	if err := r.rc.Read(r.fn); err != nil {
+func (r *datagramReader) next(i int, now time.Time) (data []byte, from netip.AddrPort, arrival time.Time, ok bool, err error) {
+	if err := r.rc[i].Read(r.fn); err != nil {
 		return nil, netip.AddrPort{}, time.Time{}, false, err
 	}
 	switch {

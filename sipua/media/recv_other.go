@@ -14,7 +14,7 @@ import (
 // quantises arrival statistics to the 10 ms tick; Linux uses the kernel's
 // timestamps).
 type datagramReader struct {
-	rc   syscall.RawConn
+	rc   []syscall.RawConn // the sockets, by index
 	fn   func(fd uintptr) bool
 	buf  []byte
 	n    int
@@ -22,12 +22,17 @@ type datagramReader struct {
 	err  error
 }
 
-func newDatagramReader(c *net.UDPConn, buf []byte) (*datagramReader, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return nil, err
+// newDatagramReader makes a reader into buf for the sockets conns (one
+// reader serves several sockets: it is used by one goroutine at a time).
+func newDatagramReader(buf []byte, conns ...*net.UDPConn) (*datagramReader, error) {
+	r := &datagramReader{buf: buf}
+	for _, c := range conns {
+		rc, err := c.SyscallConn()
+		if err != nil {
+			return nil, err
+		}
+		r.rc = append(r.rc, rc)
 	}
-	r := &datagramReader{rc: rc, buf: buf}
 	r.fn = r.recv
 	return r, nil
 }
@@ -46,8 +51,8 @@ func (r *datagramReader) recv(fd uintptr) bool {
 	return true
 }
 
-func (r *datagramReader) next(now time.Time) (data []byte, from netip.AddrPort, arrival time.Time, ok bool, err error) {
-	if err := r.rc.Read(r.fn); err != nil {
+func (r *datagramReader) next(i int, now time.Time) (data []byte, from netip.AddrPort, arrival time.Time, ok bool, err error) {
+	if err := r.rc[i].Read(r.fn); err != nil {
 		return nil, netip.AddrPort{}, time.Time{}, false, err
 	}
 	if r.err != nil {

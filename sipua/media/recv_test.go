@@ -29,11 +29,11 @@ func TestDatagramReader(t *testing.T) {
 			}
 			defer tx.Close()
 			buf := make([]byte, 1500)
-			r, err := newDatagramReader(rx, buf)
+			r, err := newDatagramReader(buf, rx)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, _, _, ok, err := r.next(time.Now()); ok || err != nil {
+			if _, _, _, ok, err := r.next(0, time.Now()); ok || err != nil {
 				t.Fatalf("empty socket: ok %v err %v", ok, err)
 			}
 			msg := []byte("hello rtp")
@@ -43,7 +43,7 @@ func TestDatagramReader(t *testing.T) {
 			}
 			time.Sleep(60 * time.Millisecond)
 			now := time.Now()
-			data, from, at, ok, err := r.next(now)
+			data, from, at, ok, err := r.next(0, now)
 			if !ok || err != nil {
 				t.Fatalf("datagram not read: ok %v err %v", ok, err)
 			}
@@ -65,7 +65,7 @@ func TestDatagramReader(t *testing.T) {
 			}
 			deadline := time.Now().Add(time.Second)
 			for {
-				data, _, _, ok, err := r.next(time.Now())
+				data, _, _, ok, err := r.next(0, time.Now())
 				if err != nil {
 					t.Fatal(err)
 				}

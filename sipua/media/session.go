@@ -100,8 +100,7 @@ type Session struct {
 	// receive state: both sockets are read without blocking by Run's tick
 	// loop into rxBuf
 	rxBuf      [1500]byte
-	rtpRx      *datagramReader
-	rtcpRx     *datagramReader
+	rx         *datagramReader // socket 0: RTP, 1: RTCP
 	rpkt       rtp.Packet
 	latched    bool
 	latchCand  netip.AddrPort
@@ -207,10 +206,7 @@ func NewSession(cfg Config) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{cfg: cfg, rtpConn: rc, rtcpConn: cc, start: time.Now()}
-	if s.rtpRx, err = newDatagramReader(rc, s.rxBuf[:]); err == nil {
-		s.rtcpRx, err = newDatagramReader(cc, s.rxBuf[:])
-	}
-	if err != nil {
+	if s.rx, err = newDatagramReader(s.rxBuf[:], rc, cc); err != nil {
 		rc.Close()
 		cc.Close()
 		return nil, fmt.Errorf("media: session: %w", err)
@@ -438,16 +434,25 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 	s.portRate = rate
 	s.mu.Unlock()
 
+	runErr := s.loop(ctx, port, rate)
+	cancel()
+	s.finish()
+	return runErr
+}
+
+// loop is Run's tick loop. It is kept apart from Run's setup and summary
+// so that the goroutine's stack, parked in ReadFrame most of the time,
+// stays small (the runtime then shrinks it to its minimum).
+func (s *Session) loop(ctx context.Context, port AudioPort, rate int) error {
 	in := make([]int16, rate/100)
 	out := make([]int16, rate/100)
 	nextRTCP := time.Now().Add(s.rtcpDelay())
-	var runErr error
 	for n := 0; ; n++ {
 		if err := port.ReadFrame(ctx, in); err != nil {
 			if ctx.Err() == nil {
-				runErr = fmt.Errorf("media: audio port read: %w", err)
+				return fmt.Errorf("media: audio port read: %w", err)
 			}
-			break
+			return nil
 		}
 		now := time.Now()
 		s.tick(in, out, now, n%rtcpPollTick == 0)
@@ -457,12 +462,15 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 		}
 		if err := port.WriteFrame(ctx, out); err != nil {
 			if ctx.Err() == nil {
-				runErr = fmt.Errorf("media: audio port write: %w", err)
+				return fmt.Errorf("media: audio port write: %w", err)
 			}
-			break
+			return nil
 		}
 	}
-	cancel()
+}
+
+// finish ends a run: RTCP BYE, sockets closed, quality summary logged.
+func (s *Session) finish() {
 	s.sendRTCP(true)
 	s.mu.Lock()
 	s.closed = true
@@ -473,7 +481,6 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 	st := s.Stats()
 	s.log.Info("media: call quality", "codec", st.Codec.String(), "sent", st.PacketsSent, "received", st.PacketsReceived,
 		"lost", st.Lost, "late", st.Late, "duplicates", st.Duplicates, "jitter", st.Jitter, "rtt", st.RTT, "mos", fmt.Sprintf("%.2f", st.MOS))
-	return runErr
 }
 
 // tick is one 10 ms step: the datagrams that arrived since the last tick
@@ -481,9 +488,9 @@ func (s *Session) Run(ctx context.Context, port AudioPort) error {
 // goes out, the frame to play is written to out.
 func (s *Session) tick(in, out []int16, now time.Time, pollRTCP bool) {
 	s.mu.Lock()
-	s.receive(s.rtpRx, now, false)
+	s.receive(0, now)
 	if pollRTCP {
-		s.receive(s.rtcpRx, now, true)
+		s.receive(1, now)
 	}
 	s.sendTick(in)
 	s.playTick(out)
@@ -649,10 +656,11 @@ func (s *Session) queueDigit(d Digit) {
 // flood cannot starve the audio port).
 const maxPerTick = 32
 
-// receive processes the datagrams waiting on one socket (s.mu held).
-func (s *Session) receive(r *datagramReader, now time.Time, rtcp bool) {
+// receive processes the datagrams waiting on one socket (0 RTP, 1 RTCP;
+// s.mu held).
+func (s *Session) receive(sock int, now time.Time) {
 	for range maxPerTick {
-		b, from, at, ok, err := r.next(now)
+		b, from, at, ok, err := s.rx.next(sock, now)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
 				s.badPackets++ // e.g. an ICMP error surfaced on the socket
@@ -662,7 +670,7 @@ func (s *Session) receive(r *datagramReader, now time.Time, rtcp bool) {
 		if !ok {
 			return
 		}
-		if rtcp {
+		if sock == 1 {
 			s.handleRTCPLocked(b, from, at)
 		} else {
 			s.handleRTPLocked(b, from, at)
