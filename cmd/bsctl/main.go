@@ -656,46 +656,36 @@ func extDeviceFlags(fs *flag.FlagSet) (ext, dev *string) {
 }
 
 func cmdAssign(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
-	ext, dev := extDeviceFlags(fs)
-	a.pre = func(rest []string) error {
-		if err := noArgs(rest); err != nil {
-			return err
-		}
-		if *ext == "" || *dev == "" {
-			return errors.New("--ext and --device are required")
-		}
-		return nil
-	}
-	return func(ctx context.Context, c *cloud.Client, rest []string) error {
-		ctx, cancel := a.timed(ctx)
-		defer cancel()
-		cfg, err := c.AssignDevice(ctx, a.g.base, *ext, *dev)
-		if err != nil {
-			return err
-		}
-		return a.applied(cfg, fmt.Sprintf("Device %s assigned to extension %s", *dev, *ext))
-	}
+	return cmdExtDevice((*cloud.Client).AssignDevice, "Device %s assigned to extension %s")(fs, a)
 }
 
 func cmdUnassign(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
-	ext, dev := extDeviceFlags(fs)
-	a.pre = func(rest []string) error {
-		if err := noArgs(rest); err != nil {
-			return err
+	return cmdExtDevice((*cloud.Client).UnassignDevice, "Device %s taken away from extension %s")(fs, a)
+}
+
+// cmdExtDevice is a command taking --ext and --device that changes the
+// desired configuration with op and waits until the base applied it.
+func cmdExtDevice(op func(*cloud.Client, context.Context, string, string, string) (*provisioning.Config, error), done string) func(*flag.FlagSet, *app) func(context.Context, *cloud.Client, []string) error {
+	return func(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
+		ext, dev := extDeviceFlags(fs)
+		a.pre = func(rest []string) error {
+			if err := noArgs(rest); err != nil {
+				return err
+			}
+			if *ext == "" || *dev == "" {
+				return errors.New("--ext and --device are required")
+			}
+			return nil
 		}
-		if *ext == "" || *dev == "" {
-			return errors.New("--ext and --device are required")
+		return func(ctx context.Context, c *cloud.Client, rest []string) error {
+			ctx, cancel := a.timed(ctx)
+			defer cancel()
+			cfg, err := op(c, ctx, a.g.base, *ext, *dev)
+			if err != nil {
+				return err
+			}
+			return a.applied(cfg, fmt.Sprintf(done, *dev, *ext))
 		}
-		return nil
-	}
-	return func(ctx context.Context, c *cloud.Client, rest []string) error {
-		ctx, cancel := a.timed(ctx)
-		defer cancel()
-		cfg, err := c.UnassignDevice(ctx, a.g.base, *ext, *dev)
-		if err != nil {
-			return err
-		}
-		return a.applied(cfg, fmt.Sprintf("Device %s taken away from extension %s", *dev, *ext))
 	}
 }
 
