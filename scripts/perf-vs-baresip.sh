@@ -8,15 +8,22 @@
 #   RUNS=1 scripts/perf-vs-baresip.sh     # one run (about 3.5 minutes)
 #   CPU=1 scripts/perf-vs-baresip.sh      # pin the measured processes to CPU 1
 #   PROFILES=/tmp/p scripts/perf-vs-baresip.sh   # keep the daemon's CPU profiles
+#   HEAP=1 scripts/perf-vs-baresip.sh     # also split the live heap per call by
+#                                         # part (MemProfileRate 4096: a little CPU)
 #
 # Needs baresip (scripts/install-peers.sh). Never built with -race: race
 # figures are not representative.
 set -eu
 cd "$(dirname "$0")/.."
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+if [ -n "${PROFILES:-}" ]; then
+	mkdir -p "$PROFILES"
+	out=$PROFILES # keep the binary next to the profiles for go tool pprof
+else
+	out=$(mktemp -d)
+	trap 'rm -rf "$out"' EXIT
+fi
 go test -c -o "$out/perf.test" ./internal/perf
 runs=${RUNS:-5}
 BASESTATION_PERF=1 BASESTATION_PERF_RUNS="$runs" \
-BASESTATION_PERF_CPU="${CPU:-}" BASESTATION_PERF_PROFILES="${PROFILES:-}" \
+BASESTATION_PERF_CPU="${CPU:-}" BASESTATION_PERF_PROFILES="${PROFILES:-}" BASESTATION_PERF_HEAP="${HEAP:-}" \
 	"$out/perf.test" -test.run '^TestDaemonVsBaresip$' -test.v -test.timeout $((runs * 6 + 5))m

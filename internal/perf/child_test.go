@@ -51,11 +51,15 @@ func runChild(args []string) error {
 	state := fs.String("state-dir", "", "state directory")
 	sipAddr := fs.String("sip", "127.0.0.1:0", "SIP listen address")
 	ctl := fs.String("control", "", "control socket listen address")
+	memRate := fs.Int("memprofilerate", 0, "runtime.MemProfileRate (0: Go's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *broker == "" || *state == "" || *ctl == "" {
 		return errors.New("-broker, -state-dir and -control are required")
+	}
+	if *memRate > 0 {
+		runtime.MemProfileRate = *memRate // before anything is allocated
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -142,6 +146,10 @@ type childStatus struct {
 	PhoneOffHook bool                     `json:"phone_off_hook"`
 	Devices      map[string]childDevState `json:"devices"`
 	HeapInuseKiB uint64                   `json:"heap_inuse_kib"`
+	StackKiB     uint64                   `json:"stack_inuse_kib"`
+	TotalAlloc   uint64                   `json:"total_alloc"` // bytes allocated since start
+	Mallocs      uint64                   `json:"mallocs"`
+	NumGC        uint32                   `json:"num_gc"`
 	Goroutines   int                      `json:"goroutines"`
 }
 
@@ -198,6 +206,17 @@ func (c *childCtl) command(ctx context.Context, f []string) (any, error) {
 		err := c.prof.Close()
 		c.prof = nil
 		return nil, err
+	case "heap-profile":
+		fh, err := os.Create(arg(1))
+		if err != nil {
+			return nil, err
+		}
+		runtime.GC()
+		err = pprof.Lookup("heap").WriteTo(fh, 0)
+		if cerr := fh.Close(); err == nil {
+			err = cerr
+		}
+		return nil, err
 	case "status":
 		st := childStatus{Daemon: d.Status(), RegOpen: b.Radio.RegistrationOpen(), Devices: map[string]childDevState{}}
 		ps := b.Phone.State()
@@ -211,6 +230,8 @@ func (c *childCtl) command(ctx context.Context, f []string) (any, error) {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		st.HeapInuseKiB = ms.HeapInuse / 1024
+		st.StackKiB = ms.StackInuse / 1024
+		st.TotalAlloc, st.Mallocs, st.NumGC = ms.TotalAlloc, ms.Mallocs, ms.NumGC
 		st.Goroutines = runtime.NumGoroutine()
 		return st, nil
 	case "add":

@@ -30,20 +30,32 @@ type plan struct {
 	Settle   time.Duration // after a step, before its window
 	Window   time.Duration // CPU and RSS window per step
 	Interval time.Duration // RSS sampling interval
+	// HeapRate, if not 0, is the daemon process's runtime.MemProfileRate:
+	// a heap profile at 0 and N calls then splits the live heap per call by
+	// part. It costs the process a little CPU, so the full plan leaves it
+	// off unless BASESTATION_PERF_HEAP=1.
+	HeapRate int
 }
 
 func shortPlan() plan {
-	return plan{Calls: 2, Settle: 500 * time.Millisecond, Window: time.Second, Interval: 100 * time.Millisecond}
+	return plan{Calls: 2, Settle: 500 * time.Millisecond, Window: time.Second, Interval: 100 * time.Millisecond, HeapRate: 4096}
 }
 
 func fullPlan() plan {
-	return plan{Calls: 4, Settle: 3 * time.Second, Window: 10 * time.Second, Interval: 250 * time.Millisecond}
+	p := plan{Calls: 4, Settle: 3 * time.Second, Window: 10 * time.Second, Interval: 250 * time.Millisecond}
+	if os.Getenv("BASESTATION_PERF_HEAP") == "1" {
+		p.HeapRate = 4096
+	}
+	return p
 }
 
 // step is one measured state.
 type step struct {
 	Calls int
 	W     Window
+	// Go runtime figures of ours over the window: allocation rate, GC
+	// cycles, goroutine stacks at the end.
+	AllocKiBps, MallocsPerS, GCPerS, StackKiB float64
 	// AufileKiB is baresip's aufile memory at this step by the model in
 	// aufileHeld, subtracted from RSS for the per-call slope.
 	AufileKiB float64
@@ -62,6 +74,9 @@ type result struct {
 	// part (see part) from a CPU profile taken in a window after the
 	// measurement (ours only).
 	Parts map[int]map[string]float64
+	// Heap is, for the first and the last step, the live heap in KiB by
+	// part from a heap profile (ours, when the plan's HeapRate is set).
+	Heap map[int]map[string]float64
 	// WAVKiB is the size of baresip's aufile WAV (0 for ours).
 	WAVKiB float64
 }
@@ -271,14 +286,14 @@ type child struct {
 	rd   *bufio.Reader
 }
 
-func startChild(t testing.TB, brokerURL, base string) *child {
+func startChild(t testing.TB, brokerURL, base string, memRate int) *child {
 	t.Helper()
 	ctlPort := testpeer.FreePort(t, false)
 	sipPort := testpeer.FreePort(t, false)
 	ctl := fmt.Sprintf("127.0.0.1:%d", ctlPort)
 	proc := startMeasured(t, "", os.Args[0], childArg,
 		"-broker", brokerURL, "-base-id", base, "-state-dir", t.TempDir(),
-		"-sip", fmt.Sprintf("127.0.0.1:%d", sipPort), "-control", ctl)
+		"-sip", fmt.Sprintf("127.0.0.1:%d", sipPort), "-control", ctl, "-memprofilerate", strconv.Itoa(memRate))
 	testpeer.WaitListening(t, ctl, 20*time.Second, proc)
 	c, err := net.Dial("tcp", ctl)
 	if err != nil {
@@ -512,11 +527,32 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) Window
 	return w
 }
 
+// heapParts writes a heap profile of the child (after a GC) and returns
+// its live heap in KiB by part.
+func heapParts(t testing.TB, c *child) map[string]float64 {
+	t.Helper()
+	path := t.TempDir() + "/heap.pprof"
+	c.must(nil, "heap-profile", path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tot, err := ByStack(b, "inuse_space", part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for k, v := range tot {
+		out[k] = float64(v) / 1024
+	}
+	return out
+}
+
 // measureOurs runs the daemon process through idle and 0..p.Calls calls.
 func measureOurs(t testing.TB, ctx context.Context, f *farEnds, p plan) result {
 	t.Helper()
 	const base = "perf-base"
-	c := startChild(t, f.broker.URL(), base)
+	c := startChild(t, f.broker.URL(), base, p.HeapRate)
 	pushConfig(t, ctx, f, base, baseExts)
 	eventually(t, "101 registered", 20*time.Second, func() bool { return c.registered("101") })
 	eventually(t, "DECT module ready", 20*time.Second, func() bool { return c.status().Daemon.RadioReady })
@@ -580,7 +616,12 @@ func measureOurs(t testing.TB, ctx context.Context, f *farEnds, p plan) result {
 				t.Fatalf("ours, %d calls: device %s heard no audio in the window", n, ep)
 			}
 		}
-		r.Steps = append(r.Steps, step{Calls: n, W: w})
+		sec := w.Seconds
+		r.Steps = append(r.Steps, step{Calls: n, W: w,
+			AllocKiBps:  float64(st1.TotalAlloc-st0.TotalAlloc) / 1024 / sec,
+			MallocsPerS: float64(st1.Mallocs-st0.Mallocs) / sec,
+			GCPerS:      float64(st1.NumGC-st0.NumGC) / sec,
+			StackKiB:    float64(st1.StackKiB)})
 		r.HeapKiB = append(r.HeapKiB, st1.HeapInuseKiB)
 		if n == 0 || n == p.Calls {
 			if r.Parts == nil {
@@ -588,6 +629,12 @@ func measureOurs(t testing.TB, ctx context.Context, f *farEnds, p plan) result {
 			}
 			if parts := profileParts(t, c, p.Window, fmt.Sprintf("ours-%dcalls", n)); parts != nil {
 				r.Parts[n] = parts
+			}
+			if p.HeapRate > 0 {
+				if r.Heap == nil {
+					r.Heap = map[int]map[string]float64{}
+				}
+				r.Heap[n] = heapParts(t, c)
 			}
 		}
 	}

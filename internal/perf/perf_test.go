@@ -138,6 +138,18 @@ func (c comparison) table(p plan) string {
 					fmt.Fprintf(&s, " [CPU share at %d calls: daemon %.0f%%, sim %.0f%%, harness %.0f%%, runtime %.0f%%]", n, 100*parts["daemon"], 100*parts["sim"], 100*parts["harness"], 100*parts["runtime"])
 				}
 			}
+			if len(r.HeapKiB) > 0 {
+				s.WriteString(" [Go runtime per step: alloc KiB/s, mallocs/s, GC/s, stacks KiB:")
+				for _, st := range r.Steps {
+					fmt.Fprintf(&s, " %d: %.0f, %.0f, %.2f, %.0f;", st.Calls, st.AllocKiBps, st.MallocsPerS, st.GCPerS, st.StackKiB)
+				}
+				s.WriteString("]")
+			}
+			if h0, hn := r.Heap[0], r.Heap[p.Calls]; h0 != nil && hn != nil {
+				fmt.Fprintf(&s, " [live heap per call by part (heap profile, rate %d B): daemon %.1f KiB, sim %.1f KiB, harness %.1f KiB, runtime %.1f KiB; at 0 calls: daemon %.0f KiB, sim %.0f KiB]",
+					p.HeapRate, (hn["daemon"]-h0["daemon"])/float64(p.Calls), (hn["sim"]-h0["sim"])/float64(p.Calls),
+					(hn["harness"]-h0["harness"])/float64(p.Calls), (hn["runtime"]-h0["runtime"])/float64(p.Calls), h0["daemon"], h0["sim"])
+			}
 			if r.WAVKiB > 0 {
 				fmt.Fprintf(&s, " (aufile WAV %.0f KiB; modelled aufile KiB per step:", r.WAVKiB)
 				for _, st := range r.Steps {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"math"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"testing"
@@ -158,12 +159,52 @@ func TestCPUByStackOnARealProfile(t *testing.T) {
 	if _, err := CPUByStack([]byte("not gzip"), part); err == nil {
 		t.Fatal("no error for a non-gzip profile")
 	}
+	if _, err := ByStack(buf.Bytes(), "inuse_space", part); err == nil {
+		t.Fatal("a CPU profile has no inuse_space, and no error said so")
+	}
 	var z bytes.Buffer
 	zw := gzip.NewWriter(&z)
 	_, _ = zw.Write([]byte{0x0a, 0x05, 0x08}) // sample_type with a truncated length
 	zw.Close()
 	if _, err := CPUByStack(z.Bytes(), part); err == nil {
 		t.Fatal("no error for a truncated profile")
+	}
+}
+
+//go:noinline
+func keepForHeapProfile(n int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = make([]byte, 64<<10)
+	}
+	return out
+}
+
+// A heap profile with every allocation recorded: the live bytes of the
+// function that keeps 4 MiB are found within 10 %.
+func TestByStackOnAHeapProfile(t *testing.T) {
+	defer func(r int) { runtime.MemProfileRate = r }(runtime.MemProfileRate)
+	runtime.MemProfileRate = 1
+	kept := keepForHeapProfile(64)
+	runtime.GC()
+	var buf bytes.Buffer
+	if err := pprof.Lookup("heap").WriteTo(&buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(kept)
+	tot, err := ByStack(buf.Bytes(), "inuse_space", func(stack []string) string {
+		for _, f := range stack {
+			if strings.HasSuffix(f, ".keepForHeapProfile") {
+				return "kept"
+			}
+		}
+		return "other"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tot["kept"]; got < 4<<20*9/10 || got > 4<<20*11/10 {
+		t.Fatalf("inuse_space of keepForHeapProfile = %d, want about %d (all: %v)", got, 4<<20, tot)
 	}
 }
 
@@ -223,7 +264,7 @@ func FuzzCPUByStack(f *testing.F) {
 		_, _ = CPUByStack(b, part)
 		// And the raw (not gzipped) decoder on the same bytes.
 		if p, err := parseProfile(b); err == nil {
-			_, _ = p.byStack(part)
+			_, _ = p.byStack("cpu", part)
 		}
 	})
 }

@@ -15,6 +15,12 @@ import (
 // sample's stack as function names, innermost first (inlined calls
 // expanded). Results are in nanoseconds.
 func CPUByStack(gz []byte, classify func(stack []string) string) (map[string]int64, error) {
+	return ByStack(gz, "cpu", classify)
+}
+
+// ByStack is CPUByStack for any sample type of a profile: "inuse_space"
+// of a heap profile gives live heap bytes by bucket.
+func ByStack(gz []byte, sampleType string, classify func(stack []string) string) (map[string]int64, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
 		return nil, fmt.Errorf("profile: %w", err)
@@ -27,7 +33,7 @@ func CPUByStack(gz []byte, classify func(stack []string) string) (map[string]int
 	if err != nil {
 		return nil, fmt.Errorf("profile: %w", err)
 	}
-	return p.byStack(classify)
+	return p.byStack(sampleType, classify)
 }
 
 type profile struct {
@@ -158,19 +164,19 @@ func (p *profile) str(i uint64) (string, error) {
 	return p.strs[i], nil
 }
 
-func (p *profile) byStack(classify func([]string) string) (map[string]int64, error) {
+func (p *profile) byStack(sampleType string, classify func([]string) string) (map[string]int64, error) {
 	col := -1
 	for i, t := range p.types {
 		s, err := p.str(t)
 		if err != nil {
 			return nil, fmt.Errorf("profile: %w", err)
 		}
-		if s == "cpu" {
+		if s == sampleType {
 			col = i
 		}
 	}
 	if col < 0 {
-		return nil, errors.New("profile: no cpu sample type (not a CPU profile)")
+		return nil, fmt.Errorf("profile: no sample type %q", sampleType)
 	}
 	out := map[string]int64{}
 	var stack []string
