@@ -35,10 +35,12 @@ type plan struct {
 	// part. It costs the process a little CPU, so the full plan leaves it
 	// off unless BASESTATION_PERF_HEAP=1.
 	HeapRate int
+	// Smoke marks the short form: figures only show the harness works.
+	Smoke bool
 }
 
 func shortPlan() plan {
-	return plan{Calls: 2, Settle: 500 * time.Millisecond, Window: time.Second, Interval: 100 * time.Millisecond, HeapRate: 4096}
+	return plan{Calls: 2, Settle: 500 * time.Millisecond, Window: time.Second, Interval: 100 * time.Millisecond, HeapRate: 4096, Smoke: true}
 }
 
 func fullPlan() plan {

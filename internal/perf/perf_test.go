@@ -97,6 +97,9 @@ func (c comparison) table(p plan) string {
 	if raceEnabled {
 		race = " — RACE BUILD: figures not representative"
 	}
+	if p.Smoke {
+		race += " — short form (1 s windows: CPU in steps of 10 ms/s; heap profiling on): smoke figures, not for quoting"
+	}
 	fmt.Fprintf(&s, "%d run(s), %d calls max, %v windows, medians%s\n", len(c.ours), p.Calls, p.Window, race)
 	fmt.Fprintf(&s, "%-34s %14s %14s %8s\n", "metric", "basestationd", "baresip", "ratio")
 	row := func(name string, a, bb float64, unit string) {
