@@ -427,25 +427,42 @@ func (d *Daemon) registrationWindow() time.Duration {
 	return 60 * time.Second
 }
 
-// ledLoop keeps the cloud, line and fault LEDs true to the state.
+// ledLoop keeps the cloud, line and fault LEDs true to the state. It reads
+// only what the LEDs show (no Status snapshot), five times a second, and
+// writes an LED only when its state changes.
 func (d *Daemon) ledLoop(ctx context.Context) error {
-	t := time.NewTicker(100 * time.Millisecond)
+	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
+	last := map[string]hal.LEDState{}
+	set := func(name string, s hal.LEDState) {
+		if old, ok := last[name]; ok && old == s {
+			return
+		}
+		last[name] = s
+		d.setLED(name, s)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		s := d.Status()
 		cloud := hal.LEDOff
-		if s.CloudConnected {
+		if d.agent.Connected() {
 			cloud = hal.LEDOn
 		}
-		d.setLED(hal.LEDCloud, cloud)
+		set(hal.LEDCloud, cloud)
 		line := hal.LEDOff
-		for _, l := range s.Lines {
-			switch l.State {
+		d.mu.Lock()
+		lines := make([]*lineState, 0, 1+len(d.dectEP))
+		lines = append(lines, d.portLine)
+		for _, ep := range d.dectEP {
+			lines = append(lines, ep.line)
+		}
+		faults := len(d.faults)
+		d.mu.Unlock()
+		for _, l := range lines {
+			switch st, _ := l.snapshot(); st {
 			case "talking", "dialing":
 				line = hal.LEDOn
 			case "ringing":
@@ -454,12 +471,12 @@ func (d *Daemon) ledLoop(ctx context.Context) error {
 				}
 			}
 		}
-		d.setLED(hal.LEDLine, line)
+		set(hal.LEDLine, line)
 		fault := hal.LEDOff
-		if len(s.Faults) > 0 || !s.RadioReady {
+		if faults > 0 || !d.radio.Ready() {
 			fault = hal.LEDOn
 		}
-		d.setLED(hal.LEDFault, fault)
+		set(hal.LEDFault, fault)
 	}
 }
 
