@@ -7,7 +7,7 @@ BIN     := bin
 LDFLAGS := -s -w
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all sim test test-short build cross bench lint fuzz peers clean
+.PHONY: all sim test test-short build cross bench bench-smoke lint fuzz peers clean
 
 all: build
 
@@ -19,7 +19,13 @@ peers:
 
 test: peers lint
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) bench-smoke
 	$(MAKE) cross
+
+# Every benchmark once (the baresip comparisons in their short form), so
+# the benchmark code runs in CI; `make bench` gives the figures.
+bench-smoke:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -short -timeout 10m $(PKGS)
 
 test-short:
 	$(GO) test -race -short $(PKGS)
