@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"basestation/internal/testpeer"
 )
 
 // RFC 4733 events received from the far end (SIPp replaying the
@@ -13,9 +15,7 @@ import (
 // in what the endpoint heard by an independent Goertzel check.
 func TestSIPpReceivedDTMFPlayedToEndpoint(t *testing.T) {
 	const pcap = "/usr/share/sip-tester/dtmf_2833_5.pcap"
-	if _, err := os.Stat(pcap); err != nil {
-		t.Skip("SIPp's RFC 2833 capture not installed")
-	}
+	testpeer.RequireFile(t, pcap) // ships with sip-tester; fails in CI when missing
 	reg := registrarSIPp(t)
 	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
 	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
