@@ -230,7 +230,9 @@ func scenarioReplay(t *testing.T, e *env) {
 	b := startBase(t, e, dir, nil)
 	c := dialCloud(t, e)
 	waitState(t, c, b.id, "online", func(*provisioning.State) bool { return true })
-	ctx := tctx(t, 15*time.Second)
+	// Generous: the whole scenario includes a restart, and CI runs every
+	// package (and four broker suites in parallel) on 2 cores.
+	ctx := tctx(t, 45*time.Second)
 	go func() {
 		<-b.radio.Opened()
 		b.radio.Pair(provisioningtest.Headset())
