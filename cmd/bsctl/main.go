@@ -259,6 +259,20 @@ func noArgs(rest []string) error {
 	return nil
 }
 
+// required is a check for commands that take flags only: no arguments, and
+// ok must hold after parsing, else the error says what is required.
+func required(what string, ok func() bool) func([]string) error {
+	return func(rest []string) error {
+		if err := noArgs(rest); err != nil {
+			return err
+		}
+		if !ok() {
+			return errors.New(what + " required")
+		}
+		return nil
+	}
+}
+
 func cmdBases(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
 	return func(ctx context.Context, c *cloud.Client, rest []string) error {
 		if err := noArgs(rest); err != nil {
@@ -668,15 +682,7 @@ func cmdUnassign(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, 
 func cmdExtDevice(op func(*cloud.Client, context.Context, string, string, string) (*provisioning.Config, error), done string) func(*flag.FlagSet, *app) func(context.Context, *cloud.Client, []string) error {
 	return func(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
 		ext, dev := extDeviceFlags(fs)
-		a.pre = func(rest []string) error {
-			if err := noArgs(rest); err != nil {
-				return err
-			}
-			if *ext == "" || *dev == "" {
-				return errors.New("--ext and --device are required")
-			}
-			return nil
-		}
+		a.pre = required("--ext and --device are", func() bool { return *ext != "" && *dev != "" })
 		return func(ctx context.Context, c *cloud.Client, rest []string) error {
 			ctx, cancel := a.timed(ctx)
 			defer cancel()
@@ -699,15 +705,7 @@ func (a *app) applied(cfg *provisioning.Config, msg string) error {
 
 func cmdRemove(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
 	dev := fs.String("device", "", "device id")
-	a.pre = func(rest []string) error {
-		if err := noArgs(rest); err != nil {
-			return err
-		}
-		if *dev == "" {
-			return errors.New("--device is required")
-		}
-		return nil
-	}
+	a.pre = required("--device is", func() bool { return *dev != "" })
 	return func(ctx context.Context, c *cloud.Client, rest []string) error {
 		ctx, cancel := a.timed(ctx)
 		defer cancel()
@@ -740,15 +738,7 @@ func cmdSet(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []str
 		v := new(string)
 		fs.Func(f.name, f.help, func(s string) error { *v = s; set[f.name] = v; return nil })
 	}
-	a.pre = func(rest []string) error {
-		if err := noArgs(rest); err != nil {
-			return err
-		}
-		if *ext == "" || len(set) == 0 {
-			return errors.New("--ext and at least one setting are required")
-		}
-		return nil
-	}
+	a.pre = required("--ext and at least one setting are", func() bool { return *ext != "" && len(set) > 0 })
 	return func(ctx context.Context, c *cloud.Client, rest []string) error {
 		ctx, cancel := a.timed(ctx)
 		defer cancel()
@@ -941,15 +931,9 @@ func cmdAddExtension(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Clie
 	fs.StringVar(&e.SIP.Transport, "transport", "", "udp, tcp or tls (default udp)")
 	fs.StringVar(&e.CallerID, "caller-id", "", "outbound caller ID, E.164")
 	fs.StringVar(&e.VoicemailNumber, "voicemail-number", "", "voicemail access number")
-	a.pre = func(rest []string) error {
-		if err := noArgs(rest); err != nil {
-			return err
-		}
-		if e.Number == "" || e.DisplayName == "" || e.SIP.User == "" || e.SIP.Password == "" || e.SIP.Domain == "" {
-			return errors.New("--ext, --name, --sip-user, --sip-password and --sip-domain are required")
-		}
-		return nil
-	}
+	a.pre = required("--ext, --name, --sip-user, --sip-password and --sip-domain are", func() bool {
+		return e.Number != "" && e.DisplayName != "" && e.SIP.User != "" && e.SIP.Password != "" && e.SIP.Domain != ""
+	})
 	return func(ctx context.Context, c *cloud.Client, rest []string) error {
 		ctx, cancel := a.timed(ctx)
 		defer cancel()
@@ -963,15 +947,7 @@ func cmdAddExtension(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Clie
 
 func cmdDeleteExtension(fs *flag.FlagSet, a *app) func(context.Context, *cloud.Client, []string) error {
 	ext := fs.String("ext", "", "extension number")
-	a.pre = func(rest []string) error {
-		if err := noArgs(rest); err != nil {
-			return err
-		}
-		if *ext == "" {
-			return errors.New("--ext is required")
-		}
-		return nil
-	}
+	a.pre = required("--ext is", func() bool { return *ext != "" })
 	return func(ctx context.Context, c *cloud.Client, rest []string) error {
 		ctx, cancel := a.timed(ctx)
 		defer cancel()
