@@ -72,6 +72,7 @@ type Daemon struct {
 	pairing  chan provisioning.Pairing  // the open registration window's outcome
 	faults   map[string]string          // device id -> fault
 	pumps    map[int]context.CancelFunc // DECT handset -> its event pump
+	plan     *fxs.DialPlan              // the Linx dial plan, compiled
 }
 
 type attachment struct {
@@ -321,10 +322,18 @@ func (d *Daemon) extensionOf(id string) string {
 // dialComplete is the dial plan for a Linx's analog phone: the same plan
 // as the base's own port.
 func (d *Daemon) dialComplete(number string) bool {
-	p, err := fxs.ParseDialPlan(d.port.Config().DialPlan)
-	if err != nil {
-		return false
+	src := d.port.Config().DialPlan
+	d.mu.Lock()
+	if d.plan == nil || d.plan.String() != src {
+		p, err := fxs.ParseDialPlan(src)
+		if err != nil {
+			d.mu.Unlock()
+			return false
+		}
+		d.plan = p // compiled once per plan, not per digit
 	}
+	p := d.plan
+	d.mu.Unlock()
 	return p.Match(number, false) == fxs.Complete
 }
 
