@@ -15,7 +15,8 @@ type authChallenge struct {
 	chal *digest.Challenge
 	nc   int
 	// methods are the request methods this kind of challenge was received
-	// for: credentials are sent pre-emptively only to those, so an INVITE
+	// for: a registrar's credentials are sent pre-emptively only to those
+	// (a proxy's to every method but REGISTER), so an INVITE
 	// does not carry the registrar's Authorization next to the proxy's
 	// (two credentials push a UDP INVITE past the 1300-byte limit of RFC
 	// 3261 §18.1.1, which sipgo enforces).
@@ -49,7 +50,15 @@ func (a *authenticator) authorize(req *sip.Request) error {
 		ac  *authChallenge
 		hdr string
 	}{{a.www, "Authorization"}, {a.proxy, "Proxy-Authorization"}} {
-		if c.ac == nil || !c.ac.methods[req.Method] {
+		if c.ac == nil {
+			continue
+		}
+		// A proxy's challenge covers every request routed through it but
+		// REGISTER (kamailio challenges INVITE, REFER, SUBSCRIBE alike), so
+		// its credentials go pre-emptively on them all; a registrar's only
+		// on the methods it challenged.
+		proxyScope := c.hdr == "Proxy-Authorization" && req.Method != sip.REGISTER
+		if !c.ac.methods[req.Method] && !proxyScope {
 			continue
 		}
 		c.ac.nc++
