@@ -16,6 +16,9 @@ done
 if dpkg -s kamailio >/dev/null 2>&1; then
   dpkg -s kamailio-extra-modules >/dev/null 2>&1 || need+=(kamailio-extra-modules)
   dpkg -s kamailio-utils-modules >/dev/null 2>&1 || need+=(kamailio-utils-modules)
+  dpkg -s kamailio-tls-modules >/dev/null 2>&1 || need+=(kamailio-tls-modules)
+else
+  need+=(kamailio-tls-modules)
 fi
 dpkg -s libsox-fmt-base >/dev/null 2>&1 || need+=(libsox-fmt-base)
 [ ${#need[@]} -eq 0 ] && exit 0
