@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"basestation/internal/buildinfo"
 )
 
 func main() {
@@ -38,8 +40,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&opt.API, "api", opt.API, "control API listen address (empty: none)")
 	console := fs.Bool("console", true, "read console commands from standard input")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
+	version := fs.Bool("version", false, "print the version and build, then exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.String("basesim"))
+		return nil
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -14,6 +14,7 @@ import (
 
 	"basestation/board"
 	"basestation/hal"
+	"basestation/internal/buildinfo"
 	"basestation/internal/daemon"
 	"basestation/sim"
 )
@@ -21,7 +22,10 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errVersion) {
+			return
+		}
 		fmt.Fprintln(os.Stderr, "basestationd:", err)
 		if errors.Is(err, errUsage) {
 			os.Exit(2)
@@ -32,8 +36,11 @@ func main() {
 
 var errUsage = errors.New("usage")
 
+// errVersion ends parse after --version printed the build.
+var errVersion = errors.New("version printed")
+
 // parse reads flags and the configuration file into a validated Config.
-func parse(args []string, stderr io.Writer) (daemon.Config, error) {
+func parse(args []string, stdout, stderr io.Writer) (daemon.Config, error) {
 	fs := flag.NewFlagSet("basestationd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -45,12 +52,17 @@ func parse(args []string, stderr io.Writer) (daemon.Config, error) {
 		sipAddr  = fs.String("sip-listen", "", "SIP listen address host:port")
 		logLevel = fs.String("log-level", "", "debug, info, warn or error")
 		logFmt   = fs.String("log-format", "", "text or json")
+		version  = fs.Bool("version", false, "print the version and build, then exit")
 	)
 	if err := fs.Parse(args); err != nil {
 		return daemon.Config{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
 		return daemon.Config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *version {
+		fmt.Fprintln(stdout, buildinfo.String("basestationd"))
+		return daemon.Config{}, errVersion
 	}
 	cfg := daemon.Defaults()
 	if *cfgFile != "" {
@@ -89,8 +101,8 @@ func logger(cfg daemon.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-func run(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := parse(args, stderr)
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parse(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -122,11 +134,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The simulated board's goroutine is owned here: it stops with the
+	// daemon and its error is reported, not dropped.
+	simDone := make(chan error, 1)
 	if simBoard != nil {
-		go func() { _ = simBoard.Run(ctx) }()
+		go func() { simDone <- simBoard.Run(ctx) }()
+	} else {
+		simDone <- nil
 	}
-	log.Info("basestationd started", "board", cfg.Board, "base", cfg.BaseID, "sip", d.SIPAddr(), "broker", cfg.MQTT.Broker)
+	log.Info("basestationd started", "version", buildinfo.Version, "board", cfg.Board, "base", cfg.BaseID, "sip", d.SIPAddr(), "broker", cfg.MQTT.Broker)
 	err = d.Run(ctx)
+	cancel()
+	if serr := <-simDone; serr != nil && !errors.Is(serr, context.Canceled) && err == nil {
+		err = fmt.Errorf("simulated board: %w", serr)
+	}
 	log.Info("basestationd stopped; line left safe")
 	return err
 }

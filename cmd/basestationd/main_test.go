@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"basestation/internal/buildinfo"
 )
 
 func TestBadFlagsAndConfigNameTheSetting(t *testing.T) {
@@ -34,7 +38,7 @@ func TestBadFlagsAndConfigNameTheSetting(t *testing.T) {
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	}
 	for _, tc := range cases {
-		_, err := parse(tc.args, io.Discard)
+		_, err := parse(tc.args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err = %v, want %q", tc.args, err, tc.want)
 		}
@@ -44,7 +48,7 @@ func TestBadFlagsAndConfigNameTheSetting(t *testing.T) {
 func TestFlagsOverrideConfigFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.json")
 	os.WriteFile(p, []byte(`{"base_id": "from-file", "board": "bs1"}`), 0o600)
-	cfg, err := parse([]string{"--config", p, "--board", "sim"}, io.Discard)
+	cfg, err := parse([]string{"--config", p, "--board", "sim"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,4 +112,17 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.String()
+}
+
+// --version prints one line naming the program and the release version,
+// on standard output, and exits 0 without starting anything.
+func TestVersionFlag(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), []string{"--version"}, &out, io.Discard)
+	if !errors.Is(err, errVersion) {
+		t.Fatalf("run --version: %v", err)
+	}
+	if got := out.String(); !strings.HasPrefix(got, "basestationd "+buildinfo.Version+" (commit ") || strings.Count(got, "\n") != 1 {
+		t.Fatalf("--version printed %q", got)
+	}
 }
