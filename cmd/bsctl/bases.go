@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -21,26 +20,25 @@ import (
 func (a *app) checkBase(ctx context.Context, c *cloud.Client) error {
 	ctx, cancel := a.timed(ctx)
 	defer cancel()
+	// The base's retained status comes back at once when there is one.
 	if _, err := c.Status(ctx, a.g.base); err == nil || ctx.Err() != nil {
 		return err
 	}
-	_, err := c.State(ctx, a.g.base)
-	if !errors.Is(err, cloud.ErrNoState) {
-		// Known (or a state that does not decode: the command will say).
-		if ctx.Err() != nil {
-			return err
+	// Else the broker's list (a state without a status counts too).
+	bases, err := c.Bases(ctx)
+	if err != nil {
+		return err
+	}
+	var ids []string
+	for _, b := range bases {
+		if b.ID == a.g.base {
+			return nil
 		}
-		return nil
+		ids = append(ids, b.ID)
 	}
 	msg := fmt.Sprintf("base %q is not known to the broker %s (no status or state from it)", a.g.base, a.g.broker)
-	if bases, err := c.Bases(ctx); err == nil {
-		var ids []string
-		for _, b := range bases {
-			ids = append(ids, b.ID)
-		}
-		if near := nearest(a.g.base, ids); len(near) > 0 {
-			msg += "; did you mean " + strings.Join(near, " or ") + "?"
-		}
+	if near := nearest(a.g.base, ids); len(near) > 0 {
+		msg += "; did you mean " + strings.Join(near, " or ") + "?"
 	}
 	return &failure{msg: msg + "\n  bsctl bases lists the bases this broker knows"}
 }
