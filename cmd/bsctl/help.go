@@ -39,7 +39,7 @@ func (a *app) usage(w io.Writer) {
 
 // help is `bsctl help [COMMAND]`.
 func (a *app) help(args []string) int {
-	if len(args) == 0 || args[0] == "help" {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
 		a.usage(a.out)
 		return exitOK
 	}

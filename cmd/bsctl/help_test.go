@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -120,4 +121,59 @@ func TestWrap(t *testing.T) {
 	if got := wrap("a verylongwordindeed b", 8, ""); got != "a\nverylongwordindeed\nb" {
 		t.Fatalf("%q", got)
 	}
+}
+
+// What a person types as a command name: the suggestions never panic,
+// never suggest what is not a command, and a command's own name is its
+// nearest.
+func FuzzUnknownCommand(f *testing.F) {
+	for _, s := range []string{"regster", "", "config", "x", "close-registratio", "ñandú", "\xff\xfe", strings.Repeat("a", 200)} {
+		f.Add(s)
+	}
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 1000 {
+			return
+		}
+		near := nearest(s, names)
+		if len(near) > 3 {
+			t.Fatalf("%d suggestions", len(near))
+		}
+		for _, n := range near {
+			if !slices.Contains(names, n) {
+				t.Fatalf("suggests %q", n)
+			}
+		}
+		if slices.Contains(names, s) && (len(near) == 0 || near[0] != s) {
+			t.Fatalf("%q: nearest %q", s, near)
+		}
+		if d, e := editDistance(s, "register"), editDistance("register", s); d != e || d > max(len([]rune(s)), 8) {
+			t.Fatalf("distance %d / %d", d, e)
+		}
+		var errOut strings.Builder
+		a := newApp(io.Discard, &errOut)
+		a.unknownCommand(s)
+		if !strings.Contains(errOut.String(), "bsctl help lists the commands") {
+			t.Fatalf("%q", errOut.String())
+		}
+	})
+}
+
+// Help text wrapping: no line wider than the width unless it is one word.
+func FuzzWrap(f *testing.F) {
+	f.Add("one two three four five six", 14, 2)
+	f.Add("", 80, 22)
+	f.Fuzz(func(t *testing.T, text string, width, indent int) {
+		if width < 1 || width > 200 || indent < 0 || indent >= width || len(text) > 2000 {
+			return
+		}
+		for _, l := range strings.Split(wrap(text, width, strings.Repeat(" ", indent)), "\n") {
+			if len(l) > width && len(strings.Fields(l)) > 1 {
+				t.Fatalf("line %q wider than %d", l, width)
+			}
+		}
+	})
 }

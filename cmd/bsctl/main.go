@@ -133,11 +133,6 @@ type failure struct{ msg string }
 
 func (f *failure) Error() string { return f.msg }
 
-// usageError is a wrong argument found only after connecting.
-type usageError struct{ msg string }
-
-func (u *usageError) Error() string { return u.msg }
-
 func (a *app) run(ctx context.Context, args []string) int {
 	gfs := flag.NewFlagSet("bsctl", flag.ContinueOnError)
 	gfs.SetOutput(io.Discard)
@@ -227,7 +222,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 			what = "base " + a.g.base
 		}
 		a.stopWaiting = a.waiting(ctx, what)
-		defer func() { a.stopWaiting() }()
 	}
 	if cmd.needBase {
 		err = a.checkBase(ctx, client)
@@ -241,7 +235,6 @@ func (a *app) run(ctx context.Context, args []string) int {
 
 // exit prints err for people and chooses the exit code.
 func (a *app) exit(ctx context.Context, cmd *command, err error) int {
-	var ue *usageError
 	switch {
 	case err == nil:
 		return exitOK
@@ -253,19 +246,15 @@ func (a *app) exit(ctx context.Context, cmd *command, err error) int {
 		fmt.Fprintf(a.errOut, "bsctl %s: interrupted\n", cmd.name)
 		return exitInterrupted
 	case errors.Is(err, context.DeadlineExceeded):
-		who := "the broker"
 		if cmd.needBase {
-			who = "base " + a.g.base
+			fmt.Fprintf(a.errOut, "bsctl %s: base %s did not answer within %v (--timeout); bsctl bases shows whether it is online\n", cmd.name, a.g.base, a.g.timeout)
+		} else {
+			fmt.Fprintf(a.errOut, "bsctl %s: the broker did not answer within %v (--timeout)\n", cmd.name, a.g.timeout)
 		}
-		fmt.Fprintf(a.errOut, "bsctl %s: %s did not answer within %v (--timeout); bsctl bases shows whether it is online\n", cmd.name, who, a.g.timeout)
 		if a.g.verbose {
 			fmt.Fprintf(a.errOut, "  (%v)\n", err)
 		}
 		return exitTimeout
-	case errors.As(err, &ue):
-		fmt.Fprintf(a.errOut, "bsctl %s: %v\n", cmd.name, err)
-		a.synopsis(a.errOut, cmd)
-		return exitUsage
 	default:
 		fmt.Fprintf(a.errOut, "bsctl %s: %v\n", cmd.name, err)
 		return exitFailed
