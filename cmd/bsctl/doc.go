@@ -7,8 +7,18 @@
 // configuration documents and follows events live.
 //
 // Usage: bsctl [global flags] <command> [flags]; `bsctl help` lists the
-// commands. Output is a table for people or JSON with --json; failures
-// print a clear error and exit non-zero.
+// commands, the global flags and the exit codes, `bsctl help CMD` shows one
+// command. Output is a table for people or JSON with --json; progress and
+// errors go to stderr. Exit codes: 0 done, 1 failed, 2 usage, 3 broker
+// unreachable, 4 pending (the base applies the change when a call ends),
+// 5 no answer within --timeout, 130 interrupted (register closes the
+// registration mode it opened first).
+//
+// One file per command family: bases.go, register.go, devices.go,
+// extensions.go, config.go (configuration changes and documents),
+// actions.go (page, resync, reboot), events.go; commands.go is the table,
+// help.go the help, progress.go the progress lines, main.go the flags,
+// connection and exit codes.
 //
 // It is wiring only: the contract logic is in provisioning/cloud.
 package main

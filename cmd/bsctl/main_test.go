@@ -191,7 +191,9 @@ func TestPortalFlowsEndToEnd(t *testing.T) {
 	}
 	fb.applier.SetBusy("103")
 	delDone := make(chan result, 1)
-	go func() { delDone <- fb.bsctl(t, "--base", "bs-1", "delete-extension", "--ext", "103") }()
+	// --wait: wait until the base applies it (without: pending, exit 4,
+	// TestPendingChangeIsAResult).
+	go func() { delDone <- fb.bsctl(t, "--base", "bs-1", "delete-extension", "--ext", "103", "--wait") }()
 	time.Sleep(500 * time.Millisecond)
 	if fb.applier.Current().Extension("103") == nil {
 		t.Fatal("extension deleted during its call")
