@@ -197,9 +197,32 @@ func (d *Daemon) Apply(ctx context.Context, cfg *provisioning.Config) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("configuration version %d: %v", cfg.Version, errs[0])
 	}
+	// The registrations reported are those of the accounts in force: an
+	// extension removed from the configuration (or left with no device on
+	// this base) loses its entry now, and the user agent's late events for
+	// it are ignored. The set changes before the accounts do so that the
+	// first events of a new account are not missed.
+	accounts := make(map[string]bool, len(t.exts))
+	for _, e := range t.exts {
+		accounts[e.Name] = true
+	}
+	d.mu.Lock()
+	prevAccounts := d.accounts
+	d.accounts = accounts
+	d.mu.Unlock()
 	if err := d.ua.SetAccounts(t.exts); err != nil {
+		d.mu.Lock()
+		d.accounts = prevAccounts
+		d.mu.Unlock()
 		return fmt.Errorf("SIP accounts: %w", err)
 	}
+	d.mu.Lock()
+	for ext := range d.regs {
+		if !accounts[ext] {
+			delete(d.regs, ext)
+		}
+	}
+	d.mu.Unlock()
 	if err := d.port.SetConfig(t.fxs); err != nil {
 		// The accounts are already in force; the port keeps its previous
 		// tone and dial plan. Report it without undoing the accounts.

@@ -69,6 +69,7 @@ type Daemon struct {
 	attached map[string]*attachment // device id -> where it is attached
 	dectEP   map[string]*dectEndpoint
 	regs     map[string]provisioning.Registration
+	accounts map[string]bool // the extensions with a SIP account in force
 	pairing  chan provisioning.Pairing  // the open registration window's outcome
 	faults   map[string]string          // device id -> fault
 	pumps    map[int]context.CancelFunc // DECT handset -> its event pump
@@ -313,6 +314,10 @@ func (d *Daemon) registered(ext string) bool {
 func (d *Daemon) extensionOf(id string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.extensionOfLocked(id)
+}
+
+func (d *Daemon) extensionOfLocked(id string) string {
 	if a := d.attached[id]; a != nil {
 		return a.ext
 	}
@@ -353,6 +358,13 @@ func (d *Daemon) sipEvents(ctx context.Context) error {
 					r.ExpiresAt = &t
 				}
 				d.mu.Lock()
+				if !d.accounts[e.Extension] {
+					// Late news of an account the configuration
+					// removed (its un-REGISTER): not a registration
+					// of this base any more.
+					d.mu.Unlock()
+					continue
+				}
 				prev := d.regs[e.Extension]
 				d.regs[e.Extension] = r
 				d.mu.Unlock()
