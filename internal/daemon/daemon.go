@@ -69,7 +69,7 @@ type Daemon struct {
 	attached map[string]*attachment // device id -> where it is attached
 	dectEP   map[string]*dectEndpoint
 	regs     map[string]provisioning.Registration
-	accounts map[string]bool // the extensions with a SIP account in force
+	accounts map[string]bool            // the extensions with a SIP account in force
 	pairing  chan provisioning.Pairing  // the open registration window's outcome
 	faults   map[string]string          // device id -> fault
 	pumps    map[int]context.CancelFunc // DECT handset -> its event pump
