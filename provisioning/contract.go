@@ -387,17 +387,14 @@ func decodeArgs(raw json.RawMessage, v any) error {
 }
 
 // decodeLenient decodes a base → cloud payload: unknown fields are allowed
-// (a newer base may add some), the schema version must match.
+// (a newer base may add some), duplicate keys are not, the schema version
+// must match.
 func decodeLenient(what string, b []byte, v any, schema *int) error {
 	if len(b) > MaxPayload {
 		return fmt.Errorf("%s: payload of %d bytes exceeds the %d-byte limit", what, len(b), MaxPayload)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", what, jsonError(err))
-	}
-	if dec.More() {
-		return fmt.Errorf("%s: trailing data after the JSON object", what)
+	if err := DecodeNoDuplicates(b, v); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if *schema != SchemaVersion {
 		return fmt.Errorf("%s: schema: unsupported schema version %d (want %d)", what, *schema, SchemaVersion)

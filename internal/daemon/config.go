@@ -1,16 +1,15 @@
 package daemon
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
 	"strings"
+
+	"basestation/provisioning"
 )
 
 // Config is the daemon's local configuration: what the base needs before
@@ -91,27 +90,12 @@ func LoadConfig(path string) (Config, error) {
 }
 
 // DecodeConfig decodes a JSON document into c, keeping c's values for keys
-// the document does not set.
+// the document does not set. It uses provisioning.DecodeStrict, the one
+// decoder of outside JSON: unknown settings, a key given twice and
+// trailing data are errors naming the setting's path.
 func DecodeConfig(b []byte, c *Config) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, err)
-		case errors.As(err, &te):
-			return fmt.Errorf("setting %q: expected %v, got JSON %s", te.Field, te.Type, te.Value)
-		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-			return errors.New("invalid JSON: the document ends early")
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return fmt.Errorf("unknown setting %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		}
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON document")
+	if err := provisioning.DecodeStrict(b, c); err != nil {
+		return fmt.Errorf("settings: %w", err)
 	}
 	return nil
 }

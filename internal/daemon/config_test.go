@@ -46,10 +46,14 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 
 func TestConfigDecodeErrors(t *testing.T) {
 	cases := []struct{ doc, want string }{
-		{`{"bord": "sim"}`, `unknown setting "bord"`},
-		{`{"dect": {"max_devices": "eight"}}`, `setting "dect.max_devices"`},
-		{`{"board": "sim"`, "invalid JSON"},
+		{`{"bord": "sim"}`, `settings: (document): unknown field "bord"`},
+		{`{"mqtt": {"brokr": "tcp://h:1"}}`, `settings: mqtt: unknown field "brokr"`},
+		{`{"dect": {"max_devices": "eight"}}`, `dect.max_devices: expected int`},
+		{`{"board": "sim"`, "malformed JSON"},
 		{`{"board": "sim"} {}`, "trailing data"},
+		// A setting given twice is refused, not "last one wins".
+		{`{"mqtt": {"broker": "tcp://a:1", "broker": "tcp://b:1"}}`, `settings: mqtt: duplicate key "broker"`},
+		{`{"base_id": "a", "sip": {}, "base_id": "b"}`, `settings: (document): duplicate key "base_id"`},
 	}
 	for _, tc := range cases {
 		c := Defaults()
