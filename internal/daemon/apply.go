@@ -83,6 +83,12 @@ func (d *Daemon) translate(cfg *provisioning.Config) (*translation, []provisioni
 	return t, errs
 }
 
+// defaultDialPlan is the port's digit map when the configuration sets
+// none: provisioning.DefaultDialPlan, the contract's default.
+func defaultDialPlan() string {
+	return dialPlanOf((&provisioning.Config{}).WithDefaults())
+}
+
 // dialPlanOf builds the port's digit map from the cloud's patterns, adding
 // the voicemail access numbers so they always dial.
 func dialPlanOf(cfg *provisioning.Config) string {

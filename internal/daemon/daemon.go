@@ -107,6 +107,10 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	}
 
 	fcfg := fxs.DefaultConfig()
+	// The dial plan is the cloud contract's default (provisioning owns it,
+	// docs/mqtt-api.md §3.2) from the start, not only once a configuration
+	// arrives: the port dials the same before and after the first one.
+	fcfg.DialPlan = defaultDialPlan()
 	if o.FXS != nil {
 		o.FXS(&fcfg)
 	}
