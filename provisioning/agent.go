@@ -74,6 +74,9 @@ type StateSource interface {
 type Options struct {
 	// BaseID names the base in topics and payloads (see ValidBaseID).
 	BaseID string
+	// TopicRoot is the root of the topic tree (docs/mqtt-api.md §2);
+	// empty means TopicPrefix ("bs/v1"). See CheckTopicRoot.
+	TopicRoot string
 	// Brokers are broker URLs (tcp://host:port, ssl://host:port), tried in
 	// order.
 	Brokers []string
@@ -180,6 +183,12 @@ func NewAgent(o Options) (*Agent, error) {
 	if len(o.Brokers) == 0 {
 		return nil, errors.New("provisioning: no broker URL")
 	}
+	if o.TopicRoot == "" {
+		o.TopicRoot = TopicPrefix
+	}
+	if err := CheckTopicRoot(o.TopicRoot); err != nil {
+		return nil, fmt.Errorf("provisioning: %w", err)
+	}
 	if o.Applier == nil || o.Radio == nil {
 		return nil, errors.New("provisioning: Applier and Radio are required")
 	}
@@ -221,7 +230,7 @@ func NewAgent(o Options) (*Agent, error) {
 	var sid [8]byte
 	_, _ = rand.Read(sid[:])
 	return &Agent{
-		o: o, log: log, topics: TopicsFor(o.BaseID), store: st,
+		o: o, log: log, topics: TopicsUnder(o.TopicRoot, o.BaseID), store: st,
 		session:   hex.EncodeToString(sid[:]),
 		inbox:     make(chan inMsg, 16),
 		connected: make(chan struct{}, 1),
@@ -579,7 +588,7 @@ func (a *Agent) publishState() {
 // handleMessage dispatches a message from the broker. Messages outside this
 // base's subtree are refused with an error event.
 func (a *Agent) handleMessage(ctx context.Context, m inMsg) {
-	base, leaf, ok := ParseTopic(m.topic)
+	base, leaf, ok := ParseTopicUnder(a.topics.Root, m.topic)
 	switch {
 	case !ok || base != a.o.BaseID:
 		a.log.Warn("provisioning: message on a foreign topic refused", "topic", m.topic)

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"regexp"
-	"strings"
 
 	"basestation/provisioning"
 )
@@ -34,11 +33,12 @@ type Config struct {
 
 // MQTTConfig is how the base reaches the cloud.
 type MQTTConfig struct {
-	Broker     string `json:"broker"` // tcp://host:port, ssl://host:port or mqtts://host:port
-	CAFile     string `json:"ca_file,omitempty"`
-	CertFile   string `json:"cert_file,omitempty"`
-	KeyFile    string `json:"key_file,omitempty"`
-	TopicRoot  string `json:"topic_root,omitempty"`
+	Broker    string `json:"broker"` // tcp://host:port, ssl://host:port or mqtts://host:port
+	CAFile    string `json:"ca_file,omitempty"`
+	CertFile  string `json:"cert_file,omitempty"`
+	KeyFile   string `json:"key_file,omitempty"`
+	TopicRoot string `json:"topic_root,omitempty"` // the topic tree's root; default bs/v1
+	// ServerName overrides the broker's host name for TLS verification.
 	ServerName string `json:"server_name,omitempty"`
 }
 
@@ -143,8 +143,8 @@ func (c *Config) Validate(knownBoards []string) error {
 			}
 		}
 	}
-	if c.MQTT.TopicRoot == "" || strings.ContainsAny(c.MQTT.TopicRoot, "+#") {
-		bad("mqtt.topic_root", "%q must be non-empty without MQTT wildcards", c.MQTT.TopicRoot)
+	if err := provisioning.CheckTopicRoot(c.MQTT.TopicRoot); err != nil {
+		bad("mqtt.topic_root", "%v", err)
 	}
 	if _, _, err := net.SplitHostPort(c.SIP.Listen); err != nil {
 		bad("sip.listen", "%v", err)

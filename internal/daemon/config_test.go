@@ -142,3 +142,33 @@ func TestOneDefaultDialPlan(t *testing.T) {
 		}
 	}
 }
+
+// mqtt.topic_root reaches the agent: the base's topics are under it (it
+// used to be validated and then ignored).
+func TestTopicRootReachesTheAgent(t *testing.T) {
+	for _, root := range []string{"", "acme/prod/bs"} {
+		b, err := sim.NewBoard(sim.Config{Log: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		cfg := Defaults()
+		cfg.StateDir = t.TempDir()
+		cfg.SIP.Listen = "127.0.0.1:0"
+		want := provisioning.TopicsFor(cfg.BaseID).State
+		if root != "" {
+			cfg.MQTT.TopicRoot = root
+			want = root + "/" + cfg.BaseID + "/state"
+		}
+		if err := cfg.Validate(nil); err != nil {
+			t.Fatal(err)
+		}
+		d, err := New(cfg, Options{Board: b.HAL(), Log: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.agent.Topics().State; got != want {
+			t.Errorf("topic_root %q: state on %q, want %q", root, got, want)
+		}
+	}
+}

@@ -167,6 +167,8 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		BootTime: d.boot,
 		Reboot:   o.Reboot,
 		Logger:   o.Log.With("room", "provisioning"),
+		// The topic tree's root (default bs/v1, docs/mqtt-api.md §2).
+		TopicRoot: cfg.MQTT.TopicRoot,
 	}
 	if cfg.MQTT.Broker != "" {
 		popts.Brokers = []string{cfg.MQTT.Broker}
