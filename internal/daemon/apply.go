@@ -234,6 +234,8 @@ func (d *Daemon) Apply(ctx context.Context, cfg *provisioning.Config) error {
 		// tone and dial plan. Report it without undoing the accounts.
 		d.log.Warn("analog port settings not applied", "error", err)
 	}
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
 	d.mu.Lock()
 	d.applied = cfg.Clone()
 	d.loc = t.loc
@@ -246,6 +248,8 @@ func (d *Daemon) Apply(ctx context.Context, cfg *provisioning.Config) error {
 // reattach re-runs the attachments of the configuration in force (a device
 // paired again, a device object renewed).
 func (d *Daemon) reattach() {
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
 	d.mu.Lock()
 	cfg := d.applied
 	d.mu.Unlock()
@@ -256,7 +260,8 @@ func (d *Daemon) reattach() {
 	d.syncAttachments(t.attach)
 }
 
-// syncAttachments makes the endpoints' attachments match want: devices
+// syncAttachments makes the endpoints' attachments match want (the caller
+// holds syncMu): devices
 // that moved or were removed are detached first (a ringing one stops at
 // once), then the new ones are attached. Unchanged ones keep their calls.
 func (d *Daemon) syncAttachments(want map[string]string) {

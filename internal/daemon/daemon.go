@@ -63,6 +63,18 @@ type Daemon struct {
 	portLine *lineState
 	portEP   *portEndpoint
 
+	// bg owns the short-lived helpers the daemon's own goroutines start
+	// (ending a page, releasing a DECT device's call); Run waits for
+	// them after its subsystems have stopped.
+	bg sync.WaitGroup
+
+	// syncMu serialises attachment changes as a whole (Apply from the
+	// agent, reattach from the radio events): each reads the applied
+	// configuration and makes the attachments match it, and two
+	// interleaved could attach a device twice or put an older
+	// configuration's attachments back. Taken before mu.
+	syncMu sync.Mutex
+
 	mu       sync.Mutex
 	applied  *provisioning.Config
 	loc      *time.Location
@@ -231,6 +243,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	run("leds", d.ledLoop)
 	<-ctx.Done()
 	wg.Wait()
+	d.bg.Wait() // nothing starts helpers once the subsystems have stopped
 	close(errc)
 	return <-errc // nil when every subsystem ended with ctx
 }
@@ -435,13 +448,17 @@ func (d *Daemon) buttonLoop(ctx context.Context) error {
 			d.log.Warn("paging from the button", "error", err)
 			continue
 		}
-		go func() {
+		d.bg.Go(func() {
+			t := time.NewTimer(30 * time.Second)
+			defer t.Stop()
 			select {
 			case <-ctx.Done():
-			case <-time.After(30 * time.Second):
+			case <-t.C:
 			}
-			_ = d.radio.Page(context.Background(), false)
-		}()
+			pctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
+			defer cancel()
+			_ = d.radio.Page(pctx, false)
+		})
 	}
 }
 
@@ -601,7 +618,7 @@ func (d *Daemon) releaseDevice(name string) {
 	if st, _ := ep.line.snapshot(); st == "idle" {
 		return
 	}
-	go func() {
+	d.bg.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
 		defer cancel()
 		if err := ep.dev.Release(ctx); err != nil {
@@ -613,5 +630,5 @@ func (d *Daemon) releaseDevice(name string) {
 		if rep != nil {
 			rep(sipua.EndpointEvent{Kind: sipua.EvOnHook})
 		}
-	}()
+	})
 }
