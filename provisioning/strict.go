@@ -68,7 +68,12 @@ func decodeJSON(b []byte, v any, strict bool) error {
 type walker struct {
 	dec    *json.Decoder
 	strict bool
+	depth  int
 }
+
+// maxDepth bounds the nesting of a document (the contract's documents
+// nest a handful of levels; encoding/json itself stops at 10000).
+const maxDepth = 64
 
 var jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
 
@@ -89,6 +94,10 @@ func (w *walker) value(t reflect.Type, path string) error {
 	if !ok {
 		return nil // a scalar: encoding/json checks its type
 	}
+	if w.depth++; w.depth > maxDepth {
+		return fmt.Errorf("%s: nested deeper than %d levels", where(path), maxDepth)
+	}
+	defer func() { w.depth-- }()
 	switch d {
 	case '{':
 		return w.object(t, path)

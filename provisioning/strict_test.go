@@ -119,6 +119,8 @@ func TestDecodeStrictShapes(t *testing.T) {
 		{`{"m":{"":{"a":1},"":{}}}`, `m: duplicate key ""`},
 		{`{"m":{"a.b":{"a":1,"a":1}}}`, `m."a.b": duplicate key "a"`},
 		{`  `, "empty document"},
+		{`{"any":` + strings.Repeat("[", 65) + strings.Repeat("]", 65) + `}`, "nested deeper than 64 levels"},
+		{`{"any":` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `}`, ""},
 	} {
 		var d doc
 		err := DecodeStrict([]byte(tc.in), &d)
