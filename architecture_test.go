@@ -49,6 +49,14 @@ var allowed = map[string][]string{
 	"sim":          {"hal"},
 }
 
+// leaves are the project's leaf packages: they import nothing of the
+// project, and every room above floor 0 may import them
+// (internal/atomicfile: the one durable file writer, used by dect and
+// provisioning). hal and endpoint stay free of project imports.
+var leaves = map[string]bool{
+	"internal/atomicfile": true,
+}
+
 func listPackages(t *testing.T) []pkgInfo {
 	t.Helper()
 	cmd := exec.Command("go", "list", "-json", "./...")
@@ -82,6 +90,13 @@ func checkImports(from string, imports []string, test bool) (errs []string) {
 		}
 		if to == "" || to == r {
 			continue
+		}
+		if leaves[r] {
+			errs = append(errs, fmt.Sprintf("%s imports %s: leaf package %q imports nothing of the project", from, imp, r))
+			continue
+		}
+		if leaves[to] && r != "hal" && r != "endpoint" {
+			continue // any room but floor 0 may use a leaf
 		}
 		if strings.HasPrefix(to, "cmd/") {
 			errs = append(errs, fmt.Sprintf("%s imports %s: no package imports cmd", from, imp))
@@ -134,10 +149,29 @@ func TestArchitectureRulesBite(t *testing.T) {
 		{"basestation/fxs", "periph.io/x/host/v3"},
 		{"basestation/sipua", "basestation/cmd/bsctl"},
 		{"basestation/fxs", "basestation/internal/testpeer"},
+		{"basestation/dect", "basestation/internal/daemon"},
+		{"basestation/provisioning", "basestation/internal/soak"},
+		{"basestation/internal/atomicfile", "basestation/hal"},
+		{"basestation/internal/atomicfile", "basestation/provisioning"},
+		{"basestation/internal/atomicfile/sub", "basestation/internal/daemon"},
+		{"basestation/hal", "basestation/internal/atomicfile"},
+		{"basestation/endpoint", "basestation/internal/atomicfile"},
 	}
 	for _, b := range bad {
 		if len(checkImports(b.from, []string{b.imp}, false)) == 0 {
 			t.Errorf("checker allowed %s -> %s", b.from, b.imp)
+		}
+	}
+	// The leaf is open to every room, and only the leaf is.
+	good := []struct{ from, imp string }{
+		{"basestation/dect", "basestation/internal/atomicfile"},
+		{"basestation/provisioning", "basestation/internal/atomicfile"},
+		{"basestation/sim", "basestation/internal/atomicfile"},
+		{"basestation/internal/atomicfile", "os"},
+	}
+	for _, g := range good {
+		if errs := checkImports(g.from, []string{g.imp}, false); len(errs) != 0 {
+			t.Errorf("checker refused %s -> %s: %v", g.from, g.imp, errs)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"basestation/dect/wire"
+	"basestation/internal/atomicfile"
 )
 
 // TableFile is the name of the paired-device table in the state directory;
@@ -121,58 +122,28 @@ func DecodeTable(data []byte) (*Table, error) {
 	return &t, nil
 }
 
-// SaveTable writes the table to dir atomically: the new content goes to a
-// temporary file which is fsynced, the current file becomes the backup, the
-// temporary file is renamed into place and the directory is fsynced. A crash
-// at any point leaves a file (current or backup) holding either the old or
-// the new table.
+// SaveTable writes the table to dir atomically (internal/atomicfile): the
+// new content goes to a temporary file which is fsynced, the current file
+// becomes the backup, the temporary file is renamed into place and the
+// directory is fsynced. A crash at any point leaves a file (current or
+// backup) holding either the old or the new table.
 func SaveTable(dir string, t *Table) error {
 	data, err := t.Encode()
 	if err != nil {
 		return fmt.Errorf("dect: save table: %w", err)
 	}
-	path := filepath.Join(dir, TableFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("dect: save table: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("dect: save table: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("dect: save table: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("dect: save table: %w", err)
-	}
 	// Keep the current file as the backup only if it is intact: a corrupt
 	// current file must not overwrite a good backup.
-	if cur, err := os.ReadFile(path); err == nil {
+	var o atomicfile.Options
+	if cur, err := os.ReadFile(filepath.Join(dir, TableFile)); err == nil {
 		if _, derr := DecodeTable(cur); derr == nil {
-			if err := os.Rename(path, path+".bak"); err != nil {
-				return fmt.Errorf("dect: save table: %w", err)
-			}
+			o.Backup = TableFile + ".bak"
 		}
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("dect: save table: %w", err)
-	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.Write(dir, TableFile, data, 0o600, &o); err != nil {
 		return fmt.Errorf("dect: save table: %w", err)
 	}
 	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // LoadTable reads the table from dir. A missing table is an empty one. A

@@ -37,23 +37,31 @@ func tableFor(g uint64) *dect.Table {
 	return t
 }
 
-// childWriter saves tables in a loop, printing each generation once saved.
+// childWriter saves tables in a loop, printing each generation once saved
+// ("error ..." and exit 2 when a save fails).
 func childWriter() {
 	dir := os.Getenv(childEnv)
 	t, _, err := dect.LoadTable(dir)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Println("error", err)
 		os.Exit(2)
 	}
 	for g := t.Generation + 1; ; g++ {
 		if err := dect.SaveTable(dir, tableFor(g)); err != nil {
-			fmt.Fprintln(os.Stderr, err)
+			fmt.Println("error", err)
 			os.Exit(2)
 		}
 		fmt.Println(g)
 	}
 }
 
+// TestTableSurvivesSIGKILL re-executes the test binary as a child that
+// saves tables in a loop and kills it with SIGKILL at a random moment once
+// it is saving (it used to be killed after a fixed sleep, often before it
+// had written anything, so a round could test nothing); after every kill
+// the table must load whole, at the last generation the child reported
+// saved or the one after it. Every round must have seen writes: the
+// generations reached are counted.
 func TestTableSurvivesSIGKILL(t *testing.T) {
 	dir := t.TempDir()
 	rounds := 40
@@ -61,7 +69,8 @@ func TestTableSurvivesSIGKILL(t *testing.T) {
 		rounds = 15
 	}
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	var confirmed uint64 // highest generation a child reported saved
+	var confirmed uint64 // highest generation known to be on disk
+	mid := 0             // rounds killed after the child had saved at least once
 	for i := 0; i < rounds; i++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"="+dir)
@@ -72,36 +81,70 @@ func TestTableSurvivesSIGKILL(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		var last atomic.Uint64
+		var reported atomic.Uint64 // the last generation the child printed
+		started := make(chan struct{})
 		readDone := make(chan struct{})
+		childErr := make(chan string, 1)
 		go func() {
 			defer close(readDone)
 			sc := bufio.NewScanner(out)
 			for sc.Scan() {
-				if g, err := strconv.ParseUint(sc.Text(), 10, 64); err == nil {
-					last.Store(g)
+				g, err := strconv.ParseUint(sc.Text(), 10, 64)
+				if err != nil {
+					select {
+					case childErr <- sc.Text():
+					default:
+					}
+					continue
+				}
+				if reported.Swap(g) == 0 {
+					close(started)
 				}
 			}
 		}()
-		time.Sleep(time.Duration(5+rng.Intn(40)) * time.Millisecond)
+		// Wait until the child is writing, then let it run a random while
+		// and kill it mid-flight.
+		select {
+		case <-started:
+			mid++
+		case <-readDone:
+			_ = cmd.Wait()
+			msg := "no output"
+			select {
+			case msg = <-childErr:
+			default:
+			}
+			t.Fatalf("round %d: the child stopped before saving: %s", i, msg)
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("round %d: the child never saved", i)
+		}
+		time.Sleep(time.Duration(rng.Intn(20000)) * time.Microsecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		<-readDone
 		_ = cmd.Wait()
+		last := max(confirmed, reported.Load())
+		select {
+		case msg := <-childErr:
+			t.Fatalf("round %d: the child failed: %s", i, msg)
+		default:
+		}
 		got, _, err := dect.LoadTable(dir)
 		if err != nil {
 			t.Fatalf("round %d: table broken after SIGKILL: %v", i, err)
 		}
-		l := max(confirmed, last.Load())
-		confirmed = max(l, got.Generation)
-		if got.Generation < l || got.Generation > l+1 {
-			t.Fatalf("round %d: loaded generation %d, last completed write %d", i, got.Generation, l)
+		if got.Generation < last || got.Generation > last+1 {
+			t.Fatalf("round %d: loaded generation %d, last completed write %d", i, got.Generation, last)
 		}
-		if got.Generation == 0 {
-			continue
-		}
+		confirmed = got.Generation
 		if want := tableFor(got.Generation); !reflect.DeepEqual(got.Devices, normalise(want).Devices) {
 			t.Fatalf("round %d: generation %d content differs:\n got %+v\nwant %+v", i, got.Generation, got.Devices, want.Devices)
 		}
+	}
+	t.Logf("%d kills, all during writes; the child reached generation %d", mid, confirmed)
+	if mid != rounds || confirmed < uint64(rounds) {
+		t.Fatalf("only %d of %d kills came during writes (generation %d)", mid, rounds, confirmed)
 	}
 }
 

@@ -104,6 +104,11 @@ type Config struct {
 // 10-digit numbers (area codes are never N11, so 411 completes at once),
 // 1+10 long distance and 011 international (ended by the short timer or '#').
 // Emergency numbers complete regardless (Config.EmergencyNumbers).
+//
+// It is the port's plan only when the port is used on its own: basestationd
+// always gives the port the cloud contract's default (provisioning's
+// DefaultDialPlan, docs/mqtt-api.md §3.2) or the configured plan, so the
+// base has one default dial plan and it is not this one.
 const DefaultDialPlan = "[2-9]11|*xx|1xxx|[2-9][02-9]x[2-9]xxxxxx|[2-9]1[02-9][2-9]xxxxxx|1[2-9]xx[2-9]xxxxxx|011xx.T"
 
 // DefaultConfig returns the North American defaults.

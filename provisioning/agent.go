@@ -2,13 +2,14 @@ package provisioning
 
 import (
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -74,6 +75,9 @@ type StateSource interface {
 type Options struct {
 	// BaseID names the base in topics and payloads (see ValidBaseID).
 	BaseID string
+	// TopicRoot is the root of the topic tree (docs/mqtt-api.md §2);
+	// empty means TopicPrefix ("bs/v1"). See CheckTopicRoot.
+	TopicRoot string
 	// Brokers are broker URLs (tcp://host:port, ssl://host:port), tried in
 	// order.
 	Brokers []string
@@ -107,9 +111,14 @@ type Options struct {
 	// Now is the clock for timestamps; nil means time.Now.
 	Now func() time.Time
 
-	// KeepAlive defaults to 30 s; ConnectTimeout to 10 s;
-	// MaxReconnectInterval to 30 s; ConnectRetryInterval to 2 s.
-	KeepAlive, ConnectTimeout, MaxReconnectInterval, ConnectRetryInterval time.Duration
+	// KeepAlive defaults to 30 s; ConnectTimeout to 10 s.
+	KeepAlive, ConnectTimeout time.Duration
+	// ConnectRetryInterval is the first wait before connecting again
+	// (default 2 s), after a failed attempt or a lost connection; it
+	// doubles with every failure in a row up to MaxReconnectInterval
+	// (default 30 s), each wait jittered within its upper half. It applies
+	// to the first connection as to every reconnection.
+	ConnectRetryInterval, MaxReconnectInterval time.Duration
 	// DedupWindow defaults to DefaultDedupWindow.
 	DedupWindow int
 }
@@ -125,6 +134,8 @@ type Agent struct {
 
 	inbox     chan inMsg
 	connected chan struct{}
+	lost      chan error // the connection to the broker was lost
+	rand      func() float64
 	online    atomic.Bool // connected and subscribed
 	events    chan Event
 	changed   chan struct{}
@@ -180,6 +191,12 @@ func NewAgent(o Options) (*Agent, error) {
 	if len(o.Brokers) == 0 {
 		return nil, errors.New("provisioning: no broker URL")
 	}
+	if o.TopicRoot == "" {
+		o.TopicRoot = TopicPrefix
+	}
+	if err := CheckTopicRoot(o.TopicRoot); err != nil {
+		return nil, fmt.Errorf("provisioning: %w", err)
+	}
 	if o.Applier == nil || o.Radio == nil {
 		return nil, errors.New("provisioning: Applier and Radio are required")
 	}
@@ -219,12 +236,14 @@ func NewAgent(o Options) (*Agent, error) {
 		return nil, err
 	}
 	var sid [8]byte
-	_, _ = rand.Read(sid[:])
+	_, _ = crand.Read(sid[:])
 	return &Agent{
-		o: o, log: log, topics: TopicsFor(o.BaseID), store: st,
+		o: o, log: log, topics: TopicsUnder(o.TopicRoot, o.BaseID), store: st,
 		session:   hex.EncodeToString(sid[:]),
 		inbox:     make(chan inMsg, 16),
 		connected: make(chan struct{}, 1),
+		lost:      make(chan error, 1),
+		rand:      rand.Float64,
 		events:    make(chan Event, 128),
 		changed:   make(chan struct{}, 1),
 		internal:  make(chan func(), 16),
@@ -285,8 +304,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.dedup = dw
 
 	a.client = mqtt.NewClient(a.clientOptions(ctx))
-	a.client.Connect() // with ConnectRetry the token completes only once connected; never block on it
+	// The connection is kept by keepConnected (back-off with jitter for
+	// the first connection and every reconnection), not by paho's retry,
+	// whose first-connection retry has a fixed interval.
+	connDone := make(chan struct{})
+	go func() {
+		defer close(connDone)
+		b := backoff{first: a.o.ConnectRetryInterval, max: a.o.MaxReconnectInterval, rand: a.rand}
+		keepConnected(ctx, b, a.connectOnce, a.lost, a.log)
+	}()
 	defer func() {
+		<-connDone // ctx has ended: no new connection after this
 		a.wg.Wait()
 		if a.client.IsConnectionOpen() {
 			a.publishNow(a.topics.Status, a.statusPayload(false), true, time.Second)
@@ -368,10 +396,8 @@ func (a *Agent) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 	}
 	o.SetCleanSession(true)
 	o.SetOrderMatters(false)
-	o.SetAutoReconnect(true)
-	o.SetMaxReconnectInterval(a.o.MaxReconnectInterval)
-	o.SetConnectRetry(true)
-	o.SetConnectRetryInterval(a.o.ConnectRetryInterval)
+	o.SetAutoReconnect(false) // keepConnected reconnects
+	o.SetConnectRetry(false)
 	o.SetKeepAlive(a.o.KeepAlive)
 	o.SetPingTimeout(10 * time.Second)
 	o.SetConnectTimeout(a.o.ConnectTimeout)
@@ -382,21 +408,31 @@ func (a *Agent) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		a.online.Store(false)
 		a.log.Warn("provisioning: connection to broker lost", "err", err)
+		select {
+		case a.lost <- err:
+		default:
+		}
 	})
-	o.SetReconnectingHandler(func(_ mqtt.Client, _ *mqtt.ClientOptions) {
-		a.log.Debug("provisioning: reconnecting to broker")
-	})
-	// Say why a connection attempt failed (refused, TLS handshake, bad
-	// certificate, not authorised): paho itself keeps retrying silently.
+	// Say why a connection attempt failed at each broker (refused, TLS
+	// handshake, bad certificate, not authorised).
 	o.SetConnectionNotificationHandler(func(_ mqtt.Client, n mqtt.ConnectionNotification) {
-		switch n := n.(type) {
-		case mqtt.ConnectionNotificationBrokerFailed:
+		if n, ok := n.(mqtt.ConnectionNotificationBrokerFailed); ok {
 			a.log.Warn("provisioning: connection to broker failed", "broker", n.Broker.Redacted(), "err", n.Reason)
-		case mqtt.ConnectionNotificationFailed:
-			a.log.Warn("provisioning: could not connect; retrying", "err", n.Reason)
 		}
 	})
 	return o
+}
+
+// connectOnce makes one connection attempt (every broker in turn) and
+// returns its outcome, or ctx's error when ctx ends first.
+func (a *Agent) connectOnce(ctx context.Context) error {
+	tok := a.client.Connect()
+	select {
+	case <-tok.Done():
+		return tok.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // enqueue hands a message to the loop; it runs in paho's per-message
@@ -579,7 +615,7 @@ func (a *Agent) publishState() {
 // handleMessage dispatches a message from the broker. Messages outside this
 // base's subtree are refused with an error event.
 func (a *Agent) handleMessage(ctx context.Context, m inMsg) {
-	base, leaf, ok := ParseTopic(m.topic)
+	base, leaf, ok := ParseTopicUnder(a.topics.Root, m.topic)
 	switch {
 	case !ok || base != a.o.BaseID:
 		a.log.Warn("provisioning: message on a foreign topic refused", "topic", m.topic)

@@ -271,8 +271,9 @@ func DecodeConfig(b []byte) (*Config, error) {
 	return &c, nil
 }
 
-// decodeStrict decodes one JSON object into v, refusing unknown fields and
-// trailing data, and turns type errors into field-path messages.
+// decodeStrict decodes one payload the base receives into v with
+// DecodeStrict (duplicate keys, unknown fields and trailing data refused,
+// with the field path), within the payload size limit.
 func decodeStrict(b []byte, v any) error {
 	if len(b) > MaxPayload {
 		return fmt.Errorf("payload of %d bytes exceeds the %d-byte limit", len(b), MaxPayload)
@@ -280,15 +281,7 @@ func decodeStrict(b []byte, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return errors.New("empty payload")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	return DecodeStrict(b, v)
 }
 
 func jsonError(err error) error {

@@ -7,14 +7,18 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
-// TopicPrefix is the root of the contract's topic tree. Every base has its
-// own subtree TopicPrefix/<base-id>/ (docs/mqtt-api.md §2).
+// TopicPrefix is the default root of the contract's topic tree. Every
+// base has its own subtree <root>/<base-id>/ (docs/mqtt-api.md §2); a
+// deployment may choose another root (Options.TopicRoot, the daemon's
+// mqtt.topic_root).
 const TopicPrefix = "bs/v1"
 
 // Topics are the topics of one base.
 type Topics struct {
+	Root     string // the topic root (TopicPrefix by default)
 	Base     string // the base id
 	Desired  string // cloud → base, retained, QoS 1: the desired Config
 	State    string // base → cloud, retained, QoS 1: the reported State
@@ -24,10 +28,18 @@ type Topics struct {
 	Events   string // base → cloud, QoS 1: Event
 }
 
-// TopicsFor returns the topics of base.
-func TopicsFor(base string) Topics {
-	p := TopicPrefix + "/" + base + "/"
+// TopicsFor returns the topics of base under the default root.
+func TopicsFor(base string) Topics { return TopicsUnder(TopicPrefix, base) }
+
+// TopicsUnder returns the topics of base under root ("" means
+// TopicPrefix).
+func TopicsUnder(root, base string) Topics {
+	if root == "" {
+		root = TopicPrefix
+	}
+	p := root + "/" + base + "/"
 	return Topics{
+		Root:     root,
 		Base:     base,
 		Desired:  p + "config/desired",
 		State:    p + "state",
@@ -38,11 +50,35 @@ func TopicsFor(base string) Topics {
 	}
 }
 
-// ParseTopic splits a contract topic into its base id and the rest
-// ("config/desired", "commands", ...). ok is false for topics outside the
-// tree.
+// CheckTopicRoot reports what is wrong with a topic root: it must be 1-128
+// bytes of UTF-8 without the MQTT wildcards '+' and '#', NUL, or an empty
+// level (no leading, trailing or double '/').
+func CheckTopicRoot(root string) error {
+	switch {
+	case root == "" || len(root) > 128:
+		return fmt.Errorf("topic root %q must be 1-128 bytes", root)
+	case !utf8.ValidString(root) || strings.ContainsAny(root, "+#\x00"):
+		return fmt.Errorf("topic root %q must be UTF-8 without MQTT wildcards '+', '#' or NUL", root)
+	case strings.HasPrefix(root, "/") || strings.HasSuffix(root, "/") || strings.Contains(root, "//"):
+		return fmt.Errorf("topic root %q must not start or end with '/' or have an empty level", root)
+	}
+	return nil
+}
+
+// ParseTopic splits a contract topic under the default root into its base
+// id and the rest ("config/desired", "commands", ...). ok is false for
+// topics outside the tree.
 func ParseTopic(topic string) (base, leaf string, ok bool) {
-	rest, found := strings.CutPrefix(topic, TopicPrefix+"/")
+	return ParseTopicUnder(TopicPrefix, topic)
+}
+
+// ParseTopicUnder is ParseTopic for the tree under root ("" means
+// TopicPrefix).
+func ParseTopicUnder(root, topic string) (base, leaf string, ok bool) {
+	if root == "" {
+		root = TopicPrefix
+	}
+	rest, found := strings.CutPrefix(topic, root+"/")
 	if !found {
 		return "", "", false
 	}
@@ -387,17 +423,14 @@ func decodeArgs(raw json.RawMessage, v any) error {
 }
 
 // decodeLenient decodes a base → cloud payload: unknown fields are allowed
-// (a newer base may add some), the schema version must match.
+// (a newer base may add some), duplicate keys are not, the schema version
+// must match.
 func decodeLenient(what string, b []byte, v any, schema *int) error {
 	if len(b) > MaxPayload {
 		return fmt.Errorf("%s: payload of %d bytes exceeds the %d-byte limit", what, len(b), MaxPayload)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%s: %w", what, jsonError(err))
-	}
-	if dec.More() {
-		return fmt.Errorf("%s: trailing data after the JSON object", what)
+	if err := DecodeNoDuplicates(b, v); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	if *schema != SchemaVersion {
 		return fmt.Errorf("%s: schema: unsupported schema version %d (want %d)", what, *schema, SchemaVersion)

@@ -2,11 +2,17 @@
 // specified in docs/mqtt-api.md: the configuration document (extensions,
 // their SIP accounts, caller IDs and assigned devices; system settings) with
 // its validation; the wire messages (desired configuration, reported state,
-// commands and results, events, birth and last will) with their decoders;
-// the MQTT agent that reconciles desired configuration, runs commands and
-// reports state over github.com/eclipse/paho.mqtt.golang; and the on-disk
-// store that keeps the applied configuration across reboots (atomic writes,
-// checksums, secrets in a separate 0600 file).
+// commands and results, events, birth and last will) with their decoders,
+// all built on DecodeStrict, the project's one decoder of outside JSON
+// (duplicate keys and unknown fields refused with the field path; the
+// daemon's settings file uses it too); the MQTT agent that reconciles
+// desired configuration, runs commands and reports state over
+// github.com/eclipse/paho.mqtt.golang, under a configurable topic root, and
+// keeps its broker connection with exponential back-off and jitter; and the
+// on-disk store that keeps the applied configuration across reboots
+// (atomic writes through internal/atomicfile, checksums, secrets in a
+// separate 0600 file). The contract's default dial plan is defined here
+// (DefaultDialPlan) and is the one the base applies.
 //
 // The agent reaches the rest of the daemon only through the interfaces
 // defined here (Applier, Radio, StateSource); it imports no hardware package

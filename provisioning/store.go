@@ -12,12 +12,15 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"basestation/internal/atomicfile"
 )
 
 // Store keeps the applied configuration in a state directory so the base
 // boots and serves calls with no broker reachable (docs/mqtt-api.md §8).
 //
-// Files (every write: temp file, fsync, rename, directory fsync):
+// Files (every write through internal/atomicfile: temp file, fsync,
+// rename, directory fsync):
 //
 //	config.json         the applied configuration without SIP passwords,
 //	                    with the SHA-256 of its body and the name and
@@ -78,14 +81,11 @@ func OpenStore(dir string, log *slog.Logger) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("provisioning store: %w", err)
 	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("provisioning store: %w", err)
+	own := func(name string) bool {
+		return name == configFile || name == commandsFile || strings.HasPrefix(name, "secrets-")
 	}
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), ".tmp-") {
-			_ = os.Remove(filepath.Join(dir, e.Name()))
-		}
+	if err := atomicfile.RemoveTemps(dir, own); err != nil {
+		return nil, fmt.Errorf("provisioning store: %w", err)
 	}
 	return &Store{dir: dir, log: log}, nil
 }
@@ -115,7 +115,7 @@ func (s *Store) Save(cfg *Config) error {
 	if sum, err := s.readSealedSum(secName, &existing); err != nil || sum != secSum {
 		// No directory fsync yet: the one after config.json's rename
 		// covers every entry of the directory.
-		if err := writeFileSynced(s.dir, secName, secBytes, 0o600); err != nil {
+		if err := atomicfile.Write(s.dir, secName, secBytes, 0o600, &atomicfile.Options{NoDirSync: true}); err != nil {
 			return fmt.Errorf("provisioning store: write secrets: %w", err)
 		}
 	}
@@ -124,14 +124,13 @@ func (s *Store) Save(cfg *Config) error {
 		return fmt.Errorf("provisioning store: encode config: %w", err)
 	}
 	// Keep the current file as the fallback, but only if it is good: a
-	// corrupt config.json must not overwrite a good config.prev.json.
-	cur := filepath.Join(s.dir, configFile)
+	// corrupt config.json must not overwrite a good config.prev.json. It
+	// becomes the fallback once the new file is on disk.
+	var o atomicfile.Options
 	if _, err := s.loadFile(configFile); err == nil {
-		if err := os.Rename(cur, filepath.Join(s.dir, prevFile)); err != nil {
-			return fmt.Errorf("provisioning store: keep previous: %w", err)
-		}
+		o.Backup = prevFile
 	}
-	if err := writeAtomic(s.dir, configFile, cfgBytes, 0o600); err != nil {
+	if err := atomicfile.Write(s.dir, configFile, cfgBytes, 0o600, &o); err != nil {
 		return fmt.Errorf("provisioning store: write config: %w", err)
 	}
 	s.removeStaleSecrets()
@@ -267,7 +266,7 @@ func (s *Store) saveCommands(w *dedupWindow) error {
 	if err != nil {
 		return fmt.Errorf("provisioning store: encode commands: %w", err)
 	}
-	if err := writeAtomic(s.dir, commandsFile, b, 0o600); err != nil {
+	if err := atomicfile.Write(s.dir, commandsFile, b, 0o600, nil); err != nil {
 		return fmt.Errorf("provisioning store: write commands: %w", err)
 	}
 	return nil
@@ -288,57 +287,4 @@ func (s *Store) loadCommands(size int) (*dedupWindow, error) {
 		w.put(e)
 	}
 	return w, nil
-}
-
-// writeAtomic writes data to dir/name so that a crash leaves either the old
-// or the new content: temp file in the same directory, fsync, rename,
-// directory fsync.
-func writeAtomic(dir, name string, data []byte, perm os.FileMode) error {
-	if err := writeFileSynced(dir, name, data, perm); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// writeFileSynced is writeAtomic without the directory fsync, for a file
-// that a later writeAtomic in the same directory makes durable.
-func writeFileSynced(dir, name string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(dir, ".tmp-"+name+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	ok = true
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -33,7 +33,7 @@ func TestBadFlagsAndConfigNameTheSetting(t *testing.T) {
 		{[]string{"--log-level", "chatty"}, "setting log.level"},
 		{[]string{"--sip-listen", "nowhere"}, "setting sip.listen"},
 		{[]string{"--config", bad}, "setting dect.max_devices"},
-		{[]string{"--config", unknown}, `unknown setting "listn"`},
+		{[]string{"--config", unknown}, `settings: sip: unknown field "listn"`},
 		{[]string{"--config", filepath.Join(dir, "none.json")}, "config file"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	}

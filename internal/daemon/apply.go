@@ -83,6 +83,12 @@ func (d *Daemon) translate(cfg *provisioning.Config) (*translation, []provisioni
 	return t, errs
 }
 
+// defaultDialPlan is the port's digit map when the configuration sets
+// none: provisioning.DefaultDialPlan, the contract's default.
+func defaultDialPlan() string {
+	return dialPlanOf((&provisioning.Config{}).WithDefaults())
+}
+
 // dialPlanOf builds the port's digit map from the cloud's patterns, adding
 // the voicemail access numbers so they always dial.
 func dialPlanOf(cfg *provisioning.Config) string {
@@ -197,14 +203,39 @@ func (d *Daemon) Apply(ctx context.Context, cfg *provisioning.Config) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("configuration version %d: %v", cfg.Version, errs[0])
 	}
+	// The registrations reported are those of the accounts in force: an
+	// extension removed from the configuration (or left with no device on
+	// this base) loses its entry now, and the user agent's late events for
+	// it are ignored. The set changes before the accounts do so that the
+	// first events of a new account are not missed.
+	accounts := make(map[string]bool, len(t.exts))
+	for _, e := range t.exts {
+		accounts[e.Name] = true
+	}
+	d.mu.Lock()
+	prevAccounts := d.accounts
+	d.accounts = accounts
+	d.mu.Unlock()
 	if err := d.ua.SetAccounts(t.exts); err != nil {
+		d.mu.Lock()
+		d.accounts = prevAccounts
+		d.mu.Unlock()
 		return fmt.Errorf("SIP accounts: %w", err)
 	}
+	d.mu.Lock()
+	for ext := range d.regs {
+		if !accounts[ext] {
+			delete(d.regs, ext)
+		}
+	}
+	d.mu.Unlock()
 	if err := d.port.SetConfig(t.fxs); err != nil {
 		// The accounts are already in force; the port keeps its previous
 		// tone and dial plan. Report it without undoing the accounts.
 		d.log.Warn("analog port settings not applied", "error", err)
 	}
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
 	d.mu.Lock()
 	d.applied = cfg.Clone()
 	d.loc = t.loc
@@ -217,6 +248,8 @@ func (d *Daemon) Apply(ctx context.Context, cfg *provisioning.Config) error {
 // reattach re-runs the attachments of the configuration in force (a device
 // paired again, a device object renewed).
 func (d *Daemon) reattach() {
+	d.syncMu.Lock()
+	defer d.syncMu.Unlock()
 	d.mu.Lock()
 	cfg := d.applied
 	d.mu.Unlock()
@@ -227,7 +260,8 @@ func (d *Daemon) reattach() {
 	d.syncAttachments(t.attach)
 }
 
-// syncAttachments makes the endpoints' attachments match want: devices
+// syncAttachments makes the endpoints' attachments match want (the caller
+// holds syncMu): devices
 // that moved or were removed are detached first (a ringing one stops at
 // once), then the new ones are attached. Unchanged ones keep their calls.
 func (d *Daemon) syncAttachments(want map[string]string) {

@@ -1,16 +1,14 @@
 package daemon
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"regexp"
-	"strings"
+
+	"basestation/provisioning"
 )
 
 // Config is the daemon's local configuration: what the base needs before
@@ -35,11 +33,12 @@ type Config struct {
 
 // MQTTConfig is how the base reaches the cloud.
 type MQTTConfig struct {
-	Broker     string `json:"broker"` // tcp://host:port, ssl://host:port or mqtts://host:port
-	CAFile     string `json:"ca_file,omitempty"`
-	CertFile   string `json:"cert_file,omitempty"`
-	KeyFile    string `json:"key_file,omitempty"`
-	TopicRoot  string `json:"topic_root,omitempty"`
+	Broker    string `json:"broker"` // tcp://host:port, ssl://host:port or mqtts://host:port
+	CAFile    string `json:"ca_file,omitempty"`
+	CertFile  string `json:"cert_file,omitempty"`
+	KeyFile   string `json:"key_file,omitempty"`
+	TopicRoot string `json:"topic_root,omitempty"` // the topic tree's root; default bs/v1
+	// ServerName overrides the broker's host name for TLS verification.
 	ServerName string `json:"server_name,omitempty"`
 }
 
@@ -91,27 +90,12 @@ func LoadConfig(path string) (Config, error) {
 }
 
 // DecodeConfig decodes a JSON document into c, keeping c's values for keys
-// the document does not set.
+// the document does not set. It uses provisioning.DecodeStrict, the one
+// decoder of outside JSON: unknown settings, a key given twice and
+// trailing data are errors naming the setting's path.
 func DecodeConfig(b []byte, c *Config) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(c); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return fmt.Errorf("invalid JSON at byte %d: %v", se.Offset, err)
-		case errors.As(err, &te):
-			return fmt.Errorf("setting %q: expected %v, got JSON %s", te.Field, te.Type, te.Value)
-		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-			return errors.New("invalid JSON: the document ends early")
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			return fmt.Errorf("unknown setting %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
-		}
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON document")
+	if err := provisioning.DecodeStrict(b, c); err != nil {
+		return fmt.Errorf("settings: %w", err)
 	}
 	return nil
 }
@@ -159,8 +143,8 @@ func (c *Config) Validate(knownBoards []string) error {
 			}
 		}
 	}
-	if c.MQTT.TopicRoot == "" || strings.ContainsAny(c.MQTT.TopicRoot, "+#") {
-		bad("mqtt.topic_root", "%q must be non-empty without MQTT wildcards", c.MQTT.TopicRoot)
+	if err := provisioning.CheckTopicRoot(c.MQTT.TopicRoot); err != nil {
+		bad("mqtt.topic_root", "%v", err)
 	}
 	if _, _, err := net.SplitHostPort(c.SIP.Listen); err != nil {
 		bad("sip.listen", "%v", err)

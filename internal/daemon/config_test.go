@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"basestation/provisioning"
+	"basestation/sim"
 )
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -46,10 +49,14 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 
 func TestConfigDecodeErrors(t *testing.T) {
 	cases := []struct{ doc, want string }{
-		{`{"bord": "sim"}`, `unknown setting "bord"`},
-		{`{"dect": {"max_devices": "eight"}}`, `setting "dect.max_devices"`},
-		{`{"board": "sim"`, "invalid JSON"},
+		{`{"bord": "sim"}`, `settings: (document): unknown field "bord"`},
+		{`{"mqtt": {"brokr": "tcp://h:1"}}`, `settings: mqtt: unknown field "brokr"`},
+		{`{"dect": {"max_devices": "eight"}}`, `dect.max_devices: expected int`},
+		{`{"board": "sim"`, "malformed JSON"},
 		{`{"board": "sim"} {}`, "trailing data"},
+		// A setting given twice is refused, not "last one wins".
+		{`{"mqtt": {"broker": "tcp://a:1", "broker": "tcp://b:1"}}`, `settings: mqtt: duplicate key "broker"`},
+		{`{"base_id": "a", "sip": {}, "base_id": "b"}`, `settings: (document): duplicate key "base_id"`},
 	}
 	for _, tc := range cases {
 		c := Defaults()
@@ -89,4 +96,79 @@ func FuzzDecodeConfig(f *testing.F) {
 		}
 		_ = c.Validate([]string{"bs1"})
 	})
+}
+
+// One default dial plan: the cloud contract's (provisioning.DefaultDialPlan,
+// documented in docs/mqtt-api.md §3.2) is the port's before any
+// configuration arrives and after one without a dial_plan is applied. The
+// port used to start with fxs's own plan (1xxx extensions) and switch to
+// the contract's ([1-8]xx) with the first configuration.
+func TestOneDefaultDialPlan(t *testing.T) {
+	b, err := sim.NewBoard(sim.Config{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := Defaults()
+	cfg.StateDir = t.TempDir()
+	cfg.SIP.Listen = "127.0.0.1:0"
+	d, err := New(cfg, Options{Board: b.HAL(), Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pats []string
+	for _, p := range provisioning.DefaultDialPlan() {
+		if strings.HasSuffix(p, ".") {
+			p += "T" // variable length: complete on the inter-digit timer
+		}
+		pats = append(pats, p)
+	}
+	want := strings.Join(pats, "|")
+	if got := d.port.Config().DialPlan; got != want {
+		t.Fatalf("the port starts with dial plan %q, want the contract's default %q", got, want)
+	}
+	c := &provisioning.Config{Schema: provisioning.SchemaVersion, Base: "base-1", Version: 1,
+		System: provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US"}}
+	tr, errs := d.translate(c)
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if tr.fxs.DialPlan != want {
+		t.Fatalf("a configuration without dial_plan applies %q, want %q", tr.fxs.DialPlan, want)
+	}
+	for _, n := range []string{"101", "6135550199", "16135550199", "*98"} {
+		if !d.dialComplete(n) {
+			t.Errorf("%s does not complete under the default plan", n)
+		}
+	}
+}
+
+// mqtt.topic_root reaches the agent: the base's topics are under it (it
+// used to be validated and then ignored).
+func TestTopicRootReachesTheAgent(t *testing.T) {
+	for _, root := range []string{"", "acme/prod/bs"} {
+		b, err := sim.NewBoard(sim.Config{Log: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		cfg := Defaults()
+		cfg.StateDir = t.TempDir()
+		cfg.SIP.Listen = "127.0.0.1:0"
+		want := provisioning.TopicsFor(cfg.BaseID).State
+		if root != "" {
+			cfg.MQTT.TopicRoot = root
+			want = root + "/" + cfg.BaseID + "/state"
+		}
+		if err := cfg.Validate(nil); err != nil {
+			t.Fatal(err)
+		}
+		d, err := New(cfg, Options{Board: b.HAL(), Log: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.agent.Topics().State; got != want {
+			t.Errorf("topic_root %q: state on %q, want %q", root, got, want)
+		}
+	}
 }

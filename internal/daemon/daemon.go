@@ -63,12 +63,25 @@ type Daemon struct {
 	portLine *lineState
 	portEP   *portEndpoint
 
+	// bg owns the short-lived helpers the daemon's own goroutines start
+	// (ending a page, releasing a DECT device's call); Run waits for
+	// them after its subsystems have stopped.
+	bg sync.WaitGroup
+
+	// syncMu serialises attachment changes as a whole (Apply from the
+	// agent, reattach from the radio events): each reads the applied
+	// configuration and makes the attachments match it, and two
+	// interleaved could attach a device twice or put an older
+	// configuration's attachments back. Taken before mu.
+	syncMu sync.Mutex
+
 	mu       sync.Mutex
 	applied  *provisioning.Config
 	loc      *time.Location
 	attached map[string]*attachment // device id -> where it is attached
 	dectEP   map[string]*dectEndpoint
 	regs     map[string]provisioning.Registration
+	accounts map[string]bool            // the extensions with a SIP account in force
 	pairing  chan provisioning.Pairing  // the open registration window's outcome
 	faults   map[string]string          // device id -> fault
 	pumps    map[int]context.CancelFunc // DECT handset -> its event pump
@@ -106,6 +119,10 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	}
 
 	fcfg := fxs.DefaultConfig()
+	// The dial plan is the cloud contract's default (provisioning owns it,
+	// docs/mqtt-api.md §3.2) from the start, not only once a configuration
+	// arrives: the port dials the same before and after the first one.
+	fcfg.DialPlan = defaultDialPlan()
 	if o.FXS != nil {
 		o.FXS(&fcfg)
 	}
@@ -162,6 +179,8 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		BootTime: d.boot,
 		Reboot:   o.Reboot,
 		Logger:   o.Log.With("room", "provisioning"),
+		// The topic tree's root (default bs/v1, docs/mqtt-api.md §2).
+		TopicRoot: cfg.MQTT.TopicRoot,
 	}
 	if cfg.MQTT.Broker != "" {
 		popts.Brokers = []string{cfg.MQTT.Broker}
@@ -224,6 +243,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	run("leds", d.ledLoop)
 	<-ctx.Done()
 	wg.Wait()
+	d.bg.Wait() // nothing starts helpers once the subsystems have stopped
 	close(errc)
 	return <-errc // nil when every subsystem ended with ctx
 }
@@ -313,6 +333,10 @@ func (d *Daemon) registered(ext string) bool {
 func (d *Daemon) extensionOf(id string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.extensionOfLocked(id)
+}
+
+func (d *Daemon) extensionOfLocked(id string) string {
 	if a := d.attached[id]; a != nil {
 		return a.ext
 	}
@@ -353,6 +377,13 @@ func (d *Daemon) sipEvents(ctx context.Context) error {
 					r.ExpiresAt = &t
 				}
 				d.mu.Lock()
+				if !d.accounts[e.Extension] {
+					// Late news of an account the configuration
+					// removed (its un-REGISTER): not a registration
+					// of this base any more.
+					d.mu.Unlock()
+					continue
+				}
 				prev := d.regs[e.Extension]
 				d.regs[e.Extension] = r
 				d.mu.Unlock()
@@ -417,13 +448,17 @@ func (d *Daemon) buttonLoop(ctx context.Context) error {
 			d.log.Warn("paging from the button", "error", err)
 			continue
 		}
-		go func() {
+		d.bg.Go(func() {
+			t := time.NewTimer(30 * time.Second)
+			defer t.Stop()
 			select {
 			case <-ctx.Done():
-			case <-time.After(30 * time.Second):
+			case <-t.C:
 			}
-			_ = d.radio.Page(context.Background(), false)
-		}()
+			pctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
+			defer cancel()
+			_ = d.radio.Page(pctx, false)
+		})
 	}
 }
 
@@ -583,7 +618,7 @@ func (d *Daemon) releaseDevice(name string) {
 	if st, _ := ep.line.snapshot(); st == "idle" {
 		return
 	}
-	go func() {
+	d.bg.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
 		defer cancel()
 		if err := ep.dev.Release(ctx); err != nil {
@@ -595,5 +630,5 @@ func (d *Daemon) releaseDevice(name string) {
 		if rep != nil {
 			rep(sipua.EndpointEvent{Kind: sipua.EvOnHook})
 		}
-	}()
+	})
 }

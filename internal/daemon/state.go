@@ -21,23 +21,32 @@ func (s *stateSource) Registrations() []provisioning.Registration {
 	return out
 }
 
+// Lines reports the port and every DECT device known now. The endpoints
+// and their extensions are taken in one snapshot under the lock: a device
+// removed meanwhile (the portal's "remove a device") is either in the
+// snapshot or not, never a nil endpoint read after the lock was released.
+// Each line's own state is read after, under the line's own lock.
 func (s *stateSource) Lines() []provisioning.Line {
 	d := (*Daemon)(s)
-	st, fault := d.portLine.snapshot()
-	out := []provisioning.Line{{Device: PortID, Extension: d.extensionOf(PortID), State: st, Fault: fault}}
+	type dev struct {
+		id, ext string
+		line    *lineState
+	}
 	d.mu.Lock()
-	ids := make([]string, 0, len(d.dectEP))
-	for id := range d.dectEP {
-		ids = append(ids, id)
+	devs := make([]dev, 0, 1+len(d.dectEP))
+	devs = append(devs, dev{id: PortID, ext: d.extensionOfLocked(PortID), line: d.portLine})
+	for id, ep := range d.dectEP {
+		if ep == nil {
+			continue
+		}
+		devs = append(devs, dev{id: id, ext: d.extensionOfLocked(id), line: ep.line})
 	}
 	d.mu.Unlock()
-	sort.Strings(ids)
-	for _, id := range ids {
-		d.mu.Lock()
-		ep := d.dectEP[id]
-		d.mu.Unlock()
-		st, fault := ep.line.snapshot()
-		out = append(out, provisioning.Line{Device: id, Extension: d.extensionOf(id), State: st, Fault: fault})
+	sort.Slice(devs[1:], func(i, j int) bool { return devs[1+i].id < devs[1+j].id })
+	out := make([]provisioning.Line, 0, len(devs))
+	for _, v := range devs {
+		st, fault := v.line.snapshot()
+		out = append(out, provisioning.Line{Device: v.id, Extension: v.ext, State: st, Fault: fault})
 	}
 	return out
 }

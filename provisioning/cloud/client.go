@@ -31,6 +31,10 @@ type Options struct {
 	// OnPending, when set, is told when a configuration published by
 	// Update waits on the base for calls to end.
 	OnPending func(provisioning.Pending)
+	// TopicRoot is the root of the bases' topic tree (default
+	// provisioning.TopicPrefix, "bs/v1"); it must match the bases'
+	// mqtt.topic_root.
+	TopicRoot string
 	// RetainedWait is how long to wait for a retained message after the
 	// subscription is acknowledged before concluding there is none
 	// (default 1 s).
@@ -73,6 +77,12 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.TopicRoot == "" {
+		o.TopicRoot = provisioning.TopicPrefix
+	}
+	if err := provisioning.CheckTopicRoot(o.TopicRoot); err != nil {
+		return nil, fmt.Errorf("cloud: %w", err)
+	}
 	if o.RetainedWait == 0 {
 		o.RetainedWait = time.Second
 	}
@@ -114,6 +124,13 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, ctx.Err())
 	}
 	return &Client{c: c, o: o, log: o.Logger, rand: hex.EncodeToString(r[:3]), subs: map[string]map[*listener]bool{}}, nil
+}
+
+func (c *Client) root() string { return c.o.TopicRoot }
+
+// topics are base's topics under the client's root.
+func (c *Client) topics(base string) provisioning.Topics {
+	return provisioning.TopicsUnder(c.o.TopicRoot, base)
 }
 
 // Close disconnects.
@@ -273,7 +290,7 @@ type BaseInfo struct {
 // Bases lists the bases that have a retained status or state on the
 // broker, sorted by id.
 func (c *Client) Bases(ctx context.Context) ([]BaseInfo, error) {
-	ch, cancel, err := c.subscribe(ctx, provisioning.TopicPrefix+"/+/+")
+	ch, cancel, err := c.subscribe(ctx, c.root()+"/+/+")
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +302,7 @@ loop:
 	for {
 		select {
 		case m := <-ch:
-			base, leaf, ok := provisioning.ParseTopic(m.Topic())
+			base, leaf, ok := provisioning.ParseTopicUnder(c.root(), m.Topic())
 			if !ok || !m.Retained() || len(m.Payload()) == 0 {
 				continue
 			}
@@ -322,7 +339,7 @@ loop:
 
 // Status returns the base's retained birth message or will.
 func (c *Client) Status(ctx context.Context, base string) (*provisioning.Status, error) {
-	b, err := c.retained(ctx, provisioning.TopicsFor(base).Status)
+	b, err := c.retained(ctx, c.topics(base).Status)
 	if err != nil {
 		return nil, err
 	}
@@ -334,7 +351,7 @@ func (c *Client) Status(ctx context.Context, base string) (*provisioning.Status,
 
 // State returns the base's retained reported state (ErrNoState if none).
 func (c *Client) State(ctx context.Context, base string) (*provisioning.State, error) {
-	b, err := c.retained(ctx, provisioning.TopicsFor(base).State)
+	b, err := c.retained(ctx, c.topics(base).State)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +364,7 @@ func (c *Client) State(ctx context.Context, base string) (*provisioning.State, e
 // Desired returns the retained desired configuration (ErrNoDesired if
 // none).
 func (c *Client) Desired(ctx context.Context, base string) (*provisioning.Config, error) {
-	b, err := c.retained(ctx, provisioning.TopicsFor(base).Desired)
+	b, err := c.retained(ctx, c.topics(base).Desired)
 	if err != nil {
 		return nil, err
 	}
@@ -371,7 +388,7 @@ func (c *Client) Publish(ctx context.Context, cfg *provisioning.Config) error {
 	if err != nil {
 		return fmt.Errorf("cloud: encode configuration: %w", err)
 	}
-	return c.PublishRaw(ctx, provisioning.TopicsFor(cfg.Base).Desired, b, true)
+	return c.PublishRaw(ctx, c.topics(cfg.Base).Desired, b, true)
 }
 
 // PublishRaw publishes any payload with QoS 1 (for tests and scripts).
@@ -384,7 +401,7 @@ func (c *Client) PublishRaw(ctx context.Context, topic string, payload []byte, r
 // field error). A deferred configuration keeps it waiting; pending, when
 // not nil, is told once.
 func (c *Client) Push(ctx context.Context, cfg *provisioning.Config, pending func(provisioning.Pending)) (*provisioning.State, error) {
-	ch, cancel, err := c.subscribe(ctx, provisioning.TopicsFor(cfg.Base).State)
+	ch, cancel, err := c.subscribe(ctx, c.topics(cfg.Base).State)
 	if err != nil {
 		return nil, err
 	}
@@ -494,7 +511,7 @@ func (c *Client) Send(ctx context.Context, base string, cmd provisioning.Command
 	if err != nil {
 		return nil, fmt.Errorf("cloud: encode command: %w", err)
 	}
-	t := provisioning.TopicsFor(base)
+	t := c.topics(base)
 	ch, cancel, err := c.subscribe(ctx, t.Results)
 	if err != nil {
 		return nil, err
@@ -525,7 +542,7 @@ func (c *Client) Send(ctx context.Context, base string, cmd provisioning.Command
 // Events delivers the events of base ("+" for every base) to fn until ctx
 // ends; undecodable payloads are skipped with a log line.
 func (c *Client) Events(ctx context.Context, base string, fn func(provisioning.Event)) error {
-	ch, cancel, err := c.subscribe(ctx, provisioning.TopicPrefix+"/"+base+"/events")
+	ch, cancel, err := c.subscribe(ctx, c.topics(base).Events)
 	if err != nil {
 		return err
 	}

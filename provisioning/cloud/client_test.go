@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"basestation/provisioning"
+	"basestation/provisioning/provisioningtest"
 	"basestation/sim/broker"
 )
 
@@ -145,5 +149,80 @@ func TestRetainedReads(t *testing.T) {
 	}
 	if d, _ := c.Desired(ctx, "bs-8"); d == nil || d.Version != 5 {
 		t.Fatalf("published version %+v, want 5", d)
+	}
+}
+
+// mqtt.topic_root is honoured: a base and the cloud on the root
+// "acme/prod/bs" talk on that tree only (the configuration, its state, the
+// birth message, commands and results), nothing appears under the default
+// bs/v1, and a configuration published under bs/v1 does not reach the base.
+func TestTopicRoot(t *testing.T) {
+	br, err := broker.Start(broker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br.Close()
+	const root = "acme/prod/bs"
+	app := provisioningtest.NewApplier()
+	a, err := provisioning.NewAgent(provisioning.Options{BaseID: "bs-1", TopicRoot: root, Brokers: []string{br.URL()}, StateDir: t.TempDir(),
+		Applier: app, Radio: provisioningtest.NewRadio(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Topics().Desired; got != root+"/bs-1/config/desired" {
+		t.Fatalf("desired topic %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	// The default root's portal publishes a configuration the base must
+	// not see.
+	other, _ := json.Marshal(provisioning.Config{Schema: 1, Base: "bs-1", Version: 9,
+		System: provisioning.System{Registrars: []string{"sip:127.0.0.1"}, ToneRegion: "US", TimeZone: "UTC"}})
+	br.Publish(provisioning.TopicsFor("bs-1").Desired, other, true, 1)
+
+	octx, ocancel := context.WithTimeout(ctx, 5*time.Second)
+	defer ocancel()
+	c, err := Dial(octx, Options{Brokers: []string{br.URL()}, TopicRoot: root, RetainedWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cfg := &provisioning.Config{Schema: 1, Base: "bs-1", Version: 3,
+		System: provisioning.System{Registrars: []string{"sip:127.0.0.1"}, ToneRegion: "US", TimeZone: "UTC"}}
+	st, err := c.Push(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Config.AppliedVersion != 3 {
+		t.Fatalf("applied %d, want 3", st.Config.AppliedVersion)
+	}
+	if r, err := c.Command(ctx, "bs-1", provisioning.CmdPage, nil, nil); err != nil || r.Status != provisioning.StatusSucceeded {
+		t.Fatalf("page under %s: %+v %v", root, r, err)
+	}
+	if bases, err := c.Bases(ctx); err != nil || len(bases) != 1 {
+		t.Fatalf("bases under %s: %+v %v", root, bases, err)
+	}
+	for _, topic := range []string{root + "/bs-1/state", root + "/bs-1/status"} {
+		if _, ok := br.Retained(topic); !ok {
+			t.Errorf("nothing retained on %s", topic)
+		}
+	}
+	for _, topic := range []string{"bs/v1/bs-1/state", "bs/v1/bs-1/status"} {
+		if _, ok := br.Retained(topic); ok {
+			t.Errorf("the base published on the default tree: %s", topic)
+		}
+	}
+	if app.Count() != 1 || a.AppliedVersion() != 3 {
+		t.Fatalf("the base applied %d configurations, version %d: the default tree's reached it", app.Count(), a.AppliedVersion())
+	}
+	for _, bad := range []string{"a/+/b", "a/#", "/a", "a/", "a//b"} {
+		if _, err := provisioning.NewAgent(provisioning.Options{BaseID: "bs-1", TopicRoot: bad, Brokers: []string{br.URL()}, StateDir: t.TempDir(),
+			Applier: app, Radio: provisioningtest.NewRadio()}); err == nil || !strings.Contains(err.Error(), "topic root") {
+			t.Errorf("topic root %q: %v", bad, err)
+		}
 	}
 }

@@ -1,0 +1,151 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"basestation/provisioning"
+	"basestation/sim"
+	"basestation/sipua"
+)
+
+// The portal's "remove a device" while the state is being reported: the
+// radio-event goroutine deletes the device's endpoint while the agent's
+// goroutine builds the state's lines. Lines must never touch an endpoint
+// that is gone (it used to re-read d.dectEP[id] after unlocking and
+// dereference nil), and under -race no field is read outside its lock.
+func TestLinesWhileDevicesAreRemoved(t *testing.T) {
+	d := &Daemon{
+		portLine: &lineState{},
+		attached: map[string]*attachment{},
+		dectEP:   map[string]*dectEndpoint{},
+		regs:     map[string]provisioning.Registration{},
+	}
+	const rounds, reporters = 20000, 2
+	ids := make([]string, 8)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("dect-%09x", i+1)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range reporters {
+		wg.Add(1)
+		go report(t, d, stop, &wg)
+	}
+	for r := range rounds { // the radio pairing and removing devices
+		id := ids[r%len(ids)]
+		d.mu.Lock()
+		if d.dectEP[id] == nil {
+			d.dectEP[id] = &dectEndpoint{line: &lineState{}}
+			d.attached[id] = &attachment{ext: "101"}
+		} else {
+			delete(d.dectEP, id)
+			delete(d.attached, id)
+		}
+		d.mu.Unlock()
+		runtime.Gosched()
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// report builds the state's lines until stop, as the agent does.
+func report(t *testing.T, d *Daemon, stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		lines := (*stateSource)(d).Lines()
+		if len(lines) == 0 || lines[0].Device != PortID {
+			t.Errorf("lines %+v: the port is not first", lines)
+			return
+		}
+		for i := 2; i < len(lines); i++ {
+			if lines[i-1].Device >= lines[i].Device {
+				t.Errorf("lines not sorted by device: %+v", lines)
+				return
+			}
+		}
+	}
+}
+
+// The reported registrations are those of the configuration in force: an
+// extension removed from the configuration loses its registration in the
+// state (it used to stay listed forever), and an extension with no device
+// on this base never has one.
+func TestRegistrationsFollowTheConfiguration(t *testing.T) {
+	b, err := sim.NewBoard(sim.Config{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	bctx, bcancel := context.WithCancel(context.Background())
+	bdone := make(chan error, 1)
+	go func() { bdone <- b.Run(bctx) }()
+	defer func() { bcancel(); <-bdone }()
+	cfg := Defaults()
+	cfg.StateDir = t.TempDir()
+	cfg.MQTT.Broker = "tcp://127.0.0.1:1" // no cloud
+	cfg.SIP.Listen = "127.0.0.1:0"
+	d, err := New(cfg, Options{Board: b.HAL(), Log: quiet(), SIP: func(c *sipua.Config) { c.RTPPortMin, c.RTPPortMax = 0, 0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	ext := func(num string, devs provisioning.Devices) provisioning.Extension {
+		return provisioning.Extension{Number: num, SIP: provisioning.SIPAccount{User: num, Password: "x", Domain: "127.0.0.1"}, Devices: devs}
+	}
+	c := &provisioning.Config{
+		Schema: provisioning.SchemaVersion, Base: "base-1", Version: 1,
+		// Nothing answers there: the account stays registering/failed,
+		// which is a registration the state reports all the same.
+		System: provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US"},
+		Extensions: []provisioning.Extension{
+			ext("101", provisioning.Devices{Port: PortID}),
+			ext("102", provisioning.Devices{Linx: "dect-000000001"}), // not paired with this base
+		},
+	}
+	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
+	defer acancel()
+	if err := d.Apply(actx, c); err != nil {
+		t.Fatal(err)
+	}
+	regsOf := func() map[string]bool {
+		m := map[string]bool{}
+		for _, r := range (*stateSource)(d).Registrations() {
+			m[r.Extension] = true
+		}
+		return m
+	}
+	waitFor(t, "a registration for 101", func() bool { return regsOf()["101"] })
+	if regsOf()["102"] {
+		t.Fatal("extension 102 has no device on this base but is reported registering")
+	}
+
+	c2 := c.Clone()
+	c2.Version = 2
+	c2.Extensions = c2.Extensions[1:] // 101 removed
+	if err := d.Apply(actx, c2); err != nil {
+		t.Fatal(err)
+	}
+	if regs := (*stateSource)(d).Registrations(); len(regs) != 0 {
+		t.Fatalf("after 101 was removed the state still lists %+v", regs)
+	}
+	// The user agent's late events for the removed account (its
+	// un-REGISTER) must not bring it back.
+	time.Sleep(500 * time.Millisecond)
+	if regs := (*stateSource)(d).Registrations(); len(regs) != 0 {
+		t.Fatalf("a removed extension came back in the state: %+v", regs)
+	}
+}
