@@ -62,4 +62,14 @@
 //
 // After a flash the call layer may call CollectDigits to take a second
 // number (recall dial tone, then EvDialed).
+//
+// A phone left off-hook ends with the receiver off-hook howler (1400 +
+// 2060 + 2450 + 2600 Hz, 0.1 s on / 0.1 s off) however it got there:
+// dial tone with no digit for OffHookTimeout (30 s); failed dialing,
+// reorder (0.25/0.25 s) for OffHookTimeout; a failed or ended call, where
+// the call layer plays busy or reorder (the howler follows after
+// OffHookTimeout) or a SIT (274 + 274 + 380 ms, played once, then reorder
+// and the howler OffHookTimeout later). A SIT at off-hook (out of service)
+// is followed by reorder too, while digits are still taken (emergency
+// numbers), and the howler comes OffHookTimeout after off-hook.
 package fxs

@@ -64,6 +64,13 @@ type loop struct {
 	lockoutAt  time.Time
 	howling    bool
 	hotline    bool // the Hotline number is still to be dialed for this off-hook
+	// After a failed or ended call (StateCall, the call layer's failure
+	// tone and no audio): sitEnded is set when a SIT has played out, so
+	// reorder follows it; howlAt is when the howler replaces busy or
+	// reorder (zero: not armed). Any later action of the call layer
+	// disarms both.
+	sitEnded bool
+	howlAt   time.Time
 	dtmfActive byte // digit in progress (0: none) in a call
 
 	// Ringing.
@@ -131,6 +138,7 @@ func (l *loop) init(p *Port) error {
 
 func (l *loop) setState(s State) {
 	l.state = s
+	l.sitEnded, l.howlAt = false, time.Time{}
 	l.p.state.Store(int32(s))
 }
 
@@ -526,6 +534,14 @@ func (l *loop) timers(now time.Time) {
 			}
 			return
 		}
+		if l.sitEnded {
+			// An out-of-service intercept at off-hook: reorder until the
+			// off-hook timeout gives the howler (a digit still dials).
+			l.sitEnded = false
+			if l.ndigits == 0 {
+				_ = l.gen.Play(dsp.ToneReorder)
+			}
+		}
 		if l.ndigits == 0 && !pulsing && now.Sub(l.offHookAt) >= cfg.OffHookTimeout {
 			l.lockout(now, true)
 		}
@@ -538,6 +554,7 @@ func (l *loop) timers(now time.Time) {
 		l.ringTimers(now)
 	case StateCall:
 		l.cwTimers(now)
+		l.failTimers(now)
 	case StateIdle:
 		if !l.ohtUntil.IsZero() && !now.Before(l.ohtUntil) {
 			l.ohtUntil = time.Time{}
@@ -557,6 +574,46 @@ func (l *loop) timers(now time.Time) {
 	}
 	if l.audio != nil && l.audio.isClosed() {
 		l.audio = nil
+	}
+}
+
+// isSIT reports whether t is one of the special information tones.
+func isSIT(t dsp.ToneName) bool {
+	switch t {
+	case dsp.ToneSITIntercept, dsp.ToneSITVacant, dsp.ToneSITReorder, dsp.ToneSITNoCircuit:
+		return true
+	}
+	return false
+}
+
+// failTone is called for each tone the call layer plays in StateCall: busy
+// and reorder arm the howler for OffHookTimeout later; any other tone
+// disarms it (a SIT arms it when it has played out, see failTimers).
+func (l *loop) failTone(now time.Time, t dsp.ToneName) {
+	l.sitEnded, l.howlAt = false, time.Time{}
+	if t == dsp.ToneBusy || t == dsp.ToneReorder {
+		l.howlAt = now.Add(l.p.cfg.OffHookTimeout)
+	}
+}
+
+// failTimers runs, in StateCall, the line's course after a failed or ended
+// call as after abandoned dialing (Config.OffHookTimeout): a SIT that has
+// played out goes on to reorder, and busy or reorder go on to the receiver
+// off-hook howler after OffHookTimeout, until the phone hangs up or the
+// call layer acts again. With the call's audio connected nothing changes.
+func (l *loop) failTimers(now time.Time) {
+	if l.audio != nil || l.cw != cwNone {
+		l.sitEnded, l.howlAt = false, time.Time{}
+		return
+	}
+	if l.sitEnded {
+		l.sitEnded = false
+		_ = l.gen.Play(dsp.ToneReorder)
+		l.howlAt = now.Add(l.p.cfg.OffHookTimeout)
+	}
+	if !l.howlAt.IsZero() && !now.Before(l.howlAt) {
+		l.howlAt = time.Time{}
+		_ = l.gen.Play(dsp.ToneHowler)
 	}
 }
 
@@ -612,7 +669,11 @@ func (l *loop) render() {
 			l.audio.pullDown(l.in) // discard the far end meanwhile
 		}
 	case l.gen.Playing() != "":
+		was := l.gen.Playing()
 		l.gen.Fill(out)
+		if l.gen.Playing() == "" && isSIT(was) {
+			l.sitEnded = true // played out (not stopped): reorder follows
+		}
 		if l.audio != nil {
 			l.audio.pullDown(l.in)
 		}
@@ -844,6 +905,7 @@ func (l *loop) command(now time.Time, c command) error {
 			return ErrOnHook
 		}
 		l.cw = cwNone
+		l.failTone(now, "")
 		if c.tone == dsp.ToneCallWaiting && l.state == StateCall {
 			l.startCW(now, nil) // a short alert over the call, not a muting tone
 			return nil
@@ -851,10 +913,14 @@ func (l *loop) command(now time.Time, c command) error {
 		if err := l.gen.Play(c.tone); err != nil {
 			return fmt.Errorf("%w: %v", ErrTone, err)
 		}
+		if l.state == StateCall {
+			l.failTone(now, c.tone)
+		}
 		return nil
 	case cmdStopTone:
 		l.cancelCW()
 		l.gen.Stop()
+		l.failTone(now, "")
 		return nil
 	case cmdConnect:
 		if l.state != StateCall {
