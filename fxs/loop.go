@@ -64,6 +64,8 @@ type loop struct {
 	lockoutAt  time.Time
 	howling    bool
 	hotline    bool // the Hotline number is still to be dialed for this off-hook
+	dtmfActive byte // digit in progress (0: none) in a call
+
 	// After a failed or ended call (StateCall, the call layer's failure
 	// tone and no audio): sitEnded is set when a SIT has played out, so
 	// reorder follows it; howlAt is when the howler replaces busy or
@@ -71,7 +73,6 @@ type loop struct {
 	// disarms both.
 	sitEnded bool
 	howlAt   time.Time
-	dtmfActive byte // digit in progress (0: none) in a call
 
 	// Ringing.
 	cadence  Cadence
