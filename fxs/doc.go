@@ -18,6 +18,14 @@
 // VMWI, CIDCW with CAS and the CPE's DTMF A/D acknowledgement (§5);
 // emergency numbers dial at once (§8.3, Kari's Law).
 //
+// The caller's name goes out as GR-30 allows it, printable ASCII of at
+// most 15 characters: it is spelt in ASCII first (accents dropped by
+// Unicode NFKD, ß as ss, æ as ae, ø as o, ł as l, curly quotes straight;
+// other scripts as '?') and only then cut, so "Müller-Lüdenscheidt" shows
+// as "Muller-Ludensch". A name with nothing readable left is sent as
+// unavailable. (DECT devices get the name in UTF-8 unchanged; their
+// protocol carries it.)
+//
 // # Usage
 //
 //	cfg := fxs.DefaultConfig()            // US tone plan, NANP dial plan, 300–1000 ms flash
