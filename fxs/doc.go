@@ -71,6 +71,14 @@
 // After a flash the call layer may call CollectDigits to take a second
 // number (recall dial tone, then EvDialed).
 //
+// When the call layer sends the digits out of band (RFC 4733), it turns on
+// SuppressInBandDTMF on the call's audio path: the phone's voice is then
+// held back by DTMFSuppressDelay (4 frames, 40 ms: the detector decides at
+// most about 36 ms after a tone begins, within a frame), and once a digit
+// is recognised the held frames from its onset (less 8 ms) to its end are
+// replaced with silence, so no part of the tone reaches the far end. Off,
+// the voice is not delayed and the tones pass in band.
+//
 // A phone left off-hook ends with the receiver off-hook howler (1400 +
 // 2060 + 2450 + 2600 Hz, 0.1 s on / 0.1 s off) however it got there:
 // dial tone with no digit for OffHookTimeout (30 s); failed dialing,

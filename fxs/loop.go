@@ -65,6 +65,13 @@ type loop struct {
 	howling    bool
 	hotline    bool // the Hotline number is still to be dialed for this off-hook
 	dtmfActive byte // digit in progress (0: none) in a call
+	// In-band DTMF suppression (callAudio.SuppressInBandDTMF): detN counts
+	// the samples given to the detector since its last Reset, detDigit is
+	// the digit it hears now (any state), and dtmfBlank how many of the
+	// latest samples of the phone's audio to silence this frame.
+	detN      int64
+	detDigit  byte
+	dtmfBlank int
 
 	// After a failed or ended call (StateCall, the call layer's failure
 	// tone and no audio): sitEnded is set when a SIT has played out, so
@@ -385,7 +392,7 @@ func (l *loop) startDialingTone(at time.Time, tone dsp.ToneName) {
 	l.digitDue = time.Time{}
 	l.offHookAt = at
 	l.howling = false
-	l.det.Reset()
+	l.resetDTMF()
 	l.dtmfActive = 0
 	if tone == dsp.ToneDial && l.mwi && l.p.cfg.StutterDial {
 		tone = dsp.ToneStutterDial
@@ -409,8 +416,21 @@ func (l *loop) goIdle(now time.Time) {
 	l.setState(StateIdle)
 }
 
+func (l *loop) resetDTMF() {
+	l.det.Reset()
+	l.detN, l.detDigit = 0, 0
+}
+
 func (l *loop) dtmf(now time.Time) {
 	l.dtmfEv = l.det.Process(l.in, l.dtmfEv[:0])
+	l.detN += int64(len(l.in))
+	l.dtmfBlank = 0
+	for _, e := range l.dtmfEv {
+		l.markDTMF(e)
+	}
+	if l.detDigit != 0 {
+		l.dtmfBlank = max(l.dtmfBlank, len(l.in))
+	}
 	for _, e := range l.dtmfEv {
 		switch l.state {
 		case StateDialing:
@@ -433,6 +453,29 @@ func (l *loop) dtmf(now time.Time) {
 			}
 		}
 	}
+}
+
+// dtmfGuard is silenced before a digit's detected onset as well: the
+// detector places a digit's edges to within half a block (6.4 ms).
+const dtmfGuard = 8 * time.Millisecond
+
+// markDTMF sets dtmfBlank for a detector event: a digit's start silences
+// the phone's audio back to its onset (less dtmfGuard), as far as the
+// delay line reaches; while it lasts and in the frame of its end, the
+// whole frame.
+func (l *loop) markDTMF(e dsp.DTMFEvent) {
+	n := len(l.in)
+	if e.End {
+		l.detDigit = 0
+		l.dtmfBlank = max(l.dtmfBlank, n)
+		return
+	}
+	l.detDigit = e.Digit
+	onset := max(e.At-dtmfGuard, 0)
+	sec := int64(time.Second)
+	rate := int64(l.p.rate)
+	back := l.detN - (int64(onset)/sec*rate + int64(onset)%sec*rate/sec)
+	l.dtmfBlank = max(l.dtmfBlank, int(min(back, int64((dtmfHold+1)*n))))
 }
 
 func (l *loop) dialed() string { return string(l.digits[:l.ndigits]) }
@@ -650,7 +693,7 @@ func (l *loop) render() {
 		if l.cw != cwNone && l.cw != cwWait {
 			clear(l.in) // the far end does not hear the CIDCW exchange
 		}
-		l.audio.pushUp(l.in)
+		l.audio.pushUp(l.in, l.dtmfBlank)
 	}
 	switch {
 	case l.fsk != nil:
@@ -761,7 +804,7 @@ func (l *loop) cwTimers(now time.Time) {
 		l.cwUntil = now.Add(casTime)
 	case cwCAS:
 		l.gen.Stop()
-		l.det.Reset()
+		l.resetDTMF()
 		l.cw = cwAckWait
 		l.cwUntil = now.Add(ackWindow)
 	case cwAckWait:

@@ -268,6 +268,11 @@ func (p *Port) StopTone() error { return p.do(command{kind: cmdStopTone}) }
 // port's rate). The port keeps detecting DTMF and flash. The phone must be
 // off-hook (after EvOffHook). Close the path or call DisconnectAudio when
 // the call ends; hanging up closes it too.
+//
+// The path also has the method SuppressInBandDTMF(on bool) (reach it with
+// an interface assertion): on, the digits the port reports are being sent
+// out of band and their tones are cut out of the phone's voice, which is
+// then delayed by 40 ms (see DTMFSuppressDelay).
 func (p *Port) ConnectAudio() (hal.PCM, error) {
 	a := newCallAudio(p.rate)
 	if err := p.do(command{kind: cmdConnect, audio: a}); err != nil {
