@@ -59,7 +59,7 @@ func TestSITThenReorderThenHowler(t *testing.T) {
 			t.Fatalf("after the intercept the ear hears %q, want reorder", h)
 		}
 		// SIT 0.93 s, then reorder for OffHookTimeout.
-		time.Sleep(t0.Add(cfg.OffHookTimeout).Sub(time.Now()))
+		time.Sleep(time.Until(t0.Add(cfg.OffHookTimeout)))
 		if h := ph.Hearing(); h != phone.ToneReorder {
 			t.Fatalf("%v after the intercept the ear hears %q, want reorder still", time.Since(t0), h)
 		}
@@ -186,7 +186,7 @@ func TestOutOfServiceSITAtOffHook(t *testing.T) {
 		if h := ph.Hearing(); h != phone.ToneReorder {
 			t.Fatalf("after the intercept the ear hears %q, want reorder", h)
 		}
-		time.Sleep(t0.Add(cfg.OffHookTimeout + time.Second).Sub(time.Now()))
+		time.Sleep(time.Until(t0.Add(cfg.OffHookTimeout + time.Second)))
 		if h := ph.Hearing(); h != phone.ToneHowler {
 			t.Fatalf("OffHookTimeout after off-hook the ear hears %q, want the howler", h)
 		}
