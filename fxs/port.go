@@ -75,6 +75,9 @@ type Port struct {
 	hookSt atomic.Int32
 	mwiSt  atomic.Bool
 
+	// startMu orders Run's start after a SetConfig made before it.
+	startMu sync.Mutex
+
 	// Owned by the frame loop.
 	l loop
 }
@@ -369,7 +372,10 @@ const pcmPrime = 2
 // On return the line is safe: ringing and tones off, linefeed open. It
 // returns nil when ctx ends and an error when the SLIC or PCM fails.
 func (p *Port) Run(ctx context.Context) error {
-	if !p.run.CompareAndSwap(false, true) {
+	p.startMu.Lock()
+	started := p.run.CompareAndSwap(false, true)
+	p.startMu.Unlock()
+	if !started {
 		return errors.New("fxs: Run called twice")
 	}
 	defer close(p.done)
