@@ -48,15 +48,24 @@ func callerName(s string) string {
 		case unicode.IsControl(r) || unicode.Is(unicode.Cf, r):
 			continue
 		}
+		t := string(r)
+		if r >= 0x7F {
+			// A sign the decomposition produced (ŀ is l + U+00B7), or '?'.
+			f, ok := asciiFold(r)
+			switch {
+			case !ok:
+				t = "?"
+			case f == "":
+				continue
+			default:
+				t = f
+			}
+		}
 		if space && b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		space = false
-		if r > 0x20 && r < 0x7F {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('?')
-		}
+		b.WriteString(t)
 	}
 	out := b.String()
 	if len(out) > MaxCallerName {

@@ -32,6 +32,7 @@ func TestCallerNameSpeltInASCII(t *testing.T) {
 		{"O’Brien “Bob”", "O'Brien \"Bob\""},
 		{"O´Neil – Sales", "O'Neil - Sales"},
 		{"Col·legi", "Collegi"},
+		{"Paŀlars", "Pallars"},  // ŀ decomposes to l and a middle dot
 		{"ﬁne ＡＢＣ", "fine ABC"}, // ligature, full-width (NFKD)
 		{"  Jane \t Doe  ", "Jane Doe"},
 		{"Zoë\u200d\u00ad", "Zoe"},             // format characters dropped
