@@ -15,6 +15,7 @@ require (
 	github.com/pion/srtp/v3 v3.1.3
 	github.com/tarm/serial v0.0.0-20180830185346-98f6abe2eb07
 	golang.org/x/sys v0.49.0
+	golang.org/x/text v0.29.0
 	periph.io/x/conn/v3 v3.7.3
 	periph.io/x/host/v3 v3.8.5
 )

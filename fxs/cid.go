@@ -11,8 +11,9 @@ import (
 
 // Caller-ID content limits: those of the dsp message builders (GR-30
 // MDMF): numbers of up to dsp.MaxNumberLen digits, names of up to
-// dsp.MaxNameLen characters. Longer names are cut; numbers that do not fit
-// are sent as "unavailable".
+// dsp.MaxNameLen characters. Names are spelt in ASCII first (accents
+// dropped, ß as ss, …; see callerName) and then cut; numbers that do not
+// fit are sent as "unavailable".
 const (
 	MaxCallerNumber = dsp.MaxNumberLen
 	MaxCallerName   = dsp.MaxNameLen
@@ -46,26 +47,9 @@ func callerNumber(s string) (string, bool) {
 	return n, n != "" && len(n) <= MaxCallerNumber
 }
 
-// callerName keeps printable ASCII (others become '?'), cut to
-// MaxCallerName.
-func callerName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if b.Len() == MaxCallerName {
-			break
-		}
-		if r >= 0x20 && r < 0x7F {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('?')
-		}
-	}
-	return strings.TrimRight(b.String(), " ")
-}
-
 // DSPCallerID maps the call layer's caller ID to the message content the
 // line sends: the number's digits (or the reason it is absent), the name
-// cut to MaxCallerName (or the reason), the date and time (now when
+// spelt in ASCII and cut to MaxCallerName (or the reason), the date and time (now when
 // cid.Time is zero). A number that cannot be shown is sent as unavailable;
 // a private number hides the name too unless one is given.
 func DSPCallerID(cid *CallerID, now time.Time) dsp.CallerID {

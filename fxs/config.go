@@ -66,7 +66,8 @@ type Config struct {
 	InterDigitShort time.Duration
 	// OffHookTimeout: off-hook with dial tone and no digit for this long, or
 	// reorder after failed dialing for this long, gives the receiver
-	// off-hook howler.
+	// off-hook howler; so does busy or reorder for this long after a failed
+	// or ended call (a SIT is followed by reorder first).
 	OffHookTimeout time.Duration
 	// FlashMin and FlashMax bound an on-hook interval taken as a hook flash
 	// during a call; shorter is ignored, longer is a hang-up.

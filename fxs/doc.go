@@ -18,6 +18,14 @@
 // VMWI, CIDCW with CAS and the CPE's DTMF A/D acknowledgement (§5);
 // emergency numbers dial at once (§8.3, Kari's Law).
 //
+// The caller's name goes out as GR-30 allows it, printable ASCII of at
+// most 15 characters: it is spelt in ASCII first (accents dropped by
+// Unicode NFKD, ß as ss, æ as ae, ø as o, ł as l, curly quotes straight;
+// other scripts as '?') and only then cut, so "Müller-Lüdenscheidt" shows
+// as "Muller-Ludensch". A name with nothing readable left is sent as
+// unavailable. (DECT devices get the name in UTF-8 unchanged; their
+// protocol carries it.)
+//
 // # Usage
 //
 //	cfg := fxs.DefaultConfig()            // US tone plan, NANP dial plan, 300–1000 ms flash
@@ -62,4 +70,22 @@
 //
 // After a flash the call layer may call CollectDigits to take a second
 // number (recall dial tone, then EvDialed).
+//
+// When the call layer sends the digits out of band (RFC 4733), it turns on
+// SuppressInBandDTMF on the call's audio path: the phone's voice is then
+// held back by DTMFSuppressDelay (4 frames, 40 ms: the detector decides at
+// most about 36 ms after a tone begins, within a frame), and once a digit
+// is recognised the held frames from its onset (less 8 ms) to its end are
+// replaced with silence, so no part of the tone reaches the far end. Off,
+// the voice is not delayed and the tones pass in band.
+//
+// A phone left off-hook ends with the receiver off-hook howler (1400 +
+// 2060 + 2450 + 2600 Hz, 0.1 s on / 0.1 s off) however it got there:
+// dial tone with no digit for OffHookTimeout (30 s); failed dialing,
+// reorder (0.25/0.25 s) for OffHookTimeout; a failed or ended call, where
+// the call layer plays busy or reorder (the howler follows after
+// OffHookTimeout) or a SIT (274 + 274 + 380 ms, played once, then reorder
+// and the howler OffHookTimeout later). A SIT at off-hook (out of service)
+// is followed by reorder too, while digits are still taken (emergency
+// numbers), and the howler comes OffHookTimeout after off-hook.
 package fxs

@@ -19,7 +19,10 @@ const (
 	StateDialing
 	// StateCall: off-hook and handed to the call layer (a number was dialed
 	// or a ringing call answered): tones and audio as the call layer asks;
-	// digits and flashes are reported.
+	// digits and flashes are reported. After a failed or ended call (no
+	// audio connected) a SIT the call layer plays goes on to reorder, and
+	// busy or reorder go on to the howler after Config.OffHookTimeout,
+	// until the phone hangs up or the call layer acts again.
 	StateCall
 	// StateLockout: off-hook after failed or abandoned dialing: reorder,
 	// then the receiver off-hook howler, until the phone hangs up.

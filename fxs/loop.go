@@ -65,6 +65,21 @@ type loop struct {
 	howling    bool
 	hotline    bool // the Hotline number is still to be dialed for this off-hook
 	dtmfActive byte // digit in progress (0: none) in a call
+	// In-band DTMF suppression (callAudio.SuppressInBandDTMF): detN counts
+	// the samples given to the detector since its last Reset, detDigit is
+	// the digit it hears now (any state), and dtmfBlank how many of the
+	// latest samples of the phone's audio to silence this frame.
+	detN      int64
+	detDigit  byte
+	dtmfBlank int
+
+	// After a failed or ended call (StateCall, the call layer's failure
+	// tone and no audio): sitEnded is set when a SIT has played out, so
+	// reorder follows it; howlAt is when the howler replaces busy or
+	// reorder (zero: not armed). Any later action of the call layer
+	// disarms both.
+	sitEnded bool
+	howlAt   time.Time
 
 	// Ringing.
 	cadence  Cadence
@@ -131,6 +146,7 @@ func (l *loop) init(p *Port) error {
 
 func (l *loop) setState(s State) {
 	l.state = s
+	l.sitEnded, l.howlAt = false, time.Time{}
 	l.p.state.Store(int32(s))
 }
 
@@ -376,7 +392,7 @@ func (l *loop) startDialingTone(at time.Time, tone dsp.ToneName) {
 	l.digitDue = time.Time{}
 	l.offHookAt = at
 	l.howling = false
-	l.det.Reset()
+	l.resetDTMF()
 	l.dtmfActive = 0
 	if tone == dsp.ToneDial && l.mwi && l.p.cfg.StutterDial {
 		tone = dsp.ToneStutterDial
@@ -400,8 +416,21 @@ func (l *loop) goIdle(now time.Time) {
 	l.setState(StateIdle)
 }
 
+func (l *loop) resetDTMF() {
+	l.det.Reset()
+	l.detN, l.detDigit = 0, 0
+}
+
 func (l *loop) dtmf(now time.Time) {
 	l.dtmfEv = l.det.Process(l.in, l.dtmfEv[:0])
+	l.detN += int64(len(l.in))
+	l.dtmfBlank = 0
+	for _, e := range l.dtmfEv {
+		l.markDTMF(e)
+	}
+	if l.detDigit != 0 {
+		l.dtmfBlank = max(l.dtmfBlank, len(l.in))
+	}
 	for _, e := range l.dtmfEv {
 		switch l.state {
 		case StateDialing:
@@ -424,6 +453,29 @@ func (l *loop) dtmf(now time.Time) {
 			}
 		}
 	}
+}
+
+// dtmfGuard is silenced before a digit's detected onset as well: the
+// detector places a digit's edges to within half a block (6.4 ms).
+const dtmfGuard = 8 * time.Millisecond
+
+// markDTMF sets dtmfBlank for a detector event: a digit's start silences
+// the phone's audio back to its onset (less dtmfGuard), as far as the
+// delay line reaches; while it lasts and in the frame of its end, the
+// whole frame.
+func (l *loop) markDTMF(e dsp.DTMFEvent) {
+	n := len(l.in)
+	if e.End {
+		l.detDigit = 0
+		l.dtmfBlank = max(l.dtmfBlank, n)
+		return
+	}
+	l.detDigit = e.Digit
+	onset := max(e.At-dtmfGuard, 0)
+	sec := int64(time.Second)
+	rate := int64(l.p.rate)
+	back := l.detN - (int64(onset)/sec*rate + int64(onset)%sec*rate/sec)
+	l.dtmfBlank = max(l.dtmfBlank, int(min(back, int64((dtmfHold+1)*n))))
 }
 
 func (l *loop) dialed() string { return string(l.digits[:l.ndigits]) }
@@ -526,6 +578,14 @@ func (l *loop) timers(now time.Time) {
 			}
 			return
 		}
+		if l.sitEnded {
+			// An out-of-service intercept at off-hook: reorder until the
+			// off-hook timeout gives the howler (a digit still dials).
+			l.sitEnded = false
+			if l.ndigits == 0 {
+				_ = l.gen.Play(dsp.ToneReorder)
+			}
+		}
 		if l.ndigits == 0 && !pulsing && now.Sub(l.offHookAt) >= cfg.OffHookTimeout {
 			l.lockout(now, true)
 		}
@@ -538,6 +598,7 @@ func (l *loop) timers(now time.Time) {
 		l.ringTimers(now)
 	case StateCall:
 		l.cwTimers(now)
+		l.failTimers(now)
 	case StateIdle:
 		if !l.ohtUntil.IsZero() && !now.Before(l.ohtUntil) {
 			l.ohtUntil = time.Time{}
@@ -557,6 +618,46 @@ func (l *loop) timers(now time.Time) {
 	}
 	if l.audio != nil && l.audio.isClosed() {
 		l.audio = nil
+	}
+}
+
+// isSIT reports whether t is one of the special information tones.
+func isSIT(t dsp.ToneName) bool {
+	switch t {
+	case dsp.ToneSITIntercept, dsp.ToneSITVacant, dsp.ToneSITReorder, dsp.ToneSITNoCircuit:
+		return true
+	}
+	return false
+}
+
+// failTone is called for each tone the call layer plays in StateCall: busy
+// and reorder arm the howler for OffHookTimeout later; any other tone
+// disarms it (a SIT arms it when it has played out, see failTimers).
+func (l *loop) failTone(now time.Time, t dsp.ToneName) {
+	l.sitEnded, l.howlAt = false, time.Time{}
+	if t == dsp.ToneBusy || t == dsp.ToneReorder {
+		l.howlAt = now.Add(l.p.cfg.OffHookTimeout)
+	}
+}
+
+// failTimers runs, in StateCall, the line's course after a failed or ended
+// call as after abandoned dialing (Config.OffHookTimeout): a SIT that has
+// played out goes on to reorder, and busy or reorder go on to the receiver
+// off-hook howler after OffHookTimeout, until the phone hangs up or the
+// call layer acts again. With the call's audio connected nothing changes.
+func (l *loop) failTimers(now time.Time) {
+	if l.audio != nil || l.cw != cwNone {
+		l.sitEnded, l.howlAt = false, time.Time{}
+		return
+	}
+	if l.sitEnded {
+		l.sitEnded = false
+		_ = l.gen.Play(dsp.ToneReorder)
+		l.howlAt = now.Add(l.p.cfg.OffHookTimeout)
+	}
+	if !l.howlAt.IsZero() && !now.Before(l.howlAt) {
+		l.howlAt = time.Time{}
+		_ = l.gen.Play(dsp.ToneHowler)
 	}
 }
 
@@ -592,7 +693,7 @@ func (l *loop) render() {
 		if l.cw != cwNone && l.cw != cwWait {
 			clear(l.in) // the far end does not hear the CIDCW exchange
 		}
-		l.audio.pushUp(l.in)
+		l.audio.pushUp(l.in, l.dtmfBlank)
 	}
 	switch {
 	case l.fsk != nil:
@@ -612,7 +713,11 @@ func (l *loop) render() {
 			l.audio.pullDown(l.in) // discard the far end meanwhile
 		}
 	case l.gen.Playing() != "":
+		was := l.gen.Playing()
 		l.gen.Fill(out)
+		if l.gen.Playing() == "" && isSIT(was) {
+			l.sitEnded = true // played out (not stopped): reorder follows
+		}
 		if l.audio != nil {
 			l.audio.pullDown(l.in)
 		}
@@ -699,7 +804,7 @@ func (l *loop) cwTimers(now time.Time) {
 		l.cwUntil = now.Add(casTime)
 	case cwCAS:
 		l.gen.Stop()
-		l.det.Reset()
+		l.resetDTMF()
 		l.cw = cwAckWait
 		l.cwUntil = now.Add(ackWindow)
 	case cwAckWait:
@@ -844,6 +949,7 @@ func (l *loop) command(now time.Time, c command) error {
 			return ErrOnHook
 		}
 		l.cw = cwNone
+		l.failTone(now, "")
 		if c.tone == dsp.ToneCallWaiting && l.state == StateCall {
 			l.startCW(now, nil) // a short alert over the call, not a muting tone
 			return nil
@@ -851,10 +957,14 @@ func (l *loop) command(now time.Time, c command) error {
 		if err := l.gen.Play(c.tone); err != nil {
 			return fmt.Errorf("%w: %v", ErrTone, err)
 		}
+		if l.state == StateCall {
+			l.failTone(now, c.tone)
+		}
 		return nil
 	case cmdStopTone:
 		l.cancelCW()
 		l.gen.Stop()
+		l.failTone(now, "")
 		return nil
 	case cmdConnect:
 		if l.state != StateCall {

@@ -75,6 +75,9 @@ type Port struct {
 	hookSt atomic.Int32
 	mwiSt  atomic.Bool
 
+	// startMu orders Run's start after a SetConfig made before it.
+	startMu sync.Mutex
+
 	// Owned by the frame loop.
 	l loop
 }
@@ -268,6 +271,11 @@ func (p *Port) StopTone() error { return p.do(command{kind: cmdStopTone}) }
 // port's rate). The port keeps detecting DTMF and flash. The phone must be
 // off-hook (after EvOffHook). Close the path or call DisconnectAudio when
 // the call ends; hanging up closes it too.
+//
+// The path also has the method SuppressInBandDTMF(on bool) (reach it with
+// an interface assertion): on, the digits the port reports are being sent
+// out of band and their tones are cut out of the phone's voice, which is
+// then delayed by 40 ms (see DTMFSuppressDelay).
 func (p *Port) ConnectAudio() (hal.PCM, error) {
 	a := newCallAudio(p.rate)
 	if err := p.do(command{kind: cmdConnect, audio: a}); err != nil {
@@ -364,7 +372,10 @@ const pcmPrime = 2
 // On return the line is safe: ringing and tones off, linefeed open. It
 // returns nil when ctx ends and an error when the SLIC or PCM fails.
 func (p *Port) Run(ctx context.Context) error {
-	if !p.run.CompareAndSwap(false, true) {
+	p.startMu.Lock()
+	started := p.run.CompareAndSwap(false, true)
+	p.startMu.Unlock()
+	if !started {
 		return errors.New("fxs: Run called twice")
 	}
 	defer close(p.done)

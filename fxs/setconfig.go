@@ -21,12 +21,17 @@ func (p *Port) SetConfig(cfg Config) error {
 	}
 	cfg.Cadences = cloneCadences(cfg.Cadences)
 	cfg.EmergencyNumbers = slices.Clone(cfg.EmergencyNumbers)
+	// Not running yet: nothing else reads the loop's state, and startMu
+	// keeps Run from starting until the change is made.
+	p.startMu.Lock()
 	if !p.run.Load() {
-		// Not running yet: nothing else reads the loop's state.
+		defer p.startMu.Unlock()
 		return p.l.setConfig(&cfg, c.plan)
 	}
+	p.startMu.Unlock()
 	err = p.do(command{kind: cmdConfig, cfg: &cfg, plan: c.plan})
 	if err == ErrNotRunning {
+		// Run has ended (done is closed): its loop reads nothing more.
 		return p.l.setConfig(&cfg, c.plan)
 	}
 	return err

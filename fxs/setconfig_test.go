@@ -1,10 +1,13 @@
 package fxs
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"basestation/sim/slic"
 )
 
 // A dial plan pushed while the port runs takes effect for the next call;
@@ -55,4 +58,39 @@ func TestSetConfigWhileRunning(t *testing.T) {
 			t.Fatalf("config now %q %q", got.DialPlan, got.Region)
 		}
 	})
+}
+
+// SetConfig racing with Run's start: the configuration written "before
+// Run" must not be read by a loop that started meanwhile (the race
+// detector saw that when the daemon applied its configuration at boot).
+func TestSetConfigAsRunStarts(t *testing.T) {
+	for range 20 {
+		synctest.Test(t, func(t *testing.T) {
+			m := slic.New(slic.Config{Logger: quietLog()})
+			ctx, cancel := context.WithCancel(context.Background())
+			mDone := make(chan struct{})
+			go func() { defer close(mDone); _ = m.Run(ctx) }()
+			p, err := New(m.HAL(), DefaultConfig(), quietLog())
+			if err != nil {
+				t.Fatal(err)
+			}
+			runDone := make(chan error, 1)
+			go func() { runDone <- p.Run(ctx) }()
+			cfg := DefaultConfig()
+			cfg.Region = "CA"
+			cfg.FlashMin = 400 * time.Millisecond
+			if err := p.SetConfig(cfg); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if p.Config().Region != "CA" {
+				t.Fatal("configuration lost")
+			}
+			cancel()
+			if err := <-runDone; err != nil {
+				t.Fatal(err)
+			}
+			<-mDone
+		})
+	}
 }

@@ -88,7 +88,10 @@
 // When the far end hangs up, the endpoint hears busy tone.
 //
 // Digits the endpoint reports during a call are sent as RFC 4733 events;
-// RFC 4733 events received are played to the endpoint as DTMF tone pairs
+// while telephone-event is negotiated, an endpoint audio port that offers
+// SuppressInBandDTMF(bool) (the analog port's) is asked to keep their
+// tones out of the audio, so the far end gets each digit once, as an
+// event. RFC 4733 events received are played to the endpoint as DTMF tone pairs
 // (replacing the received audio while they last). At call end a QualityEvent carries media.Stats
 // (packets, loss, jitter, RTT, MOS).
 //

@@ -79,7 +79,16 @@ func (u *UA) newMediaAt(c *call, bind netip.AddrPort, adv netip.Addr, mode media
 
 func (m *mediaSess) Negotiator() *media.Negotiator { return m.neg }
 
-func (m *mediaSess) Apply(n media.Negotiated) error { return m.s.Apply(n) }
+// Apply gives the session its negotiated parameters. With telephone-event
+// negotiated the endpoint's digits go out as RFC 4733 events, so the
+// endpoint's port is asked to keep their tones out of the audio.
+func (m *mediaSess) Apply(n media.Negotiated) error {
+	if err := m.s.Apply(n); err != nil {
+		return err
+	}
+	m.sw.setSuppressDTMF(n.EventPT != 0)
+	return nil
+}
 
 // Attach routes the call's audio to p (nil: silence, incoming audio
 // dropped). The RTP session starts at the first attach.
@@ -134,6 +143,31 @@ type switchPort struct {
 	tone  [2]float64  // frequencies of the digit being played
 	toneN int         // samples left
 	phase int
+	// suppress: digits go out of band, so the attached port is asked to
+	// cut their in-band tones (inBandDTMFSuppressor).
+	suppress bool
+}
+
+// inBandDTMFSuppressor is an endpoint audio port that can cut the DTMF it
+// reports as digits out of the audio it returns (the analog port's).
+type inBandDTMFSuppressor interface{ SuppressInBandDTMF(on bool) }
+
+func suppressInBandDTMF(a AudioPort, on bool) {
+	if l, ok := a.(*lockedPort); ok {
+		a = l.p
+	}
+	if s, ok := a.(inBandDTMFSuppressor); ok {
+		s.SuppressInBandDTMF(on)
+	}
+}
+
+func (p *switchPort) setSuppressDTMF(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.suppress = on
+	if p.cur != nil {
+		suppressInBandDTMF(p.cur, on)
+	}
 }
 
 func (p *switchPort) init(rate int) {
@@ -146,6 +180,9 @@ func (p *switchPort) set(a AudioPort) {
 	p.mu.Lock()
 	p.cur = a
 	p.next = time.Time{}
+	if a != nil {
+		suppressInBandDTMF(a, p.suppress)
+	}
 	p.mu.Unlock()
 }
 

@@ -546,6 +546,21 @@ func (p *Phone) Heard(window time.Duration) media.Analysis {
 	return media.Analyse(rx.Recent(n), media.Rate)
 }
 
+// HeardSamples returns the last window of received audio (at most 1 s) as
+// decoded 8 kHz samples; nil when there is no call.
+func (p *Phone) HeardSamples(window time.Duration) []int16 {
+	p.mu.Lock()
+	var rx *media.Receiver
+	if p.call != nil {
+		rx = p.call.rx
+	}
+	p.mu.Unlock()
+	if rx == nil {
+		return nil
+	}
+	return rx.Recent(int(window * media.Rate / time.Second))
+}
+
 // HeardFrequency is the dominant frequency of the last 200 ms received
 // (0 for silence or no call).
 func (p *Phone) HeardFrequency() float64 { return p.Heard(200 * time.Millisecond).Freq }
