@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo"
-	"github.com/emiago/sipgo/sip"
 )
 
 // Resolver is the DNS the user agent uses (net.DefaultResolver fits).
@@ -35,6 +34,7 @@ type UA struct {
 	LocalIPFor func(remote string) (net.IP, error)
 
 	events chan Event
+	panics atomic.Int64 // handler panics contained by guard (tests assert 0)
 
 	mu       sync.Mutex
 	cfg      Config
@@ -158,16 +158,7 @@ func (u *UA) Run(ctx context.Context) error {
 		ua.Close()
 		return fmt.Errorf("sipua: %w", err)
 	}
-	srv.OnInvite(u.onInvite)
-	srv.OnAck(u.onAck)
-	srv.OnBye(u.onBye)
-	srv.OnCancel(u.onCancel)
-	srv.OnOptions(u.onOptions)
-	srv.OnNotify(u.onNotify)
-	srv.OnRefer(u.onRefer)
-	srv.OnRequest(sip.SUBSCRIBE, func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 489, "Bad Event", nil))
-	})
+	u.routes(srv)
 
 	pc, tl, err := listenPair(listen)
 	if err != nil {
@@ -311,7 +302,7 @@ func (u *UA) SetConfig(cfg Config) error {
 	var endCalls []*call
 	for _, ec := range cfg.Extensions {
 		if e := old[ec.Name]; e != nil {
-			if e.cfg.Account.equal(ec.Account) {
+			if e.acct.equal(ec.Account) {
 				e.cfg = ec
 				next[ec.Name] = e
 				continue
