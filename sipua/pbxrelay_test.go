@@ -3,10 +3,10 @@ package sipua
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"strings"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
