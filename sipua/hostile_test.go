@@ -404,3 +404,43 @@ func TestIncomingCallNoAnswerTimeout(t *testing.T) {
 		}
 	})
 }
+
+// SetConfig (a ring cadence change keeps the extension and rewrites its
+// settings) races the MWI subscription reading the account: under -race
+// this used to report extension.cfg written by SetConfig and read by
+// subscribeWith.
+func TestSetConfigRacesMWISubscription(t *testing.T) {
+	u := newBareUA(t)
+	cfg := u.conf()
+	base := *cfg
+	base.Extensions = append([]Extension(nil), cfg.Extensions...)
+	u.mu.Lock()
+	e := u.exts["101"]
+	u.mu.Unlock()
+	// The account is unchanged, so the extension and its registration
+	// (registered, as newBareUA made it) stay.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 50 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+			_, _, _ = e.subscribeWith(ctx, nil, time.Minute)
+			cancel()
+		}
+	}()
+	for i := range 50 {
+		next := base
+		next.Extensions = append([]Extension(nil), base.Extensions...)
+		next.Extensions[0].RingCadence = fmt.Sprintf("cadence%d", i%2)
+		if err := u.SetConfig(next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
+	u.mu.Lock()
+	same := u.exts["101"] == e
+	u.mu.Unlock()
+	if !same {
+		t.Fatal("a cadence change replaced the extension")
+	}
+}
