@@ -176,7 +176,10 @@ func (u *UA) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.ServeUDP(pc) }()
-	go func() { serveErr <- srv.ServeTCP(tl) }()
+	tm := conf.Timing
+	go func() {
+		serveErr <- srv.ServeTCP(&idleListener{Listener: tl, idle: tm.TCPIdle, first: tm.TCPFirstMessage, log: u.log})
+	}()
 	// sipgo adds the listener to its pool asynchronously (#367): wait
 	// before the first request, or it would try to bind the port again.
 	if err := u.waitPool(runCtx, pc.LocalAddr().String()); err != nil {
