@@ -46,6 +46,9 @@ func (u *UA) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 // checkRequest returns the error response a request deserves before any
 // handler looks at it (0 when it is acceptable).
 func checkRequest(req *sip.Request) (int, string, []sip.Header) {
+	if req.SipVersion != "SIP/2.0" {
+		return 505, "Version Not Supported", nil
+	}
 	if req.Via() == nil {
 		return 400, "Missing Via", nil
 	}
@@ -62,7 +65,8 @@ func checkRequest(req *sip.Request) (int, string, []sip.Header) {
 	if cs == nil {
 		return 400, "Missing CSeq", nil
 	}
-	if cs.MethodName != req.Method {
+	// sipgo upper-cases the request line's method, not CSeq's.
+	if !strings.EqualFold(string(cs.MethodName), string(req.Method)) {
 		return 400, "CSeq method does not match the request", nil
 	}
 	for _, name := range []string{"To", "From", "Call-ID", "CSeq", "Content-Length", "Content-Type", "Max-Forwards"} {
@@ -76,6 +80,9 @@ func checkRequest(req *sip.Request) (int, string, []sip.Header) {
 	if s := strings.ToLower(req.Recipient.Scheme); s != "sip" && s != "sips" {
 		return 416, "Unsupported URI Scheme", nil
 	}
+	if req.Recipient.Headers != nil && req.Recipient.Headers.Length() > 0 {
+		return 400, "Headers in Request-URI", nil
+	}
 	for _, addr := range []sip.Uri{req.To().Address, req.From().Address} {
 		if s := strings.ToLower(addr.Scheme); s != "sip" && s != "sips" && s != "tel" {
 			return 400, "Unsupported URI scheme in To or From", nil
@@ -87,6 +94,15 @@ func checkRequest(req *sip.Request) (int, string, []sip.Header) {
 		// we can send to (RFC 3261 §8.1.1.8).
 		if ct := req.Contact(); ct == nil || !validContact(ct) {
 			return 400, "Missing or invalid Contact", nil
+		}
+	}
+	if req.Method == sip.INVITE {
+		// Our offers and answers are SDP (RFC 3261 §21.4.13, §21.4.7).
+		if ct := req.ContentType(); len(req.Body()) > 0 && (ct == nil || !isSDP(ct.Value())) {
+			return 415, "Unsupported Media Type", []sip.Header{sip.NewHeader("Accept", "application/sdp")}
+		}
+		if a := req.GetHeader("Accept"); a != nil && !acceptsSDP(a.Value()) {
+			return 406, "Not Acceptable", nil
 		}
 	}
 	if req.Method == sip.NOTIFY || req.Method == sip.SUBSCRIBE {
@@ -109,6 +125,26 @@ func checkRequest(req *sip.Request) (int, string, []sip.Header) {
 		}
 	}
 	return 0, "", nil
+}
+
+func isSDP(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.EqualFold(strings.TrimSpace(mt), "application/sdp")
+}
+
+// acceptsSDP reports whether an Accept value allows an SDP answer.
+func acceptsSDP(accept string) bool {
+	if strings.TrimSpace(accept) == "" {
+		return true // empty Accept: no body wanted; the UAC gets SDP anyway
+	}
+	for _, r := range strings.Split(accept, ",") {
+		mt, _, _ := strings.Cut(r, ";")
+		switch strings.ToLower(strings.TrimSpace(mt)) {
+		case "application/sdp", "application/*", "*/*":
+			return true
+		}
+	}
+	return false
 }
 
 func validContact(ct *sip.ContactHeader) bool {
