@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"runtime/debug"
@@ -210,4 +211,92 @@ func (u *UA) findTrustedExtensionLocked(req *sip.Request) (*extension, bool) {
 		}
 	}
 	return nil, true
+}
+
+// udpPrefilter runs on every UDP datagram before sipgo parses it, in
+// sipgo's read goroutine (sipgo's read filter). Whatever an outsider sends
+// out of a dialog is answered statelessly here (or dropped), so that it
+// creates no state: sipgo keeps a server transaction for 32 s per request
+// (Timer J) and a connection-pool entry per source address that is never
+// removed, so a burst of junk from many addresses used to grow the heap by
+// about 2 KB a datagram. What passes: responses (matched to our client
+// transactions), requests from the flow an account is registered with,
+// and requests in the dialog of one of our calls.
+//
+//   - not SIP (sipgo would log it at error level with its bytes): dropped;
+//   - a request the guard refuses (missing headers, 420, ...): answered;
+//   - OPTIONS from an outsider: 200 with Allow, stateless;
+//   - ACK outside our dialogs: dropped; other requests: 403 (481 when
+//     they name a dialog we do not have).
+func (u *UA) udpPrefilter(info sip.TransportReadProps, data []byte) ([]byte, error) {
+	if !strings.EqualFold(info.Transport, "udp") || len(bytes.Trim(data, "\r\n\x00")) == 0 {
+		return data, nil // TCP is a stream, framed later; CRLF keepalives
+	}
+	msg, err := sip.ParseMessage(data)
+	if err != nil {
+		u.dropped.Add(1)
+		u.log.Debug("SIP datagram not parsed, dropped", "source", info.RemoteAddr.String(), "error", err)
+		return nil, nil
+	}
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		return data, nil
+	}
+	src := info.RemoteAddr.String()
+	req.SetSource(src)
+	req.SetTransport("UDP")
+	if code, reason, hdrs := checkRequest(req); code != 0 {
+		u.statelessReply(req, info.RemoteAddr, code, reason, hdrs...)
+		return nil, nil
+	}
+	u.mu.Lock()
+	trusted := len(u.trustedExtensionsLocked(req)) > 0
+	u.mu.Unlock()
+	if trusted {
+		return data, nil
+	}
+	inDialog := req.To().Params.Has("tag")
+	if inDialog && u.callFor(req) != nil {
+		return data, nil
+	}
+	switch {
+	case req.Method == sip.ACK:
+		u.dropped.Add(1)
+	case req.Method == sip.OPTIONS && !inDialog:
+		u.statelessReply(req, info.RemoteAddr, 200, "OK", optionsHeaders()...)
+	case inDialog || req.Method == sip.CANCEL:
+		u.statelessReply(req, info.RemoteAddr, 481, "Call/Transaction Does Not Exist")
+	default:
+		u.log.Debug("SIP request from a server no account uses, refused", "method", req.Method, "source", src)
+		u.statelessReply(req, info.RemoteAddr, 403, "Forbidden")
+	}
+	return nil, nil
+}
+
+// statelessReply answers req without a transaction (RFC 3261 §8.2.7),
+// from the SIP UDP socket to where it came from.
+func (u *UA) statelessReply(req *sip.Request, to net.Addr, code int, reason string, hdrs ...sip.Header) {
+	if req.Method == sip.ACK {
+		return
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	u.mu.Lock()
+	pc := u.udp
+	u.mu.Unlock()
+	if pc == nil {
+		return
+	}
+	if _, err := pc.WriteTo([]byte(res.String()), to); err != nil {
+		u.log.Debug("stateless SIP answer not sent", "to", to.String(), "error", err)
+	}
+}
+
+func optionsHeaders() []sip.Header {
+	return []sip.Header{
+		sip.NewHeader("Allow", allowMethods),
+		sip.NewHeader("Accept", "application/sdp, application/simple-message-summary"),
+	}
 }

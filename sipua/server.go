@@ -390,10 +390,7 @@ func (u *UA) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (u *UA) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
-	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/simple-message-summary"))
-	_ = tx.Respond(res)
+	respond(tx, req, 200, "OK", optionsHeaders()...)
 }
 
 // onRefer handles a blind transfer asked by the far end (RFC 3515): the

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 )
 
 // Resolver is the DNS the user agent uses (net.DefaultResolver fits).
@@ -33,8 +34,9 @@ type UA struct {
 	// ("host:port"); it is polled to notice address changes.
 	LocalIPFor func(remote string) (net.IP, error)
 
-	events chan Event
-	panics atomic.Int64 // handler panics contained by guard (tests assert 0)
+	events  chan Event
+	panics  atomic.Int64 // handler panics contained by guard (tests assert 0)
+	dropped atomic.Int64 // UDP datagrams dropped unanswered by udpPrefilter
 
 	mu       sync.Mutex
 	cfg      Config
@@ -149,7 +151,8 @@ func (u *UA) Run(ctx context.Context) error {
 		listen = "0.0.0.0:5060"
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: conf.TLSRootCAs}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(u.userAgent()), sipgo.WithUserAgenTLSConfig(tlsConf))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(u.userAgent()), sipgo.WithUserAgenTLSConfig(tlsConf),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(u.udpPrefilter)))
 	if err != nil {
 		return fmt.Errorf("sipua: %w", err)
 	}
