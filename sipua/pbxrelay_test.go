@@ -88,8 +88,15 @@ func (r *pbxRelay) loop() {
 				}
 				ours := "z9hG4bK-r-" + br
 				r.branches[ours] = from
+				add := "Via: SIP/2.0/UDP " + r.addr() + ";branch=" + ours + "\r\n"
+				if m.Method == sip.INVITE && !m.To().Params.Has("tag") {
+					// Stay in the dialog's path, as a PBX does, so the
+					// UA's in-dialog requests keep their order with our
+					// relayed responses.
+					add += "Record-Route: <sip:" + r.addr() + ";lr>\r\n"
+				}
 				i := bytes.Index(b, []byte("\r\n"))
-				b = append(b[:i+2:i+2], append([]byte("Via: SIP/2.0/UDP "+r.addr()+";branch="+ours+"\r\n"), b[i+2:]...)...)
+				b = append(b[:i+2:i+2], append([]byte(add), b[i+2:]...)...)
 				to = r.ua
 				break
 			}
@@ -101,6 +108,13 @@ func (r *pbxRelay) loop() {
 			to = r.lastPeer
 			if r.backend != nil {
 				to = r.backend
+			}
+			// A Request-URI naming a peer (a dialog's remote target) is
+			// forwarded there.
+			if ru := m.Recipient; ru.Port != 0 {
+				if a, err := net.ResolveUDPAddr("udp4", net.JoinHostPort(ru.Host, strconv.Itoa(ru.Port))); err == nil && a.String() != r.addr() {
+					to = a
+				}
 			}
 		case *sip.Response:
 			if !fromUA {
