@@ -2,9 +2,7 @@ package sipua
 
 import (
 	"bytes"
-	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,8 +133,8 @@ func (r *pbxRelay) loop() {
 			b = []byte(m.String())
 		}
 		r.mu.Unlock()
-		if os.Getenv("RELAYDEBUG") != "" {
-			fmt.Fprintf(os.Stderr, "relay %s -> %v: %s\n", from, to, strings.SplitN(string(b), "\r\n", 2)[0])
+		if testing.Verbose() {
+			r.t.Logf("relay %s -> %v: %s", from, to, strings.SplitN(string(b), "\r\n", 2)[0])
 		}
 		if to != nil && !isNilAddr(to) {
 			_, _ = r.pc.WriteTo(b, to)
@@ -161,11 +159,4 @@ func (r *pbxRelay) answerRegister(req *sip.Request, from net.Addr) {
 		res.AppendHeader(cc)
 	}
 	_, _ = r.pc.WriteTo([]byte(res.String()), from)
-}
-
-// port is the relay's UDP port.
-func (r *pbxRelay) port() int {
-	_, p, _ := net.SplitHostPort(r.addr())
-	n, _ := strconv.Atoi(p)
-	return n
 }
