@@ -135,12 +135,15 @@ func TestHostileCorpusOverSockets(t *testing.T) {
 		if _, err := viaPBX.Write(b); err != nil {
 			t.Fatal(err)
 		}
+		// One connection per message (a framing error ends one), kept
+		// open to the end: were it closed, sipgo would answer by
+		// connecting to the message's Via, DNS lookups included.
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatalf("message %d: TCP connect: %v", i, err)
 		}
+		defer c.Close()
 		_, _ = c.Write(b)
-		c.Close()
 		if i%20 == 19 {
 			time.Sleep(20 * time.Millisecond) // bounded load
 		}

@@ -87,7 +87,7 @@ func (r *pbxRelay) loop() {
 				ours := "z9hG4bK-r-" + br
 				r.branches[ours] = from
 				add := "Via: SIP/2.0/UDP " + r.addr() + ";branch=" + ours + "\r\n"
-				if m.Method == sip.INVITE && !m.To().Params.Has("tag") {
+				if m.Method == sip.INVITE && m.To() != nil && !m.To().Params.Has("tag") {
 					// Stay in the dialog's path, as a PBX does, so the
 					// UA's in-dialog requests keep their order with our
 					// relayed responses.
