@@ -444,3 +444,90 @@ func TestSetConfigRacesMWISubscription(t *testing.T) {
 		t.Fatal("a cadence change replaced the extension")
 	}
 }
+
+// Trust from the outside, over real sockets: the UA is registered over
+// UDP at a PBX on 127.0.0.1. An INVITE or NOTIFY from 127.0.0.1 on another
+// port, or over TCP, is refused 403 and neither rings nor lights the lamp;
+// an outsider gets the same 403 for a user that does not exist; the PBX
+// itself gets 404 for that user and rings the phone for ours.
+func TestTrustOverSockets(t *testing.T) {
+	reg := newPBXRelay(t, "")
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw", reg.addr())}})
+	pollReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 0)
+	if _, err := u.Attach("101", ep); err != nil {
+		t.Fatal(err)
+	}
+	addr := u.ListenAddr()
+	n := 0
+	// ask sends method for user over network, straight to the UA or (pbx)
+	// through the registrar's relay, and returns the final status code.
+	ask := func(network, method, user string, pbx bool) string {
+		n++
+		dst := addr
+		if pbx {
+			dst = reg.addr()
+		}
+		c, err := net.Dial(network, dst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		lines, body := request(method, user)
+		tr := strings.ToUpper(network)
+		lines[1] = fmt.Sprintf("Via: SIP/2.0/%s %s;branch=z9hG4bK-trust-%d;rport", tr, c.LocalAddr(), n)
+		lines[4] = fmt.Sprintf("Call-ID: trust-%d@x", n)
+		lines[7] = "Contact: <sip:1004@" + c.LocalAddr().String() + ";transport=" + network + ">"
+		if _, err := c.Write(sipMsg(lines, body)); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 65535)
+		var acc string
+		for {
+			k, err := c.Read(buf)
+			if err != nil {
+				return "no answer: " + err.Error()
+			}
+			acc += string(buf[:k])
+			// Responses (several over TCP in one read); the final one.
+			for _, part := range strings.Split(acc, "SIP/2.0 ")[1:] {
+				code := part[:3]
+				if code[0] != '1' {
+					return code
+				}
+			}
+		}
+	}
+	other, err := net.ListenPacket("udp4", "127.0.0.1:0") // another port on the registrar's IP
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	for _, c := range []struct {
+		name, network, method, user string
+		pbx                         bool
+		want                        string
+	}{
+		{"INVITE, 127.0.0.1 other port, UDP", "udp", "INVITE", "1001", false, "403"},
+		{"INVITE over TCP", "tcp", "INVITE", "1001", false, "403"},
+		{"INVITE outsider, unknown user", "udp", "INVITE", "7777", false, "403"},
+		{"INVITE outsider, unknown user, TCP", "tcp", "INVITE", "7777", false, "403"},
+		{"NOTIFY, other port, UDP", "udp", "NOTIFY", "1001", false, "403"},
+		{"NOTIFY over TCP", "tcp", "NOTIFY", "1001", false, "403"},
+		{"INVITE from the PBX, unknown user", "udp", "INVITE", "7777", true, "404"},
+	} {
+		if got := ask(c.network, c.method, c.user, c.pbx); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if ep.has("ring") || ep.has("mwi") {
+		t.Fatalf("an untrusted request reached the phone: %q", ep.log)
+	}
+	// The PBX's own NOTIFY lights the lamp.
+	if got := ask("udp", "NOTIFY", "1001", true); got != "200" {
+		t.Errorf("NOTIFY from the PBX: %s, want 200", got)
+	}
+	ep.waitFor(t, "mwi true", 2*time.Second)
+}
