@@ -279,10 +279,10 @@ func procRSS(pid int) int64 {
 	return 0
 }
 
-// benchUA starts the UA registered at a fake registrar with n auto-answer
-// endpoints on extension 101.
-func benchUA(b *testing.B, n int) *runningUA {
-	reg := newUDPRegistrar(b, true)
+// benchUA starts the UA registered at a fake PBX with n auto-answer
+// endpoints on extension 101; callers send to the returned PBX address.
+func benchUA(b *testing.B, n int) (*runningUA, string) {
+	reg := newPBXRelay(b, "")
 	u := startUABench(b, Config{Extensions: []Extension{ext("101", "1001", "pw", reg.addr())}})
 	pollRegB(b, u.UA, "101")
 	epoch := monotonicNow()
@@ -294,7 +294,7 @@ func benchUA(b *testing.B, n int) *runningUA {
 		}
 		ep.rep = rep
 	}
-	return u
+	return u, reg.addr()
 }
 
 func startUABench(b *testing.B, cfg Config) *runningUA {
@@ -339,12 +339,12 @@ func BenchmarkCallCPU(b *testing.B) {
 	const calls = 4
 	window := 8 * time.Second
 	for range b.N {
-		u := benchUA(b, calls)
+		_, pbx := benchUA(b, calls)
 		i0 := selfCPU()
 		time.Sleep(2 * time.Second)
 		idle := selfCPU() - i0
 		b.ReportMetric(float64(idle.Microseconds())/1000/2, "idle-ms-cpu/s")
-		p := startCallers(b, u.ListenAddr(), "1001", calls, 100, window+6*time.Second)
+		p := startCallers(b, pbx, "1001", calls, 100, window+6*time.Second)
 		time.Sleep(3 * time.Second)
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
@@ -385,8 +385,8 @@ func BenchmarkCallCPU(b *testing.B) {
 func BenchmarkCallMemory(b *testing.B) {
 	const maxCalls = 8
 	for range b.N {
-		u := benchUA(b, maxCalls)
-		p := startCallers(b, u.ListenAddr(), "1001", maxCalls, 1, 20*time.Second)
+		u, pbx := benchUA(b, maxCalls)
+		p := startCallers(b, pbx, "1001", maxCalls, 1, 20*time.Second)
 		var xs, heap, rss, gor, hp, st []float64
 		sample := func(n int) {
 			runtime.GC()

@@ -102,7 +102,7 @@ func (c *call) event(state, reason string) {
 		ep = c.owner.name
 	}
 	c.u.mu.Unlock()
-	c.u.emit(&CallEvent{Extension: c.ext.cfg.Name, CallID: c.dlg.callID, Direction: c.direction(),
+	c.u.emit(&CallEvent{Extension: c.ext.name, CallID: c.dlg.callID, Direction: c.direction(),
 		Remote: c.number, State: state, Reason: reason, Endpoint: ep, Time: time.Now()})
 }
 
@@ -172,7 +172,7 @@ func (c *call) finish(reason string) {
 		u.mu.Unlock()
 		if c.ms != nil {
 			q := c.ms.Close()
-			u.emit(&QualityEvent{Extension: c.ext.cfg.Name, CallID: c.dlg.callID, Summary: q, Time: time.Now()})
+			u.emit(&QualityEvent{Extension: c.ext.name, CallID: c.dlg.callID, Summary: q, Time: time.Now()})
 		}
 		state := "ended"
 		if !wasActive {
@@ -280,9 +280,9 @@ func (u *UA) placeCallLocked(s *epState, number string) (*call, error) {
 	contact, localIP, target := r.contact, r.localIP, r.sendAddrLocked(r.target)
 	r.mu.Unlock()
 	if contact == nil || target == "" {
-		return nil, fmt.Errorf("extension %s is not registered", e.cfg.Name)
+		return nil, fmt.Errorf("extension %s is not registered", e.name)
 	}
-	acct := via.cfg.Account
+	acct := via.acct
 	cli, err := u.client(acct.transport(), localIP)
 	if err != nil {
 		return nil, err

@@ -189,6 +189,16 @@ type Timing struct {
 	RequestTimeout time.Duration // a REGISTER/SUBSCRIBE without answer counts as timeout [32s = 64*T1]
 	MWIResubscribe time.Duration // SUBSCRIBE expiry asked [3600s]
 	InviteNoAnswer time.Duration // outbound call given up after ringing this long [180s]
+	// RingNoAnswer: an incoming call nobody answers (and the caller does
+	// not cancel) is refused with 480 and stops ringing after this long
+	// [180s, RFC 3261 Timer C].
+	RingNoAnswer time.Duration
+	// TCPIdle closes an accepted TCP connection that has been silent
+	// this long [5min]; TCPFirstMessage closes one that has not
+	// delivered a complete message header within this time of being
+	// accepted [30s]. Connections the UA opened itself are not affected.
+	TCPIdle         time.Duration
+	TCPFirstMessage time.Duration
 }
 
 func (t Timing) withDefaults() Timing {
@@ -206,6 +216,9 @@ func (t Timing) withDefaults() Timing {
 	d(&t.RequestTimeout, 32*time.Second)
 	d(&t.MWIResubscribe, time.Hour)
 	d(&t.InviteNoAnswer, 180*time.Second)
+	d(&t.RingNoAnswer, 180*time.Second)
+	d(&t.TCPIdle, 5*time.Minute)
+	d(&t.TCPFirstMessage, 30*time.Second)
 	return t
 }
 

@@ -57,13 +57,20 @@
 //
 // # Calls
 //
-// Incoming INVITEs are accepted only from the IPs of the registrar or
-// outbound proxy the account uses (others: 403). An offer with no common
+// Incoming INVITEs (and message-summary NOTIFYs) are accepted only from
+// the flow the account's registration uses now: the address, port and
+// transport of the registrar or outbound proxy it is registered with (after
+// a failover, the new one). Anything else gets 403 before any user lookup,
+// so an outsider cannot tell which users exist; the registrar naming a user
+// we do not have gets 404. In-dialog requests must carry the dialog's
+// Call-ID and both tags (else 481). An offer with no common
 // codec (or SRTP mismatch) gets 488; with no endpoint able to take it,
 // 486. Otherwise every idle endpoint of the extension rings at once and
 // busy ones get a call-waiting alert; the first to go off-hook gets the
 // call and the others stop; a CANCEL (or a BYE in the early dialog) stops
-// all. Hook flash holds the current call (re-INVITE sendonly) and answers a
+// all; a call nobody answers and the caller does not cancel is refused
+// with 480 after Timing.RingNoAnswer (180 s, RFC 3261 Timer C) and stops
+// ringing. Hook flash holds the current call (re-INVITE sendonly) and answers a
 // waiting one, swaps between two calls, or gives dial tone: a number dialled
 // then blind-transfers the held call (REFER); a second flash resumes it.
 // Hanging up with a held or waiting call rings the phone again for it.
@@ -102,6 +109,33 @@
 // server are accepted too. The body is parsed by ParseMessageSummary; the
 // state is set on every endpoint of the extension (and on endpoints
 // attached later), gives stutter dial tone, and is an MWIEvent.
+//
+// # Hostile input
+//
+// Every request handler sits behind a guard that checks what the handlers
+// rely on before they run: To, From, Call-ID, CSeq (its method matching the
+// request's), Via, SIP/2.0 (else 505), single To/From/Call-ID/CSeq/
+// Content-Length/Content-Type/Max-Forwards, Content-Length equal to the
+// body, a sip/sips Request-URI without headers (416/400), a usable Contact
+// on INVITE, SUBSCRIBE and REFER, Event on NOTIFY and SUBSCRIBE: a missing
+// or bad one gets 400 naming it. A Require we do not support gets 420 with
+// Unsupported, an INVITE body that is not SDP 415, an Accept without SDP
+// 406, a method we do not implement 405 with Allow. A panic in a handler is
+// contained, logged with its stack and answered 500. sipgo itself drops
+// messages it cannot parse and answers 400 to requests without Via or CSeq
+// (the RFC 4475 torture messages and the answer to each are in
+// testdata/torture and TestRFC4475Torture).
+//
+// Over UDP a read filter runs before sipgo keeps any state: datagrams that
+// do not parse are dropped, requests the guard refuses are answered
+// statelessly, and out-of-dialog requests from outside the registration
+// flows are answered statelessly too (OPTIONS 200, others 403; an ACK is
+// dropped), so junk from any number of addresses costs no memory (sipgo
+// keeps a transaction for 32 s per request and a pool entry per source
+// address). Accepted TCP connections are closed after Timing.TCPIdle
+// (5 min) of silence, or after Timing.TCPFirstMessage (30 s) when they have
+// not delivered a complete message header; connections the UA opened to
+// its registrar are not limited.
 //
 // # Security
 //

@@ -35,7 +35,7 @@ func TestSIPpReceivedDTMFPlayedToEndpoint(t *testing.T) {
 `+sippInDialog("BYE", 2, "")+`
   <recv response="200"/>
 `)
-	s := startSIPpIn(t, xml, u.ListenAddr(), func(dir string) {
+	s := startSIPpIn(t, xml, reg.addr(), func(dir string) {
 		if err := os.MkdirAll(filepath.Join(dir, "pcap"), 0o755); err != nil {
 			t.Fatal(err)
 		}

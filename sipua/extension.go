@@ -10,8 +10,12 @@ import (
 // extension is one configured extension: its registration, MWI
 // subscription and attached endpoints (guarded by UA.mu).
 type extension struct {
-	u         *UA
-	cfg       Extension
+	u *UA
+	// name and acct never change for an extension (a changed account
+	// is a new extension), so they are read without a lock.
+	name      string
+	acct      Account
+	cfg       Extension // RingCadence, CallWaiting: guarded by UA.mu (SetConfig replaces it)
 	reg       *registration
 	endpoints []*epState
 	mwi       MessageSummary
@@ -22,7 +26,7 @@ type extension struct {
 }
 
 func newExtension(u *UA, cfg Extension) *extension {
-	return &extension{u: u, cfg: cfg, reg: newRegistration(u, cfg.Name, cfg.Account)}
+	return &extension{u: u, name: cfg.Name, acct: cfg.Account, cfg: cfg, reg: newRegistration(u, cfg.Name, cfg.Account)}
 }
 
 // start runs the registration (and MWI subscription). Called with u.mu held.
@@ -32,7 +36,7 @@ func (e *extension) start(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); e.reg.run(ctx) }()
-	if e.cfg.Account.MWI {
+	if e.acct.MWI {
 		wg.Add(1)
 		go func() { defer wg.Done(); e.runMWI(ctx) }()
 	}
@@ -82,7 +86,7 @@ func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
 		return nil, fmt.Errorf("sipua: attach: no extension %q", ext)
 	}
 	if u.attached[ep] != nil {
-		return nil, fmt.Errorf("sipua: attach: endpoint %v already attached to %q", ep, u.attached[ep].ext.cfg.Name)
+		return nil, fmt.Errorf("sipua: attach: endpoint %v already attached to %q", ep, u.attached[ep].ext.name)
 	}
 	s := &epState{ep: ep, ext: e, name: fmt.Sprint(ep), signal: make(chan struct{}, 1), gone: make(chan struct{})}
 	e.endpoints = append(e.endpoints, s)

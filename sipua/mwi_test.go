@@ -49,7 +49,8 @@ Voice-Message: 3/5 (1/0)
   <Reference variables="ev"/>
   <nop><action><exec int_cmd="stop_call"/></action></nop>
 `+sippRegOK), 2, "")
-	e := ext("101", "1001", "pw1001", server.addr())
+	pbx := newPBXRelay(t, server.addr())
+	e := ext("101", "1001", "pw1001", pbx.addr())
 	e.Account.MWI = true
 	u := startUA(t, Config{Extensions: []Extension{e}})
 	ep := newFakeEndpoint("analog", 0)
@@ -87,9 +88,9 @@ Content-Length: [len]
   <recv response="` + string(rune('0'+code/100)) + string(rune('0'+code/10%10)) + string(rune('0'+code%10)) + `"/>
 `
 	}
-	bad := startSIPp(t, scenario("badnotify", notify("Messages-Waiting: perhaps", 400)), 1, u.ListenAddr())
+	bad := startSIPp(t, scenario("badnotify", notify("Messages-Waiting: perhaps", 400)), 1, pbx.addr())
 	bad.wait(t, 10*time.Second)
-	off := startSIPp(t, scenario("notifyoff", notify("Messages-Waiting: no", 200)), 1, u.ListenAddr())
+	off := startSIPp(t, scenario("notifyoff", notify("Messages-Waiting: no", 200)), 1, pbx.addr())
 	off.wait(t, 10*time.Second)
 	ep.waitFor(t, "mwi false", 2*time.Second)
 }

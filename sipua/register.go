@@ -139,18 +139,6 @@ func (r *registration) sendAddrLocked(target string) string {
 	return net.JoinHostPort(r.serverIPs[0].String(), p)
 }
 
-// trusted reports whether ip is one of the servers the account uses.
-func (r *registration) trusted(ip net.IP) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, s := range r.serverIPs {
-		if s.Equal(ip) {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *registration) setState(s RegState, lastErr string, retry time.Duration) {
 	r.mu.Lock()
 	changed := r.state != s || (lastErr != "" && lastErr != r.lastErr) || (s == RegRegistered && r.target != r.emittedTarget)

@@ -4,35 +4,50 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"basestation/sipua/media"
 )
 
-// srcIP is the IP a request came from.
-func srcIP(req *sip.Request) net.IP {
-	h, _, err := net.SplitHostPort(req.Source())
-	if err != nil {
-		return nil
+// routes registers the request handlers, each behind guard. Methods
+// without a handler get 405 with Allow.
+func (u *UA) routes(srv *sipgo.Server) {
+	for m, h := range u.handlers() {
+		srv.OnRequest(m, u.guard(h))
 	}
-	return net.ParseIP(h)
+	srv.OnNoRoute(u.guard(u.onUnknownMethod))
 }
 
-// findExtension maps an incoming request to the extension it is for: by
-// the Request-URI user (our Contact user) or the To user.
-func (u *UA) findExtensionLocked(req *sip.Request) *extension {
-	for _, user := range []string{req.Recipient.User, req.To().Address.User} {
-		for _, e := range u.exts {
-			if e.cfg.Account.User == user {
-				return e
-			}
-		}
+// handlers maps each method the UA answers to its handler.
+func (u *UA) handlers() map[sip.RequestMethod]sipgo.RequestHandler {
+	return map[sip.RequestMethod]sipgo.RequestHandler{
+		sip.INVITE:    u.onInvite,
+		sip.ACK:       u.onAck,
+		sip.BYE:       u.onBye,
+		sip.CANCEL:    u.onCancel,
+		sip.OPTIONS:   u.onOptions,
+		sip.NOTIFY:    u.onNotify,
+		sip.REFER:     u.onRefer,
+		sip.SUBSCRIBE: u.onSubscribe,
 	}
-	return nil
+}
+
+// onSubscribe: we are no notifier of any event package.
+func (u *UA) onSubscribe(req *sip.Request, tx sip.ServerTransaction) {
+	respond(tx, req, 489, "Bad Event")
+}
+
+// onUnknownMethod answers methods we do not implement (INFO, UPDATE,
+// MESSAGE, PRACK, PUBLISH, REGISTER, extension methods).
+func (u *UA) onUnknownMethod(req *sip.Request, tx sip.ServerTransaction) {
+	if req.Method == sip.ACK {
+		return
+	}
+	respond(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allowMethods))
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string, hdrs ...sip.Header) {
@@ -43,21 +58,32 @@ func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string
 	_ = tx.Respond(res)
 }
 
+// callFor returns the call whose dialog req is in: same Call-ID, the
+// From tag is the remote tag and the To tag ours (RFC 3261 §12.2.2). A
+// request naming a call's Call-ID with other tags is not in its dialog.
 func (u *UA) callFor(req *sip.Request) *call {
 	cid := req.CallID()
-	if cid == nil {
+	if cid == nil || req.From() == nil || req.To() == nil {
 		return nil
 	}
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.calls[cid.Value()]
+	c := u.calls[cid.Value()]
+	u.mu.Unlock()
+	if c == nil || c.dlg == nil {
+		return nil
+	}
+	fromTag, _ := req.From().Params.Get("tag")
+	toTag, _ := req.To().Params.Get("tag")
+	c.dlg.mu.Lock()
+	ok := fromTag == c.dlg.remoteTag && toTag == c.dlg.localTag
+	c.dlg.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return c
 }
 
 func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
-	if req.To() == nil || req.From() == nil || req.CallID() == nil || req.CSeq() == nil {
-		respond(tx, req, 400, "Bad Request")
-		return
-	}
 	if req.To().Params.Has("tag") {
 		u.onReinvite(req, tx)
 		return
@@ -68,21 +94,22 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 503, "Service Unavailable")
 		return
 	}
-	if u.calls[req.CallID().Value()] != nil {
+	// Trust first: an outsider gets 403 whether or not the user exists.
+	e, trusted := u.findTrustedExtensionLocked(req)
+	if !trusted {
 		u.mu.Unlock()
-		respond(tx, req, 482, "Loop Detected")
+		u.log.Warn("INVITE from a server no account uses, refused", "source", req.Source(), "transport", req.Transport())
+		respond(tx, req, 403, "Forbidden")
 		return
 	}
-	e := u.findExtensionLocked(req)
 	if e == nil {
 		u.mu.Unlock()
 		respond(tx, req, 404, "Not Found")
 		return
 	}
-	if !e.reg.trusted(srcIP(req)) {
+	if u.calls[req.CallID().Value()] != nil {
 		u.mu.Unlock()
-		u.log.Warn("INVITE from a server the account does not use, refused", "ext", e.cfg.Name, "source", req.Source())
-		respond(tx, req, 403, "Forbidden")
+		respond(tx, req, 482, "Loop Detected")
 		return
 	}
 	r := e.reg
@@ -90,9 +117,9 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	contact, localIP := r.contact, r.localIP
 	r.mu.Unlock()
 	if contact == nil {
-		contact = &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: e.cfg.Account.User, Host: localIP, Port: u.listenPort}}
+		contact = &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: e.acct.User, Host: localIP, Port: u.listenPort}}
 	}
-	acct := e.cfg.Account
+	acct := e.acct
 	cli, err := u.client(acct.transport(), localIP)
 	if err != nil {
 		u.mu.Unlock()
@@ -115,13 +142,8 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		lcseq:      1,
 		transport:  req.Transport(),
 		contact:    contact.Clone(),
-	}
-	if ct := req.Contact(); ct != nil {
-		c.dlg.remoteTarget = ct.Address
-	} else {
-		u.mu.Unlock()
-		respond(tx, req, 400, "Missing Contact")
-		return
+		// The guard made sure an INVITE has a usable Contact.
+		remoteTarget: req.Contact().Address,
 	}
 	c.cid = callerIDOf(req)
 	c.number = c.cid.Number
@@ -164,9 +186,18 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ringing.AppendHeader(c.dlg.contact.Clone())
 	_ = tx.Respond(ringing)
 
+	noAnswer := time.NewTimer(u.conf().Timing.RingNoAnswer)
+	defer noAnswer.Stop()
 	var s *epState
 	select {
 	case s = <-c.answerCh:
+	case <-noAnswer.C:
+		// Nobody answered and the caller did not give up: stop ringing
+		// rather than ring forever (RFC 3261 Timer C, §16.6 step 11).
+		u.log.Info("incoming call not answered, refused", "call", c.dlg.callID, "after", u.conf().Timing.RingNoAnswer)
+		_ = tx.Respond(c.response(480, "Temporarily Unavailable", nil))
+		c.finish("no answer")
+		return
 	case <-canceled:
 		c.finish("cancelled")
 		return
@@ -333,7 +364,7 @@ func (u *UA) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 
 func (u *UA) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	c := u.callFor(req)
-	if c == nil || req.CSeq() == nil {
+	if c == nil {
 		return
 	}
 	select {
@@ -359,10 +390,7 @@ func (u *UA) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (u *UA) onOptions(req *sip.Request, tx sip.ServerTransaction) {
-	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
-	res.AppendHeader(sip.NewHeader("Allow", allowMethods))
-	res.AppendHeader(sip.NewHeader("Accept", "application/sdp, application/simple-message-summary"))
-	_ = tx.Respond(res)
+	respond(tx, req, 200, "OK", optionsHeaders()...)
 }
 
 // onRefer handles a blind transfer asked by the far end (RFC 3515): the
@@ -371,7 +399,7 @@ func (u *UA) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 // new one is answered (the transferor's BYE, or ours).
 func (u *UA) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 	c := u.callFor(req)
-	if c == nil || !req.To().Params.Has("tag") {
+	if c == nil {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}

@@ -84,9 +84,11 @@ Max-Forwards: 70
 `, retrans, method, cseq, method, ct, body)
 }
 
-// registrarSIPp answers REGISTERs (register + un-register).
-func registrarSIPp(t *testing.T) *sipp {
-	return startSIPp(t, scenario("registrar", `<recv request="REGISTER"/>`+sippRegOK), 2, "")
+// registrarSIPp is the PBX of the call tests: it answers REGISTERs and
+// relays the SIPp callers' requests to the UA from the registrar's own
+// address (the only flow the UA trusts); callers send to reg.addr().
+func registrarSIPp(t *testing.T) *pbxRelay {
+	return newPBXRelay(t, "")
 }
 
 // An INVITE from an address that is not the account's registrar/proxy is
@@ -103,11 +105,18 @@ func TestSIPpIncomingRefusals(t *testing.T) {
   <recv response="100" optional="true"/>
   <recv response="`+fmt.Sprint(code)+`"/>
 `+sippAckNon2xx("[branch-2]"))
-			s := startSIPp(t, xml, 1, u.ListenAddr(), extra...)
+			s := startSIPp(t, xml, 1, reg.addr(), extra...)
 			s.wait(t, 10*time.Second)
 		})
 	}
-	refuse("foreign-source-403", 403, sippSDP, "-i", "127.0.0.2")
+	t.Run("foreign-source-403", func(t *testing.T) {
+		xml := scenario("foreign", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="403"/>
+`+sippAckNon2xx("[branch-2]"))
+		s := startSIPp(t, xml, 1, u.ListenAddr(), "-i", "127.0.0.2")
+		s.wait(t, 10*time.Second)
+	})
 	refuse("no-endpoint-486", 486, sippSDP)
 	ep := newFakeEndpoint("analog", 0)
 	if _, err := u.Attach("101", ep); err != nil {
@@ -138,7 +147,7 @@ func TestSIPpByeWhileRinging(t *testing.T) {
   <recv response="200"/>
   <recv response="487"/>
 `+sippAckNon2xx("[branch-6]"))
-	s := startSIPp(t, xml, 1, u.ListenAddr())
+	s := startSIPp(t, xml, 1, reg.addr())
 	ep.waitFor(t, "ring 1004", 5*time.Second)
 	ep.waitFor(t, "stop-ringing", 5*time.Second)
 	s.wait(t, 10*time.Second)
@@ -198,7 +207,7 @@ Content-Length: [len]
   <recv response="200"/>
   <Reference variables="h1,h2,h3,h4"/>
 `)
-	s := startSIPp(t, xml, 1, u.ListenAddr())
+	s := startSIPp(t, xml, 1, reg.addr())
 	ep.waitFor(t, "ring 1004", 5*time.Second)
 	rep(EndpointEvent{Kind: EvOffHook})
 	ep.waitFor(t, "audio-on", 5*time.Second)
@@ -391,7 +400,8 @@ Content-Length: [len]
   <Reference variables="ruri"/>
   <nop><action><exec int_cmd="stop_call"/></action></nop>
 `+sippRegOK), 2, "")
-	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", server.addr())}})
+	pbx := newPBXRelay(t, server.addr())
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", pbx.addr())}})
 	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
 	ep := newFakeEndpoint("analog", 0)
 	rep, err := u.Attach("101", ep)
@@ -419,7 +429,7 @@ Content-Length: [len]
 `+ok("")+`
   <Reference variables="n1,n2"/>
 `)
-	s := startSIPp(t, xml, 1, u.ListenAddr())
+	s := startSIPp(t, xml, 1, pbx.addr())
 	ep.waitFor(t, "ring 1004", 5*time.Second)
 	rep(EndpointEvent{Kind: EvOffHook})
 	s.wait(t, 10*time.Second)
@@ -455,7 +465,7 @@ func TestSIPpSecondCallWhileBusy(t *testing.T) {
   <pause milliseconds="2500"/>
 `+sippInDialog("BYE", 2, "")+`
   <recv response="200"/>
-`), 1, u.ListenAddr())
+`), 1, reg.addr())
 			ep.waitFor(t, "ring 1004", 5*time.Second)
 			rep(EndpointEvent{Kind: EvOffHook})
 			ep.waitFor(t, "audio-on", 3*time.Second)
@@ -485,7 +495,7 @@ Content-Length: 0
   <recv response="486"/>
 ` + sippAckNon2xx("[branch-2]")
 			}
-			s2 := startSIPp(t, scenario("second", second), 1, u.ListenAddr())
+			s2 := startSIPp(t, scenario("second", second), 1, reg.addr())
 			s2.wait(t, 10*time.Second)
 			if got := ep.has("call-waiting 1004"); got != cw {
 				t.Errorf("call-waiting alert %v, want %v", got, cw)
@@ -527,7 +537,7 @@ Content-Length: 0
   <recv response="200"/>
   <recv response="487"/>
 `+sippAckNon2xx("[branch-7]"))
-	s := startSIPp(t, xml, 1, u.ListenAddr())
+	s := startSIPp(t, xml, 1, reg.addr())
 	for _, ep := range eps {
 		ep.waitFor(t, "ring 1004", 5*time.Second)
 	}

@@ -27,7 +27,7 @@ func (e *extension) runMWI(ctx context.Context) {
 		if err != nil {
 			failures++
 			wait := backoff(failures, u.conf().Timing.RetryMin, u.conf().Timing.RetryMax, rnd)
-			u.log.Info("MWI subscription failed", "ext", e.cfg.Name, "error", err, "retry_in", wait)
+			u.log.Info("MWI subscription failed", "ext", e.name, "error", err, "retry_in", wait)
 			e.reg.sleepShort(ctx, wait)
 			continue
 		}
@@ -77,7 +77,7 @@ func (e *extension) subscribeWith(ctx context.Context, d *dialog, expires time.D
 	if contact == nil {
 		return nil, 0, fmt.Errorf("not registered")
 	}
-	a := e.cfg.Account
+	a := e.acct
 	cli, err := u.client(a.transport(), localIP)
 	if err != nil {
 		return nil, 0, err
@@ -114,7 +114,7 @@ func (e *extension) subscribeWith(ctx context.Context, d *dialog, expires time.D
 		return nil, 0, fmt.Errorf("SUBSCRIBE: %d %s", res.StatusCode, res.Reason)
 	}
 	d.mu.Lock()
-	if d.remoteTag == "" {
+	if d.remoteTag == "" && res.To() != nil {
 		d.remoteTag, _ = res.To().Params.Get("tag")
 		d.routes = routeSetFrom(res.GetHeaders("Record-Route"), true)
 		if ct := res.Contact(); ct != nil {
@@ -148,26 +148,27 @@ func (u *UA) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 489, "Bad Event")
 		return
 	}
+	// Only the server an account is registered with may light the lamp:
+	// an outsider gets 403 before any lookup (no user enumeration).
 	u.mu.Lock()
-	var e *extension
-	cid := ""
-	if h := req.CallID(); h != nil {
-		cid = h.Value()
+	trusted := u.trustedExtensionsLocked(req)
+	if len(trusted) == 0 {
+		u.mu.Unlock()
+		u.log.Warn("NOTIFY from a server no account uses, refused", "source", req.Source(), "transport", req.Transport())
+		respond(tx, req, 403, "Forbidden")
+		return
 	}
-	for _, x := range u.exts {
-		if cid != "" && x.mwiCallID == cid {
+	var e *extension
+	cid := req.CallID().Value()
+	for _, x := range trusted {
+		if x.mwiCallID == cid {
 			e = x
 		}
 	}
 	if e == nil {
-		// Unsolicited NOTIFY (no subscription): accepted from the
-		// account's own server only.
-		e = u.findExtensionLocked(req)
-		if e != nil && !e.reg.trusted(srcIP(req)) {
-			u.mu.Unlock()
-			respond(tx, req, 403, "Forbidden")
-			return
-		}
+		// Unsolicited NOTIFY (no subscription) for one of the users the
+		// server serves.
+		e, _ = u.findTrustedExtensionLocked(req)
 	}
 	if e == nil {
 		u.mu.Unlock()
@@ -182,7 +183,7 @@ func (u *UA) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	ms, err := ParseMessageSummary(body)
 	if err != nil {
-		u.log.Warn("bad message-summary NOTIFY", "ext", e.cfg.Name, "error", err)
+		u.log.Warn("bad message-summary NOTIFY", "ext", e.name, "error", err)
 		respond(tx, req, 400, "Bad message-summary body")
 		return
 	}
@@ -203,7 +204,7 @@ func (u *UA) setMWI(e *extension, ms MessageSummary) {
 		}
 	}
 	u.mu.Unlock()
-	u.emit(&MWIEvent{Extension: e.cfg.Name, Summary: ms, Time: time.Now()})
+	u.emit(&MWIEvent{Extension: e.name, Summary: ms, Time: time.Now()})
 }
 
 // transfer blind-transfers the call to number (REFER, RFC 3515) and ends

@@ -34,7 +34,9 @@ type UA struct {
 	// ("host:port"); it is polled to notice address changes.
 	LocalIPFor func(remote string) (net.IP, error)
 
-	events chan Event
+	events  chan Event
+	panics  atomic.Int64 // handler panics contained by guard (tests assert 0)
+	dropped atomic.Int64 // UDP datagrams dropped unanswered by udpPrefilter
 
 	mu       sync.Mutex
 	cfg      Config
@@ -149,7 +151,8 @@ func (u *UA) Run(ctx context.Context) error {
 		listen = "0.0.0.0:5060"
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: conf.TLSRootCAs}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(u.userAgent()), sipgo.WithUserAgenTLSConfig(tlsConf))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(u.userAgent()), sipgo.WithUserAgenTLSConfig(tlsConf),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(u.udpPrefilter)))
 	if err != nil {
 		return fmt.Errorf("sipua: %w", err)
 	}
@@ -158,16 +161,7 @@ func (u *UA) Run(ctx context.Context) error {
 		ua.Close()
 		return fmt.Errorf("sipua: %w", err)
 	}
-	srv.OnInvite(u.onInvite)
-	srv.OnAck(u.onAck)
-	srv.OnBye(u.onBye)
-	srv.OnCancel(u.onCancel)
-	srv.OnOptions(u.onOptions)
-	srv.OnNotify(u.onNotify)
-	srv.OnRefer(u.onRefer)
-	srv.OnRequest(sip.SUBSCRIBE, func(req *sip.Request, tx sip.ServerTransaction) {
-		_ = tx.Respond(sip.NewResponseFromRequest(req, 489, "Bad Event", nil))
-	})
+	u.routes(srv)
 
 	pc, tl, err := listenPair(listen)
 	if err != nil {
@@ -185,7 +179,10 @@ func (u *UA) Run(ctx context.Context) error {
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.ServeUDP(pc) }()
-	go func() { serveErr <- srv.ServeTCP(tl) }()
+	tm := conf.Timing
+	go func() {
+		serveErr <- srv.ServeTCP(&idleListener{Listener: tl, idle: tm.TCPIdle, first: tm.TCPFirstMessage, log: u.log})
+	}()
 	// sipgo adds the listener to its pool asynchronously (#367): wait
 	// before the first request, or it would try to bind the port again.
 	if err := u.waitPool(runCtx, pc.LocalAddr().String()); err != nil {
@@ -311,7 +308,7 @@ func (u *UA) SetConfig(cfg Config) error {
 	var endCalls []*call
 	for _, ec := range cfg.Extensions {
 		if e := old[ec.Name]; e != nil {
-			if e.cfg.Account.equal(ec.Account) {
+			if e.acct.equal(ec.Account) {
 				e.cfg = ec
 				next[ec.Name] = e
 				continue
