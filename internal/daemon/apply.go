@@ -24,6 +24,9 @@ type translation struct {
 	attach map[string]string // device id -> extension number
 	fxs    fxs.Config
 	loc    *time.Location
+	// failback is system.failover_retry_s: the time on a fallback
+	// registrar before the primary is tried again.
+	failback time.Duration
 }
 
 func (d *Daemon) translate(cfg *provisioning.Config) (*translation, []provisioning.FieldError) {
@@ -32,7 +35,8 @@ func (d *Daemon) translate(cfg *provisioning.Config) (*translation, []provisioni
 		errs = append(errs, provisioning.FieldError{Path: path, Message: fmt.Sprintf(format, a...)})
 	}
 	cfg = cfg.WithDefaults()
-	t := &translation{attach: map[string]string{}, loc: time.UTC}
+	t := &translation{attach: map[string]string{}, loc: time.UTC,
+		failback: time.Duration(cfg.System.FailoverRetryS) * time.Second}
 	if cfg.System.TimeZone != "" {
 		loc, err := time.LoadLocation(cfg.System.TimeZone)
 		if err != nil {
@@ -197,7 +201,10 @@ func (d *Daemon) Apply(ctx context.Context, cfg *provisioning.Config) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("configuration version %d: %v", cfg.Version, errs[0])
 	}
-	if err := d.ua.SetAccounts(t.exts); err != nil {
+	sc := d.ua.Config()
+	sc.Extensions = t.exts
+	sc.Timing.Failback = t.failback
+	if err := d.ua.SetConfig(sc); err != nil {
 		return fmt.Errorf("SIP accounts: %w", err)
 	}
 	if err := d.port.SetConfig(t.fxs); err != nil {
