@@ -18,7 +18,7 @@
 // (MD5 and SHA-256, qop=auth, nonce counts, stale nonces), RFC 3264 (hold
 // with sendonly/recvonly), RFC 3515 (REFER, blind transfer), RFC 3842 and
 // RFC 6665 (message-summary), RFC 5626 §4.4.1 (CRLF keepalive), RFC 3325
-// (P-Preferred-Identity).
+// (P-Preferred-Identity out, P-Asserted-Identity in), RFC 3966 (tel: URIs).
 //
 // # Using it
 //

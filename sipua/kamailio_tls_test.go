@@ -68,7 +68,7 @@ func TestKamailioTLSRegisterAndCall(t *testing.T) {
 	if err != nil || len(cs) != 1 || !strings.Contains(cs[0].Address, "transport=tls") {
 		t.Fatalf("kamailio's location table: %+v %v, want one transport=tls contact", cs, err)
 	}
-	if a, ok := u.exts["101"].reg.activeRegistrar(); !ok || a.Transport != TLS || a.Addr.Port() != uint16(k.TLSPort) {
+	if a, ok := u.exts["101"].reg.activeRegistrar(); !ok || a.Transport != TLS || a.Addr.String() != k.TLSAddr() {
 		t.Errorf("active registrar %+v", a)
 	}
 

@@ -239,14 +239,21 @@ func (r *registration) emitState(s RegState, lastErr string, retry time.Duration
 	}
 }
 
-// setRegistered records a successful REGISTER sent at sent to targets[idx]
-// for granted, and emits the RegistrationEvent with the new expiry.
-func (r *registration) setRegistered(idx int, granted time.Duration, sent time.Time) {
+// setRegistered records res, the 2xx to a REGISTER sent at sent to
+// targets[idx], and emits the RegistrationEvent with the new expiry. The
+// active registrar's address is where the 2xx came from (the TCP/TLS
+// connection's peer, whichever address of a host name it reached), else
+// the resolved address.
+func (r *registration) setRegistered(idx int, res *sip.Response, sent time.Time) {
+	granted := r.granted(res)
+	from, fromErr := netip.ParseAddrPort(res.Source())
 	r.mu.Lock()
 	r.expires = granted
 	r.expiresAt = sent.Add(granted)
 	r.active = Registrar{Target: r.target, Transport: r.acct.transport()}
-	if len(r.serverIPs) > 0 {
+	if fromErr == nil {
+		r.active.Addr = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	} else if len(r.serverIPs) > 0 {
 		a, _ := netip.AddrFromSlice(r.serverIPs[0])
 		_, p, _ := net.SplitHostPort(r.target)
 		port, _ := strconv.Atoi(p)
@@ -384,7 +391,7 @@ func (r *registration) run(ctx context.Context) {
 		switch classify(res, err) {
 		case regOK:
 			failures, tried = 0, 0
-			r.setRegistered(idx, r.granted(res), sent)
+			r.setRegistered(idx, res, sent)
 			// hold returns when the registration must be redone (at the
 			// index it names) or ctx ended; the loop does both.
 			var why holdEnd
@@ -571,14 +578,11 @@ func (r *registration) hold(ctx context.Context, targets []string, idx int, sent
 			fsent := time.Now()
 			res, err := r.io.register(fctx, targets[0], r.expiresWanted())
 			cancel()
-			if ctx.Err() != nil {
-				return idx, holdStop
-			}
-			if classify(res, err) == regOK {
+			if ctx.Err() == nil && classify(res, err) == regOK {
 				r.u.log.Info("failed back to primary registrar", "ext", r.ext, "registrar", targets[0], "from", prev)
 				r.io.unregisterAt(prev, prevContact, prevLocal)
 				idx = 0
-				r.setRegistered(0, r.granted(res), fsent)
+				r.setRegistered(0, res, fsent)
 				r.mu.Lock()
 				granted = r.expires
 				r.mu.Unlock()
@@ -586,15 +590,19 @@ func (r *registration) hold(ctx context.Context, targets []string, idx int, sent
 				refresh.Reset(time.Until(refreshAt))
 				continue
 			}
-			// Still down: stay where we are, with the fallback's flow
-			// (the attempt moved the target fields), and try again a
-			// whole period later.
-			r.u.log.Info("primary registrar still down", "ext", r.ext, "registrar", targets[0], "error", describe(res, err))
+			// Still down (or stopping): stay where we are, with the
+			// fallback's flow (the attempt moved the target fields, and
+			// the un-REGISTER at shutdown goes to the fallback), and try
+			// again a whole period later.
 			r.mu.Lock()
 			r.target, r.serverIPs, r.localIP = prev, prevIPs, prevLocal
 			r.failedOverAt = time.Now()
 			r.mu.Unlock()
 			r.auth.forget()
+			if ctx.Err() != nil {
+				return idx, holdStop
+			}
+			r.u.log.Info("primary registrar still down", "ext", r.ext, "registrar", targets[0], "error", describe(res, err))
 			failback = armFailback()
 		}
 	}

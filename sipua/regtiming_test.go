@@ -369,3 +369,26 @@ func TestUnreachableRegistrarLeftAtProbeVirtualTime(t *testing.T) {
 		}
 	})
 }
+
+// Stopping while a failback attempt waits for a silent primary
+// un-registers from the fallback, where the binding is.
+func TestStopDuringFailbackUnregistersFallbackVirtualTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, r, f := virtualUA(t, 0, Timing{}, map[string]string{primaryReg: "closed", secondaryReg: "up"})
+		stop := runVirtual(r)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		f.setMode(primaryReg, "silent")
+		time.Sleep(300*time.Second + time.Second) // the attempt is under way
+		synctest.Wait()
+		reqs := f.requests()
+		if last := reqs[len(reqs)-1]; last.target != primaryReg || last.answer != "timeout" {
+			t.Fatalf("no failback attempt under way: %v", reqs)
+		}
+		stop()
+		reqs = f.requests()
+		if last := reqs[len(reqs)-1]; last.target != secondaryReg || last.expires != 0 {
+			t.Errorf("last request %v, want the un-REGISTER at the secondary", last)
+		}
+	})
+}
