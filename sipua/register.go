@@ -35,9 +35,9 @@ type regIO interface {
 	unregisterAt(target string, contact *sip.ContactHeader, localIP string)
 	// keepalive sends a NAT keepalive to the registrar in use.
 	keepalive()
-	// probe returns errUnreachable when the registrar in use answers
+	// probe returns errUnreachable when the registrar at addr answers
 	// with ICMP port unreachable (UDP only; nil otherwise).
-	probe(ctx context.Context) error
+	probe(ctx context.Context, addr netip.AddrPort) error
 	// addrChanged reports a change of the local address towards it.
 	addrChanged() bool
 }
@@ -545,6 +545,23 @@ func (r *registration) hold(ctx context.Context, targets []string, idx int, sent
 		return fb.C
 	}
 	failback := armFailback()
+	// A probe waits up to probeWait for an ICMP error: it runs beside
+	// the loop (one at a time), which goes on handling its timers.
+	// It probes the active registrar's address; a result for another
+	// (the registration failed back meanwhile) is dropped.
+	type probeResult struct {
+		addr netip.AddrPort
+		err  error
+	}
+	pctx, pcancel := context.WithCancel(ctx)
+	probed := make(chan probeResult, 1)
+	probing := false
+	defer func() {
+		pcancel()
+		if probing {
+			<-probed
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -555,7 +572,13 @@ func (r *registration) hold(ctx context.Context, targets []string, idx int, sent
 			return idx, holdRefresh
 		case <-keep.C:
 			r.io.keepalive()
-			if err := r.io.probe(ctx); errors.Is(err, errUnreachable) {
+			if a, ok := r.activeRegistrar(); ok && !probing {
+				probing = true
+				go func() { probed <- probeResult{a.Addr, r.io.probe(pctx, a.Addr)} }()
+			}
+		case res := <-probed:
+			probing = false
+			if a, _ := r.activeRegistrar(); res.addr == a.Addr && errors.Is(res.err, errUnreachable) {
 				r.u.log.Warn("registrar unreachable (ICMP port unreachable), failing over", "ext", r.ext, "registrar", targets[idx])
 				return idx, holdUnreachable
 			}
@@ -695,19 +718,12 @@ const (
 	probeEvery = time.Second
 )
 
-// probe checks the UDP registrar in use for ICMP port unreachable.
-func (r *registration) probe(ctx context.Context) error {
-	if r.acct.transport() != UDP {
+// probe checks a UDP registrar for ICMP port unreachable.
+func (r *registration) probe(ctx context.Context, addr netip.AddrPort) error {
+	if r.acct.transport() != UDP || !addr.IsValid() {
 		return nil
 	}
-	r.mu.Lock()
-	ips, target := r.serverIPs, r.target
-	r.mu.Unlock()
-	if len(ips) == 0 {
-		return nil
-	}
-	_, p, _ := net.SplitHostPort(target)
-	return r.u.probeUDP(ctx, net.JoinHostPort(ips[0].String(), p))
+	return r.u.probeUDP(ctx, addr.String())
 }
 
 // probeUDP sends a CRLF keepalive to dest (ip:port) from a connected UDP

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -124,13 +125,10 @@ func (f *fakePBX) unregisterAt(target string, contact *sip.ContactHeader, localI
 
 func (f *fakePBX) keepalive() {}
 
-func (f *fakePBX) probe(context.Context) error {
-	f.r.mu.Lock()
-	target := f.r.target
-	f.r.mu.Unlock()
+func (f *fakePBX) probe(_ context.Context, addr netip.AddrPort) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.mode[target] == "closed" {
+	if f.mode[addr.String()] == "closed" {
 		return errUnreachable
 	}
 	return nil
