@@ -190,6 +190,20 @@ func (r *registration) activeRegistrar() (Registrar, bool) {
 	return r.active, r.hasActive
 }
 
+// isActiveFlow reports whether a request that arrived from src ("ip:port")
+// over transport ("UDP", "TCP", "TLS", as sip.Request.Transport says)
+// comes over the active registrar's flow: its address, port and
+// transport. Nothing is before the first successful REGISTER.
+func (r *registration) isActiveFlow(src, transport string) bool {
+	ap, err := netip.ParseAddrPort(src)
+	if err != nil {
+		return false
+	}
+	a, ok := r.activeRegistrar()
+	return ok && strings.EqualFold(transport, a.Transport.sip()) &&
+		netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) == a.Addr
+}
+
 // trusted reports whether ip is the active registrar's address (before
 // the first registration: one of the addresses of the registrar tried).
 func (r *registration) trusted(ip net.IP) bool {

@@ -236,6 +236,14 @@ func TestFailbackAfterFailoverRetryVirtualTime(t *testing.T) {
 				if a, ok := r.activeRegistrar(); !ok || a.Addr.String() != primaryReg || a.Transport != UDP {
 					t.Errorf("active registrar %+v (%v), want %s over udp", a, ok, primaryReg)
 				}
+				for _, c := range []struct {
+					src, tr string
+					want    bool
+				}{{primaryReg, "UDP", true}, {secondaryReg, "UDP", false}, {primaryReg, "TCP", false}, {"127.0.0.1:5061", "UDP", false}} {
+					if got := r.isActiveFlow(c.src, c.tr); got != c.want {
+						t.Errorf("request from %s over %s after failback: active flow %v, want %v", c.src, c.tr, got, c.want)
+					}
+				}
 			})
 		})
 	}
@@ -271,7 +279,8 @@ func TestFailbackRetriedEveryPeriodVirtualTime(t *testing.T) {
 		if a, _ := r.activeRegistrar(); a.Addr.String() != secondaryReg {
 			t.Errorf("active registrar %v after failed failbacks, want the secondary", a)
 		}
-		if !r.trusted(net.ParseIP("127.0.0.2")) || r.trusted(net.ParseIP("127.0.0.1")) {
+		if !r.trusted(net.ParseIP("127.0.0.2")) || r.trusted(net.ParseIP("127.0.0.1")) ||
+			!r.isActiveFlow(secondaryReg, "UDP") || r.isActiveFlow(primaryReg, "UDP") {
 			t.Error("trust must stay with the secondary while the primary is down")
 		}
 		if ev, _ := u.Registration("101"); ev.State != RegRegistered || ev.Registrar != secondaryReg {
