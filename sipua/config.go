@@ -183,7 +183,7 @@ type Timing struct {
 	RetryMin       time.Duration // first retry after a failure [2s]
 	RetryMax       time.Duration // retry back-off cap [300s]
 	ForbiddenHold  time.Duration // hold-off after 403 [20min]
-	Failback       time.Duration // primary re-tried while on a failover registrar [5min]
+	Failback       time.Duration // on a fallback registrar, the primary is tried this long after the failover, and again each period it stays down [5min]
 	Keepalive      time.Duration // NAT keepalive (UDP CRLF) [25s]
 	AddrCheck      time.Duration // local-address change check [5s]
 	RequestTimeout time.Duration // a REGISTER/SUBSCRIBE without answer counts as timeout [32s = 64*T1]
@@ -199,6 +199,16 @@ type Timing struct {
 	// accepted [30s]. Connections the UA opened itself are not affected.
 	TCPIdle         time.Duration
 	TCPFirstMessage time.Duration
+}
+
+// Config returns the configuration in force (as given to New or the last
+// SetConfig, Timing without the defaults filled in).
+func (u *UA) Config() Config {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	c := u.cfg
+	c.Extensions = append([]Extension(nil), c.Extensions...)
+	return c
 }
 
 func (t Timing) withDefaults() Timing {

@@ -18,7 +18,7 @@
 // (MD5 and SHA-256, qop=auth, nonce counts, stale nonces), RFC 3264 (hold
 // with sendonly/recvonly), RFC 3515 (REFER, blind transfer), RFC 3842 and
 // RFC 6665 (message-summary), RFC 5626 §4.4.1 (CRLF keepalive), RFC 3325
-// (P-Preferred-Identity).
+// (P-Preferred-Identity out, P-Asserted-Identity in), RFC 3966 (tel: URIs).
 //
 // # Using it
 //
@@ -38,15 +38,31 @@
 // Each extension's account registers with its registrars in order: the
 // configured list, else DNS SRV of the domain (_sip._udp, _sip._tcp,
 // _sips._tcp), else the domain itself. A REGISTER is refreshed at half the
-// granted expiry. A timeout, transport error or 5xx moves to the next
-// registrar at once (a Retry-After keeps that server out for its time);
-// when all failed, the UA backs off exponentially (Timing.RetryMin doubling
-// to RetryMax, with 0-50 % jitter) and starts over. 403 holds off for
-// Timing.ForbiddenHold (default 20 min). While on a failover registrar, the
-// primary is tried every Timing.Failback and the UA moves back (and
-// un-registers from the secondary) when it answers. Over UDP a CRLF
-// keepalive goes to the registrar every Timing.Keepalive (it touches no
-// dialog, so calls are undisturbed); over TCP/TLS the Contact is the
+// granted expiry, or earlier so that a refresh nobody answers
+// (Timing.RequestTimeout, 32 s) plus the REGISTER to the next registrar end
+// before the binding lapses (60 s granted: every 23 s); a refresh
+// unanswered when the binding lapses is given up then, so the state never
+// says registered past RegistrationEvent.ExpiresAt, which every successful
+// refresh moves (one event each). A timeout, transport error or 5xx
+// moves to the next registrar at once (a Retry-After keeps that server
+// out for its time). Over UDP an ICMP port unreachable counts as a
+// transport error: the listener's socket is unconnected and hears no ICMP,
+// so a connected socket of its own probes the registrar (a CRLF) every
+// second while a REGISTER is unanswered and at every keepalive, and the
+// UA fails over within a probe round trip instead of the transaction
+// timeout. When all failed, the UA backs off exponentially
+// (Timing.RetryMin doubling to RetryMax, with 0-50 % jitter) and starts
+// over. 403 holds off for Timing.ForbiddenHold (default 20 min). While on
+// a failover registrar, the primary is tried Timing.Failback (the daemon
+// sets it from system.failover_retry_s) after the moment of failover;
+// refreshes do not move that moment. If the primary accepts, the UA
+// un-registers (Expires: 0) from the fallback and stays on the primary;
+// if not, it stays on the fallback and tries again a whole period later
+// (an attempt that would run into the refresh waits until after it). The
+// active registrar (address, port and transport of the binding in force)
+// is what incoming requests are checked against; it moves only when a
+// REGISTER succeeds. Over UDP a CRLF keepalive goes to the registrar every
+// Timing.Keepalive (it touches no dialog, so calls are undisturbed); over TCP/TLS the Contact is the
 // connection's own address so the registrar reaches us over it. The local
 // address towards the registrar is re-checked every Timing.AddrCheck and a
 // change re-registers at once. REGISTERs leave from the SIP listener's own
@@ -60,10 +76,13 @@
 // Incoming INVITEs (and message-summary NOTIFYs) are accepted only from
 // the flow the account's registration uses now: the address, port and
 // transport of the registrar or outbound proxy it is registered with (after
-// a failover, the new one). Anything else gets 403 before any user lookup,
-// so an outsider cannot tell which users exist; the registrar naming a user
-// we do not have gets 404. In-dialog requests must carry the dialog's
-// Call-ID and both tags (else 481). An offer with no common
+// a failover, the new one; after failback, the primary again). Anything
+// else gets 403 before any user lookup, so an outsider cannot tell which
+// users exist; the registrar naming a user we do not have gets 404.
+// In-dialog requests must carry the dialog's Call-ID and both tags (else
+// 481). The caller ID is the P-Asserted-Identity (sip:, sips: or tel: URI;
+// a tel: number wins, with its visual separators removed), else the From.
+// An offer with no common
 // codec (or SRTP mismatch) gets 488; with no endpoint able to take it,
 // 486. Otherwise every idle endpoint of the extension rings at once and
 // busy ones get a call-waiting alert; the first to go off-hook gets the

@@ -26,6 +26,10 @@ type RegistrationEvent struct {
 	State     RegState
 	Registrar string        // host:port in use
 	Expires   time.Duration // granted, when registered
+	// ExpiresAt is when the binding lapses at the registrar unless
+	// refreshed (registered only). Every successful refresh emits an
+	// event with the new ExpiresAt, even when nothing else changed.
+	ExpiresAt time.Time
 	LastError string        // the last failure, e.g. "403 Forbidden", "timeout"
 	RetryIn   time.Duration // when retrying
 	Time      time.Time

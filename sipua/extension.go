@@ -206,5 +206,12 @@ func (u *UA) Registration(ext string) (RegistrationEvent, bool) {
 	r := e.reg
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return RegistrationEvent{Extension: ext, State: r.state, Registrar: r.target, Expires: r.expires, LastError: r.lastErr, Time: time.Now()}, true
+	ev := RegistrationEvent{Extension: ext, State: r.state, Registrar: r.target, LastError: r.lastErr, Time: time.Now()}
+	if r.state == RegRegistered {
+		ev.Expires, ev.ExpiresAt = r.expires, r.expiresAt
+		if r.hasActive {
+			ev.Registrar = r.active.Target
+		}
+	}
+	return ev, true
 }

@@ -159,26 +159,7 @@ func validContact(ct *sip.ContactHeader) bool {
 // registered with, at its address, port and transport. Before the first
 // REGISTER no server is trusted.
 func (r *registration) acceptsFlow(src, transport string) bool {
-	host, port, err := net.SplitHostPort(src)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !strings.EqualFold(transport, r.acct.transport().sip()) {
-		return false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, tport, err := net.SplitHostPort(r.target)
-	if err != nil || tport != port {
-		return false
-	}
-	for _, s := range r.serverIPs {
-		if s.Equal(ip) {
-			return true
-		}
-	}
-	return false
+	return r.isActiveFlow(src, transport)
 }
 
 // trustedExtensionsLocked returns the extensions whose current server sent

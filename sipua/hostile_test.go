@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -117,9 +118,21 @@ func newBareUA(t testing.TB) *UA {
 		r.state, r.target, r.serverIPs, r.localIP = RegRegistered, registrarAddr, []net.IP{net.ParseIP("127.0.0.1")}, "127.0.0.1"
 		r.contact = &sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: e.acct.User, Host: "127.0.0.1", Port: u.listenPort}}
 		r.mu.Unlock()
+		setActiveRegistrar(r, registrarAddr)
 	}
 	u.mu.Unlock()
 	return u
+}
+
+// setActiveRegistrar makes r registered at addr ("ip:port", UDP) as a 2xx
+// from there would: the binding in force, and so the trusted flow.
+func setActiveRegistrar(r *registration, addr string) {
+	ap := netip.MustParseAddrPort(addr)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.target, r.serverIPs = addr, []net.IP{net.IP(ap.Addr().AsSlice())}
+	r.active = Registrar{Target: addr, Addr: ap, Transport: r.acct.transport()}
+	r.hasActive = true
 }
 
 func testLoggerTB(t testing.TB) *slog.Logger {
@@ -332,14 +345,9 @@ func TestTrustIsTheRegistrationFlow(t *testing.T) {
 
 	// The registration moves to another registrar (failover): the old one
 	// is no longer trusted, the new one is.
-	e := u.exts["101"]
-	e.reg.mu.Lock()
-	e.reg.target, e.reg.serverIPs = "127.0.0.3:5080", []net.IP{net.ParseIP("127.0.0.3")}
-	e.reg.mu.Unlock()
-	u.exts["102"].reg.mu.Lock()
-	u.exts["102"].reg.target = "127.0.0.3:5080"
-	u.exts["102"].reg.serverIPs = []net.IP{net.ParseIP("127.0.0.3")}
-	u.exts["102"].reg.mu.Unlock()
+	for _, name := range []string{"101", "102"} {
+		setActiveRegistrar(u.exts[name].reg, "127.0.0.3:5080")
+	}
 	if got := send("NOTIFY", "1001", registrarAddr, "UDP"); got != 403 {
 		t.Errorf("NOTIFY from the registrar failed over from: %d, want 403", got)
 	}

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -17,6 +19,28 @@ import (
 
 // errTimeout is a request that got no final response.
 var errTimeout = errors.New("timeout")
+
+// errUnreachable is an ICMP port unreachable from a UDP registrar: its
+// port is closed, so nothing will answer there.
+var errUnreachable = errors.New("port unreachable")
+
+// regIO is what the registration loop does on the network. The
+// registration itself implements it; the virtual-time tests put a fake
+// registrar in its place.
+type regIO interface {
+	// register sends one REGISTER (with digest retries) to target and
+	// updates the target, server address, local IP and contact fields.
+	register(ctx context.Context, target string, expires time.Duration) (*sip.Response, error)
+	// unregisterAt removes contact at target (Expires: 0).
+	unregisterAt(target string, contact *sip.ContactHeader, localIP string)
+	// keepalive sends a NAT keepalive to the registrar in use.
+	keepalive()
+	// probe returns errUnreachable when the registrar at addr answers
+	// with ICMP port unreachable (UDP only; nil otherwise).
+	probe(ctx context.Context, addr netip.AddrPort) error
+	// addrChanged reports a change of the local address towards it.
+	addrChanged() bool
+}
 
 // regOutcome classifies a REGISTER result for the retry policy.
 type regOutcome int
@@ -91,6 +115,9 @@ type registration struct {
 	cseq    uint32
 
 	kick chan struct{}
+	// io is what the loop does on the network: the registration itself,
+	// or a fake in the virtual-time tests.
+	io regIO
 
 	mu        sync.Mutex
 	state     RegState
@@ -102,6 +129,10 @@ type registration struct {
 	expires   time.Duration
 
 	emittedTarget string        // registrar named in the last event
+	expiresAt     time.Time     // when the binding lapses unless refreshed
+	active        Registrar     // the registrar of the binding in force
+	hasActive     bool          // active is set (registered at least once)
+	failedOverAt  time.Time     // registered on a fallback since; zero on the primary
 	minExpires    time.Duration // from a 423 Interval Too Brief
 
 	natContact          *sip.ContactHeader // public contact seen by the registrar
@@ -109,7 +140,7 @@ type registration struct {
 }
 
 func newRegistration(u *UA, ext string, a Account) *registration {
-	return &registration{
+	r := &registration{
 		u: u, ext: ext, acct: a,
 		auth:    newAuthenticator(a.authUser(), a.Password),
 		rnd:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
@@ -119,6 +150,8 @@ func newRegistration(u *UA, ext string, a Account) *registration {
 		kick:    make(chan struct{}, 1),
 		state:   RegUnregistered,
 	}
+	r.io = r
+	return r
 }
 
 // Registered reports whether the account is registered now.
@@ -139,10 +172,52 @@ func (r *registration) sendAddrLocked(target string) string {
 	return net.JoinHostPort(r.serverIPs[0].String(), p)
 }
 
-func (r *registration) setState(s RegState, lastErr string, retry time.Duration) {
+// Registrar is the flow of the registrar an account is registered with:
+// where its REGISTERs went and over which transport. Requests from the
+// PBX to the account come over this flow.
+type Registrar struct {
+	Target    string         // host:port as configured or from DNS SRV
+	Addr      netip.AddrPort // the resolved address REGISTERs went to
+	Transport Transport
+}
+
+// activeRegistrar is the registrar of the binding in force: set when a
+// REGISTER succeeds, so it follows failover and failback (a failback
+// attempt that fails leaves it alone). false before the first success.
+func (r *registration) activeRegistrar() (Registrar, bool) {
 	r.mu.Lock()
-	changed := r.state != s || (lastErr != "" && lastErr != r.lastErr) || (s == RegRegistered && r.target != r.emittedTarget)
-	r.emittedTarget = r.target
+	defer r.mu.Unlock()
+	return r.active, r.hasActive
+}
+
+// isActiveFlow reports whether a request that arrived from src ("ip:port")
+// over transport ("UDP", "TCP", "TLS", as sip.Request.Transport says)
+// comes over the active registrar's flow: its address, port and
+// transport. Nothing is before the first successful REGISTER.
+func (r *registration) isActiveFlow(src, transport string) bool {
+	ap, err := netip.ParseAddrPort(src)
+	if err != nil {
+		return false
+	}
+	a, ok := r.activeRegistrar()
+	return ok && strings.EqualFold(transport, a.Transport.sip()) &&
+		netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()) == a.Addr
+}
+
+func (r *registration) setState(s RegState, lastErr string, retry time.Duration) {
+	r.emitState(s, lastErr, retry, false)
+}
+
+// emitState sets the state and emits a RegistrationEvent when it changed
+// (always when force: a refresh moves ExpiresAt).
+func (r *registration) emitState(s RegState, lastErr string, retry time.Duration, force bool) {
+	r.mu.Lock()
+	registrar := r.target
+	if s == RegRegistered && r.hasActive {
+		registrar = r.active.Target
+	}
+	changed := force || r.state != s || (lastErr != "" && lastErr != r.lastErr) || (s == RegRegistered && registrar != r.emittedTarget)
+	r.emittedTarget = registrar
 	r.state = s
 	if lastErr != "" {
 		r.lastErr = lastErr
@@ -150,13 +225,54 @@ func (r *registration) setState(s RegState, lastErr string, retry time.Duration)
 	if s == RegRegistered {
 		r.lastErr = ""
 	}
-	ev := &RegistrationEvent{Extension: r.ext, State: s, Registrar: r.target, Expires: r.expires,
-		LastError: r.lastErr, RetryIn: retry, Time: time.Now()}
+	ev := &RegistrationEvent{Extension: r.ext, State: s, Registrar: registrar, LastError: r.lastErr, RetryIn: retry, Time: time.Now()}
+	if s == RegRegistered {
+		ev.Expires, ev.ExpiresAt = r.expires, r.expiresAt
+	}
 	r.mu.Unlock()
 	if changed {
 		r.u.log.Info("registration", "ext", r.ext, "state", s, "registrar", ev.Registrar, "error", ev.LastError, "retry_in", retry)
 		r.u.emit(ev)
 	}
+}
+
+// setRegistered records res, the 2xx to a REGISTER sent at sent to
+// targets[idx], and emits the RegistrationEvent with the new expiry. The
+// active registrar's address is where the 2xx came from (the TCP/TLS
+// connection's peer, whichever address of a host name it reached), else
+// the resolved address.
+func (r *registration) setRegistered(idx int, res *sip.Response, sent time.Time) {
+	granted := r.granted(res)
+	from, fromErr := netip.ParseAddrPort(res.Source())
+	r.mu.Lock()
+	r.expires = granted
+	r.expiresAt = sent.Add(granted)
+	r.active = Registrar{Target: r.target, Transport: r.acct.transport()}
+	if fromErr == nil {
+		r.active.Addr = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	} else if len(r.serverIPs) > 0 {
+		a, _ := netip.AddrFromSlice(r.serverIPs[0])
+		_, p, _ := net.SplitHostPort(r.target)
+		port, _ := strconv.Atoi(p)
+		r.active.Addr = netip.AddrPortFrom(a.Unmap(), uint16(port))
+	}
+	r.hasActive = true
+	switch {
+	case idx == 0:
+		r.failedOverAt = time.Time{}
+	case r.failedOverAt.IsZero():
+		r.failedOverAt = time.Now() // the moment of failover
+	}
+	r.mu.Unlock()
+	r.emitState(RegRegistered, "", 0, true)
+}
+
+// registeredUntil reports whether the account is registered with a
+// binding that has not lapsed, and when it lapses.
+func (r *registration) registeredUntil() (time.Time, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.expiresAt, r.state == RegRegistered && time.Now().Before(r.expiresAt)
 }
 
 // targets returns the ordered registrar list: configured, or DNS SRV of
@@ -226,13 +342,13 @@ func (r *registration) resolve(ctx context.Context, target string) ([]net.IP, er
 
 // run keeps the account registered until ctx ends, then un-registers.
 func (r *registration) run(ctx context.Context) {
-	t := r.u.conf().Timing
 	var targets []string
 	idx := 0
 	failures := 0
 	notBefore := map[string]time.Time{}
 	tried := 0 // targets tried since the last success
 	for ctx.Err() == nil {
+		t := r.u.conf().Timing
 		if len(targets) == 0 {
 			targets = r.targets(ctx)
 			idx = 0
@@ -249,13 +365,20 @@ func (r *registration) run(ctx context.Context) {
 			tried = 0
 			continue
 		}
-		if !r.registered() {
+		// A refresh of a live binding must be answered before the binding
+		// lapses: the state never says registered past ExpiresAt.
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if until, ok := r.registeredUntil(); ok {
+			actx, cancel = context.WithDeadline(ctx, until)
+		} else {
 			r.mu.Lock()
 			r.target = target
 			r.mu.Unlock()
 			r.setState(RegRegistering, "", 0)
 		}
-		res, err := r.register(ctx, target, r.expiresWanted())
+		sent := time.Now()
+		res, err := r.io.register(actx, target, r.expiresWanted())
+		cancel()
 		if ctx.Err() != nil {
 			break
 		}
@@ -265,14 +388,23 @@ func (r *registration) run(ctx context.Context) {
 		switch classify(res, err) {
 		case regOK:
 			failures, tried = 0, 0
-			granted := r.granted(res)
-			r.mu.Lock()
-			r.expires = granted
-			r.mu.Unlock()
-			r.setState(RegRegistered, "", 0)
+			r.setRegistered(idx, res, sent)
 			// hold returns when the registration must be redone (at the
 			// index it names) or ctx ended; the loop does both.
-			idx, _ = r.hold(ctx, targets, idx, granted)
+			var why holdEnd
+			idx, why = r.hold(ctx, targets, idx, sent)
+			if why != holdUnreachable {
+				continue
+			}
+			// ICMP port unreachable from the registrar: it is gone, so
+			// is the binding; move on as after a failed REGISTER.
+			failures++
+			tried++
+			r.auth.forget()
+			if len(targets) > 1 {
+				idx = (idx + 1) % len(targets)
+			}
+			r.setState(RegFailed, "registrar "+target+": port unreachable", 0)
 		case regForbidden:
 			failures++
 			r.setState(RegForbidden, describe(res, err), t.ForbiddenHold)
@@ -347,57 +479,151 @@ func (r *registration) sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// hold keeps a registration alive: it refreshes at half the granted time,
-// sends NAT keepalives, watches the local address and fails back to the
-// primary. It returns when the registration must be redone (again=true)
-// at index idx.
-func (r *registration) hold(ctx context.Context, targets []string, idx int, granted time.Duration) (int, bool) {
+// refreshGuard is the time left, after a refresh that got no answer
+// (Timing.RequestTimeout), for the REGISTER to the next registrar (with
+// its digest challenge) before the binding lapses.
+const refreshGuard = 5 * time.Second
+
+// refreshAfter is when to refresh a binding granted for g: at half time,
+// but early enough that a refresh nobody answers (reqTimeout) is followed
+// by a REGISTER to the next registrar before the binding lapses; never
+// before a quarter of g.
+func refreshAfter(g, reqTimeout time.Duration) time.Duration {
+	d := g / 2
+	if late := g - reqTimeout - refreshGuard; late < d {
+		d = late
+	}
+	return max(d, g/4)
+}
+
+// holdEnd says why hold returned.
+type holdEnd int
+
+const (
+	holdStop        holdEnd = iota // ctx ended
+	holdRefresh                    // register again at the index returned
+	holdUnreachable                // the registrar's port is closed (ICMP)
+)
+
+// minFailbackWindow is the least time before the refresh a failback
+// attempt needs; with less, the refresh goes first and the failback right
+// after it.
+const minFailbackWindow = 2 * time.Second
+
+// hold keeps a registration made at sent alive: it refreshes in time
+// (refreshAfter), sends NAT keepalives and probes the registrar for ICMP
+// port unreachable (UDP), watches the local address, and while on a
+// fallback registrar tries the primary Timing.Failback after the moment
+// of failover (refreshes do not move that moment; a failed attempt
+// starts the period again). It returns the index to register at next.
+func (r *registration) hold(ctx context.Context, targets []string, idx int, sent time.Time) (int, holdEnd) {
 	t := r.u.conf().Timing
-	refresh := time.NewTimer(granted / 2)
+	r.mu.Lock()
+	granted := r.expires
+	r.mu.Unlock()
+	refreshAt := sent.Add(refreshAfter(granted, t.RequestTimeout))
+	refresh := time.NewTimer(time.Until(refreshAt))
 	defer refresh.Stop()
 	keep := time.NewTicker(t.Keepalive)
 	defer keep.Stop()
 	addr := time.NewTicker(t.AddrCheck)
 	defer addr.Stop()
-	var failback <-chan time.Time
-	if idx != 0 {
-		fb := time.NewTicker(t.Failback)
-		defer fb.Stop()
-		failback = fb.C
+	fb := time.NewTimer(time.Hour)
+	fb.Stop()
+	defer fb.Stop()
+	armFailback := func() <-chan time.Time {
+		r.mu.Lock()
+		since := r.failedOverAt
+		r.mu.Unlock()
+		if idx == 0 || since.IsZero() {
+			return nil
+		}
+		fb.Reset(time.Until(since.Add(r.u.conf().Timing.Failback)))
+		return fb.C
 	}
+	failback := armFailback()
+	// A probe waits up to probeWait for an ICMP error: it runs beside
+	// the loop (one at a time), which goes on handling its timers.
+	// It probes the active registrar's address; a result for another
+	// (the registration failed back meanwhile) is dropped.
+	type probeResult struct {
+		addr netip.AddrPort
+		err  error
+	}
+	pctx, pcancel := context.WithCancel(ctx)
+	probed := make(chan probeResult, 1)
+	probing := false
+	defer func() {
+		pcancel()
+		if probing {
+			<-probed
+		}
+	}()
 	for {
 		select {
 		case <-ctx.Done():
-			return idx, false
+			return idx, holdStop
 		case <-r.kick:
-			return idx, true
+			return idx, holdRefresh
 		case <-refresh.C:
-			return idx, true
+			return idx, holdRefresh
 		case <-keep.C:
-			r.keepalive()
+			r.io.keepalive()
+			if a, ok := r.activeRegistrar(); ok && !probing {
+				probing = true
+				go func() { probed <- probeResult{a.Addr, r.io.probe(pctx, a.Addr)} }()
+			}
+		case res := <-probed:
+			probing = false
+			if a, _ := r.activeRegistrar(); res.addr == a.Addr && errors.Is(res.err, errUnreachable) {
+				r.u.log.Warn("registrar unreachable (ICMP port unreachable), failing over", "ext", r.ext, "registrar", targets[idx])
+				return idx, holdUnreachable
+			}
 		case <-addr.C:
-			if r.addrChanged() {
+			if r.io.addrChanged() {
 				r.u.log.Info("local address changed, re-registering", "ext", r.ext)
-				return idx, true
+				return idx, holdRefresh
 			}
 		case <-failback:
-			r.mu.Lock()
-			prev, prevContact, prevIP := r.target, r.contact, r.localIP
-			r.mu.Unlock()
-			res, err := r.register(ctx, targets[0], r.expiresWanted())
-			if classify(res, err) == regOK {
-				r.u.log.Info("failed back to primary registrar", "ext", r.ext, "registrar", targets[0])
-				r.unregisterAt(prev, prevContact, prevIP)
-				g := r.granted(res)
-				r.mu.Lock()
-				r.expires = g
-				r.mu.Unlock()
-				r.setState(RegRegistered, "", 0)
-				return 0, true
+			failback = nil
+			window := time.Until(refreshAt)
+			if window < minFailbackWindow {
+				// The refresh first; the failback is due at once after it.
+				return idx, holdRefresh
 			}
-			// Still down: stay where we are (re-register there now,
-			// since the target fields moved).
-			return idx, true
+			r.mu.Lock()
+			prev, prevContact, prevIPs, prevLocal := r.target, r.contact, r.serverIPs, r.localIP
+			r.mu.Unlock()
+			fctx, cancel := context.WithTimeout(ctx, min(window, t.RequestTimeout))
+			fsent := time.Now()
+			res, err := r.io.register(fctx, targets[0], r.expiresWanted())
+			cancel()
+			if ctx.Err() == nil && classify(res, err) == regOK {
+				r.u.log.Info("failed back to primary registrar", "ext", r.ext, "registrar", targets[0], "from", prev)
+				r.io.unregisterAt(prev, prevContact, prevLocal)
+				idx = 0
+				r.setRegistered(0, res, fsent)
+				r.mu.Lock()
+				granted = r.expires
+				r.mu.Unlock()
+				refreshAt = fsent.Add(refreshAfter(granted, t.RequestTimeout))
+				refresh.Reset(time.Until(refreshAt))
+				continue
+			}
+			// Still down (or stopping): stay where we are, with the
+			// fallback's flow (the attempt moved the target fields, and
+			// the un-REGISTER at shutdown goes to the fallback), and try
+			// again a whole period later.
+			r.mu.Lock()
+			r.target, r.serverIPs, r.localIP = prev, prevIPs, prevLocal
+			r.failedOverAt = time.Now()
+			r.mu.Unlock()
+			r.auth.forget()
+			if ctx.Err() != nil {
+				return idx, holdStop
+			}
+			r.u.log.Info("primary registrar still down", "ext", r.ext, "registrar", targets[0], "error", describe(res, err))
+			failback = armFailback()
 		}
 	}
 }
@@ -482,6 +708,83 @@ func (r *registration) keepalive() {
 	_, _ = r.u.udp.WriteTo([]byte("\r\n\r\n"), &net.UDPAddr{IP: ips[0], Port: port})
 }
 
+// probeWait is how long a probe waits for an ICMP error; probeEvery is
+// the probe interval while a REGISTER is unanswered.
+const (
+	probeWait  = time.Second
+	probeEvery = time.Second
+)
+
+// probe checks a UDP registrar for ICMP port unreachable.
+func (r *registration) probe(ctx context.Context, addr netip.AddrPort) error {
+	if r.acct.transport() != UDP || !addr.IsValid() {
+		return nil
+	}
+	return r.u.probeUDP(ctx, addr.String())
+}
+
+// probeUDP sends a CRLF keepalive to dest (ip:port) from a connected UDP
+// socket of its own and waits up to probeWait for an ICMP error: the
+// listener's socket is not connected, so the kernel does not report ICMP
+// errors on it and sipgo would wait for the whole transaction timeout.
+// It returns errUnreachable on ICMP port unreachable, nil when nothing
+// (or anything else) comes back.
+func (u *UA) probeUDP(ctx context.Context, dest string) error {
+	raddr, err := net.ResolveUDPAddr("udp", dest)
+	if err != nil {
+		return err
+	}
+	var laddr *net.UDPAddr
+	u.mu.Lock()
+	host := u.listenHost
+	u.mu.Unlock()
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
+		laddr = &net.UDPAddr{IP: ip}
+	}
+	c, err := net.DialUDP("udp", laddr, raddr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
+	defer stop()
+	_ = c.SetReadDeadline(time.Now().Add(probeWait))
+	if _, err := c.Write([]byte("\r\n\r\n")); err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return errUnreachable
+		}
+		return err
+	}
+	var buf [64]byte
+	if _, err := c.Read(buf[:]); errors.Is(err, syscall.ECONNREFUSED) {
+		return errUnreachable
+	}
+	return nil
+}
+
+// watchUnreachable probes dest every probeEvery while a REGISTER is
+// unanswered and cancels it with errUnreachable on ICMP port
+// unreachable. The returned stop ends the watch and waits for it.
+func (u *UA) watchUnreachable(ctx context.Context, cancel context.CancelCauseFunc, dest string) (stop func()) {
+	wctx, wcancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if err := u.probeUDP(wctx, dest); errors.Is(err, errUnreachable) {
+				cancel(fmt.Errorf("registrar %s: %w", dest, errUnreachable))
+				return
+			}
+			select {
+			case <-wctx.Done():
+				return
+			case <-time.After(probeEvery):
+			}
+		}
+	}()
+	return func() { wcancel(); <-done }
+}
+
 // register sends one REGISTER (with digest retries) to target.
 func (r *registration) register(ctx context.Context, target string, expires time.Duration) (*sip.Response, error) {
 	ips, err := r.resolve(ctx, target)
@@ -507,6 +810,15 @@ func (r *registration) register(ctx context.Context, target string, expires time
 		override = r.natContact.Clone()
 	}
 	r.mu.Unlock()
+	if r.acct.transport() == UDP {
+		// ICMP port unreachable ends the wait at once (within a probe
+		// round trip) instead of after the transaction timeout.
+		pctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := r.u.watchUnreachable(pctx, cancel, dest)
+		defer stop()
+		ctx = pctx
+	}
 	res, contact, err := r.send(ctx, dest, localIP, expires, override)
 	if err == nil && res.IsSuccess() {
 		// NAT: the registrar saw another address than ours (Via
@@ -627,7 +939,10 @@ func (r *registration) unregister() {
 	target, contact, localIP := r.target, r.contact, r.localIP
 	r.contact = nil
 	r.mu.Unlock()
-	r.unregisterAt(target, contact, localIP)
+	r.io.unregisterAt(target, contact, localIP)
+	r.mu.Lock()
+	r.hasActive, r.expiresAt, r.failedOverAt = false, time.Time{}, time.Time{}
+	r.mu.Unlock()
 	r.setState(RegUnregistered, "", 0)
 }
 
@@ -708,6 +1023,9 @@ func (u *UA) roundTrip(ctx context.Context, cli *sipgo.Client, req *sip.Request)
 			}
 			return nil, errTimeout
 		case <-ctx.Done():
+			if c := context.Cause(ctx); errors.Is(c, errUnreachable) {
+				return nil, c
+			}
 			return nil, errTimeout
 		}
 	}

@@ -3,6 +3,7 @@ package sipua
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -272,4 +273,78 @@ func TestRegisterNATContact(t *testing.T) {
 		t.Fatalf("second Contact %s, want the public address", c.Value())
 	}
 	pollReg(t, u.UA, "101", RegRegistered, 5*time.Second)
+}
+
+// closedUDPPort returns a loopback UDP address nothing listens on: a
+// datagram there gets ICMP port unreachable.
+func closedUDPPort(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
+// The probe tells a closed UDP port (ICMP port unreachable) from a
+// silent open one.
+func TestProbeUDPSeesPortUnreachable(t *testing.T) {
+	u, err := New(Config{Listen: "127.0.0.1:0"}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := u.probeUDP(context.Background(), closedUDPPort(t)); !errors.Is(err, errUnreachable) {
+		t.Errorf("closed port: %v, want port unreachable", err)
+	}
+	silent := newUDPRegistrar(t, false)
+	if err := u.probeUDP(context.Background(), silent.addr()); err != nil {
+		t.Errorf("open silent port: %v, want nil", err)
+	}
+}
+
+// With the production 32 s transaction timeout, a primary whose port is
+// closed is left within a probe round trip: the UA registers at the
+// secondary within 5 s, with "port unreachable" as the primary's error.
+func TestFailoverOnPortUnreachable(t *testing.T) {
+	secondary := newUDPRegistrar(t, true)
+	primary := closedUDPPort(t)
+	e := Extension{Name: "101", Account: Account{User: "1001", Password: "pw", Domain: "127.0.0.1",
+		Registrars: []string{primary, secondary.addr()}}}
+	u := startUA(t, Config{Extensions: []Extension{e}})
+	start := time.Now()
+	f := waitReg(t, u.UA, "101", RegFailed, 5*time.Second)
+	if !strings.Contains(f.LastError, "port unreachable") {
+		t.Errorf("primary's error %q, want port unreachable", f.LastError)
+	}
+	ev := waitReg(t, u.UA, "101", RegRegistered, 5*time.Second)
+	if ev.Registrar != secondary.addr() {
+		t.Errorf("registered at %s, want the secondary %s", ev.Registrar, secondary.addr())
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("failover took %v", d)
+	}
+}
+
+// Registered at the primary, whose port then closes: the next keepalive
+// probe sees the ICMP error and the UA moves to the secondary at once.
+func TestKeepaliveProbeFailsOverWhenPortCloses(t *testing.T) {
+	primary := newUDPRegistrar(t, true)
+	secondary := newUDPRegistrar(t, true)
+	e := Extension{Name: "101", Account: Account{User: "1001", Password: "pw", Domain: "127.0.0.1",
+		Registrars: []string{primary.addr(), secondary.addr()}}}
+	u := startUA(t, Config{Extensions: []Extension{e}, Timing: Timing{Keepalive: 300 * time.Millisecond}})
+	if ev := waitReg(t, u.UA, "101", RegRegistered, 5*time.Second); ev.Registrar != primary.addr() {
+		t.Fatalf("registered at %s, want the primary", ev.Registrar)
+	}
+	primary.pc.Close()
+	closed := time.Now()
+	ev := waitReg(t, u.UA, "101", RegRegistered, 5*time.Second)
+	if ev.Registrar != secondary.addr() {
+		t.Fatalf("registered at %s, want the secondary", ev.Registrar)
+	}
+	if d := time.Since(closed); d > 5*time.Second {
+		t.Errorf("failover %v after the port closed", d)
+	}
 }

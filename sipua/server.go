@@ -286,18 +286,14 @@ func (c *call) waitAck(tx sip.ServerTransaction, res *sip.Response, cseq uint32)
 func callerIDOf(req *sip.Request) CallerID {
 	cid := CallerID{Time: time.Now()}
 	name, number := req.From().DisplayName, req.From().Address.User
-	if h := req.GetHeader("P-Asserted-Identity"); h != nil {
-		var u sip.Uri
-		v := h.Value()
-		disp := ""
-		if i := strings.IndexByte(v, '<'); i >= 0 {
-			disp = strings.Trim(strings.TrimSpace(v[:i]), "\"")
-			if j := strings.IndexByte(v, '>'); j > i {
-				v = v[i+1 : j]
-			}
+	if hs := req.GetHeaders("P-Asserted-Identity"); len(hs) > 0 {
+		vals := make([]string, len(hs))
+		for i, h := range hs {
+			vals[i] = h.Value()
 		}
-		if err := sip.ParseUri(v, &u); err == nil && u.User != "" {
-			number = u.User
+		// sip:, sips: or tel: (callerid.go); unusable: From stands.
+		if disp, num, err := assertedIdentity(vals); err == nil {
+			number = num
 			if disp != "" {
 				name = disp
 			}

@@ -24,6 +24,9 @@ type translation struct {
 	attach map[string]string // device id -> extension number
 	fxs    fxs.Config
 	loc    *time.Location
+	// failback is system.failover_retry_s: the time on a fallback
+	// registrar before the primary is tried again.
+	failback time.Duration
 }
 
 func (d *Daemon) translate(cfg *provisioning.Config) (*translation, []provisioning.FieldError) {
@@ -32,7 +35,8 @@ func (d *Daemon) translate(cfg *provisioning.Config) (*translation, []provisioni
 		errs = append(errs, provisioning.FieldError{Path: path, Message: fmt.Sprintf(format, a...)})
 	}
 	cfg = cfg.WithDefaults()
-	t := &translation{attach: map[string]string{}, loc: time.UTC}
+	t := &translation{attach: map[string]string{}, loc: time.UTC,
+		failback: time.Duration(cfg.System.FailoverRetryS) * time.Second}
 	if cfg.System.TimeZone != "" {
 		loc, err := time.LoadLocation(cfg.System.TimeZone)
 		if err != nil {
@@ -216,7 +220,10 @@ func (d *Daemon) Apply(ctx context.Context, cfg *provisioning.Config) error {
 	prevAccounts := d.accounts
 	d.accounts = accounts
 	d.mu.Unlock()
-	if err := d.ua.SetAccounts(t.exts); err != nil {
+	sc := d.ua.Config()
+	sc.Extensions = t.exts
+	sc.Timing.Failback = t.failback
+	if err := d.ua.SetConfig(sc); err != nil {
 		d.mu.Lock()
 		d.accounts = prevAccounts
 		d.mu.Unlock()

@@ -372,8 +372,8 @@ func (d *Daemon) sipEvents(ctx context.Context) error {
 			switch e := ev.(type) {
 			case *sipua.RegistrationEvent:
 				r := provisioning.Registration{Extension: e.Extension, State: regState(e.State), Registrar: e.Registrar, Reason: e.LastError}
-				if e.Expires > 0 {
-					t := e.Time.Add(e.Expires)
+				if !e.ExpiresAt.IsZero() {
+					t := e.ExpiresAt // moved by every refresh (one event each)
 					r.ExpiresAt = &t
 				}
 				d.mu.Lock()

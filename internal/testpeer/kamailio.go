@@ -2,12 +2,15 @@ package testpeer
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,10 +27,27 @@ type KamailioOptions struct {
 	CallerIDs map[string][]string
 	// NoAuth disables digest authentication.
 	NoAuth bool
+	// Host is the loopback address kamailio binds (in 127.0.0.0/8, e.g.
+	// 127.0.0.2 for a second registrar); empty means 127.0.0.1.
+	Host string
+	// Port is the SIP port (UDP and TCP); 0 picks a free one. A fixed
+	// port starts kamailio again where a killed one was.
+	Port int
+	// TLS, if set, makes kamailio listen for SIP over TLS too.
+	TLS *KamailioTLS
 }
 
-// Kamailio is a running kamailio 5.6 acting as a small PBX on 127.0.0.1
-// (UDP and TCP on Port), configured like a real one:
+// KamailioTLS is kamailio's TLS listener (Debian's kamailio-tls-modules).
+type KamailioTLS struct {
+	// CertFile and KeyFile are the server certificate chain and key (PEM).
+	CertFile, KeyFile string
+	// Port is the TLS port; 0 picks a free one.
+	Port int
+}
+
+// Kamailio is a running kamailio 5.6 acting as a small PBX on Host
+// (127.0.0.1 unless set; UDP and TCP on Port, TLS on TLSPort when asked),
+// configured like a real one:
 //
 //   - REGISTER with digest auth (www-challenge; the auth user must be the
 //     To user), memory-only location table;
@@ -48,11 +68,14 @@ type KamailioOptions struct {
 // MARK-AUTHFAIL, MARK-ROUTE, MARK-PAI, MARK-MWI-SUBSCRIBED, MARK-404,
 // MARK-FAILURE, MARK-INDIALOG) so tests can grep Output.
 type Kamailio struct {
-	Port int
-	Dir  string
-	Proc *Proc
-	ctl  string
-	cmd  string // kamcmd
+	Host    string
+	Port    int
+	TLSPort int // 0 without TLS
+	Dir     string
+	Proc    *Proc
+	Opts    KamailioOptions // as started, with Host and ports filled in
+	ctl     string
+	cmd     string // kamcmd
 }
 
 const kamailioCfg = `#!KAMAILIO
@@ -63,13 +86,23 @@ children=2
 auto_aliases=no
 dns=no
 rev_dns=no
-listen=udp:127.0.0.1:MYPORT
-listen=tcp:127.0.0.1:MYPORT
-alias="127.0.0.1:MYPORT"
+listen=udp:MYHOST:MYPORT
+listen=tcp:MYHOST:MYPORT
+alias="MYHOST:MYPORT"
 alias="localhost:MYPORT"
+#!ifdef WITH_TLS
+enable_tls=yes
+listen=tls:MYHOST:MYTLSPORT
+alias="MYHOST:MYTLSPORT"
+alias="localhost:MYTLSPORT"
+#!endif
 tcp_connection_lifetime=3605
 disable_sctp=yes
 
+#!ifdef WITH_TLS
+loadmodule "tls.so"
+modparam("tls", "config", "MYTLSCFG")
+#!endif
 loadmodule "kex.so"
 loadmodule "corex.so"
 loadmodule "tm.so"
@@ -230,7 +263,7 @@ route[VOICEMAIL] {
 	if ($var(exp) == $null || $var(exp) == "") {
 		$var(exp) = "3600";
 	}
-	append_to_reply("Expires: $var(exp)\r\nContact: <sip:voicemail@127.0.0.1:MYPORT>\r\n");
+	append_to_reply("Expires: $var(exp)\r\nContact: <sip:voicemail@MYHOST:MYPORT>\r\n");
 	sl_send_reply("200", "OK");
 	if (has_totag()) {
 		$var(ttag) = $tt;
@@ -262,16 +295,45 @@ failure_route[FAIL] {
 }
 `
 
-// StartKamailio starts kamailio on a free loopback port with the given
-// users and waits until it listens. It is stopped (by PID) at cleanup.
+// StartKamailio starts kamailio on a free loopback port (or o.Port) of
+// o.Host with the given users and waits until it listens. It is stopped
+// (by PID) at cleanup.
 func StartKamailio(t testing.TB, o KamailioOptions) *Kamailio {
 	t.Helper()
 	bins := Require(t, "kamailio", "kamcmd")
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if ip := net.ParseIP(o.Host); ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+		t.Fatalf("kamailio: host %q is not an IPv4 loopback address", o.Host)
+	}
+	if o.Port == 0 {
+		o.Port = FreePortOn(t, o.Host)
+	}
 	dir := t.TempDir()
-	port := FreePort(t, false)
 	ctl := filepath.Join(dir, "ctl")
-	text := strings.ReplaceAll(kamailioCfg, "MYPORT", fmt.Sprint(port))
+	text := strings.ReplaceAll(kamailioCfg, "MYPORT", fmt.Sprint(o.Port))
+	text = strings.ReplaceAll(text, "MYHOST", o.Host)
 	text = strings.ReplaceAll(text, "MYCTL", ctl)
+	var tlsOpt *KamailioTLS
+	if o.TLS != nil {
+		RequireFile(t, kamailioTLSModule)
+		c := *o.TLS
+		if c.Port == 0 {
+			c.Port = FreePortOn(t, o.Host)
+		}
+		tlsOpt = &c
+		o.TLS = &c
+		cfg := filepath.Join(dir, "tls.cfg")
+		text = strings.ReplaceAll(text, "MYTLSPORT", fmt.Sprint(c.Port))
+		text = strings.ReplaceAll(text, "MYTLSCFG", cfg)
+		tc := fmt.Sprintf("[server:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n"+
+			"private_key = %s\ncertificate = %s\n\n[client:default]\nmethod = TLSv1.2+\nverify_certificate = no\nrequire_certificate = no\n",
+			c.KeyFile, c.CertFile)
+		if err := os.WriteFile(cfg, []byte(tc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(dir, "kamailio.cfg"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -295,6 +357,10 @@ func StartKamailio(t testing.TB, o KamailioOptions) *Kamailio {
 		}
 	}
 	b.WriteString("}\n")
+	if len(users) == 0 {
+		b.Reset() // kamailio refuses an empty route block
+		b.WriteString("# no users\n")
+	}
 	if err := os.WriteFile(filepath.Join(dir, "users.cfg"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -302,17 +368,87 @@ func StartKamailio(t testing.TB, o KamailioOptions) *Kamailio {
 	if o.NoAuth {
 		args = append(args, "-A", "NO_AUTH")
 	}
+	if tlsOpt != nil {
+		args = append(args, "-A", "WITH_TLS")
+	}
 	proc := Start(t, dir, bins[0], args...)
-	WaitListening(t, fmt.Sprintf("127.0.0.1:%d", port), 10*time.Second, proc)
-	return &Kamailio{Port: port, Dir: dir, Proc: proc, ctl: ctl, cmd: bins[1]}
+	WaitListening(t, net.JoinHostPort(o.Host, fmt.Sprint(o.Port)), 10*time.Second, proc)
+	k := &Kamailio{Host: o.Host, Port: o.Port, Dir: dir, Proc: proc, Opts: o, ctl: ctl, cmd: bins[1]}
+	if tlsOpt != nil {
+		k.TLSPort = tlsOpt.Port
+		WaitListening(t, k.TLSAddr(), 10*time.Second, proc)
+	}
+	return k
+}
+
+// kamailioTLSModule is the module Debian's kamailio-tls-modules ships.
+const kamailioTLSModule = "/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so"
+
+// FreePortOn is FreePort for any loopback address: a port free for UDP
+// and TCP on host, not handed out before by this process.
+func FreePortOn(t testing.TB, host string) int {
+	t.Helper()
+	if host == "127.0.0.1" {
+		return FreePort(t, false)
+	}
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range 200 {
+		u, err := net.ListenPacket("udp4", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatalf("bind %s: %v", host, err)
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp4", net.JoinHostPort(host, fmt.Sprint(port)))
+		u.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		if port < 20000 || portsGiven[port] {
+			continue
+		}
+		portsGiven[port] = true
+		return port
+	}
+	t.Fatalf("no free port on %s", host)
+	return 0
+}
+
+// Kill ends kamailio at once with SIGKILL to its PID (and its children,
+// its process group) and waits for it: its ports close, so a datagram
+// sent there gets ICMP port unreachable.
+func (k *Kamailio) Kill() {
+	p := k.Proc
+	if p.Exited() {
+		return
+	}
+	_ = syscall.Kill(-p.Cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+}
+
+// Restart starts a new kamailio with the same options, address and
+// ports (after Kill): its location table starts empty.
+func (k *Kamailio) Restart(t testing.TB) *Kamailio {
+	t.Helper()
+	k.Kill()
+	return StartKamailio(t, k.Opts)
 }
 
 func safeToken(s string) bool {
 	return s != "" && regexp.MustCompile(`^[A-Za-z0-9+*#._-]+$`).MatchString(s)
 }
 
-// Addr is kamailio's host:port.
-func (k *Kamailio) Addr() string { return fmt.Sprintf("127.0.0.1:%d", k.Port) }
+// Addr is kamailio's host:port (UDP and TCP).
+func (k *Kamailio) Addr() string { return net.JoinHostPort(k.Host, fmt.Sprint(k.Port)) }
+
+// TLSAddr is kamailio's TLS host:port ("" without TLS).
+func (k *Kamailio) TLSAddr() string {
+	if k.TLSPort == 0 {
+		return ""
+	}
+	return net.JoinHostPort(k.Host, fmt.Sprint(k.TLSPort))
+}
 
 // URI is kamailio as a registrar URI.
 func (k *Kamailio) URI() string { return "sip:" + k.Addr() }
@@ -405,22 +541,65 @@ func (k *Kamailio) NotifyMWI(user string, cseq, newMsgs, oldMsgs int) (string, e
 		"Content-Type: application/simple-message-summary\r\n",
 		aor, s.NotifierTag, aor, s.SubscriberTag, s.CallID, cseq, k.Addr())
 	body := fmt.Sprintf("Messages-Waiting: %s\r\nMessage-Account: %s\r\nVoice-Message: %d/%d (0/0)\r\n", waiting, aor, newMsgs, oldMsgs)
-	if out, err := k.RPC("tm.t_uac_start", "NOTIFY", s.Contact, ".", ".", hdrs, body); err != nil {
+	return k.Request("NOTIFY", s.Contact, hdrs, body, s.CallID, cseq)
+}
+
+// Request sends a request from kamailio's own socket (tm's t_uac_start)
+// to ruri, with headers (From, To, Call-ID callID, CSeq cseq, ...,
+// each line ending in CRLF) and body, and returns the final response
+// line, e.g. "403 Forbidden".
+func (k *Kamailio) Request(method, ruri, headers, body, callID string, cseq int) (string, error) {
+	if out, err := k.RPC("tm.t_uac_start", method, ruri, ".", ".", headers, body); err != nil {
 		return out, err
 	}
 	// The binrpc transport cannot wait for the reply: kamailio logs it.
-	marker := fmt.Sprintf("callid=%s cseq=%d", s.CallID, cseq)
+	marker := fmt.Sprintf("callid=%s cseq=%d", callID, cseq)
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, l := range strings.Split(k.Proc.Output(), "\n") {
 			if i := strings.Index(l, "MARK-LOCAL-REPLY "); i >= 0 && strings.HasSuffix(l, marker) {
 				if f := strings.Fields(l[i:]); len(f) >= 3 && f[1] >= "200" {
 					st := l[i+len("MARK-LOCAL-REPLY "):]
-					return strings.TrimSpace(st[:strings.Index(st, " NOTIFY ")]), nil
+					return strings.TrimSpace(st[:strings.Index(st, " "+method+" ")]), nil
 				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "", fmt.Errorf("kamailio: no final reply to the NOTIFY (%s) within 5 s", marker)
+	return "", fmt.Errorf("kamailio: no final reply to the %s (%s) within 5 s", method, marker)
+}
+
+// Contact is one binding in kamailio's location table.
+type Contact struct {
+	Address string        // the contact URI
+	Expires time.Duration // time left
+}
+
+var ulAddress = regexp.MustCompile(`(?m)^\s*Address:\s*(\S+)\s*$`)
+var ulExpires = regexp.MustCompile(`(?m)^\s*Expires:\s*(\S+)\s*$`)
+
+// Contacts returns the bindings of user in kamailio's location table
+// (usrloc, through its RPC): none when the user is not registered.
+func (k *Kamailio) Contacts(user string) ([]Contact, error) {
+	out, err := k.RPC("ul.lookup", "location", "s:"+user)
+	if err != nil {
+		if strings.Contains(out, "AOR not found") {
+			return nil, nil
+		}
+		return nil, err
+	}
+	addrs := ulAddress.FindAllStringSubmatch(out, -1)
+	exps := ulExpires.FindAllStringSubmatch(out, -1)
+	if len(addrs) != len(exps) {
+		return nil, fmt.Errorf("kamailio: ul.lookup %s: %d addresses but %d expiries in %q", user, len(addrs), len(exps), out)
+	}
+	var cs []Contact
+	for i, a := range addrs {
+		c := Contact{Address: a[1]}
+		if n, err := strconv.Atoi(exps[i][1]); err == nil {
+			c.Expires = time.Duration(n) * time.Second
+		} // "permanent" and the like: 0
+		cs = append(cs, c)
+	}
+	return cs, nil
 }
