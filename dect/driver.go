@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tarm/serial"
@@ -224,20 +225,47 @@ type portReader struct {
 	chunks chan []byte
 	errc   chan error
 	stop   context.CancelFunc
+	clock  *readClock
 }
+
+// readClock records how far the reader has looked at the line: every byte
+// that arrived before Seen() has been read and handed to the link engine
+// (it is in the chunks channel or already taken). The engine judges the
+// module's silence, its missing acknowledgements and stalled frames
+// against this time, not against its own clock: under CPU load a
+// goroutine returning from a blocking read waits in the scheduler's global
+// run queue behind every runnable goroutine, while the engine, woken by its
+// timers, runs at once. Judged by the engine's clock, the module's answers
+// waiting unread in the tty buffer looked like silence (issue 9).
+type readClock struct {
+	base time.Time
+	at   atomic.Int64 // since base
+}
+
+func newReadClock() *readClock {
+	c := &readClock{base: time.Now()}
+	return c
+}
+
+// mark is called by the reader before each read.
+func (c *readClock) mark() { c.at.Store(int64(time.Since(c.base))) }
+
+// Seen is the start of the reader's latest read.
+func (c *readClock) Seen() time.Time { return c.base.Add(time.Duration(c.at.Load())) }
 
 func startReader(ctx context.Context, p io.Reader) *portReader {
 	rctx, cancel := context.WithCancel(ctx)
-	r := &portReader{chunks: make(chan []byte, 64), errc: make(chan error, 1), stop: cancel}
-	go reader(rctx, p, r.chunks, r.errc)
+	r := &portReader{chunks: make(chan []byte, 64), errc: make(chan error, 1), stop: cancel, clock: newReadClock()}
+	go reader(rctx, p, r.chunks, r.errc, r.clock)
 	return r
 }
 
 // reader copies bytes from the port to chunks. An empty chunk means "read
 // timeout, line idle". tarm/serial reports a read timeout as io.EOF.
-func reader(ctx context.Context, p io.Reader, chunks chan<- []byte, errc chan<- error) {
+func reader(ctx context.Context, p io.Reader, chunks chan<- []byte, errc chan<- error, clock *readClock) {
 	buf := make([]byte, 1024)
 	for {
+		clock.mark()
 		n, err := p.Read(buf)
 		if n > 0 {
 			c := make([]byte, n)
@@ -338,7 +366,7 @@ func (d *Driver) Run(ctx context.Context) error {
 				d.log.Error("dect: reset", "err", err)
 			}
 		}
-		err := d.runSession(ctx, port, rd.chunks, rd.errc)
+		err := d.runSession(ctx, port, rd)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -402,8 +430,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (d *Driver) runSession(ctx context.Context, w io.Writer, chunks <-chan []byte, readErr <-chan error) error {
-	s := newSession(d.log, &d.opts, w, chunks)
+func (d *Driver) runSession(ctx context.Context, w io.Writer, rd *portReader) error {
+	readErr := rd.errc
+	s := newSession(d.log, &d.opts, w, rd.chunks, rd.clock.Seen)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var perr error

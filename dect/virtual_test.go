@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -23,7 +24,10 @@ type fakeModule struct {
 	seq     byte
 	regOpen bool
 	pair    chan string // PINs devices try, one pairing each
+	hung    atomic.Bool // ignores everything (hung firmware)
 }
+
+func (f *fakeModule) setHung(h bool) { f.hung.Store(h) }
 
 func (f *fakeModule) send(m wire.Msg) {
 	p, err := m.Append(nil)
@@ -56,6 +60,9 @@ func (f *fakeModule) run() {
 		case chunk, ok := <-msgs:
 			if !ok {
 				return
+			}
+			if f.hung.Load() {
+				continue
 			}
 			d.Feed(chunk)
 			for {
