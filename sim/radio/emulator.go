@@ -98,16 +98,16 @@ type Emulator struct {
 	// the module's own view of how far it has looked at the line.
 	lookedBase time.Time
 	looked     atomic.Int64
-	syncTick           *time.Ticker
-	nonce              uint32
-	regOpen            bool
-	regPin             string
-	regGen             int
-	pending            map[[5]byte]*Device
-	table              map[byte]*entry
-	clock              [7]byte
-	paging             bool
-	slots              map[int]*slotPair
+	syncTick   *time.Ticker
+	nonce      uint32
+	regOpen    bool
+	regPin     string
+	regGen     int
+	pending    map[[5]byte]*Device
+	table      map[byte]*entry
+	clock      [7]byte
+	paging     bool
+	slots      map[int]*slotPair
 }
 
 type entry struct {
