@@ -136,6 +136,8 @@ func (e *portEndpoint) AlertCallWaiting(cid sipua.CallerID) error {
 	return e.port.CallWaiting(toFXSCallerID(cid, e.tz()))
 }
 
+var _ sipua.MessageCounter = (*dectEndpoint)(nil)
+
 // dectEndpoint is a paired DECT device as a sipua.Endpoint. Its calls are
 // bounded by a timeout: the radio link retransmits, so a call returns once
 // the module confirmed or the link gave up.
@@ -209,14 +211,16 @@ func (e *dectEndpoint) DisconnectAudio() error {
 	return e.dev.DisconnectAudio(ctx)
 }
 
-func (e *dectEndpoint) SetMessageWaiting(on bool) error {
+// SetMessageWaiting is the indication without a count (0: unknown); the
+// user agent calls SetMessageCount instead (sipua.MessageCounter).
+func (e *dectEndpoint) SetMessageWaiting(on bool) error { return e.SetMessageCount(on, 0) }
+
+// SetMessageCount shows the number of new messages on the device's display
+// (sipua.MessageCounter).
+func (e *dectEndpoint) SetMessageCount(on bool, count int) error {
 	ctx, cancel := e.ctx()
 	defer cancel()
-	n := 0
-	if on {
-		n = 1
-	}
-	return e.dev.SetMessageWaiting(ctx, on, n)
+	return e.dev.SetMessageWaiting(ctx, on, count)
 }
 
 func (e *dectEndpoint) AlertCallWaiting(cid sipua.CallerID) error {
