@@ -368,7 +368,7 @@ func (d *Daemon) sipEvents(ctx context.Context) error {
 				}})
 			case *sipua.CallEvent:
 				d.log.Info("call", "extension", e.Extension, "direction", e.Direction, "remote", e.Remote, "state", e.State, "reason", e.Reason, "endpoint", e.Endpoint)
-				if e.State == "ended" {
+				if e.State == "ended" && !e.Aside {
 					d.releaseDevice(e.Endpoint)
 				}
 				d.agent.StateChanged()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -85,4 +86,114 @@ func TestDECTMessageCountFromKamailioNotify(t *testing.T) {
 	if got := hs.MWILog(); len(got) < 3 || !slices.Equal(got[len(got)-3:], want) {
 		t.Errorf("the Headset's message-waiting indications %q, want %q", got, want)
 	}
+}
+
+// heardHz is the dominant frequency of the last frame a simulated DECT
+// device heard (at its channel's rate), or 0.
+func heardHz(d *radio.Device) float64 {
+	h := d.Heard()
+	if len(h.Last) == 0 || rms(h.Last) < 200 {
+		return 0
+	}
+	best, bestP := 0.0, 0.0
+	for f := 200.0; f <= 7000 && f < float64(h.Rate)/2; f += 10 {
+		if p := goertzel(h.Last, h.Rate, f); p > bestP {
+			best, bestP = f, p
+		}
+	}
+	return best
+}
+
+// goertzel is the share of x's energy at freq for samples at rate.
+func goertzel(x []int16, rate int, freq float64) float64 {
+	k := 2 * math.Cos(2*math.Pi*freq/float64(rate))
+	var s1, s2, e float64
+	for _, v := range x {
+		s := float64(v) + k*s1 - s2
+		s2, s1 = s1, s
+		e += float64(v) * float64(v)
+	}
+	if e == 0 {
+		return 0
+	}
+	return (s1*s1 + s2*s2 - k*s1*s2) / (e * float64(len(x)) / 2)
+}
+
+// Issue 10 §2: flash on a Headset answered "only a Linx can dial". The R
+// key (a double press of the talk button) means what the analog port's
+// flash means: Bob (700 Hz) calls 101 and the Headset answers; Carol
+// (1400 Hz) calls: the Headset shows her as waiting with the call-waiting
+// tone; R answers Carol and holds Bob (hold re-INVITE to Bob's baresip);
+// R swaps back to Bob; Carol hangs up; R holds Bob (recall dial tone)
+// and R resumes him; the Headset hangs up and Bob's call closes.
+func TestHeadsetFlashAnswersWaitingCallAndSwaps(t *testing.T) {
+	o := startOffice(t)
+	bob := o.phone("102", 700, true)
+	carol := o.phone("103", 1400, false)
+	hs, _ := o.pairAssign("headset", "3690", "101")
+	hs.SetSpeech(500, 8000)
+
+	if err := bob.Command("dial", "sip:101@"+o.k.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	o.eventually("the Headset rings", 10*time.Second, func() bool { return hs.State().Call == radio.CallRinging })
+	if err := hs.Answer(); err != nil {
+		t.Fatal(err)
+	}
+	bob.MustEvent(t, "CALL_ESTABLISHED", 5*time.Second)
+	o.eventually("the Headset hears Bob's 700 Hz", 5*time.Second, func() bool { return near(heardHz(hs), 700, 20) })
+
+	if err := carol.Command("dial", "sip:101@"+o.k.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	o.eventually("Carol shown as waiting on the Headset", 10*time.Second, func() bool {
+		w := hs.State().Waiting
+		return w != nil && w.Number == "103" && hs.State().Tone == "call-waiting"
+	})
+	carol.MustEvent(t, "CALL_RINGING", 5*time.Second)
+
+	// R: Carol answered, Bob held.
+	if err := hs.Flash(); err != nil {
+		t.Fatalf("flash on the Headset: %v", err)
+	}
+	carol.MustEvent(t, "CALL_ESTABLISHED", 5*time.Second)
+	o.eventually("the Headset hears Carol's 1400 Hz", 5*time.Second, func() bool { return near(heardHz(hs), 1400, 20) })
+	if holds := sipTrace(bob, "INVITE sip:102", "a=sendonly"); len(holds) == 0 {
+		t.Errorf("Bob's baresip received no hold re-INVITE (a=sendonly)")
+	}
+
+	// R: back to Bob; Carol's call stays up, held.
+	if err := hs.Flash(); err != nil {
+		t.Fatal(err)
+	}
+	o.eventually("the Headset hears Bob again", 5*time.Second, func() bool { return near(heardHz(hs), 700, 20) })
+	if e, err := carol.WaitEvent("CALL_CLOSED", 200*time.Millisecond); err == nil {
+		t.Fatalf("Carol's held call closed: %v", e)
+	}
+	if err := carol.Command("hangup", ""); err != nil {
+		t.Fatal(err)
+	}
+	carol.MustEvent(t, "CALL_CLOSED", 5*time.Second)
+
+	// R with one call: hold (recall dial tone); R again: resumed.
+	if err := hs.Flash(); err != nil {
+		t.Fatalf("%v; headset %+v", err, hs.State())
+	}
+	o.eventually("recall dial tone while Bob is held", 5*time.Second, func() bool {
+		tn := hs.State().Tone
+		return tn == "dial" || tn == "stutter-dial"
+	})
+	if err := hs.Flash(); err != nil {
+		t.Fatal(err)
+	}
+	o.eventually("the Headset hears Bob after resuming", 5*time.Second, func() bool { return near(heardHz(hs), 700, 20) })
+	time.Sleep(2 * time.Second)
+	if err := hs.HangUp(); err != nil {
+		t.Fatal(err)
+	}
+	bob.MustEvent(t, "CALL_CLOSED", 5*time.Second)
+	o.eventually("every line of the base idle", 5*time.Second, o.linesIdle)
+	// (Bob's recording is not checked: baresip names its dump files by the
+	// second, so the hold and resume re-INVITEs within one second leave
+	// only a fragment.)
 }
