@@ -28,6 +28,7 @@ type Driver struct {
 	rnd   io.Reader
 
 	events chan Event
+	clockQ chan struct{} // SyncClock's request to the clock loop
 
 	pairMu sync.Mutex // one pairing exchange at a time
 
@@ -95,6 +96,7 @@ func New(radio hal.Radio, opts *Options) (*Driver, error) {
 		log:     o.Logger.With("subsys", "dect"),
 		rnd:     o.Rand,
 		events:  make(chan Event, 256),
+		clockQ:  make(chan struct{}, 1),
 		table:   t,
 		devices: make(map[int]*Device),
 	}
@@ -331,6 +333,11 @@ func (d *Driver) Run(ctx context.Context) error {
 	for _, dev := range d.devices {
 		d.startDevice(dev)
 	}
+	d.devWG.Add(1)
+	go func() {
+		defer d.devWG.Done()
+		d.clockLoop(ctx)
+	}()
 	d.mu.Unlock()
 	defer func() {
 		d.mu.Lock()
@@ -542,7 +549,7 @@ func (d *Driver) startup(ctx context.Context, s *session) error {
 		}
 		d.log.Info("dect: device re-synced to module", "handset", r.Handset, "ipei", r.IPEI.String())
 	}
-	if _, err := s.request(ctx, wire.Msg{Type: wire.TDateTime, Time: toDateTime(time.Now())}); err != nil {
+	if _, err := s.request(ctx, wire.Msg{Type: wire.TDateTime, Time: d.localNow()}); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -652,6 +659,64 @@ func (d *Driver) random(b []byte) {
 	if _, err := io.ReadFull(d.rnd, b); err != nil {
 		panic(fmt.Sprintf("unexpected: random source failed: %v", err))
 	}
+}
+
+// localNow is the devices' clock: now in the configured time zone.
+func (d *Driver) localNow() wire.DateTime {
+	loc := d.opts.Location()
+	if loc == nil {
+		loc = time.Local
+	}
+	return toDateTime(time.Now().In(loc))
+}
+
+// SyncClock sets the devices' clock again soon (the configured time zone
+// changed). It does not wait; a module that is not ready gets the clock
+// when it starts.
+func (d *Driver) SyncClock() {
+	select {
+	case d.clockQ <- struct{}{}:
+	default:
+	}
+}
+
+// clockLoop keeps the devices' clock right: it sets it every
+// ClockInterval (drift), at the instant the zone's offset changes
+// (daylight saving time) and on SyncClock. Module start-up sets it too.
+func (d *Driver) clockLoop(ctx context.Context) {
+	t := time.NewTimer(d.nextClock())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.clockQ:
+			t.Stop()
+		}
+		if s, err := d.current(); err == nil {
+			rctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
+			if _, err := s.request(rctx, wire.Msg{Type: wire.TDateTime, Time: d.localNow()}); err != nil && ctx.Err() == nil {
+				d.log.Warn("dect: setting the devices' clock", "err", err)
+			}
+			cancel()
+		}
+		t.Reset(d.nextClock())
+	}
+}
+
+// nextClock is how long until the clock is set again: ClockInterval, or
+// less if the zone's offset changes before.
+func (d *Driver) nextClock() time.Duration {
+	loc := d.opts.Location()
+	if loc == nil {
+		loc = time.Local
+	}
+	wait := d.opts.ClockInterval
+	if _, end := time.Now().In(loc).ZoneBounds(); !end.IsZero() {
+		wait = min(wait, time.Until(end))
+	}
+	return max(wait, 0)
 }
 
 // SetDateTime sends the date and time to every device's display.

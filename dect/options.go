@@ -60,6 +60,14 @@ type Options struct {
 	// registration window (3 s); shorter presses page (Button).
 	LongPress time.Duration
 
+	// Location is the time zone of the devices' clock (the configured
+	// one; it may change at run time). Nil means the machine's (time.Local).
+	Location func() *time.Location
+	// ClockInterval is how often the devices' clock is set again against
+	// drift (1 h). It is also set at module start, at every change of the
+	// zone's offset (daylight saving time) and on SyncClock.
+	ClockInterval time.Duration
+
 	// InterDigitTimeout ends a Linx's dialing when no digit follows (4 s).
 	InterDigitTimeout time.Duration
 	// DialComplete, if set, is asked after each dialed digit whether the
@@ -93,6 +101,7 @@ func DefaultOptions() Options {
 		InterDigitTimeout: 4 * time.Second,
 		PageDuration:      30 * time.Second,
 		LongPress:         3 * time.Second,
+		ClockInterval:     time.Hour,
 	}
 }
 
@@ -128,6 +137,10 @@ func (o *Options) fill() error {
 	set(&o.InterDigitTimeout, d.InterDigitTimeout)
 	set(&o.PageDuration, d.PageDuration)
 	set(&o.LongPress, d.LongPress)
+	set(&o.ClockInterval, d.ClockInterval)
+	if o.Location == nil {
+		o.Location = func() *time.Location { return time.Local }
+	}
 	if o.MaxWindow > 120*time.Second {
 		return fmt.Errorf("dect: MaxWindow %v exceeds 120 s", o.MaxWindow)
 	}

@@ -122,6 +122,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	dopts.LED = o.Board.LEDs[hal.LEDRegistration]
 	dopts.Logger = o.Log.With("room", "dect")
 	dopts.DialComplete = d.dialComplete
+	dopts.Location = d.location // the devices' clock shows the configured zone
 	if o.DECT != nil {
 		o.DECT(&dopts)
 	}

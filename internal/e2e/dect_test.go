@@ -197,3 +197,23 @@ func TestHeadsetFlashAnswersWaitingCallAndSwaps(t *testing.T) {
 	// second, so the hold and resume re-INVITEs within one second leave
 	// only a fragment.)
 }
+
+// Issue 10 §2: the DECT devices' clock showed the machine's time zone.
+// The office is configured for America/Toronto: a Headset paired there
+// shows Toronto's local time (whatever the machine's zone), within the
+// few seconds the test takes.
+func TestDECTClockShowsConfiguredZone(t *testing.T) {
+	o := startOffice(t)
+	hs, _ := o.pairAssign("headset", "1470", "101")
+	toronto, err := time.LoadLocation("America/Toronto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown, err := time.ParseInLocation("2006-01-02 15:04:05", hs.State().Clock, toronto)
+	if err != nil {
+		t.Fatalf("the Headset's clock %q: %v", hs.State().Clock, err)
+	}
+	if d := time.Since(shown); d < -2*time.Second || d > 10*time.Second {
+		t.Errorf("the Headset shows %s, Toronto's time is %s", hs.State().Clock, time.Now().In(toronto).Format("2006-01-02 15:04:05"))
+	}
+}
