@@ -215,7 +215,13 @@ func (c *call) attachAudioLocked(s *epState) {
 		return
 	}
 	if s.audio == nil {
-		p, err := s.ep.ConnectAudio()
+		var p AudioPort
+		var err error
+		if w, ok := s.ep.(WidebandEndpoint); ok {
+			p, err = w.ConnectAudioAt(c.ms.audioRate())
+		} else {
+			p, err = s.ep.ConnectAudio()
+		}
 		if err != nil {
 			c.u.log.Warn("endpoint audio", "endpoint", s.name, "error", err)
 			return

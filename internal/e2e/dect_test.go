@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/internal/testpeer"
 	"basestation/provisioning"
 	"basestation/sim/radio"
 )
@@ -215,5 +216,81 @@ func TestDECTClockShowsConfiguredZone(t *testing.T) {
 	}
 	if d := time.Since(shown); d < -2*time.Second || d > 10*time.Second {
 		t.Errorf("the Headset shows %s, Toronto's time is %s", hs.State().Clock, time.Now().In(toronto).Format("2006-01-02 15:04:05"))
+	}
+}
+
+// Issue 10 §2: a wideband Headset never got wideband audio: every DECT
+// device was connected at 8 kHz, and the answer followed our own codec
+// order (PCMU first) even when the far end offered G.722 first. Bob's
+// baresip offers G.722 first and speaks 5 kHz at 16 kHz; the Headset
+// answers and speaks 6 kHz. The base answers G.722, the Headset's channel
+// runs at 16 kHz, the Headset hears 5 kHz and Bob's recording carries
+// 6 kHz: both above the 4 kHz a narrowband path cuts off.
+func TestG722CallToHeadsetIsWidebandBothWays(t *testing.T) {
+	o := startOffice(t)
+	var bob *testpeer.Baresip
+	for _, u := range users {
+		if u.Number == "102" {
+			bob = testpeer.StartBaresip(t, testpeer.BaresipOptions{
+				User: u.Number, Password: u.Password, DisplayName: u.Name, Registrar: o.k.Addr(),
+				ToneHz: 5000, Answer: "manual", SIPTrace: true,
+				AudioCodecs: "G722/16000/1,PCMU,PCMA", SampleRate: 16000,
+			})
+		}
+	}
+	hs, _ := o.pairAssign("headset", "8642", "101")
+	if !hs.Wideband() {
+		t.Fatal("the simulated Headset is not wideband")
+	}
+	hs.SetSpeech(6000, 8000)
+
+	if err := bob.Command("dial", "sip:101@"+o.k.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	o.eventually("the Headset rings", 10*time.Second, func() bool { return hs.State().Call == radio.CallRinging })
+	if err := hs.Answer(); err != nil {
+		t.Fatal(err)
+	}
+	bob.MustEvent(t, "CALL_ESTABLISHED", 5*time.Second)
+	o.eventually("the Headset's audio channel", 5*time.Second, func() bool { return hs.State().AudioRate != 0 })
+	if r := hs.State().AudioRate; r != 16000 {
+		t.Errorf("the Headset's channel runs at %d Hz, want 16000", r)
+	}
+	answers := sipTrace(bob, "SIP/2.0 200 OK", "m=audio")
+	if len(answers) == 0 || !strings.Contains(answers[0], "G722/8000") {
+		t.Errorf("the base's answer does not choose G.722: %q", answers)
+	}
+	o.eventually("the Headset hears Bob's 5 kHz", 5*time.Second, func() bool { return near(heardHz(hs), 5000, 30) })
+	time.Sleep(3 * time.Second)
+	if err := hs.HangUp(); err != nil {
+		t.Fatal(err)
+	}
+	bob.MustEvent(t, "CALL_CLOSED", 5*time.Second)
+
+	// Bob's recording: 6 kHz in at least a second's worth of 100 ms blocks.
+	var x []int16
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		var err error
+		x, err = bob.Decoded()
+		if err == nil && len(x) > 16000 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Bob's recording: %v (%d samples)", err, len(x))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	blocks, total := 0, 0
+	for i := 0; i+1600 <= len(x); i += 1600 {
+		seg := x[i : i+1600]
+		total++
+		if rms(seg) > 500 && goertzel(seg, 16000, 6000) > 0.5 {
+			blocks++
+		}
+	}
+	t.Logf("Bob heard 6 kHz in %d of %d 100 ms blocks (16 kHz recording)", blocks, total)
+	if blocks < 10 {
+		t.Errorf("Bob heard the Headset's 6 kHz in only %d of %d 100 ms blocks", blocks, total)
 	}
 }
