@@ -77,7 +77,11 @@ type Options struct {
 	// Rand is the source of challenges and keys (default crypto/rand).
 	Rand io.Reader
 	// OpenPort opens the serial link. Nil opens hal.Radio.Device with
-	// github.com/tarm/serial at hal.Radio.Baud with ReadTimeout.
+	// github.com/tarm/serial at hal.Radio.Baud with ReadTimeout. Like
+	// tarm/serial, its Read must return (0 bytes, nil or io.EOF) after at
+	// most about ReadTimeout without data: the link judges the module's
+	// silence by how far its reader has read, so a read that never returns
+	// hides a silent module.
 	OpenPort func() (io.ReadWriteCloser, error)
 }
 
