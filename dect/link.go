@@ -179,6 +179,9 @@ func (s *session) loop(ctx context.Context) error {
 		// Indications wait in indQ until the driver's logic takes them, so
 		// the engine never blocks on a busy consumer (during start-up the
 		// logic is not reading yet, but confirmations must still flow).
+		if s.isUp && reqs == nil {
+			reqs = s.reqs // SYNC-ACK handled (in whichever case took its chunk)
+		}
 		var indOut chan wire.Msg
 		var next wire.Msg
 		if len(s.indQ) > 0 {
@@ -193,9 +196,6 @@ func (s *session) loop(ctx context.Context) error {
 		case chunk := <-s.in:
 			if err := s.feed(chunk, retx); err != nil {
 				return err
-			}
-			if s.isUp && reqs == nil {
-				reqs = s.reqs
 			}
 		case <-stallT.C:
 			seen, err := s.observe(retx)
@@ -254,12 +254,13 @@ func (s *session) loop(ctx context.Context) error {
 			if !s.inflight {
 				continue
 			}
+			seq := s.txSeq
 			seen, err := s.observe(retx)
 			if err != nil {
 				return err
 			}
-			if !s.inflight {
-				continue // its ACK was waiting unread
+			if !s.inflight || s.txSeq != seq {
+				continue // its ACK was waiting unread (and the next frame may be out)
 			}
 			// A retransmission counts towards giving up only if the
 			// reader has looked at the line since the last one was sent:
