@@ -16,6 +16,8 @@
 //   - the table of paired devices and their authentication keys in the
 //     state directory (atomic writes with a checksummed backup);
 //   - authentication of devices when they attach and when they start a call;
+//   - the devices' clock, in the configured time zone (Options.Location),
+//     set at start-up, hourly, at daylight-saving changes and on SyncClock;
 //   - each paired Device: ringing with caller ID and cadence, tones, digits,
 //     answer and hang-up, message waiting, call waiting, and its PCM audio
 //     channel (hal.Radio.Audio).

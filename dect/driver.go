@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tarm/serial"
@@ -27,6 +28,7 @@ type Driver struct {
 	rnd   io.Reader
 
 	events chan Event
+	clockQ chan struct{} // SyncClock's request to the clock loop
 
 	pairMu sync.Mutex // one pairing exchange at a time
 
@@ -94,6 +96,7 @@ func New(radio hal.Radio, opts *Options) (*Driver, error) {
 		log:     o.Logger.With("subsys", "dect"),
 		rnd:     o.Rand,
 		events:  make(chan Event, 256),
+		clockQ:  make(chan struct{}, 1),
 		table:   t,
 		devices: make(map[int]*Device),
 	}
@@ -224,20 +227,47 @@ type portReader struct {
 	chunks chan []byte
 	errc   chan error
 	stop   context.CancelFunc
+	clock  *readClock
 }
+
+// readClock records how far the reader has looked at the line: every byte
+// that arrived before Seen() has been read and handed to the link engine
+// (it is in the chunks channel or already taken). The engine judges the
+// module's silence, its missing acknowledgements and stalled frames
+// against this time, not against its own clock: under CPU load a
+// goroutine returning from a blocking read waits in the scheduler's global
+// run queue behind every runnable goroutine, while the engine, woken by its
+// timers, runs at once. Judged by the engine's clock, the module's answers
+// waiting unread in the tty buffer looked like silence (issue 9).
+type readClock struct {
+	base time.Time
+	at   atomic.Int64 // since base
+}
+
+func newReadClock() *readClock {
+	c := &readClock{base: time.Now()}
+	return c
+}
+
+// mark is called by the reader before each read.
+func (c *readClock) mark() { c.at.Store(int64(time.Since(c.base))) }
+
+// Seen is the start of the reader's latest read.
+func (c *readClock) Seen() time.Time { return c.base.Add(time.Duration(c.at.Load())) }
 
 func startReader(ctx context.Context, p io.Reader) *portReader {
 	rctx, cancel := context.WithCancel(ctx)
-	r := &portReader{chunks: make(chan []byte, 64), errc: make(chan error, 1), stop: cancel}
-	go reader(rctx, p, r.chunks, r.errc)
+	r := &portReader{chunks: make(chan []byte, 64), errc: make(chan error, 1), stop: cancel, clock: newReadClock()}
+	go reader(rctx, p, r.chunks, r.errc, r.clock)
 	return r
 }
 
 // reader copies bytes from the port to chunks. An empty chunk means "read
 // timeout, line idle". tarm/serial reports a read timeout as io.EOF.
-func reader(ctx context.Context, p io.Reader, chunks chan<- []byte, errc chan<- error) {
+func reader(ctx context.Context, p io.Reader, chunks chan<- []byte, errc chan<- error, clock *readClock) {
 	buf := make([]byte, 1024)
 	for {
+		clock.mark()
 		n, err := p.Read(buf)
 		if n > 0 {
 			c := make([]byte, n)
@@ -303,6 +333,11 @@ func (d *Driver) Run(ctx context.Context) error {
 	for _, dev := range d.devices {
 		d.startDevice(dev)
 	}
+	d.devWG.Add(1)
+	go func() {
+		defer d.devWG.Done()
+		d.clockLoop(ctx)
+	}()
 	d.mu.Unlock()
 	defer func() {
 		d.mu.Lock()
@@ -338,7 +373,7 @@ func (d *Driver) Run(ctx context.Context) error {
 				d.log.Error("dect: reset", "err", err)
 			}
 		}
-		err := d.runSession(ctx, port, rd.chunks, rd.errc)
+		err := d.runSession(ctx, port, rd)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -402,8 +437,9 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (d *Driver) runSession(ctx context.Context, w io.Writer, chunks <-chan []byte, readErr <-chan error) error {
-	s := newSession(d.log, &d.opts, w, chunks)
+func (d *Driver) runSession(ctx context.Context, w io.Writer, rd *portReader) error {
+	readErr := rd.errc
+	s := newSession(d.log, &d.opts, w, rd.chunks, rd.clock.Seen)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var perr error
@@ -513,7 +549,7 @@ func (d *Driver) startup(ctx context.Context, s *session) error {
 		}
 		d.log.Info("dect: device re-synced to module", "handset", r.Handset, "ipei", r.IPEI.String())
 	}
-	if _, err := s.request(ctx, wire.Msg{Type: wire.TDateTime, Time: toDateTime(time.Now())}); err != nil {
+	if _, err := s.request(ctx, wire.Msg{Type: wire.TDateTime, Time: d.localNow()}); err != nil {
 		return err
 	}
 	d.mu.Lock()
@@ -623,6 +659,64 @@ func (d *Driver) random(b []byte) {
 	if _, err := io.ReadFull(d.rnd, b); err != nil {
 		panic(fmt.Sprintf("unexpected: random source failed: %v", err))
 	}
+}
+
+// localNow is the devices' clock: now in the configured time zone.
+func (d *Driver) localNow() wire.DateTime {
+	loc := d.opts.Location()
+	if loc == nil {
+		loc = time.Local
+	}
+	return toDateTime(time.Now().In(loc))
+}
+
+// SyncClock sets the devices' clock again soon (the configured time zone
+// changed). It does not wait; a module that is not ready gets the clock
+// when it starts.
+func (d *Driver) SyncClock() {
+	select {
+	case d.clockQ <- struct{}{}:
+	default:
+	}
+}
+
+// clockLoop keeps the devices' clock right: it sets it every
+// ClockInterval (drift), at the instant the zone's offset changes
+// (daylight saving time) and on SyncClock. Module start-up sets it too.
+func (d *Driver) clockLoop(ctx context.Context) {
+	t := time.NewTimer(d.nextClock())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.clockQ:
+			t.Stop()
+		}
+		if s, err := d.current(); err == nil {
+			rctx, cancel := context.WithTimeout(ctx, d.opts.RequestTimeout)
+			if _, err := s.request(rctx, wire.Msg{Type: wire.TDateTime, Time: d.localNow()}); err != nil && ctx.Err() == nil {
+				d.log.Warn("dect: setting the devices' clock", "err", err)
+			}
+			cancel()
+		}
+		t.Reset(d.nextClock())
+	}
+}
+
+// nextClock is how long until the clock is set again: ClockInterval, or
+// less if the zone's offset changes before.
+func (d *Driver) nextClock() time.Duration {
+	loc := d.opts.Location()
+	if loc == nil {
+		loc = time.Local
+	}
+	wait := d.opts.ClockInterval
+	if _, end := time.Now().In(loc).ZoneBounds(); !end.IsZero() {
+		wait = min(wait, time.Until(end))
+	}
+	return max(wait, 0)
 }
 
 // SetDateTime sends the date and time to every device's display.

@@ -22,6 +22,9 @@ type session struct {
 	opts *Options
 	w    io.Writer
 	in   <-chan []byte
+	// seen is how far the reader has looked at the line (readClock.Seen):
+	// every byte that arrived before it is in `in` or already taken.
+	seen func() time.Time
 
 	reqs   chan *call
 	cancel chan *call
@@ -48,6 +51,8 @@ type session struct {
 	indQ         []wire.Msg // indications not yet taken by the logic goroutine
 	bootNonces   []uint32
 	retxTimer    *time.Timer
+	lastTx       time.Time // when the outstanding DATA frame was last (re)sent
+	starvedLog   time.Time // when the reader's lag was last logged
 
 	// Stats (engine-owned; read after done or through stats requests in tests).
 	Retransmits, Duplicates uint64
@@ -56,6 +61,14 @@ type session struct {
 type outFrame struct {
 	payload []byte
 	tid     byte
+}
+
+// kind names the frame's message type for error messages.
+func (f outFrame) kind() wire.Type {
+	if len(f.payload) == 0 {
+		return 0
+	}
+	return wire.Type(f.payload[0])
 }
 
 type call struct {
@@ -80,11 +93,14 @@ var (
 	errNoSync       = errors.New("module did not answer SYNC")
 )
 
-func newSession(log *slog.Logger, opts *Options, w io.Writer, in <-chan []byte) *session {
+func newSession(log *slog.Logger, opts *Options, w io.Writer, in <-chan []byte, seen func() time.Time) *session {
 	var nb [4]byte
 	_, _ = rand.Read(nb[:])
+	if seen == nil {
+		seen = time.Now
+	}
 	return &session{
-		log: log, opts: opts, w: w, in: in,
+		log: log, opts: opts, w: w, in: in, seen: seen,
 		reqs:    make(chan *call),
 		cancel:  make(chan *call, 16),
 		inds:    make(chan wire.Msg),
@@ -163,6 +179,9 @@ func (s *session) loop(ctx context.Context) error {
 		// Indications wait in indQ until the driver's logic takes them, so
 		// the engine never blocks on a busy consumer (during start-up the
 		// logic is not reading yet, but confirmations must still flow).
+		if s.isUp && reqs == nil {
+			reqs = s.reqs // SYNC-ACK handled (in whichever case took its chunk)
+		}
 		var indOut chan wire.Msg
 		var next wire.Msg
 		if len(s.indQ) > 0 {
@@ -175,27 +194,15 @@ func (s *session) loop(ctx context.Context) error {
 			s.indQ[0] = wire.Msg{}
 			s.indQ = s.indQ[1:]
 		case chunk := <-s.in:
-			for len(chunk) > 0 {
-				n := s.dec.Feed(chunk)
-				chunk = chunk[n:]
-				if err := s.drain(); err != nil {
-					return err
-				}
-			}
-			if err := s.checkStall(); err != nil {
+			if err := s.feed(chunk, retx); err != nil {
 				return err
 			}
-			if s.isUp && reqs == nil {
-				reqs = s.reqs
-				s.heard = time.Now()
-			}
-			if s.isUp && !s.inflight && len(s.queue) > 0 {
-				if err := s.transmit(retx); err != nil {
-					return err
-				}
-			}
 		case <-stallT.C:
-			if err := s.checkStall(); err != nil {
+			seen, err := s.observe(retx)
+			if err != nil {
+				return err
+			}
+			if err := s.checkStall(seen); err != nil {
 				return err
 			}
 		case <-syncT.C:
@@ -203,7 +210,14 @@ func (s *session) loop(ctx context.Context) error {
 				syncT.Stop()
 				continue
 			}
-			if time.Now().After(syncDeadline) {
+			seen, err := s.observe(retx)
+			if err != nil {
+				return err
+			}
+			if s.isUp {
+				continue // the SYNC-ACK was waiting unread
+			}
+			if seen.After(syncDeadline) {
 				return errNoSync
 			}
 			if err := s.sendSync(); err != nil {
@@ -240,21 +254,48 @@ func (s *session) loop(ctx context.Context) error {
 			if !s.inflight {
 				continue
 			}
-			s.retries++
+			seq := s.txSeq
+			seen, err := s.observe(retx)
+			if err != nil {
+				return err
+			}
+			if !s.inflight || s.txSeq != seq {
+				continue // its ACK was waiting unread (and the next frame may be out)
+			}
+			// A retransmission counts towards giving up only if the
+			// reader has looked at the line since the last one was sent:
+			// while the reader is starved the ACK may be waiting unread.
+			if seen.After(s.lastTx) {
+				s.retries++
+			}
 			if s.retries > s.opts.MaxRetries {
-				return errLinkRetries
+				return fmt.Errorf("%w (%v, %d retransmissions)", errLinkRetries, s.queue[0].kind(), s.opts.MaxRetries)
 			}
 			s.Retransmits++
 			if err := s.writeFrame(wire.CtrlData, s.txSeq, s.queue[0].payload); err != nil {
 				return err
 			}
+			s.lastTx = time.Now()
 			retx.Reset(s.opts.AckTimeout)
 		case <-ka.C:
 			if !s.isUp {
 				continue
 			}
-			if time.Since(s.heard) > s.opts.KeepaliveInterval*time.Duration(s.opts.KeepaliveMisses) {
-				return errModuleSilent
+			seen, err := s.observe(retx)
+			if err != nil {
+				return err
+			}
+			limit := s.opts.KeepaliveInterval * time.Duration(s.opts.KeepaliveMisses)
+			if quiet := seen.Sub(s.heard); quiet > limit {
+				return fmt.Errorf("%w: nothing valid from it for %v (limit %v; the serial reader last looked %v ago)",
+					errModuleSilent, quiet.Round(time.Millisecond), limit, time.Since(seen).Round(time.Millisecond))
+			}
+			if lag := time.Since(seen); lag > limit && time.Since(s.starvedLog) > 10*time.Second {
+				// The module may well be answering: its bytes wait for
+				// the reader, which the scheduler has not run. Say so, so
+				// a slow link is not mistaken for a silent module.
+				s.starvedLog = time.Now()
+				s.log.Warn("dect: serial reader starved (host overloaded); link timeouts wait for it", "lag", lag.Round(time.Millisecond))
 			}
 			if len(s.pending) >= 250 {
 				continue // the link is saturated; silence is still detected above
@@ -278,6 +319,46 @@ func (s *session) loop(ctx context.Context) error {
 	}
 }
 
+// feed hands a chunk from the reader to the decoder and acts on the frames
+// it completes.
+func (s *session) feed(chunk []byte, retx *time.Timer) error {
+	for len(chunk) > 0 {
+		n := s.dec.Feed(chunk)
+		chunk = chunk[n:]
+		if err := s.drain(); err != nil {
+			return err
+		}
+	}
+	// A partial frame's age is judged on the stall tick (checkStall),
+	// after the reader's pending chunks are taken.
+	if s.dec.Buffered() == 0 {
+		s.partialSince = time.Time{}
+	} else if s.partialSince.IsZero() {
+		s.partialSince = time.Now()
+	}
+	if s.isUp && !s.inflight && len(s.queue) > 0 {
+		return s.transmit(retx)
+	}
+	return nil
+}
+
+// observe takes every chunk the reader has handed over and returns the
+// time up to which the line has been looked at: nothing the module sent
+// before it is still unread. Timeouts are judged against it.
+func (s *session) observe(retx *time.Timer) (time.Time, error) {
+	seen := s.seen() // before draining: the chunks it covers are in s.in
+	for {
+		select {
+		case chunk := <-s.in:
+			if err := s.feed(chunk, retx); err != nil {
+				return seen, err
+			}
+		default:
+			return seen, nil
+		}
+	}
+}
+
 func (s *session) sendSync() error {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], s.nonce)
@@ -293,6 +374,7 @@ func (s *session) transmit(retx *time.Timer) error {
 	if err := s.writeFrame(wire.CtrlData, s.txSeq, s.queue[0].payload); err != nil {
 		return err
 	}
+	s.lastTx = time.Now()
 	retx.Reset(s.opts.AckTimeout)
 	s.retxTimer = retx
 	return nil
@@ -314,22 +396,23 @@ func (s *session) writeFrame(c wire.Ctrl, seq byte, p []byte) error {
 // candidate claim up to 512 bytes, and while the peer keeps retransmitting
 // the line is never idle, so only the age of the candidate reveals it. The
 // candidate's first byte is dropped and the buffered bytes are scanned again,
-// which finds the good frames queued behind it.
-func (s *session) checkStall() error {
+// which finds the good frames queued behind it. The age is measured up to
+// seen (how far the reader has looked), so a frame whose rest waits unread
+// behind a starved reader is not abandoned.
+func (s *session) checkStall(seen time.Time) error {
 	if s.dec.Buffered() == 0 {
 		s.partialSince = time.Time{}
 		return nil
 	}
-	now := time.Now()
 	if s.partialSince.IsZero() {
-		s.partialSince = now
+		s.partialSince = time.Now()
 		return nil
 	}
-	if now.Sub(s.partialSince) < s.opts.StallTimeout {
+	if seen.Sub(s.partialSince) < s.opts.StallTimeout {
 		return nil
 	}
 	s.dec.Stall()
-	s.partialSince = now
+	s.partialSince = time.Now()
 	if err := s.drain(); err != nil {
 		return err
 	}

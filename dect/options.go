@@ -60,6 +60,14 @@ type Options struct {
 	// registration window (3 s); shorter presses page (Button).
 	LongPress time.Duration
 
+	// Location is the time zone of the devices' clock (the configured
+	// one; it may change at run time). Nil means the machine's (time.Local).
+	Location func() *time.Location
+	// ClockInterval is how often the devices' clock is set again against
+	// drift (1 h). It is also set at module start, at every change of the
+	// zone's offset (daylight saving time) and on SyncClock.
+	ClockInterval time.Duration
+
 	// InterDigitTimeout ends a Linx's dialing when no digit follows (4 s).
 	InterDigitTimeout time.Duration
 	// DialComplete, if set, is asked after each dialed digit whether the
@@ -69,7 +77,11 @@ type Options struct {
 	// Rand is the source of challenges and keys (default crypto/rand).
 	Rand io.Reader
 	// OpenPort opens the serial link. Nil opens hal.Radio.Device with
-	// github.com/tarm/serial at hal.Radio.Baud with ReadTimeout.
+	// github.com/tarm/serial at hal.Radio.Baud with ReadTimeout. Like
+	// tarm/serial, its Read must return (0 bytes, nil or io.EOF) after at
+	// most about ReadTimeout without data: the link judges the module's
+	// silence by how far its reader has read, so a read that never returns
+	// hides a silent module.
 	OpenPort func() (io.ReadWriteCloser, error)
 }
 
@@ -93,6 +105,7 @@ func DefaultOptions() Options {
 		InterDigitTimeout: 4 * time.Second,
 		PageDuration:      30 * time.Second,
 		LongPress:         3 * time.Second,
+		ClockInterval:     time.Hour,
 	}
 }
 
@@ -128,6 +141,10 @@ func (o *Options) fill() error {
 	set(&o.InterDigitTimeout, d.InterDigitTimeout)
 	set(&o.PageDuration, d.PageDuration)
 	set(&o.LongPress, d.LongPress)
+	set(&o.ClockInterval, d.ClockInterval)
+	if o.Location == nil {
+		o.Location = func() *time.Location { return time.Local }
+	}
 	if o.MaxWindow > 120*time.Second {
 		return fmt.Errorf("dect: MaxWindow %v exceeds 120 s", o.MaxWindow)
 	}

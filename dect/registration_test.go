@@ -193,6 +193,9 @@ func TestWindowLimits(t *testing.T) {
 func TestTableFullRefused(t *testing.T) {
 	r := newRig(t, rigOpts{drv: &dect.Options{MaxDevices: 1}})
 	r.pair(r.emu.NewLinx(radio.DeviceOptions{}), "1234")
+	// The host closes the pairing window after the pairing; wait for the
+	// module to confirm it, or the check below races the REG-CLOSE.
+	r.waitEvent(dect.EventRegistrationClosed, 5*time.Second)
 	err := r.drv.OpenRegistration(ctxT(t, 5*time.Second), 30*time.Second, "1234")
 	if !errors.Is(err, dect.ErrTableFull) {
 		t.Fatalf("open with full table: %v", err)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -23,7 +25,25 @@ type fakeModule struct {
 	seq     byte
 	regOpen bool
 	pair    chan string // PINs devices try, one pairing each
+	hung    atomic.Bool // ignores everything (hung firmware)
+
+	mu    sync.Mutex
+	clock []clockSet // every DATE-TIME received
 }
+
+// clockSet is a DATE-TIME the module received, and when.
+type clockSet struct {
+	at time.Time
+	dt wire.DateTime
+}
+
+func (f *fakeModule) clocks() []clockSet {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]clockSet(nil), f.clock...)
+}
+
+func (f *fakeModule) setHung(h bool) { f.hung.Store(h) }
 
 func (f *fakeModule) send(m wire.Msg) {
 	p, err := m.Append(nil)
@@ -57,6 +77,9 @@ func (f *fakeModule) run() {
 			if !ok {
 				return
 			}
+			if f.hung.Load() {
+				continue
+			}
 			d.Feed(chunk)
 			for {
 				fr, ok := d.Next()
@@ -80,6 +103,10 @@ func (f *fakeModule) run() {
 						c.ProtoMajor, c.Slots, c.Capacity, c.Firmware = 1, 2, 8, "fake"
 					case wire.TKeepalive:
 						c.Counter = m.Counter
+					case wire.TDateTime:
+						f.mu.Lock()
+						f.clock = append(f.clock, clockSet{time.Now(), m.Time})
+						f.mu.Unlock()
 					case wire.TRegOpen:
 						f.regOpen = true
 					case wire.TRegClose:

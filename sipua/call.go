@@ -95,7 +95,9 @@ func (c *call) direction() string {
 	return "in"
 }
 
-func (c *call) event(state, reason string) {
+func (c *call) event(state, reason string) { c.eventAside(state, reason, false) }
+
+func (c *call) eventAside(state, reason string, aside bool) {
 	ep := ""
 	c.u.mu.Lock()
 	if c.owner != nil {
@@ -103,7 +105,7 @@ func (c *call) event(state, reason string) {
 	}
 	c.u.mu.Unlock()
 	c.u.emit(&CallEvent{Extension: c.ext.name, CallID: c.dlg.callID, Direction: c.direction(),
-		Remote: c.number, State: state, Reason: reason, Endpoint: ep, Time: time.Now()})
+		Remote: c.number, State: state, Reason: reason, Endpoint: ep, Aside: aside, Time: time.Now()})
 }
 
 // hangup ends the call from our side: CANCEL before an answer, BYE after.
@@ -136,6 +138,8 @@ func (c *call) finish(reason string) {
 		u := c.u
 		u.mu.Lock()
 		wasActive := c.state >= csAnswering
+		// Held or waiting at its endpoint, which is in another call.
+		aside := c.owner != nil && c.owner.active != c && c.owner.active != nil
 		c.state = csEnded
 		delete(u.calls, c.dlg.callID)
 		for s := range c.ringing {
@@ -178,7 +182,7 @@ func (c *call) finish(reason string) {
 		if !wasActive {
 			state = "failed"
 		}
-		c.event(state, reason)
+		c.eventAside(state, reason, aside)
 	})
 }
 
@@ -211,7 +215,13 @@ func (c *call) attachAudioLocked(s *epState) {
 		return
 	}
 	if s.audio == nil {
-		p, err := s.ep.ConnectAudio()
+		var p AudioPort
+		var err error
+		if w, ok := s.ep.(WidebandEndpoint); ok {
+			p, err = w.ConnectAudioAt(c.ms.audioRate())
+		} else {
+			p, err = s.ep.ConnectAudio()
+		}
 		if err != nil {
 			c.u.log.Warn("endpoint audio", "endpoint", s.name, "error", err)
 			return

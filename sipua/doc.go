@@ -84,7 +84,10 @@
 // a tel: number wins, with its visual separators removed), else the From.
 // An offer with no common
 // codec (or SRTP mismatch) gets 488; with no endpoint able to take it,
-// 486. Otherwise every idle endpoint of the extension rings at once and
+// 486. Codec preference: G.722 first for a call that may reach a
+// wideband endpoint (WidebandEndpoint: an incoming call to an extension
+// with one, a call placed from one), whose channel then opens at 16 kHz;
+// PCMU, PCMA, G.722 otherwise. Otherwise every idle endpoint of the extension rings at once and
 // busy ones get a call-waiting alert; the first to go off-hook gets the
 // call and the others stop; a CANCEL (or a BYE in the early dialog) stops
 // all; a call nobody answers and the caller does not cancel is refused

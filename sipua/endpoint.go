@@ -69,6 +69,19 @@ type Endpoint interface {
 	AlertCallWaiting(cid CallerID) error
 }
 
+// WidebandEndpoint is an Endpoint whose audio can run at 16 kHz (a
+// wideband DECT Headset). Calls that may reach one prefer G.722, and its
+// channel is opened at the call's codec rate.
+type WidebandEndpoint interface {
+	Endpoint
+	// Wideband reports whether the endpoint can take 16 kHz audio.
+	Wideband() bool
+	// ConnectAudioAt is ConnectAudio for a call whose audio runs at rate
+	// (8000 or 16000): the channel runs at rate if the endpoint can, at
+	// 8000 otherwise.
+	ConnectAudioAt(rate int) (AudioPort, error)
+}
+
 // EndpointEventKind is what an endpoint reports.
 type EndpointEventKind int
 

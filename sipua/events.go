@@ -51,7 +51,11 @@ type CallEvent struct {
 	State     string // "ringing", "connected", "ended", "failed"
 	Reason    string // e.g. "487 Request Terminated", "bye", "cancel"
 	Endpoint  string // which endpoint has it (fmt %v of the endpoint)
-	Time      time.Time
+	// Aside is set on an ended call that was held or waiting at its
+	// endpoint, not the endpoint's current call: the endpoint is still in
+	// its other call and must not be released.
+	Aside bool
+	Time  time.Time
 }
 
 // QualityEvent is the quality summary of one call, emitted when it ends.

@@ -92,7 +92,7 @@ func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
 	e.endpoints = append(e.endpoints, s)
 	u.attached[ep] = s
 	if e.mwi.Waiting {
-		_ = ep.SetMessageWaiting(true)
+		_ = showMWI(ep, e.mwi)
 	}
 	// A call ringing for the extension rings the new endpoint too (a
 	// device assigned, or back in range, while the call is offered).

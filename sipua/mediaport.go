@@ -20,17 +20,19 @@ type QualitySummary = media.Stats
 // run against a switchPort so the endpoint's audio can be attached and
 // detached (hold, call-waiting swap) without ending the RTP session.
 type mediaSess struct {
-	u    *UA
-	s    *media.Session
-	neg  *media.Negotiator
-	sw   *switchPort
-	mu   sync.Mutex
-	run  bool
-	stop context.CancelFunc
-	done chan struct{}
+	u     *UA
+	s     *media.Session
+	neg   *media.Negotiator
+	sw    *switchPort
+	mu    sync.Mutex
+	codec media.Codec // negotiated
+	run   bool
+	stop  context.CancelFunc
+	done  chan struct{}
 }
 
 func (u *UA) newMedia(c *call, ip net.IP, mode media.SRTPMode) (*mediaSess, error) {
+	codecs := u.codecsFor(c)
 	addr, ok := netip.AddrFromSlice(ip)
 	if !ok {
 		return nil, fmt.Errorf("media: bad local IP %v", ip)
@@ -41,7 +43,7 @@ func (u *UA) newMedia(c *call, ip net.IP, mode media.SRTPMode) (*mediaSess, erro
 		// Try even ports of the configured range.
 		var last error
 		for p := u.conf().RTPPortMin &^ 1; p+1 <= u.conf().RTPPortMax; p += 2 {
-			m, err := u.newMediaAt(c, netip.AddrPortFrom(addr, uint16(p)), addr, mode)
+			m, err := u.newMediaAt(c, netip.AddrPortFrom(addr, uint16(p)), addr, mode, codecs)
 			if err == nil {
 				return m, nil
 			}
@@ -49,10 +51,39 @@ func (u *UA) newMedia(c *call, ip net.IP, mode media.SRTPMode) (*mediaSess, erro
 		}
 		return nil, fmt.Errorf("media: no free RTP port in %d-%d: %w", u.conf().RTPPortMin, u.conf().RTPPortMax, last)
 	}
-	return u.newMediaAt(c, bind, addr, mode)
+	return u.newMediaAt(c, bind, addr, mode, codecs)
 }
 
-func (u *UA) newMediaAt(c *call, bind netip.AddrPort, adv netip.Addr, mode media.SRTPMode) (*mediaSess, error) {
+// wideband reports whether ep can take 16 kHz audio.
+func wideband(ep Endpoint) bool {
+	w, ok := ep.(WidebandEndpoint)
+	return ok && w.Wideband()
+}
+
+// codecsFor is the codec preference of a call's offer or answer. A call
+// that may reach a wideband endpoint prefers G.722 (16 kHz end to end
+// when the peer offers or accepts it): an outgoing call placed from such
+// an endpoint, or an incoming call to an extension that has one. Every
+// other call prefers G.711 (PCMU, PCMA), which its 8 kHz endpoints take
+// without resampling; G.722 stays acceptable last.
+func (u *UA) codecsFor(c *call) []media.Codec {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	wb := false
+	if c.out {
+		wb = c.owner != nil && wideband(c.owner.ep)
+	} else {
+		for _, s := range c.ext.endpoints {
+			wb = wb || wideband(s.ep)
+		}
+	}
+	if wb {
+		return []media.Codec{media.G722, media.PCMU, media.PCMA}
+	}
+	return media.DefaultCodecs()
+}
+
+func (u *UA) newMediaAt(c *call, bind netip.AddrPort, adv netip.Addr, mode media.SRTPMode, codecs []media.Codec) (*mediaSess, error) {
 	m := &mediaSess{u: u, sw: &switchPort{}}
 	s, err := media.NewSession(media.Config{
 		LocalAddr: bind,
@@ -67,6 +98,7 @@ func (u *UA) newMediaAt(c *call, bind netip.AddrPort, adv netip.Addr, mode media
 	neg, err := media.NewNegotiator(media.Options{
 		Addr:     netip.AddrPortFrom(adv, s.LocalAddr().Port()),
 		SRTP:     mode,
+		Codecs:   codecs,
 		Username: "basestation",
 	})
 	if err != nil {
@@ -87,7 +119,26 @@ func (m *mediaSess) Apply(n media.Negotiated) error {
 		return err
 	}
 	m.sw.setSuppressDTMF(n.EventPT != 0)
+	m.mu.Lock()
+	m.codec = n.Codec
+	m.mu.Unlock()
 	return nil
+}
+
+// audioRate is the rate the endpoint's channel should run at for this
+// call: the rate the media already runs at once started (the endpoint's
+// channel is shared by its calls), else the negotiated codec's (16 kHz for
+// G.722, 8 kHz for G.711).
+func (m *mediaSess) audioRate() int {
+	if r := m.sw.Rate(); r != 0 {
+		return r
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.codec == 0 {
+		return 8000
+	}
+	return m.codec.SampleRate()
 }
 
 // Attach routes the call's audio to p (nil: silence, incoming audio

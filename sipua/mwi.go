@@ -27,6 +27,38 @@ var msgClasses = map[string]bool{
 	"multimedia-message": true, "text-message": true, "none": true,
 }
 
+// NewMessages is the number of new messages a phone's display shows: the
+// new voice messages (urgent ones are among them, RFC 3842 §5.2), or, when
+// the summary has no voice-message line, the new messages of every class.
+// 0 means none or not given.
+func (ms MessageSummary) NewMessages() int {
+	if c, ok := ms.Counts["voice-message"]; ok {
+		return c.New
+	}
+	n := 0
+	for _, c := range ms.Counts {
+		n += c.New
+	}
+	return n
+}
+
+// MessageCounter is implemented by an Endpoint whose display shows how
+// many messages wait (a DECT device): it gets SetMessageCount instead of
+// SetMessageWaiting, and again whenever the count changes.
+type MessageCounter interface {
+	// SetMessageCount turns the indication on or off with the number of
+	// new messages (0 when none or unknown).
+	SetMessageCount(on bool, count int) error
+}
+
+// showMWI tells one endpoint the extension's message state.
+func showMWI(ep Endpoint, ms MessageSummary) error {
+	if mc, ok := ep.(MessageCounter); ok {
+		return mc.SetMessageCount(ms.Waiting, ms.NewMessages())
+	}
+	return ep.SetMessageWaiting(ms.Waiting)
+}
+
 // maxSummaryBody bounds what we parse.
 const maxSummaryBody = 64 << 10
 

@@ -195,12 +195,15 @@ func (u *UA) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 func (u *UA) setMWI(e *extension, ms MessageSummary) {
 	u.mu.Lock()
 	changed := e.mwi.Waiting != ms.Waiting
+	recount := e.mwi.NewMessages() != ms.NewMessages()
 	e.mwi = ms
-	if changed {
-		for _, s := range e.endpoints {
-			if err := s.ep.SetMessageWaiting(ms.Waiting); err != nil {
-				u.log.Warn("endpoint MWI", "endpoint", s.name, "error", err)
-			}
+	for _, s := range e.endpoints {
+		_, counts := s.ep.(MessageCounter)
+		if !changed && !(recount && counts) {
+			continue
+		}
+		if err := showMWI(s.ep, ms); err != nil {
+			u.log.Warn("endpoint MWI", "endpoint", s.name, "error", err)
 		}
 	}
 	u.mu.Unlock()

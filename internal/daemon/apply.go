@@ -247,6 +247,7 @@ func (d *Daemon) Apply(ctx context.Context, cfg *provisioning.Config) error {
 	d.applied = cfg.Clone()
 	d.loc = t.loc
 	d.mu.Unlock()
+	d.radio.SyncClock() // the devices' clock, in the (maybe new) time zone
 	d.syncAttachments(t.attach)
 	d.log.Info("configuration applied", "version", cfg.Version, "extensions", len(t.exts), "devices", len(t.attach))
 	return nil

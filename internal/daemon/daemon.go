@@ -139,6 +139,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	dopts.LED = o.Board.LEDs[hal.LEDRegistration]
 	dopts.Logger = o.Log.With("room", "dect")
 	dopts.DialComplete = d.dialComplete
+	dopts.Location = d.location // the devices' clock shows the configured zone
 	if o.DECT != nil {
 		o.DECT(&dopts)
 	}
@@ -399,7 +400,7 @@ func (d *Daemon) sipEvents(ctx context.Context) error {
 				}})
 			case *sipua.CallEvent:
 				d.log.Info("call", "extension", e.Extension, "direction", e.Direction, "remote", e.Remote, "state", e.State, "reason", e.Reason, "endpoint", e.Endpoint)
-				if e.State == "ended" {
+				if e.State == "ended" && !e.Aside {
 					d.releaseDevice(e.Endpoint)
 				}
 				d.agent.StateChanged()

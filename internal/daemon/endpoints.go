@@ -136,6 +136,11 @@ func (e *portEndpoint) AlertCallWaiting(cid sipua.CallerID) error {
 	return e.port.CallWaiting(toFXSCallerID(cid, e.tz()))
 }
 
+var (
+	_ sipua.MessageCounter   = (*dectEndpoint)(nil)
+	_ sipua.WidebandEndpoint = (*dectEndpoint)(nil)
+)
+
 // dectEndpoint is a paired DECT device as a sipua.Endpoint. Its calls are
 // bounded by a timeout: the radio link retransmits, so a call returns once
 // the module confirmed or the link gave up.
@@ -188,13 +193,20 @@ func (e *dectEndpoint) PlayTone(t sipua.Tone) error {
 	return e.dev.PlayTone(ctx, string(t))
 }
 
-func (e *dectEndpoint) ConnectAudio() (sipua.AudioPort, error) {
+// ConnectAudio opens a narrowband channel (the user agent calls
+// ConnectAudioAt with the call's rate).
+func (e *dectEndpoint) ConnectAudio() (sipua.AudioPort, error) { return e.ConnectAudioAt(8000) }
+
+// Wideband reports whether the device does 16 kHz audio (CAPS bit 0).
+func (e *dectEndpoint) Wideband() bool { return e.dev.Info().Wideband }
+
+// ConnectAudioAt opens the device's channel for a call whose audio runs
+// at rate: 16 kHz (RATE 01) for a G.722 call to a wideband device,
+// narrowband otherwise (docs/radio-protocol.md §5.9).
+func (e *dectEndpoint) ConnectAudioAt(rate int) (sipua.AudioPort, error) {
 	ctx, cancel := e.ctx()
 	defer cancel()
-	// The media path runs at 8 kHz today (G.711 and G.722 both reach the
-	// endpoint as narrowband frames); a wideband Headset still gets a
-	// narrowband channel.
-	a, err := e.dev.ConnectAudio(ctx, 8000)
+	a, err := e.dev.ConnectAudio(ctx, rate)
 	if err != nil {
 		return nil, err
 	}
@@ -209,14 +221,16 @@ func (e *dectEndpoint) DisconnectAudio() error {
 	return e.dev.DisconnectAudio(ctx)
 }
 
-func (e *dectEndpoint) SetMessageWaiting(on bool) error {
+// SetMessageWaiting is the indication without a count (0: unknown); the
+// user agent calls SetMessageCount instead (sipua.MessageCounter).
+func (e *dectEndpoint) SetMessageWaiting(on bool) error { return e.SetMessageCount(on, 0) }
+
+// SetMessageCount shows the number of new messages on the device's display
+// (sipua.MessageCounter).
+func (e *dectEndpoint) SetMessageCount(on bool, count int) error {
 	ctx, cancel := e.ctx()
 	defer cancel()
-	n := 0
-	if on {
-		n = 1
-	}
-	return e.dev.SetMessageWaiting(ctx, on, n)
+	return e.dev.SetMessageWaiting(ctx, on, count)
 }
 
 func (e *dectEndpoint) AlertCallWaiting(cid sipua.CallerID) error {

@@ -41,6 +41,13 @@ type BaresipOptions struct {
 	AccountParams string
 	// NoRecord leaves the sndfile module out (no call recordings).
 	NoRecord bool
+	// AudioCodecs is the account's codec list in offer order (default
+	// "PCMU,PCMA"); naming G722 (as "G722/16000/1": baresip takes a bare
+	// name for 8000 Hz) loads baresip's g722 module.
+	AudioCodecs string
+	// SampleRate is the rate of the phone's audio source (its tone WAV),
+	// player and recordings: 8000 (default) or 16000 (wideband, G.722).
+	SampleRate int
 }
 
 // Baresip is a running baresip driven over its ctrl_tcp JSON socket. Every
@@ -51,6 +58,7 @@ type Baresip struct {
 	Dir      string
 	SoundDir string
 	Proc     *Proc
+	Rate     int // sample rate of its audio and recordings
 
 	conn   net.Conn
 	rd     *bufio.Reader
@@ -72,6 +80,15 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 	if o.ToneSecs == 0 {
 		o.ToneSecs = 30
 	}
+	if o.AudioCodecs == "" {
+		o.AudioCodecs = "PCMU,PCMA"
+	}
+	if o.SampleRate == 0 {
+		o.SampleRate = 8000
+	}
+	if o.SampleRate != 8000 && o.SampleRate != 16000 {
+		t.Fatalf("baresip: sample rate %d (want 8000 or 16000)", o.SampleRate)
+	}
 	if strings.ContainsAny(o.DisplayName, "\"\r\n") {
 		t.Fatalf("baresip: display name %q", o.DisplayName)
 	}
@@ -81,12 +98,15 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 		t.Fatal(err)
 	}
 	wav := filepath.Join(dir, "tone.wav")
-	if err := WriteToneWAV(wav, o.ToneHz, o.ToneSecs); err != nil {
+	if err := WriteToneWAVAt(wav, o.ToneHz, o.ToneSecs, o.SampleRate); err != nil {
 		t.Fatal(err)
 	}
 	sipPort := FreePort(t, true) // baresip also binds port+1 (TLS)
 	ctrlPort := FreePort(t, false)
 	modules := []string{"g711", "aufile", "aubridge"}
+	if strings.Contains(strings.ToUpper(o.AudioCodecs), "G722") {
+		modules = append(modules, "g722")
+	}
 	if !o.NoRecord {
 		modules = append(modules, "sndfile")
 	}
@@ -96,7 +116,7 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "poll_method epoll\nsip_listen 127.0.0.1:%d\nnet_interface 127.0.0.1\ndns_server 127.0.0.1:53\n", sipPort)
 	fmt.Fprintf(&cfg, "audio_player aubridge,null-%s\naudio_alert aubridge,null-%s\naudio_source aufile,%s\n", o.User, o.User, wav)
-	cfg.WriteString("ausrc_srate 8000\nausrc_channels 1\nauplay_srate 8000\nauplay_channels 1\n")
+	fmt.Fprintf(&cfg, "ausrc_srate %d\nausrc_channels 1\nauplay_srate %d\nauplay_channels 1\n", o.SampleRate, o.SampleRate)
 	cfg.WriteString("ausrc_format s16\nauplay_format s16\nauenc_format s16\naudec_format s16\n")
 	cfg.WriteString("audio_buffer 20-160\njitter_buffer_delay 1-10\nrtp_ports 30000-39999\nrtcp_mux no\nrtp_stats yes\nrtp_tos 0\n")
 	cfg.WriteString("call_local_timeout 120\ncall_max_calls 8\n")
@@ -113,10 +133,10 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 	if o.DisplayName != "" {
 		name = fmt.Sprintf("%q ", o.DisplayName)
 	}
-	acct := fmt.Sprintf("%s<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s;audio_codecs=PCMU,PCMA;ptime=20", name, o.User, sipPort, o.Answer)
+	acct := fmt.Sprintf("%s<sip:%s@127.0.0.1:%d>;regint=0;answermode=%s;audio_codecs=%s;ptime=20", name, o.User, sipPort, o.Answer, o.AudioCodecs)
 	if o.Registrar != "" {
-		acct = fmt.Sprintf("%s<sip:%s@127.0.0.1;transport=udp>;auth_pass=%s;outbound=\"sip:%s\";answermode=%s;audio_codecs=PCMU,PCMA;regint=600;ptime=20",
-			name, o.User, o.Password, o.Registrar, o.Answer)
+		acct = fmt.Sprintf("%s<sip:%s@127.0.0.1;transport=udp>;auth_pass=%s;outbound=\"sip:%s\";answermode=%s;audio_codecs=%s;regint=600;ptime=20",
+			name, o.User, o.Password, o.Registrar, o.Answer, o.AudioCodecs)
 	}
 	acct += o.AccountParams + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(acct), 0o644); err != nil {
@@ -135,7 +155,7 @@ func StartBaresip(t testing.TB, o BaresipOptions) *Baresip {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &Baresip{User: o.User, SIPPort: sipPort, Dir: dir, SoundDir: snd, Proc: proc, conn: c, rd: bufio.NewReader(c), evCh: make(chan struct{}, 1)}
+	b := &Baresip{User: o.User, SIPPort: sipPort, Dir: dir, SoundDir: snd, Proc: proc, Rate: o.SampleRate, conn: c, rd: bufio.NewReader(c), evCh: make(chan struct{}, 1)}
 	go b.readLoop()
 	t.Cleanup(func() { c.Close() })
 	if o.Registrar != "" {
@@ -257,8 +277,8 @@ func (b *Baresip) Recordings() []string {
 	return files
 }
 
-// Decoded returns what baresip received in its last recorded call
-// (8 kHz mono).
+// Decoded returns what baresip received in its last recorded call (mono,
+// at its SampleRate).
 func (b *Baresip) Decoded() ([]int16, error) {
 	files := b.Recordings()
 	if len(files) == 0 {
@@ -268,8 +288,8 @@ func (b *Baresip) Decoded() ([]int16, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rate != 8000 {
-		return nil, fmt.Errorf("baresip %s recorded at %d Hz, want 8000", b.User, rate)
+	if rate != b.Rate {
+		return nil, fmt.Errorf("baresip %s recorded at %d Hz, want %d", b.User, rate, b.Rate)
 	}
 	return x, nil
 }
@@ -285,12 +305,17 @@ func Tail(s string, n int) string {
 // WriteToneWAV writes an 8 kHz mono 16-bit WAV of a sine at freq Hz
 // (amplitude 8000; freq 0 is silence) lasting secs seconds.
 func WriteToneWAV(path string, freq float64, secs int) error {
-	n := 8000 * secs
+	return WriteToneWAVAt(path, freq, secs, 8000)
+}
+
+// WriteToneWAVAt is WriteToneWAV at another sample rate.
+func WriteToneWAVAt(path string, freq float64, secs, rate int) error {
+	n := rate * secs
 	x := make([]int16, n)
 	for i := range x {
-		x[i] = int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/8000))
+		x[i] = int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
 	}
-	return WriteWAV(path, x, 8000)
+	return WriteWAV(path, x, rate)
 }
 
 // WriteWAV writes mono 16-bit PCM samples at rate as a WAV file.

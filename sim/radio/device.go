@@ -405,11 +405,11 @@ func (d *Device) Dial(digits string) error {
 	return d.keys(digits, true)
 }
 
-// Flash flashes the analog phone's hook switch (Linx only).
+// Flash is the R key during a call: on a Linx its analog phone's hook
+// flash, on a Headset a double press of its talk button. Both send the
+// base KEYS-IND "R" (register recall): answer a waiting call, swap between
+// two calls, or hold the only one.
 func (d *Device) Flash() error {
-	if d.kind != KindLinx {
-		return ErrNotLinx
-	}
 	return d.keys("R", false)
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/creack/pty"
@@ -91,16 +92,22 @@ type Emulator struct {
 	inflight           bool
 	retries            int
 	retx               *time.Timer
-	syncTick           *time.Ticker
-	nonce              uint32
-	regOpen            bool
-	regPin             string
-	regGen             int
-	pending            map[[5]byte]*Device
-	table              map[byte]*entry
-	clock              [7]byte
-	paging             bool
-	slots              map[int]*slotPair
+	lastTx             time.Time // when the outstanding DATA frame was last sent
+
+	// looked is when readLoop last started a read (since lookedBase):
+	// the module's own view of how far it has looked at the line.
+	lookedBase time.Time
+	looked     atomic.Int64
+	syncTick   *time.Ticker
+	nonce      uint32
+	regOpen    bool
+	regPin     string
+	regGen     int
+	pending    map[[5]byte]*Device
+	table      map[byte]*entry
+	clock      [7]byte
+	paging     bool
+	slots      map[int]*slotPair
 }
 
 type entry struct {
@@ -205,6 +212,7 @@ func New(opts *Options) (*Emulator, error) {
 		table:   map[byte]*entry{},
 		slots:   map[int]*slotPair{},
 	}
+	e.lookedBase = time.Now()
 	e.pin = &ResetPin{e: e, level: gpio.High}
 	if o.StatePath != "" {
 		if err := e.loadTable(); err != nil {
@@ -541,6 +549,7 @@ func (e *Emulator) readLoop() {
 	defer e.wg.Done()
 	buf := make([]byte, 1024)
 	for {
+		e.looked.Store(int64(time.Since(e.lookedBase)))
 		_ = e.master.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
 		n, err := e.master.Read(buf)
 		if n > 0 {
@@ -592,7 +601,13 @@ func (e *Emulator) loop() {
 		case f := <-e.calls:
 			f()
 		case <-e.retx.C:
-			e.retransmit()
+			// What the read loop handed over before now goes first: the
+			// ACK may be among it.
+			looked := e.lookedBase.Add(time.Duration(e.looked.Load()))
+			for len(e.calls) > 0 {
+				(<-e.calls)()
+			}
+			e.retransmit(looked)
 		case <-stall.C:
 			if e.booted && !e.hung {
 				e.checkStall()
@@ -783,14 +798,24 @@ func (e *Emulator) transmit() {
 	e.stats.FramesOut++
 	e.mu.Unlock()
 	e.wireOut(buildFrame(kindData, e.txSeq, e.queue[0]))
+	e.lastTx = time.Now()
 	e.retx.Reset(e.opts.AckTimeout)
 }
 
-func (e *Emulator) retransmit() {
+// retransmit sends the outstanding frame again. looked is when the read
+// loop last started a read; everything it read before was handled.
+func (e *Emulator) retransmit(looked time.Time) {
 	if !e.inflight {
 		return
 	}
-	e.retries++
+	// Count the retransmission towards giving up only if the read loop
+	// has looked at the line since the last one was sent: in a process
+	// starved of CPU the host's ACK may be waiting unread. A real module
+	// is not starved by the host's load; the simulated one shares its
+	// process (basesim), so it must not give up on the host for that.
+	if looked.After(e.lastTx) {
+		e.retries++
+	}
 	if e.retries > e.opts.MaxRetries {
 		// The host is gone: wait for it to SYNC again.
 		e.log.Warn("radio: host stopped acknowledging; waiting for SYNC")
@@ -803,6 +828,7 @@ func (e *Emulator) retransmit() {
 	e.stats.Retransmits++
 	e.mu.Unlock()
 	e.wireOut(buildFrame(kindData, e.txSeq, e.queue[0]))
+	e.lastTx = time.Now()
 	e.retx.Reset(e.opts.AckTimeout)
 }
 

@@ -1,0 +1,103 @@
+package sipua
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// counterEndpoint is a fakeEndpoint with a display that shows the number
+// of new messages (as a DECT device does).
+type counterEndpoint struct {
+	*fakeEndpoint
+}
+
+func (c counterEndpoint) SetMessageCount(on bool, count int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.note(fmt.Sprintf("count %v %d", on, count))
+	return nil
+}
+
+func summary(t *testing.T, waiting string, newMsgs, oldMsgs int) MessageSummary {
+	t.Helper()
+	ms, err := ParseMessageSummary([]byte(fmt.Sprintf("Messages-Waiting: %s\r\nVoice-Message: %d/%d (1/0)\r\n", waiting, newMsgs, oldMsgs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func (f *fakeEndpoint) logged(prefix string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, s := range f.log {
+		if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Issue 10 §2: the message-waiting count on DECT devices was always 1. An
+// endpoint that shows a count (MessageCounter) gets the number of new
+// voice messages of every summary whose count changed (3, then 12 with
+// messages still waiting, then 0), and one attached while messages wait
+// gets the count at once; a plain endpoint (the analog lamp) is told only
+// when waiting turns on or off.
+func TestMWICountReachesCountingEndpoints(t *testing.T) {
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw", "127.0.0.1:9")}})
+	dev := counterEndpoint{newFakeEndpoint("dect", 0)}
+	lamp := newFakeEndpoint("analog", 0)
+	for _, ep := range []Endpoint{dev, lamp} {
+		if _, err := u.Attach("101", ep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u.mu.Lock()
+	e := u.exts["101"]
+	u.mu.Unlock()
+	u.setMWI(e, summary(t, "yes", 3, 5))
+	u.setMWI(e, summary(t, "yes", 3, 6)) // an old message more: same count
+	u.setMWI(e, summary(t, "yes", 12, 6))
+	late := counterEndpoint{newFakeEndpoint("dect2", 0)}
+	if _, err := u.Attach("101", late); err != nil {
+		t.Fatal(err)
+	}
+	u.setMWI(e, summary(t, "no", 0, 18))
+
+	if got, want := dev.logged("count"), []string{"count true 3", "count true 12", "count false 0"}; !slices.Equal(got, want) {
+		t.Errorf("counting endpoint got %q, want %q", got, want)
+	}
+	if got, want := late.logged("count"), []string{"count true 12", "count false 0"}; !slices.Equal(got, want) {
+		t.Errorf("endpoint attached while 12 wait got %q, want %q", got, want)
+	}
+	if got := dev.logged("mwi"); len(got) != 0 {
+		t.Errorf("counting endpoint also got SetMessageWaiting: %q", got)
+	}
+	if got, want := lamp.logged("mwi"), []string{"mwi true", "mwi false"}; !slices.Equal(got, want) {
+		t.Errorf("lamp got %q, want %q", got, want)
+	}
+}
+
+func TestNewMessages(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		want int
+	}{
+		{"Messages-Waiting: yes\r\nVoice-Message: 12/3 (2/0)\r\n", 12},
+		{"Messages-Waiting: no\r\nVoice-Message: 0/3\r\n", 0},
+		{"Messages-Waiting: yes\r\n", 0},
+		{"Messages-Waiting: yes\r\nFax-Message: 2/0\r\nText-Message: 1/1\r\n", 3},
+		{"Messages-Waiting: yes\r\nFax-Message: 2/0\r\nVoice-Message: 4/1\r\n", 4},
+	} {
+		ms, err := ParseMessageSummary([]byte(c.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ms.NewMessages(); got != c.want {
+			t.Errorf("%q: NewMessages %d, want %d", c.body, got, c.want)
+		}
+	}
+}
