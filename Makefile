@@ -7,7 +7,7 @@ BIN     := bin
 LDFLAGS := -s -w
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all sim test test-short build cross bench bench-smoke lint fuzz peers clean
+.PHONY: all sim test test-short race-repeat noalloc fuzz-smoke build cross bench bench-smoke lint fuzz peers clean
 
 all: build
 
@@ -18,9 +18,31 @@ peers:
 	bash scripts/install-peers.sh
 
 test: peers lint
-	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) race-repeat
+	$(MAKE) noalloc
+	$(MAKE) fuzz-smoke
 	$(MAKE) bench-smoke
 	$(MAKE) cross
+
+# The packages where goroutines meet (SIP transactions, the daemon's
+# wiring, the simulator's world, the MQTT agent, the radio link, the soak)
+# run twice more under the race detector, so a race that shows one run in
+# five is unlikely to land unseen.
+RACE_PKGS ?= ./sipua ./internal/daemon ./cmd/basesim ./provisioning ./dect
+RACE_COUNT ?= 2
+race-repeat:
+	$(GO) test -race -count=$(RACE_COUNT) -timeout 20m $(RACE_PKGS)
+
+# Zero-allocation assertions need a build without the race detector (it
+# allocates on its own); CI runs them here.
+noalloc:
+	$(GO) test -count=1 -run 'Alloc' ./sipua/... ./fxs/... ./dect/...
+
+# A short run of the fuzz targets that face the network directly.
+FUZZ_SMOKE ?= 15s
+fuzz-smoke:
+	bash scripts/fuzz-smoke.sh $(FUZZ_SMOKE)
 
 # Every benchmark once (the baresip comparisons in their short form), so
 # the benchmark code runs in CI; `make bench` gives the figures.
