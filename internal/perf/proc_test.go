@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -122,10 +123,24 @@ func TestLeastSquaresAndMedian(t *testing.T) {
 	}
 }
 
+// burnForProfile spends d of CPU time on its own thread (not d of wall
+// time: on a loaded machine a wall-clock burn may get a few ms of CPU and
+// leave the profile nearly empty). It gives up after a minute of wall time.
+//
 //go:noinline
 func burnForProfile(d time.Duration) float64 {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	threadCPU := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru); err != nil {
+			return 0
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
 	x := 0.0
-	for t0 := time.Now(); time.Since(t0) < d; {
+	start, deadline := threadCPU(), time.Now().Add(time.Minute)
+	for threadCPU()-start < d && time.Now().Before(deadline) {
 		for i := range 10000 {
 			x += math.Sqrt(float64(i))
 		}
