@@ -185,8 +185,8 @@ const maxOffline = 256
 // NewAgent checks the options and opens the state directory. It does not
 // touch the network or apply anything; Run does.
 func NewAgent(o Options) (*Agent, error) {
-	if !ValidBaseID(o.BaseID) {
-		return nil, fmt.Errorf("provisioning: base id %q is not valid (lower-case letters, digits, '-')", o.BaseID)
+	if err := CheckBaseID(o.BaseID); err != nil {
+		return nil, fmt.Errorf("provisioning: %w", err)
 	}
 	if len(o.Brokers) == 0 {
 		return nil, errors.New("provisioning: no broker URL")
