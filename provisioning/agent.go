@@ -121,6 +121,9 @@ type Options struct {
 	ConnectRetryInterval, MaxReconnectInterval time.Duration
 	// DedupWindow defaults to DefaultDedupWindow.
 	DedupWindow int
+	// Heartbeat, if set, is called from the agent's loop once a second:
+	// the loop is making progress (the daemon's systemd watchdog reads it).
+	Heartbeat func()
 }
 
 // Agent is the base's MQTT provisioning agent. Create it with NewAgent and
@@ -348,6 +351,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		case f := <-a.internal:
 			f()
 		case <-tick.C:
+			if a.o.Heartbeat != nil {
+				a.o.Heartbeat()
+			}
 			if a.pending != nil {
 				a.recheckPending(ctx)
 			}
