@@ -12,6 +12,9 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"basestation/board"
 	"basestation/hal"
@@ -182,6 +185,15 @@ func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) e
 	var health *daemon.Health
 	if supervised() {
 		health = daemon.NewHealth()
+		if wd, err := sd.SdWatchdogEnabled(false); err == nil && wd > 0 {
+			// The SIP probe answers well within the staleness limit
+			// (wd/2); the agent's loop beats once a second, so WatchdogSec
+			// must be over 2 s (the unit has 30 s).
+			health.ProbeEvery = min(time.Second, wd/8)
+			if wd <= 3*time.Second {
+				log.Warn("the systemd watchdog interval is too short for the cloud agent's 1 s heartbeat: make WatchdogSec at least 4s", "watchdog", wd)
+			}
+		}
 	}
 	d, err := daemon.New(cfg, daemon.Options{Board: hw, Log: log, Health: health})
 	if err != nil {

@@ -136,6 +136,7 @@ func preflight(pm board.PinMap) error {
 // probeOptions tune a probe run.
 type probeOptions struct {
 	wait     time.Duration // how long an operator action may take
+	radio    time.Duration // how long the module may take to handshake (default 10 s)
 	stateDir string        // the DECT device table (the daemon's)
 	op       operator
 	log      *slog.Logger
@@ -335,7 +336,11 @@ func probeRadio(ctx context.Context, r hal.Radio, o probeOptions) checkResult {
 		cancel()
 		<-done
 	}()
-	deadline := time.Now().Add(10 * time.Second)
+	limit := o.radio
+	if limit <= 0 {
+		limit = 10 * time.Second
+	}
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-done:
@@ -347,7 +352,7 @@ func probeRadio(ctx context.Context, r hal.Radio, o probeOptions) checkResult {
 			return checkResult{name, pass, fmt.Sprintf("firmware %q, %d audio slots, %d devices paired", st.Firmware, st.Slots, st.Paired), ""}
 		}
 	}
-	return checkResult{name, fail, "no handshake within 10 s on " + r.Device,
+	return checkResult{name, fail, "no handshake within " + limit.String() + " on " + r.Device,
 		fmt.Sprintf("check the module's power, the UART wiring (TX/RX crossed), the speed (%d baud) and the reset line", r.Baud)}
 }
 
