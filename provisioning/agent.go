@@ -121,6 +121,9 @@ type Options struct {
 	ConnectRetryInterval, MaxReconnectInterval time.Duration
 	// DedupWindow defaults to DefaultDedupWindow.
 	DedupWindow int
+	// Heartbeat, if set, is called from the agent's loop once a second:
+	// the loop is making progress (the daemon's systemd watchdog reads it).
+	Heartbeat func()
 }
 
 // Agent is the base's MQTT provisioning agent. Create it with NewAgent and
@@ -185,8 +188,8 @@ const maxOffline = 256
 // NewAgent checks the options and opens the state directory. It does not
 // touch the network or apply anything; Run does.
 func NewAgent(o Options) (*Agent, error) {
-	if !ValidBaseID(o.BaseID) {
-		return nil, fmt.Errorf("provisioning: base id %q is not valid (lower-case letters, digits, '-')", o.BaseID)
+	if err := CheckBaseID(o.BaseID); err != nil {
+		return nil, fmt.Errorf("provisioning: %w", err)
 	}
 	if len(o.Brokers) == 0 {
 		return nil, errors.New("provisioning: no broker URL")
@@ -348,6 +351,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		case f := <-a.internal:
 			f()
 		case <-tick.C:
+			if a.o.Heartbeat != nil {
+				a.o.Heartbeat()
+			}
 			if a.pending != nil {
 				a.recheckPending(ctx)
 			}

@@ -89,21 +89,29 @@ func ParseTopicUnder(root, topic string) (base, leaf string, ok bool) {
 	return base, leaf, true
 }
 
-// ValidBaseID reports whether id can name a base: 1..64 characters of
-// lower-case letters, digits and '-', starting with a letter or digit (so it
-// never holds MQTT wildcards or a '/').
-func ValidBaseID(id string) bool {
-	if len(id) == 0 || len(id) > 64 || id[0] == '-' {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
+// BaseIDRule is the base-id rule in words, for error messages and docs
+// (docs/mqtt-api.md §2).
+const BaseIDRule = "1-64 characters of a-z, 0-9 and '-', starting with a letter or digit"
+
+// CheckBaseID is the one base-id rule of the project (the daemon's
+// configuration, the agent, the contract's payloads and topics, bsctl):
+// 1..64 characters of lower-case letters, digits and '-', starting with a
+// letter or digit (so it never holds MQTT wildcards or a '/'). The error
+// quotes the id and states the rule.
+func CheckBaseID(id string) error {
+	ok := len(id) > 0 && len(id) <= 64 && id[0] != '-'
+	for i := 0; ok && i < len(id); i++ {
 		ch := id[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-') {
-			return false
-		}
+		ok = ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '-'
 	}
-	return true
+	if !ok {
+		return fmt.Errorf("base id %q is not %s", id, BaseIDRule)
+	}
+	return nil
 }
+
+// ValidBaseID reports whether id can name a base (CheckBaseID).
+func ValidBaseID(id string) bool { return CheckBaseID(id) == nil }
 
 // Device is a device the base knows: its phone port or a paired DECT device.
 type Device struct {

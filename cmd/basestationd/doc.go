@@ -2,11 +2,25 @@
 // phone port and the DECT radio, registers the extensions with the cloud
 // PBX over SIP, and takes its configuration from the cloud over MQTT.
 //
-//	basestationd --board bs1 --config /etc/basestationd.json
-//	basestationd --board sim --state-dir /tmp/bs --broker tcp://127.0.0.1:1883
+//	basestationd --board bs1 --base-id base-0001 --config /etc/basestationd.json
+//	basestationd --board sim --base-id base-1 --state-dir /tmp/bs --broker tcp://127.0.0.1:1883
+//	basestationd probe --board bs1
 //
-// Flags override the configuration file. SIGINT or SIGTERM stops it with
-// the line left safe (ringing off, tones off).
+// The board and the base id are required (no default); the other settings
+// have defaults that -h shows and the start-up log line prints. Flags
+// override the configuration file (packaging/basestationd.json shows every
+// key). Every invalid setting is refused naming it; a board whose device
+// files are missing is refused naming the device and what enables it.
+// SIGINT or SIGTERM stops it with the line left safe (ringing off, tones
+// off).
+//
+// Under systemd (NOTIFY_SOCKET set; packaging/basestationd.service) it
+// speaks sd_notify through github.com/coreos/go-systemd/v22: READY=1 once
+// every main loop runs, WATCHDOG=1 only while every loop makes progress
+// (internal/daemon.Health), STOPPING=1 on shutdown (notify.go).
+//
+// probe (probe.go) checks a board's hardware for bring-up and prints a
+// pass/fail table with the next step for each failure.
 //
 // It is wiring only: flags and the configuration file (internal/daemon),
 // the board (board, or sim for --board sim), log/slog. No package imports

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,11 +12,15 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"basestation/board"
 	"basestation/hal"
 	"basestation/internal/buildinfo"
 	"basestation/internal/daemon"
+	"basestation/provisioning"
 	"basestation/sim"
 )
 
@@ -41,24 +46,29 @@ var errVersion = errors.New("version printed")
 
 // parse reads flags and the configuration file into a validated Config.
 func parse(args []string, stdout, stderr io.Writer) (daemon.Config, error) {
+	def := daemon.Defaults()
 	fs := flag.NewFlagSet("basestationd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		cfgFile  = fs.String("config", "", "configuration file (JSON); flags override it")
-		boardN   = fs.String("board", "", "board: sim or one of "+strings.Join(board.Names(), ", "))
-		stateDir = fs.String("state-dir", "", "state directory (applied configuration, DECT pairings)")
-		baseID   = fs.String("base-id", "", "this base's id in the MQTT topic tree")
-		broker   = fs.String("broker", "", "MQTT broker URL (tcp://host:port or ssl://host:port)")
-		sipAddr  = fs.String("sip-listen", "", "SIP listen address host:port")
-		logLevel = fs.String("log-level", "", "debug, info, warn or error")
-		logFmt   = fs.String("log-format", "", "text or json")
+		cfgFile  = fs.String("config", "", "configuration `file` (JSON, every key in packaging/basestationd.json); flags override it (default: none)")
+		boardN   = fs.String("board", "", "`board`: sim or one of "+strings.Join(board.Names(), ", ")+" (required: no default)")
+		stateDir = fs.String("state-dir", "", "state `directory` (applied configuration, DECT pairings), created 0700 if missing (default "+def.StateDir+")")
+		baseID   = fs.String("base-id", "", "this base's `id` in the MQTT topic tree: "+provisioning.BaseIDRule+" (required: no default)")
+		broker   = fs.String("broker", "", "MQTT broker `URL`: tcp://host:port or ssl://host:port (default "+def.MQTT.Broker+")")
+		sipAddr  = fs.String("sip-listen", "", "SIP listen address `host:port`, UDP and TCP (default "+def.SIP.Listen+")")
+		logLevel = fs.String("log-level", "", "debug, info, warn or error (default "+def.Log.Level+")")
+		logFmt   = fs.String("log-format", "", "text or json (default "+def.Log.Format+")")
 		version  = fs.Bool("version", false, "print the version and build, then exit")
 	)
+	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return daemon.Config{}, errVersion // help printed: exit 0
+		}
 		return daemon.Config{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return daemon.Config{}, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return daemon.Config{}, fmt.Errorf("%w: unexpected argument %q (the only subcommand is probe, given first)", errUsage, fs.Arg(0))
 	}
 	if *version {
 		fmt.Fprintln(stdout, buildinfo.String("basestationd"))
@@ -90,6 +100,21 @@ func parse(args []string, stdout, stderr io.Writer) (daemon.Config, error) {
 	return cfg, nil
 }
 
+// usage prints the synopsis, every flag with its default, and every key of
+// the configuration file with its default.
+func usage(fs *flag.FlagSet) {
+	w := fs.Output()
+	fmt.Fprint(w, `Usage:
+  basestationd --board BOARD --base-id ID [flags]   run the daemon
+  basestationd probe --board BOARD [flags]          check a board's hardware (basestationd probe -h)
+
+Flags (they override the configuration file):
+`)
+	fs.PrintDefaults()
+	def, _ := json.MarshalIndent(daemon.Defaults(), "  ", "  ")
+	fmt.Fprintf(w, "\nConfiguration file keys and their defaults (board and base_id have none):\n  %s\n", def)
+}
+
 // Logger builds the slog logger the configuration asks for.
 func logger(cfg daemon.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
@@ -102,14 +127,37 @@ func logger(cfg daemon.Config, w io.Writer) *slog.Logger {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "probe" {
+		return runProbe(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parse(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	return serve(ctx, cfg, stderr, hooks{})
+}
+
+// hooks let tests reach into start-up.
+type hooks struct {
+	// board, if set, may change the board before the daemon is built.
+	board func(*hal.Board)
+}
+
+// serve runs the daemon with a validated configuration until ctx ends.
+func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) error {
 	log := logger(cfg, stderr)
+	broker := cfg.MQTT.Broker
+	if broker == "" {
+		broker = "none (no cloud)"
+	}
+	_, statErr := os.Stat(cfg.StateDir)
+	log.Info("basestationd starting", "version", buildinfo.Version, "board", cfg.Board, "base_id", cfg.BaseID,
+		"state_dir", cfg.StateDir, "state_dir_exists", statErr == nil, "sip_listen", cfg.SIP.Listen,
+		"mqtt_broker", broker, "mqtt_tls", cfg.MQTT.CAFile != "" || cfg.MQTT.CertFile != "", "topic_root", cfg.MQTT.TopicRoot)
 
 	var hw *hal.Board
 	var simBoard *sim.Board
+	var err error
 	if cfg.Board == "sim" {
 		simBoard, err = sim.NewBoard(sim.Config{Log: log})
 		if err != nil {
@@ -122,13 +170,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		if err := preflight(pm); err != nil {
+			return err
+		}
 		hw, err = board.Open(pm, board.Options{})
 		if err != nil {
-			return err
+			return fmt.Errorf("%w\n(basestationd probe --board %s checks every device and says what to do)", err, cfg.Board)
 		}
 		defer hw.Closer.Close()
 	}
-	d, err := daemon.New(cfg, daemon.Options{Board: hw, Log: log})
+	if hk.board != nil {
+		hk.board(hw)
+	}
+	var health *daemon.Health
+	if supervised() {
+		health = daemon.NewHealth()
+		if wd, err := sd.SdWatchdogEnabled(false); err == nil && wd > 0 {
+			// The SIP probe answers well within the staleness limit
+			// (wd/2); the agent's loop beats once a second, so WatchdogSec
+			// must be over 2 s (the unit has 30 s).
+			health.ProbeEvery = min(time.Second, wd/8)
+			if wd <= 3*time.Second {
+				log.Warn("the systemd watchdog interval is too short for the cloud agent's 1 s heartbeat: make WatchdogSec at least 4s", "watchdog", wd)
+			}
+		}
+	}
+	d, err := daemon.New(cfg, daemon.Options{Board: hw, Log: log, Health: health})
 	if err != nil {
 		return err
 	}
@@ -142,9 +209,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	} else {
 		simDone <- nil
 	}
-	log.Info("basestationd started", "version", buildinfo.Version, "board", cfg.Board, "base", cfg.BaseID, "sip", d.SIPAddr(), "broker", cfg.MQTT.Broker)
+	notifyDone := make(chan struct{})
+	if health != nil {
+		go func() {
+			defer close(notifyDone)
+			notifySystemd(ctx, health, log)
+		}()
+	} else {
+		close(notifyDone)
+	}
+	log.Info("basestationd started", "version", buildinfo.Version, "board", cfg.Board, "base_id", cfg.BaseID, "state_dir", cfg.StateDir, "sip", d.SIPAddr(), "broker", broker, "supervised", health != nil)
 	err = d.Run(ctx)
 	cancel()
+	<-notifyDone
 	if serr := <-simDone; serr != nil && !errors.Is(serr, context.Canceled) && err == nil {
 		err = fmt.Errorf("simulated board: %w", serr)
 	}

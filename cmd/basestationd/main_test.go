@@ -28,6 +28,13 @@ func TestBadFlagsAndConfigNameTheSetting(t *testing.T) {
 		want string
 	}{
 		{[]string{"--bord", "sim"}, "flag provided but not defined: -bord"},
+		// No silent defaults: the board and the base id are required.
+		{[]string{"--base-id", "b1"}, "setting board: required"},
+		{[]string{"--board", "sim"}, "setting base_id: required"},
+		// One base-id rule (provisioning.CheckBaseID), named setting.
+		{[]string{"--board", "sim", "--base-id", "Base_1"}, `setting base_id: base id "Base_1" is not 1-64 characters of a-z, 0-9 and '-'`},
+		{[]string{"--board", "sim", "--base-id", "-b"}, "setting base_id"},
+		{[]string{"--board", "sim", "--base-id", "b1", "--sip-listen", "127.0.0.1:99999"}, `setting sip.listen: "127.0.0.1:99999": port "99999" is not a number 0-65535`},
 		{[]string{"--board", "bs9"}, "setting board"},
 		{[]string{"--broker", "http://x"}, "setting mqtt.broker"},
 		{[]string{"--log-level", "chatty"}, "setting log.level"},
@@ -65,7 +72,7 @@ func TestSIGTERMStopsTheDaemon(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "--board", "sim", "--state-dir", t.TempDir(), "--broker", "tcp://127.0.0.1:1", "--sip-listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "--board", "sim", "--base-id", "base-1", "--state-dir", t.TempDir(), "--broker", "tcp://127.0.0.1:1", "--sip-listen", "127.0.0.1:0")
 	cmd.Stderr = &syncWriter{w: &stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -124,5 +131,73 @@ func TestVersionFlag(t *testing.T) {
 	}
 	if got := out.String(); !strings.HasPrefix(got, "basestationd "+buildinfo.Version+" (commit ") || strings.Count(got, "\n") != 1 {
 		t.Fatalf("--version printed %q", got)
+	}
+}
+
+// -h shows every flag's default and every configuration key's default.
+func TestHelpShowsEveryDefault(t *testing.T) {
+	var errOut strings.Builder
+	if _, err := parse([]string{"-h"}, io.Discard, &errOut); !errors.Is(err, errVersion) {
+		t.Fatalf("-h: %v", err)
+	}
+	help := errOut.String()
+	for _, want := range []string{
+		"--board", "required: no default", "--base-id", "1-64 characters of a-z",
+		"(default /var/lib/basestationd)", "(default tcp://127.0.0.1:1883)", "(default 0.0.0.0:5060)",
+		"(default info)", "(default text)", "basestationd probe",
+		`"rtp_port_min": 16384`, `"max_devices": 8`, `"topic_root": "bs/v1"`, `"user_agent": "basestationd"`,
+	} {
+		if !strings.Contains(help, want) {
+			t.Errorf("-h output lacks %q:\n%s", want, help)
+		}
+	}
+}
+
+// The state directory, SIP listen address and broker are printed at start
+// (they have defaults); the board and base id are not defaulted.
+func TestStartPrintsTheSettingsInForce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	cfg, err := parse([]string{"--board", "sim", "--base-id", "b1", "--state-dir", dir, "--sip-listen", "127.0.0.1:0", "--broker", "tcp://127.0.0.1:1"}, io.Discard, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncWriter
+	log.w = new(bytes.Buffer)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, &log, hooks{}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(log.String(), "basestationd started") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := log.String()
+	for _, want := range []string{"basestationd starting", "board=sim", "base_id=b1", "state_dir=" + dir, "state_dir_exists=false", "sip_listen=127.0.0.1:0", "mqtt_broker=tcp://127.0.0.1:1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("start-up log lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// --board bs1 on a host without the board names the missing SPI bus, its
+// device node and the overlay to enable, not periph's "no port found".
+func TestBoardWithoutSPINamesTheBusAndTheOverlay(t *testing.T) {
+	if _, err := os.Stat("/dev/spidev0.0"); err == nil {
+		t.Skip("this host has /dev/spidev0.0")
+	}
+	err := run(context.Background(), []string{"--board", "bs1", "--base-id", "b1", "--state-dir", t.TempDir(), "--log-level", "error"}, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("bs1 started without its SPI bus")
+	}
+	for _, want := range []string{"board bs1: SPI bus SPI0.0", "/dev/spidev0.0 not found", "dtparam=spi=on", "basestationd probe --board bs1"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "Init()") {
+		t.Errorf("error still reads like a code bug: %q", err)
 	}
 }

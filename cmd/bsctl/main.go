@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"basestation/internal/buildinfo"
 	"basestation/provisioning"
 	"basestation/provisioning/cloud"
 )
@@ -72,6 +73,7 @@ type globals struct {
 	jsonOut                   bool
 	timeout                   time.Duration
 	verbose                   bool
+	version                   bool
 }
 
 // register declares the global flags on fs; env supplies their defaults
@@ -92,6 +94,7 @@ func (g *globals) register(fs *flag.FlagSet, env func(string) string) {
 	fs.StringVar(&g.username, "username", env("BSCTL_USERNAME"), "MQTT user `name` (env BSCTL_USERNAME)")
 	fs.StringVar(&g.password, "password", env("BSCTL_PASSWORD"), "MQTT `password` (env BSCTL_PASSWORD)")
 	fs.BoolVar(&g.verbose, "v", false, "log MQTT activity to stderr")
+	fs.BoolVar(&g.version, "version", false, "print the version and build, then exit")
 }
 
 // app is one invocation.
@@ -146,6 +149,10 @@ func (a *app) run(ctx context.Context, args []string) int {
 		fmt.Fprintf(a.errOut, "bsctl: %v\n(bsctl help lists the commands and the global flags)\n", flagError(err, gfs))
 		return exitUsage
 	}
+	if a.g.version {
+		fmt.Fprintln(a.out, buildinfo.String("bsctl"))
+		return exitOK
+	}
 	rest := gfs.Args()
 	if len(rest) == 0 {
 		a.usage(a.errOut)
@@ -182,7 +189,7 @@ func (a *app) run(ctx context.Context, args []string) int {
 		return exitUsage
 	}
 	if a.g.base != "" && !provisioning.ValidBaseID(a.g.base) {
-		fmt.Fprintf(a.errOut, "bsctl: --base %q is not a base id (lower-case letters, digits, '-'); bsctl bases lists the bases\n", a.g.base)
+		fmt.Fprintf(a.errOut, "bsctl: --base %q is not a base id (%s); bsctl bases lists the bases\n", a.g.base, provisioning.BaseIDRule)
 		return exitUsage
 	}
 	if err := body.check(fs.Args()); err != nil {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/internal/buildinfo"
 	"basestation/provisioning"
 	"basestation/provisioning/provisioningtest"
 	"basestation/sim/broker"
@@ -303,4 +304,16 @@ func TestMutualTLSFlags(t *testing.T) {
 	crt, key, _ := adm.WriteFiles(dir, "admin")
 	expect(t, fb.bsctl(t, "--cafile", ca, "--cert", crt, "--key", key, "bases"), 0, "bs-1", "v1")
 	expect(t, fb.bsctl(t, "--cafile", ca, "--timeout", "2s", "bases"), exitConnect, "cannot reach the broker")
+}
+
+// --version prints one line naming bsctl and the release version on
+// standard output, exits 0 and contacts no broker.
+func TestVersionFlag(t *testing.T) {
+	var out, errOut strings.Builder
+	if code := run(context.Background(), []string{"--version"}, &out, &errOut); code != exitOK {
+		t.Fatalf("bsctl --version: exit %d, stderr %q", code, errOut.String())
+	}
+	if got := out.String(); !strings.HasPrefix(got, "bsctl "+buildinfo.Version+" (commit ") || strings.Count(got, "\n") != 1 {
+		t.Fatalf("--version printed %q", got)
+	}
 }

@@ -6,7 +6,8 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"regexp"
+	"strconv"
+	"strings"
 
 	"basestation/provisioning"
 )
@@ -17,12 +18,13 @@ import (
 // the state directory.
 type Config struct {
 	// Board is "sim" for the simulated board or a board name (see
-	// board.Names).
+	// board.Names). Required: there is no default board.
 	Board string `json:"board"`
 	// StateDir holds the applied configuration, secrets, the DECT device
 	// table. Created 0700 if missing.
 	StateDir string `json:"state_dir"`
-	// BaseID identifies this base in the MQTT topic tree.
+	// BaseID identifies this base in the MQTT topic tree. Required; the
+	// rule is provisioning.CheckBaseID.
 	BaseID string `json:"base_id"`
 
 	MQTT MQTTConfig `json:"mqtt"`
@@ -62,12 +64,11 @@ type LogConfig struct {
 	Format string `json:"format"` // text or json
 }
 
-// Defaults returns a configuration with every optional field filled.
+// Defaults returns a configuration with every optional field filled. The
+// board and the base id have no default: they are required.
 func Defaults() Config {
 	return Config{
-		Board:    "sim",
 		StateDir: "/var/lib/basestationd",
-		BaseID:   "base-1",
 		MQTT:     MQTTConfig{Broker: "tcp://127.0.0.1:1883", TopicRoot: "bs/v1"},
 		SIP:      SIPConfig{Listen: "0.0.0.0:5060", RTPPortMin: 16384, RTPPortMax: 16482, UserAgent: "basestationd"},
 		DECT:     DECTConfig{MaxDevices: 8},
@@ -100,8 +101,6 @@ func DecodeConfig(b []byte, c *Config) error {
 	return nil
 }
 
-var baseIDRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-
 // Validate checks every setting and reports all problems, each naming its
 // setting.
 func (c *Config) Validate(knownBoards []string) error {
@@ -113,14 +112,19 @@ func (c *Config) Validate(knownBoards []string) error {
 	for _, b := range knownBoards {
 		okBoard = okBoard || c.Board == b
 	}
-	if !okBoard {
+	switch {
+	case c.Board == "":
+		bad("board", "required (--board or \"board\" in the config file): sim or one of %v", knownBoards)
+	case !okBoard:
 		bad("board", "%q is not sim or a known board %v", c.Board, knownBoards)
 	}
 	if c.StateDir == "" {
 		bad("state_dir", "must not be empty")
 	}
-	if !baseIDRe.MatchString(c.BaseID) {
-		bad("base_id", "%q must be 1-64 letters, digits, '.', '_' or '-'", c.BaseID)
+	if c.BaseID == "" {
+		bad("base_id", "required (--base-id or \"base_id\" in the config file): %s", provisioning.BaseIDRule)
+	} else if err := provisioning.CheckBaseID(c.BaseID); err != nil {
+		bad("base_id", "%v", err)
 	}
 	if c.MQTT.Broker != "" {
 		u, err := url.Parse(c.MQTT.Broker)
@@ -146,7 +150,7 @@ func (c *Config) Validate(knownBoards []string) error {
 	if err := provisioning.CheckTopicRoot(c.MQTT.TopicRoot); err != nil {
 		bad("mqtt.topic_root", "%v", err)
 	}
-	if _, _, err := net.SplitHostPort(c.SIP.Listen); err != nil {
+	if err := checkListen(c.SIP.Listen); err != nil {
 		bad("sip.listen", "%v", err)
 	}
 	if c.SIP.Advertise != "" && net.ParseIP(c.SIP.Advertise) == nil {
@@ -169,4 +173,21 @@ func (c *Config) Validate(knownBoards []string) error {
 		bad("log.format", "%q is not text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// checkListen checks a host:port listen address: the host empty, an IP
+// address or a name, the port a number 0-65535 (0: any free port).
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port: %w", addr, err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number 0-65535", addr, port)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("%q: host %q is not an address", addr, host)
+	}
+	return nil
 }

@@ -10,10 +10,26 @@ import (
 	"basestation/sim"
 )
 
-func TestDefaultsAreValid(t *testing.T) {
+// testConfig is the defaults with the two settings that have none.
+func testConfig() Config {
 	c := Defaults()
+	c.Board, c.BaseID = "sim", "base-1"
+	return c
+}
+
+// The defaults are valid once the board and the base id, which have no
+// default, are given; without them each is refused by name.
+func TestDefaultsNeedBoardAndBaseID(t *testing.T) {
+	c := testConfig()
 	if err := c.Validate([]string{"bs1"}); err != nil {
 		t.Fatal(err)
+	}
+	d := Defaults()
+	err := d.Validate([]string{"bs1"})
+	for _, want := range []string{"setting board: required", "setting base_id: required"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Defaults().Validate() = %v, want %q", err, want)
+		}
 	}
 }
 
@@ -23,6 +39,12 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 	}{
 		{`{"board": "bs9"}`, "setting board"},
 		{`{"base_id": "a/b"}`, "setting base_id"},
+		// The base-id rule is provisioning's (one rule): upper case and
+		// '_' used to pass here and fail later in the agent.
+		{`{"base_id": "Office_7"}`, `setting base_id: base id "Office_7" is not 1-64 characters of a-z`},
+		{`{"base_id": "-x"}`, "setting base_id"},
+		{`{"sip": {"listen": "127.0.0.1:99999"}}`, `setting sip.listen: "127.0.0.1:99999": port "99999" is not a number 0-65535`},
+		{`{"sip": {"listen": "127.0.0.1:sip"}}`, "setting sip.listen"},
 		{`{"mqtt": {"broker": "http://x:1"}}`, "setting mqtt.broker"},
 		{`{"mqtt": {"broker": "tcp://nohost"}}`, "setting mqtt.broker"},
 		{`{"mqtt": {"cert_file": "/etc/hosts"}}`, "setting mqtt.cert_file"},
@@ -36,7 +58,7 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{`{"log": {"format": "xml"}}`, "setting log.format"},
 	}
 	for _, tc := range cases {
-		c := Defaults()
+		c := testConfig()
 		if err := DecodeConfig([]byte(tc.doc), &c); err != nil {
 			t.Fatalf("%s: decode: %v", tc.doc, err)
 		}
@@ -109,7 +131,7 @@ func TestOneDefaultDialPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.SIP.Listen = "127.0.0.1:0"
 	d, err := New(cfg, Options{Board: b.HAL(), Log: quiet()})
@@ -152,7 +174,7 @@ func TestTopicRootReachesTheAgent(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer b.Close()
-		cfg := Defaults()
+		cfg := testConfig()
 		cfg.StateDir = t.TempDir()
 		cfg.SIP.Listen = "127.0.0.1:0"
 		want := provisioning.TopicsFor(cfg.BaseID).State

@@ -46,6 +46,8 @@ type Options struct {
 	FXS func(*fxs.Config)
 	// Reboot restarts the base when the cloud asks (nil: refused).
 	Reboot func(ctx context.Context) error
+	// Health, when set, is told of the main loops' progress (health.go).
+	Health *Health
 }
 
 // Daemon is one running Base Station.
@@ -62,6 +64,7 @@ type Daemon struct {
 
 	portLine *lineState
 	portEP   *portEndpoint
+	health   *Health
 
 	// bg owns the short-lived helpers the daemon's own goroutines start
 	// (ending a page, releasing a DECT device's call); Run waits for
@@ -116,6 +119,11 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		regs:     map[string]provisioning.Registration{},
 		faults:   map[string]string{},
 		loc:      time.Local,
+		health:   o.Health,
+	}
+	slic := o.Board.SLIC
+	if o.Health != nil {
+		slic.PCM = o.Health.linePCM(slic.PCM)
 	}
 
 	fcfg := fxs.DefaultConfig()
@@ -126,7 +134,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if o.FXS != nil {
 		o.FXS(&fcfg)
 	}
-	port, err := fxs.New(o.Board.SLIC, fcfg, o.Log.With("room", "fxs"))
+	port, err := fxs.New(slic, fcfg, o.Log.With("room", "fxs"))
 	if err != nil {
 		return nil, fmt.Errorf("analog port: %w", err)
 	}
@@ -142,6 +150,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	dopts.Location = d.location // the devices' clock shows the configured zone
 	if o.DECT != nil {
 		o.DECT(&dopts)
+	}
+	if o.Health != nil {
+		dopts.OpenPort = o.Health.radioPort(o.Board.Radio, &dopts)
 	}
 	radio, err := dect.New(o.Board.Radio, &dopts)
 	if err != nil {
@@ -199,6 +210,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if o.Agent != nil {
 		o.Agent(&popts)
 	}
+	if o.Health != nil {
+		popts.Heartbeat = o.Health.Loop(LoopMQTT).Beat
+	}
 	agent, err := provisioning.NewAgent(popts)
 	if err != nil {
 		return nil, fmt.Errorf("provisioning agent: %w", err)
@@ -221,7 +235,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.setLED(hal.LEDPower, hal.LEDOff)
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 8)
+	errc := make(chan error, 16)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -242,6 +256,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	run("sip events", d.sipEvents)
 	run("button", d.buttonLoop)
 	run("leds", d.ledLoop)
+	if d.health != nil {
+		run("health", func(ctx context.Context) error { return d.health.probeSIP(ctx, d.ua.ListenAddr) })
+	}
 	<-ctx.Done()
 	wg.Wait()
 	d.bg.Wait() // nothing starts helpers once the subsystems have stopped

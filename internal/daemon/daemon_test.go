@@ -28,7 +28,7 @@ func TestStopLeavesTheLineSafe(t *testing.T) {
 	defer bcancel()
 	go func() { _ = b.Run(bctx) }()
 
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.MQTT.Broker = "tcp://127.0.0.1:1" // nothing listens: the base runs without its cloud
 	cfg.SIP.Listen = "127.0.0.1:0"
@@ -84,7 +84,7 @@ func TestCheckNamesTheField(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.SIP.Listen = "127.0.0.1:0"
 	d, err := New(cfg, Options{Board: b.HAL(), Log: quiet()})
@@ -135,7 +135,7 @@ func TestRegisterRightAfterStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.MQTT.Broker = "tcp://127.0.0.1:1"
 	cfg.SIP.Listen = "127.0.0.1:0"

@@ -8,7 +8,9 @@
 // or a DECT device as a sipua.Endpoint), the Applier that turns the cloud's
 // configuration into SIP accounts and device assignments, the provisioning
 // Radio over the DECT driver, the base's LEDs and button, and the live
-// state reported to the cloud and shown by the simulator.
+// state reported to the cloud and shown by the simulator, and the health
+// tracker of the main loops' progress that the daemon's systemd watchdog
+// reads (health.go; wired when Options.Health is set).
 //
 // It may import every device and protocol package but never board or sim
 // (the board is handed in) and never cmd.

@@ -53,7 +53,7 @@ func TestKeyedDigitGoesOutOfBandOnly(t *testing.T) {
 	go func() { defer close(bDone); _ = b.Run(ctx) }()
 	defer func() { cancel(); <-bDone }()
 
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.MQTT.Broker = "tcp://127.0.0.1:1" // no cloud; the configuration is applied directly
 	cfg.SIP.Listen = "127.0.0.1:0"

@@ -21,7 +21,7 @@ func TestFailoverRetryReachesTheUserAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.SIP.Listen = "127.0.0.1:0"
 	d, err := New(cfg, Options{Board: b.HAL(), Log: quiet()})
@@ -101,7 +101,7 @@ func TestExpiresAtMovesOnRefresh(t *testing.T) {
 	defer bcancel()
 	go func() { _ = b.Run(bctx) }()
 	reg := shortRegistrar(t)
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.MQTT.Broker = "tcp://127.0.0.1:1"
 	cfg.SIP.Listen = "127.0.0.1:0"

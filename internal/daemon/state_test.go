@@ -90,7 +90,7 @@ func TestRegistrationsFollowTheConfiguration(t *testing.T) {
 	bdone := make(chan error, 1)
 	go func() { bdone <- b.Run(bctx) }()
 	defer func() { bcancel(); <-bdone }()
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = t.TempDir()
 	cfg.MQTT.Broker = "tcp://127.0.0.1:1" // no cloud
 	cfg.SIP.Listen = "127.0.0.1:0"
