@@ -226,7 +226,7 @@ func (c *call) attachAudioLocked(s *epState) {
 			c.u.log.Warn("endpoint audio", "endpoint", s.name, "error", err)
 			return
 		}
-		s.audio = &lockedPort{p: p}
+		s.audio = &lockedPort{portLocks: &s.locks, p: p}
 	}
 	c.ms.Attach(s.audio)
 }

@@ -64,6 +64,7 @@ type epState struct {
 	other   *call // held call, or a waiting (alerting) incoming call
 	ringing *call // incoming call ringing this endpoint (on-hook)
 	audio   AudioPort
+	locks   portLocks // serialise every call's use of the endpoint's audio port
 
 	qmu    sync.Mutex
 	queue  []EndpointEvent

@@ -359,11 +359,17 @@ func (p *switchPort) mixTone(frame []int16) {
 
 // lockedPort serialises reads and writes of an endpoint's port: during a
 // swap between two calls, the session losing the port may still be in a
-// read while the other starts.
+// read while the other starts. The locks belong to the endpoint, not to
+// one wrapper: a call that ends releases its wrapper while its media loop
+// may still be inside a read, and the next call's wrapper of the same port
+// must wait for it.
 type lockedPort struct {
-	rmu, wmu sync.Mutex
-	p        AudioPort
+	*portLocks
+	p AudioPort
 }
+
+// portLocks are an endpoint's audio port locks (epState.locks).
+type portLocks struct{ rmu, wmu sync.Mutex }
 
 func (l *lockedPort) Rate() int { return l.p.Rate() }
 

@@ -21,7 +21,7 @@ func TestAttachedPortToldToSuppressInBandDTMF(t *testing.T) {
 	sw := &switchPort{}
 	sw.setSuppressDTMF(true) // negotiated before the port is attached
 	p := &suppressPort{}
-	sw.set(&lockedPort{p: p})
+	sw.set(&lockedPort{portLocks: &portLocks{}, p: p})
 	sw.setSuppressDTMF(false) // a re-INVITE without telephone-event
 	sw.set(nil)
 	sw.setSuppressDTMF(true) // detached: the port is not touched
