@@ -64,6 +64,12 @@ func (p *fakePort) WriteFrame(ctx context.Context, src []int16) error {
 	return nil
 }
 
+func (p *fakePort) playedLen() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.played)
+}
+
 func (p *fakePort) snapshot() []int16 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -179,12 +185,22 @@ func TestLoopbackTone(t *testing.T) {
 			}
 			pa := newFakePort(tc.rateA, tc.freq)
 			pb := newFakePort(tc.rateB, 0)
-			ctx, cancel := context.WithTimeout(context.Background(), 1200*time.Millisecond)
+			// Run until B has played 1.2 s of audio (about 1.2 s of wall
+			// time on an idle machine; longer when the machine is loaded,
+			// capped at 15 s), so a busy CI host does not cut the audio short.
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
 			var wg sync.WaitGroup
-			wg.Add(2)
+			wg.Add(3)
 			go func() { defer wg.Done(); _ = p.a.Run(ctx, pa) }()
 			go func() { defer wg.Done(); _ = p.b.Run(ctx, pb) }()
+			go func() {
+				defer wg.Done()
+				defer cancel()
+				for ctx.Err() == nil && pb.playedLen() < tc.rateB*12/10 {
+					time.Sleep(10 * time.Millisecond)
+				}
+			}()
 			wg.Wait()
 			got := pb.snapshot()
 			// Skip the first 300 ms (prebuffer, filter start-up).
