@@ -11,6 +11,7 @@ targets=(
   "./dect/wire FuzzFrameDecoder"
   "./provisioning FuzzDecodeCommand"
   "./provisioning FuzzDecodeConfig"
+  "./provisioning FuzzDecodeStrict"
   "./internal/daemon FuzzDecodeConfig"
 )
 for tg in "${targets[@]}"; do
