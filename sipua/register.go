@@ -17,12 +17,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// errTimeout is a request that got no final response.
-var errTimeout = errors.New("timeout")
 
-// errUnreachable is an ICMP port unreachable from a UDP registrar: its
-// port is closed, so nothing will answer there.
-var errUnreachable = errors.New("port unreachable")
 
 // regIO is what the registration loop does on the network. The
 // registration itself implements it; the virtual-time tests put a fake
@@ -35,7 +30,7 @@ type regIO interface {
 	unregisterAt(target string, contact *sip.ContactHeader, localIP string)
 	// keepalive sends a NAT keepalive to the registrar in use.
 	keepalive()
-	// probe returns errUnreachable when the registrar at addr answers
+	// probe returns ErrUnreachable when the registrar at addr answers
 	// with ICMP port unreachable (UDP only; nil otherwise).
 	probe(ctx context.Context, addr netip.AddrPort) error
 	// addrChanged reports a change of the local address towards it.
@@ -575,7 +570,7 @@ func (r *registration) hold(ctx context.Context, targets []string, idx int, sent
 			}
 		case res := <-probed:
 			probing = false
-			if a, _ := r.activeRegistrar(); res.addr == a.Addr && errors.Is(res.err, errUnreachable) {
+			if a, _ := r.activeRegistrar(); res.addr == a.Addr && errors.Is(res.err, ErrUnreachable) {
 				r.u.log.Warn("registrar unreachable (ICMP port unreachable), failing over", "ext", r.ext, "registrar", targets[idx])
 				return idx, holdUnreachable
 			}
@@ -658,7 +653,7 @@ func (r *registration) granted(res *sip.Response) time.Duration {
 
 func describe(res *sip.Response, err error) string {
 	if err != nil {
-		if errors.Is(err, errTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sip.ErrTransactionTimeout) {
+		if errors.Is(err, ErrTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sip.ErrTransactionTimeout) {
 			return "timeout"
 		}
 		return err.Error()
@@ -727,7 +722,7 @@ func (r *registration) probe(ctx context.Context, addr netip.AddrPort) error {
 // socket of its own and waits up to probeWait for an ICMP error: the
 // listener's socket is not connected, so the kernel does not report ICMP
 // errors on it and sipgo would wait for the whole transaction timeout.
-// It returns errUnreachable on ICMP port unreachable, nil when nothing
+// It returns ErrUnreachable on ICMP port unreachable, nil when nothing
 // (or anything else) comes back.
 func (u *UA) probeUDP(ctx context.Context, dest string) error {
 	raddr, err := net.ResolveUDPAddr("udp", dest)
@@ -751,19 +746,19 @@ func (u *UA) probeUDP(ctx context.Context, dest string) error {
 	_ = c.SetReadDeadline(time.Now().Add(probeWait))
 	if _, err := c.Write([]byte("\r\n\r\n")); err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) {
-			return errUnreachable
+			return ErrUnreachable
 		}
 		return err
 	}
 	var buf [64]byte
 	if _, err := c.Read(buf[:]); errors.Is(err, syscall.ECONNREFUSED) {
-		return errUnreachable
+		return ErrUnreachable
 	}
 	return nil
 }
 
 // watchUnreachable probes dest every probeEvery while a REGISTER is
-// unanswered and cancels it with errUnreachable on ICMP port
+// unanswered and cancels it with ErrUnreachable on ICMP port
 // unreachable. The returned stop ends the watch and waits for it.
 func (u *UA) watchUnreachable(ctx context.Context, cancel context.CancelCauseFunc, dest string) (stop func()) {
 	wctx, wcancel := context.WithCancel(ctx)
@@ -771,8 +766,8 @@ func (u *UA) watchUnreachable(ctx context.Context, cancel context.CancelCauseFun
 	go func() {
 		defer close(done)
 		for {
-			if err := u.probeUDP(wctx, dest); errors.Is(err, errUnreachable) {
-				cancel(fmt.Errorf("registrar %s: %w", dest, errUnreachable))
+			if err := u.probeUDP(wctx, dest); errors.Is(err, ErrUnreachable) {
+				cancel(fmt.Errorf("registrar %s: %w", dest, ErrUnreachable))
 				return
 			}
 			select {
@@ -1017,16 +1012,16 @@ func (u *UA) roundTrip(ctx context.Context, cli *sipgo.Client, req *sip.Request)
 		case <-tx.Done():
 			if err := tx.Err(); err != nil {
 				if errors.Is(err, sip.ErrTransactionTimeout) {
-					return nil, errTimeout
+					return nil, ErrTimeout
 				}
 				return nil, err
 			}
-			return nil, errTimeout
+			return nil, ErrTimeout
 		case <-ctx.Done():
-			if c := context.Cause(ctx); errors.Is(c, errUnreachable) {
+			if c := context.Cause(ctx); errors.Is(c, ErrUnreachable) {
 				return nil, c
 			}
-			return nil, errTimeout
+			return nil, ErrTimeout
 		}
 	}
 }
