@@ -17,8 +17,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-
-
 // regIO is what the registration loop does on the network. The
 // registration itself implements it; the virtual-time tests put a fake
 // registrar in its place.
