@@ -261,6 +261,11 @@ var globalsAllowed = map[string]string{
 // by literals). Each file is given by its name and parsed source.
 func checkGlobals(pkg string, files map[string]*ast.File) (errs []string) {
 	globals := map[string]string{} // name -> file
+	// The parser's object resolution (deprecated for lack of type
+	// information) is enough here: it tells a package-level variable from a
+	// local of the same name within one file; names unresolved in a file
+	// are taken as the package's own.
+	//lint:ignore SA1019 see above
 	decls := map[*ast.Object]bool{}
 	for name, f := range files {
 		for _, d := range f.Decls {
