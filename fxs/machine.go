@@ -127,9 +127,9 @@ var lineTable = [...]transition{
 // lineNext is the state machine's transition function: where event e
 // leads from state s, and whether it is a transition at all.
 func lineNext(s State, e LineEvent) (transition, bool) {
-	for _, t := range lineTable {
-		if t.From == s && t.On == e {
-			return t, true
+	for i := range lineTable { // by index: no copy of the table
+		if lineTable[i].From == s && lineTable[i].On == e {
+			return lineTable[i], true
 		}
 	}
 	return transition{}, false
