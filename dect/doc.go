@@ -31,4 +31,6 @@
 // Usage: New(board.Radio, &Options{StateDir: ..., LED: leds["registration"]})
 // then Run(ctx) in its own goroutine; read Events() for registration and
 // module events, Device(n).Events() for each device's user actions.
+// Halt (periph's conn.Resource) leaves the radio inert without ending Run:
+// the registration window closed, paging stopped, no device ringing.
 package dect

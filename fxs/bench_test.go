@@ -74,6 +74,7 @@ func BenchmarkFrameDialTone(b *testing.B) {
 func BenchmarkFrameCallAudio(b *testing.B) {
 	p := benchPort(b)
 	now := time.Now()
+	p.l.setState(StateRinging) // answer: off-hook while ringing
 	p.l.offHook(now, true)
 	a := newCallAudio(8000)
 	p.l.audio = a

@@ -60,6 +60,12 @@
 // patterns and the caller-ID slot are exact to the frame; the chip's own
 // cadence timers remain available in fxs/proslic.
 //
+// The line's states (State) change only through one transition table,
+// lineTable: (state, LineEvent) → (actions, next state). The loop's
+// handlers fire the events; an event that is no transition in the current
+// state is logged and ignored. testdata/linetable.golden is the table as
+// TestLineTableGolden prints it.
+//
 // The dial plan is an MGCP-style digit map (see DialPlan); emergency
 // numbers bypass it. Hook timing is dsp.HookClassifier's: on-hook breaks of
 // 20–150 ms are rotary pulses (a digit ends 250 ms after the last one), an

@@ -147,6 +147,7 @@ func TestFrameAllocsCallAudioSuppressing(t *testing.T) {
 	}
 	_ = p.l.start(time.Now())
 	now := time.Now()
+	p.l.setState(StateRinging) // answer: off-hook while ringing
 	p.l.offHook(now, true)
 	a := newCallAudio(8000)
 	a.SuppressInBandDTMF(true)

@@ -2,7 +2,6 @@ package fxs
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"basestation/fxs/dsp"
@@ -16,9 +15,6 @@ type burst interface {
 	// wrote; fewer than len(dst) means the burst has ended.
 	Fill(dst []int16) int
 }
-
-// cw phases of a Type II (call waiting) alert.
-type cwPhase int
 
 const (
 	cwNone      cwPhase = iota
@@ -144,6 +140,18 @@ func (l *loop) init(p *Port) error {
 	return nil
 }
 
+// fire moves the state machine by event e: the next state is lineTable's.
+// Every state change goes through here. An event that is no transition in
+// the current state is logged and ignored (the handlers never fire one).
+func (l *loop) fire(e LineEvent) {
+	t, ok := lineNext(l.state, e)
+	if !ok {
+		l.p.log.Error("fxs: line event ignored: no transition", "state", l.state.String(), "event", e.String())
+		return
+	}
+	l.setState(t.To)
+}
+
 func (l *loop) setState(s State) {
 	l.state = s
 	l.sitEnded, l.howlAt = false, time.Time{}
@@ -173,7 +181,7 @@ func (l *loop) start(now time.Time) error {
 		return fmt.Errorf("fxs: read hook: %w", err)
 	}
 	l.epoch = now
-	l.setState(StateIdle)
+	l.fire(LineStart)
 	if h == hal.OffHook {
 		l.hookRaw(now, hal.OffHook)
 	}
@@ -233,175 +241,8 @@ func (l *loop) slicEvent(e proslic.Event) {
 	}
 }
 
-func alarmNames(m uint8) string {
-	s := ""
-	for i := 0; i < 6; i++ {
-		if m&(1<<i) != 0 {
-			if s != "" {
-				s += ","
-			}
-			s += fmt.Sprintf("Q%d", i+1)
-		}
-	}
-	return s
-}
-
-func (l *loop) setHook(h hal.HookState) {
-	l.hook = h
-	l.p.hookSt.Store(int32(h))
-}
-
-// hookRaw feeds one debounced hook transition from the SLIC. Going
-// off-hook from idle or ringing acts at once (dial tone, answer); every
-// transition also goes to the classifier, whose events (pulse digits,
-// flash, hang-up) hookEvents applies.
-func (l *loop) hookRaw(at time.Time, h hal.HookState) {
-	l.lastHookAt = at
-	if h != l.hook {
-		l.setHook(h)
-		switch {
-		case h == hal.OffHook && l.state == StateIdle:
-			l.offHook(at, false)
-		case h == hal.OffHook && l.state == StateRinging:
-			l.offHook(at, true)
-		case h == hal.OnHook && l.state == StateDialing:
-			l.gen.Stop() // a rotary digit's first pulse ends dial tone
-		}
-	}
-	t := at.Sub(l.epoch)
-	if t < l.hcNow {
-		t = l.hcNow // stamped before a Tick already past: clamp (≤ hookTickLag)
-	}
-	l.hcNow = t
-	var err error
-	l.hookEv, err = l.hc.Transition(h, t, l.hookEv[:0])
-	if err != nil {
-		l.p.log.Warn("fxs: hook classifier", "err", err)
-		return
-	}
-	l.hookEvents()
-}
-
-// hookTickLag keeps the classifier's clock this far behind the frame clock,
-// so that a transition stamped by the IRQ loop just before a frame but
-// delivered after it still arrives in order.
-const hookTickLag = 20 * time.Millisecond
-
-func (l *loop) hookTick(now time.Time) {
-	t := now.Sub(l.epoch) - hookTickLag
-	if t <= l.hcNow {
-		return
-	}
-	if d, ok := l.hc.Deadline(); !ok || t < d {
-		return
-	}
-	l.hcNow = t
-	var err error
-	l.hookEv, err = l.hc.Tick(t, l.hookEv[:0])
-	if err != nil {
-		l.p.log.Warn("fxs: hook classifier", "err", err)
-		return
-	}
-	l.hookEvents()
-}
-
-func (l *loop) hookEvents() {
-	for _, e := range l.hookEv {
-		at := l.epoch.Add(e.At)
-		switch e.Kind {
-		case dsp.HookOffHook:
-			// handled on the raw transition
-		case dsp.HookDigit:
-			switch l.state {
-			case StateDialing:
-				if l.p.cfg.PulseDialing {
-					l.addDigit(at, e.Digit)
-				}
-			case StateCall:
-				if l.p.cfg.PulseDialing {
-					l.p.emit(Event{Kind: EvDigit, At: at, Digit: e.Digit, Pulse: true})
-				}
-			}
-		case dsp.HookBadDigit:
-			if l.state == StateDialing && l.p.cfg.PulseDialing {
-				l.failDialing(at)
-			}
-		case dsp.HookFlash:
-			switch l.state {
-			case StateCall:
-				l.cancelCW()
-				l.p.emit(Event{Kind: EvFlash, At: at, Duration: e.Duration})
-			case StateDialing:
-				l.startDialing(at) // a recall while dialing: start over
-			}
-		case dsp.HookHangUp:
-			l.hangUp(at)
-		}
-	}
-}
-
-// hangUp ends an off-hook state.
-func (l *loop) hangUp(at time.Time) {
-	switch l.state {
-	case StateDialing, StateCall, StateLockout:
-		l.goIdle(time.Now())
-		l.p.emit(Event{Kind: EvOnHook, At: at})
-	}
-}
-
-// offHook starts dialing or answers ringing.
-func (l *loop) offHook(at time.Time, answer bool) {
-	l.setHook(hal.OffHook)
-	l.fsk = nil
-	l.ohtUntil = time.Time{}
-	if l.fskKind == fskVMWI {
-		l.vmwiDue = true // resend when idle again
-	}
-	l.fskKind = 0
-	l.setLinefeed(at, proslic.LFForward)
-	if answer {
-		l.cidAt = time.Time{}
-		l.setState(StateCall)
-		l.p.emit(Event{Kind: EvOffHook, At: at, Answer: true})
-		return
-	}
-	l.startDialing(at)
-	if l.p.cfg.Hotline != "" {
-		l.hotline = true
-		if l.p.cfg.HotlineDelay == 0 {
-			l.gen.Stop() // a hotline gives no dial tone
-		}
-	}
-	l.p.emit(Event{Kind: EvOffHook, At: at})
-}
-
-// ohtHold keeps the line in on-hook transmission after an FSK burst while
-// the PCM playout queue drains (a few frames) and a little beyond.
-const ohtHold = 300 * time.Millisecond
-
-func (l *loop) startDialing(at time.Time) {
-	l.startDialingTone(at, dsp.ToneDial)
-}
-
-// startDialingTone enters StateDialing playing tone (stutter dial tone
-// instead of dial tone while messages wait).
-func (l *loop) startDialingTone(at time.Time, tone dsp.ToneName) {
-	l.setState(StateDialing)
-	l.hotline = false
-	l.ndigits = 0
-	l.digitDue = time.Time{}
-	l.offHookAt = at
-	l.howling = false
-	l.resetDTMF()
-	l.dtmfActive = 0
-	if tone == dsp.ToneDial && l.mwi && l.p.cfg.StutterDial {
-		tone = dsp.ToneStutterDial
-	}
-	_ = l.gen.Play(tone)
-}
-
 // goIdle returns to on-hook idle after a hang-up or the end of ringing.
-func (l *loop) goIdle(now time.Time) {
+func (l *loop) goIdle(now time.Time, e LineEvent) {
 	l.gen.Stop()
 	l.fsk = nil
 	l.fskKind = 0
@@ -413,142 +254,7 @@ func (l *loop) goIdle(now time.Time) {
 		l.audio = nil
 	}
 	l.setLinefeed(now, proslic.LFForward)
-	l.setState(StateIdle)
-}
-
-func (l *loop) resetDTMF() {
-	l.det.Reset()
-	l.detN, l.detDigit = 0, 0
-}
-
-func (l *loop) dtmf(now time.Time) {
-	l.dtmfEv = l.det.Process(l.in, l.dtmfEv[:0])
-	l.detN += int64(len(l.in))
-	l.dtmfBlank = 0
-	for _, e := range l.dtmfEv {
-		l.markDTMF(e)
-	}
-	if l.detDigit != 0 {
-		l.dtmfBlank = max(l.dtmfBlank, len(l.in))
-	}
-	for _, e := range l.dtmfEv {
-		switch l.state {
-		case StateDialing:
-			if !e.End {
-				l.addDigit(now, e.Digit)
-			}
-		case StateCall:
-			if l.cw == cwAckWait || l.cw == cwAckOn {
-				l.cwAck(now, e)
-				continue
-			}
-			if e.End {
-				if l.dtmfActive == e.Digit {
-					l.dtmfActive = 0
-					l.p.emit(Event{Kind: EvDigitEnd, At: now, Digit: e.Digit, Duration: e.Duration})
-				}
-			} else {
-				l.dtmfActive = e.Digit
-				l.p.emit(Event{Kind: EvDigit, At: now, Digit: e.Digit})
-			}
-		}
-	}
-}
-
-// dtmfGuard is silenced before a digit's detected onset as well: the
-// detector places a digit's edges to within half a block (6.4 ms).
-const dtmfGuard = 8 * time.Millisecond
-
-// markDTMF sets dtmfBlank for a detector event: a digit's start silences
-// the phone's audio back to its onset (less dtmfGuard), as far as the
-// delay line reaches; while it lasts and in the frame of its end, the
-// whole frame.
-func (l *loop) markDTMF(e dsp.DTMFEvent) {
-	n := len(l.in)
-	if e.End {
-		l.detDigit = 0
-		l.dtmfBlank = max(l.dtmfBlank, n)
-		return
-	}
-	l.detDigit = e.Digit
-	onset := max(e.At-dtmfGuard, 0)
-	sec := int64(time.Second)
-	rate := int64(l.p.rate)
-	back := l.detN - (int64(onset)/sec*rate + int64(onset)%sec*rate/sec)
-	l.dtmfBlank = max(l.dtmfBlank, int(min(back, int64((dtmfHold+1)*n))))
-}
-
-func (l *loop) dialed() string { return string(l.digits[:l.ndigits]) }
-
-func (l *loop) addDigit(now time.Time, d byte) {
-	if l.state != StateDialing {
-		return
-	}
-	l.gen.Stop() // the first digit ends dial tone
-	cfg := &l.p.cfg
-	if d == '#' && cfg.PoundEndsDialing && l.ndigits > 0 {
-		withPound := l.p.plan.Match(l.dialed()+"#", false)
-		if withPound == NoMatch {
-			if m := l.p.plan.Match(l.dialed(), true); m == Complete || m == Ambiguous {
-				l.finishDialing(now)
-			} else {
-				l.failDialing(now)
-			}
-			return
-		}
-	}
-	if l.ndigits == MaxDigits {
-		l.failDialing(now)
-		return
-	}
-	l.digits[l.ndigits] = d
-	l.ndigits++
-	for _, e := range cfg.EmergencyNumbers {
-		if e == l.dialed() {
-			l.finishDialing(now)
-			return
-		}
-	}
-	switch l.p.plan.Match(l.dialed(), false) {
-	case Complete:
-		l.finishDialing(now)
-	case Ambiguous:
-		l.digitDue = now.Add(cfg.InterDigitShort)
-	case Partial:
-		l.digitDue = now.Add(cfg.InterDigitLong)
-	default:
-		l.failDialing(now)
-	}
-}
-
-func (l *loop) isEmergency(n string) bool {
-	return slices.Contains(l.p.cfg.EmergencyNumbers, n)
-}
-
-func (l *loop) finishDialing(now time.Time) {
-	n := l.dialed()
-	l.gen.Stop()
-	l.digitDue = time.Time{}
-	l.setState(StateCall)
-	l.p.emit(Event{Kind: EvDialed, At: now, Number: n, Emergency: l.isEmergency(n)})
-}
-
-func (l *loop) failDialing(now time.Time) {
-	n := l.dialed()
-	l.digitDue = time.Time{}
-	l.lockout(now, false)
-	l.p.emit(Event{Kind: EvDialFailed, At: now, Number: n})
-}
-
-func (l *loop) lockout(now time.Time, howl bool) {
-	l.setState(StateLockout)
-	l.lockoutAt = now
-	l.howling = howl
-	if howl {
-		_ = l.gen.Play(dsp.ToneHowler)
-	} else {
-		_ = l.gen.Play(dsp.ToneReorder)
-	}
+	l.fire(e)
 }
 
 func (l *loop) timers(now time.Time) {
@@ -759,140 +465,6 @@ func (l *loop) startVMWI(now time.Time) {
 	l.fskLead = int(vmwiLeadIn) * l.p.rate / int(time.Second)
 }
 
-// Call waiting (Type II caller ID).
-//
-// The alert is one 300 ms SAS (then, with caller ID, CAS, the phone's ACK
-// and FSK), repeated once as a bare SAS 10 s later; the far end is muted
-// only while the port signals.
-func (l *loop) startCW(now time.Time, cid *CallerID) {
-	l.cwCID = nil
-	if cid != nil && l.p.cfg.CallWaitingCallerID && l.p.cfg.CallerID != CallerIDOff {
-		l.cwCID = cid
-	}
-	l.cwStart = now
-	_ = l.gen.Play(dsp.ToneCallWaiting)
-	l.cw = cwSAS
-	l.cwUntil = now.Add(sasTime)
-}
-
-func (l *loop) cancelCW() {
-	if l.cw == cwNone {
-		return
-	}
-	l.cw = cwNone
-	l.gen.Stop()
-	if l.fskKind == fskCIDCW {
-		l.fsk = nil
-		l.fskKind = 0
-	}
-}
-
-func (l *loop) cwTimers(now time.Time) {
-	if l.cw == cwNone || now.Before(l.cwUntil) {
-		return
-	}
-	switch l.cw {
-	case cwSAS:
-		if l.cwCID == nil {
-			l.gen.Stop()
-			l.cw = cwWait
-			l.cwUntil = l.cwStart.Add(cwRepeat)
-			return
-		}
-		_ = l.gen.Play(dsp.ToneCAS)
-		l.cw = cwCAS
-		l.cwUntil = now.Add(casTime)
-	case cwCAS:
-		l.gen.Stop()
-		l.resetDTMF()
-		l.cw = cwAckWait
-		l.cwUntil = now.Add(ackWindow)
-	case cwAckWait:
-		// no ACK: the phone cannot show caller ID on call waiting
-		l.p.log.Info("fxs: no CIDCW acknowledgement; caller ID not sent")
-		l.cw = cwWait
-		l.cwUntil = l.cwStart.Add(cwRepeat)
-	case cwAckOn:
-		l.cwSend(now)
-	case cwWait:
-		_ = l.gen.Play(dsp.ToneCallWaiting)
-		l.cw = cwRepeatSAS
-		l.cwUntil = now.Add(sasTime)
-	case cwRepeatSAS:
-		l.gen.Stop()
-		l.cw = cwNone
-	}
-}
-
-func (l *loop) cwAck(now time.Time, e dsp.DTMFEvent) {
-	if e.Digit != 'D' && e.Digit != 'A' {
-		return
-	}
-	if !e.End && l.cw == cwAckWait {
-		l.cw = cwAckOn
-		l.cwUntil = now.Add(ackMaxWait)
-		l.p.emit(Event{Kind: EvCallWaitingAck, At: now, Digit: e.Digit})
-		return
-	}
-	if e.End && l.cw == cwAckOn {
-		l.cwSend(now)
-	}
-}
-
-func (l *loop) cwSend(now time.Time) {
-	b, err := l.cidBurst(l.cwCID, now, true)
-	if err != nil {
-		l.p.log.Warn("fxs: CIDCW not sent", "err", err)
-		l.cw = cwWait
-		l.cwUntil = l.cwStart.Add(cwRepeat)
-		return
-	}
-	l.cw = cwFSK
-	l.fsk, l.fskLead, l.fskKind = b, 0, fskCIDCW
-}
-
-// fault puts the line in the safe state and reports it.
-func (l *loop) fault(now time.Time, err error) {
-	wasOff := l.state == StateDialing || l.state == StateCall || l.state == StateLockout
-	l.gen.Stop()
-	l.fsk = nil
-	l.fskKind = 0
-	l.cw = cwNone
-	l.cidAt = time.Time{}
-	if l.audio != nil {
-		l.audio.Close()
-		l.audio = nil
-	}
-	if e := l.p.slic.SetLinefeed(proslic.LFOpen); e != nil {
-		l.p.log.Error("fxs: cannot open the line after a fault", "err", e)
-	}
-	l.linefeed = proslic.LFOpen
-	l.ohtUntil = time.Time{}
-	l.setState(StateFault)
-	l.faultUntil = now.Add(l.p.cfg.FaultRetry)
-	l.p.log.Error("fxs: line fault; line opened", "err", err)
-	l.p.emit(Event{Kind: EvFault, At: now, Err: err})
-	if wasOff {
-		l.p.emit(Event{Kind: EvOnHook, At: now})
-	}
-}
-
-func (l *loop) clearFault(now time.Time) {
-	l.linefeed = 0xFF
-	if err := l.p.slic.SetLinefeed(proslic.LFForward); err != nil {
-		l.faultUntil = now.Add(l.p.cfg.FaultRetry)
-		return
-	}
-	l.linefeed = proslic.LFForward
-	l.setState(StateIdle)
-	l.p.emit(Event{Kind: EvFaultCleared, At: now})
-	h, err := l.p.slic.Hook()
-	if err == nil && h == hal.OffHook {
-		l.setHook(hal.OnHook)
-		l.hookRaw(now, hal.OffHook)
-	}
-}
-
 // command applies one action from the call layer.
 func (l *loop) command(now time.Time, c command) error {
 	switch c.kind {
@@ -936,12 +508,12 @@ func (l *loop) command(now time.Time, c command) error {
 			l.cidReq = c.ring.CallerID
 			l.cidAt = l.cidSlot(now, c.ring.CallerID)
 		}
-		l.setState(StateRinging)
+		l.fire(LineRing)
 		l.setLinefeed(now, proslic.LFRinging)
 		return nil
 	case cmdStopRing:
 		if l.state == StateRinging {
-			l.goIdle(now)
+			l.goIdle(now, LineRingStop)
 		}
 		return nil
 	case cmdTone:
@@ -992,7 +564,7 @@ func (l *loop) command(now time.Time, c command) error {
 			return ErrNotInCall
 		}
 		l.cancelCW()
-		l.startDialingTone(now, dsp.ToneRecallDial)
+		l.startDialingTone(now, dsp.ToneRecallDial, LineCollect)
 		return nil
 	}
 	return fmt.Errorf("fxs: unknown command %d", c.kind)
@@ -1013,3 +585,7 @@ func (l *loop) cidSlot(now time.Time, cid *CallerID) time.Time {
 	l.p.log.Warn("fxs: ring cadence has no silence long enough for caller ID", "need", need)
 	return time.Time{}
 }
+
+// ohtHold keeps the line in on-hook transmission after an FSK burst while
+// the PCM playout queue drains (a few frames) and a little beyond.
+const ohtHold = 300 * time.Millisecond

@@ -290,7 +290,7 @@ func (u *UA) placeCallLocked(s *epState, number string) (*call, error) {
 	contact, localIP, target := r.contact, r.localIP, r.sendAddrLocked(r.target)
 	r.mu.Unlock()
 	if contact == nil || target == "" {
-		return nil, fmt.Errorf("extension %s is not registered", e.name)
+		return nil, fmt.Errorf("extension %s: %w", e.name, ErrNotRegistered)
 	}
 	acct := via.acct
 	cli, err := u.client(acct.transport(), localIP)
@@ -428,7 +428,7 @@ func (c *call) runOutgoing() {
 			c.finish("shutdown")
 			return
 		case <-tx.Done():
-			c.finish("invite: " + describe(nil, firstErr(tx.Err(), errTimeout)))
+			c.finish("invite: " + describe(nil, firstErr(tx.Err(), ErrTimeout)))
 			if c.onFinal != nil {
 				c.onFinal("408 Request Timeout")
 			}
@@ -576,7 +576,7 @@ func (c *call) ack(cseq uint32) error {
 // converge to the last wish.
 func (c *call) reinvite(hold bool) error {
 	if c.ms == nil {
-		return errors.New("no media")
+		return ErrNoMedia
 	}
 	c.reMu.Lock()
 	defer c.reMu.Unlock()
@@ -613,7 +613,7 @@ func (c *call) reinvite(hold bool) error {
 			continue
 		}
 		if !res.IsSuccess() {
-			return fmt.Errorf("re-INVITE: %d %s", res.StatusCode, res.Reason)
+			return &StatusError{Method: "re-INVITE", Code: res.StatusCode, Reason: res.Reason}
 		}
 		_ = c.ack(res.CSeq().SeqNo)
 		n, err := neg.ProcessAnswer(res.Body())
@@ -623,5 +623,5 @@ func (c *call) reinvite(hold bool) error {
 		c.signalledHold = want
 		return c.ms.Apply(n)
 	}
-	return errors.New("re-INVITE: glare persisted")
+	return fmt.Errorf("re-INVITE: %w", ErrGlare)
 }

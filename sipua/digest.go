@@ -91,7 +91,7 @@ func (a *authenticator) challenged(res *sip.Response) (stale bool, err error) {
 	case 407:
 		hdrName = "Proxy-Authenticate"
 	default:
-		return false, fmt.Errorf("not a challenge: %d", res.StatusCode)
+		return false, fmt.Errorf("%w: status %d is not a challenge", ErrBadChallenge, res.StatusCode)
 	}
 	chal, err := pickChallenge(res.GetHeaders(hdrName))
 	if err != nil {
@@ -127,7 +127,7 @@ func (a *authenticator) forget() {
 // supported one: SHA-256 before MD5 (RFC 8760 §2.4).
 func pickChallenge(hdrs []sip.Header) (*digest.Challenge, error) {
 	if len(hdrs) == 0 {
-		return nil, errors.New("no challenge header")
+		return nil, fmt.Errorf("%w: no challenge header", ErrBadChallenge)
 	}
 	var best *digest.Challenge
 	rank := func(c *digest.Challenge) int {
@@ -159,7 +159,7 @@ func pickChallenge(hdrs []sip.Header) (*digest.Challenge, error) {
 		}
 	}
 	if best == nil {
-		return nil, errors.Join(errs...)
+		return nil, fmt.Errorf("%w: %w", ErrBadChallenge, errors.Join(errs...))
 	}
 	return best, nil
 }

@@ -166,4 +166,12 @@
 // connects to (the configured registrar or proxy host, or the SRV target).
 // Account.SRTP "required" offers RTP/SAVP with SDES keys and refuses plain
 // offers; "optional" accepts both. Passwords are never logged.
+//
+// # Errors
+//
+// Returned errors wrap the sentinels of errors.go (ErrInvalidConfig,
+// ErrNoSuchExtension, ErrNotRegistered, ErrTimeout, ...) with %w: test them
+// with errors.Is. A final failure status from the far end is a
+// *StatusError, which matches ErrRejected and, by code, ErrForbidden or
+// ErrBusy.
 package sipua

@@ -84,10 +84,10 @@ func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
 	defer u.mu.Unlock()
 	e := u.exts[ext]
 	if e == nil {
-		return nil, fmt.Errorf("sipua: attach: no extension %q", ext)
+		return nil, fmt.Errorf("sipua: attach %q: %w", ext, ErrNoSuchExtension)
 	}
 	if u.attached[ep] != nil {
-		return nil, fmt.Errorf("sipua: attach: endpoint %v already attached to %q", ep, u.attached[ep].ext.name)
+		return nil, fmt.Errorf("sipua: attach %v: %w to %q", ep, ErrAlreadyAttached, u.attached[ep].ext.name)
 	}
 	s := &epState{ep: ep, ext: e, name: fmt.Sprint(ep), signal: make(chan struct{}, 1), gone: make(chan struct{})}
 	e.endpoints = append(e.endpoints, s)
@@ -136,7 +136,7 @@ func (u *UA) Detach(ep Endpoint) error {
 	s := u.attached[ep]
 	if s == nil {
 		u.mu.Unlock()
-		return fmt.Errorf("sipua: detach: endpoint %v not attached", ep)
+		return fmt.Errorf("sipua: detach %v: %w", ep, ErrNotAttached)
 	}
 	delete(u.attached, ep)
 	if s.ext != nil {

@@ -295,7 +295,7 @@ func TestProbeUDPSeesPortUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := u.probeUDP(context.Background(), closedUDPPort(t)); !errors.Is(err, errUnreachable) {
+	if err := u.probeUDP(context.Background(), closedUDPPort(t)); !errors.Is(err, ErrUnreachable) {
 		t.Errorf("closed port: %v, want port unreachable", err)
 	}
 	silent := newUDPRegistrar(t, false)

@@ -89,7 +89,7 @@ func (f *fakePBX) register(ctx context.Context, target string, expires time.Dura
 	switch m {
 	case "closed":
 		f.record(fakeReq{time.Now(), target, expires, "unreachable"})
-		return nil, fmt.Errorf("registrar %s: %w", target, errUnreachable)
+		return nil, fmt.Errorf("registrar %s: %w", target, ErrUnreachable)
 	case "silent":
 		f.record(fakeReq{time.Now(), target, expires, "timeout"})
 		tm := time.NewTimer(f.timeout)
@@ -98,7 +98,7 @@ func (f *fakePBX) register(ctx context.Context, target string, expires time.Dura
 		case <-ctx.Done():
 		case <-tm.C:
 		}
-		return nil, errTimeout
+		return nil, ErrTimeout
 	}
 	f.record(fakeReq{time.Now(), target, expires, "200"})
 	f.mu.Lock()
@@ -129,7 +129,7 @@ func (f *fakePBX) probe(_ context.Context, addr netip.AddrPort) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mode[addr.String()] == "closed" {
-		return errUnreachable
+		return ErrUnreachable
 	}
 	return nil
 }

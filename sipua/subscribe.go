@@ -75,7 +75,7 @@ func (e *extension) subscribeWith(ctx context.Context, d *dialog, expires time.D
 	contact, localIP, target := r.contact, r.localIP, r.sendAddrLocked(r.target)
 	r.mu.Unlock()
 	if contact == nil {
-		return nil, 0, fmt.Errorf("not registered")
+		return nil, 0, fmt.Errorf("extension %s: %w", e.name, ErrNotRegistered)
 	}
 	a := e.acct
 	cli, err := u.client(a.transport(), localIP)
@@ -111,7 +111,7 @@ func (e *extension) subscribeWith(ctx context.Context, d *dialog, expires time.D
 		return nil, 0, err
 	}
 	if !res.IsSuccess() {
-		return nil, 0, fmt.Errorf("SUBSCRIBE: %d %s", res.StatusCode, res.Reason)
+		return nil, 0, &StatusError{Method: "SUBSCRIBE", Code: res.StatusCode, Reason: res.Reason}
 	}
 	d.mu.Lock()
 	if d.remoteTag == "" && res.To() != nil {

@@ -66,7 +66,7 @@ func New(cfg Config, log *slog.Logger) (*UA, error) {
 		log = slog.Default()
 	}
 	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("sipua: config: %w", err)
+		return nil, fmt.Errorf("sipua: %w: %w", ErrInvalidConfig, err)
 	}
 	u := &UA{
 		log:        log.With("subsystem", "sipua"),
@@ -296,7 +296,7 @@ func (u *UA) client(tr Transport, ip string) (*sipgo.Client, error) {
 // configuration is refused whole.
 func (u *UA) SetConfig(cfg Config) error {
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("sipua: config: %w", err)
+		return fmt.Errorf("sipua: %w: %w", ErrInvalidConfig, err)
 	}
 	u.mu.Lock()
 	old := u.exts

@@ -214,7 +214,7 @@ func TestClassifyAndRetryAfter(t *testing.T) {
 		{mk(503, ""), nil, regFailover},
 		{mk(500, ""), nil, regFailover},
 		{mk(404, ""), nil, regRetry},
-		{nil, errTimeout, regFailover},
+		{nil, ErrTimeout, regFailover},
 		{nil, errors.New("connection refused"), regFailover},
 	}
 	for _, c := range cases {

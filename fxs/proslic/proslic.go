@@ -1,7 +1,6 @@
 package proslic
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -322,66 +321,6 @@ func (d *Dev) Reset() error {
 	return nil
 }
 
-// ReadReg reads one direct register. It does not allocate.
-func (d *Dev) ReadReg(reg uint8) (uint8, error) {
-	d.mu.Lock()
-	v, err := d.readReg(reg)
-	d.mu.Unlock()
-	return v, err
-}
-
-// WriteReg writes one direct register. It does not allocate.
-func (d *Dev) WriteReg(reg, v uint8) error {
-	d.mu.Lock()
-	err := d.writeReg(reg, v)
-	d.mu.Unlock()
-	return err
-}
-
-// The Si321x deselects between bytes: every byte is its own transfer.
-func (d *Dev) readReg(reg uint8) (uint8, error) {
-	d.buf[0] = reg | 0x80
-	if err := d.c.Tx(d.buf[:], nil); err != nil {
-		return 0, d.busErr("read", reg, err)
-	}
-	d.buf[0] = 0
-	if err := d.c.Tx(d.buf[:], d.rd[:]); err != nil {
-		return 0, d.busErr("read", reg, err)
-	}
-	return d.rd[0], nil
-}
-
-func (d *Dev) writeReg(reg, v uint8) error {
-	d.buf[0] = reg & 0x7F
-	if err := d.c.Tx(d.buf[:], nil); err != nil {
-		return d.busErr("write", reg, err)
-	}
-	d.buf[0] = v
-	if err := d.c.Tx(d.buf[:], nil); err != nil {
-		return d.busErr("write", reg, err)
-	}
-	return nil
-}
-
-// busErr is only built on the error path.
-func (d *Dev) busErr(op string, reg uint8, err error) error {
-	return &RegError{Bus: d.name, Op: op, Reg: reg, Err: err}
-}
-
-// RegError is a failed register access.
-type RegError struct {
-	Bus string
-	Op  string
-	Reg uint8
-	Err error
-}
-
-func (e *RegError) Error() string {
-	return fmt.Sprintf("proslic %s: %s reg %d: %v", e.Bus, e.Op, e.Reg, e.Err)
-}
-
-func (e *RegError) Unwrap() error { return e.Err }
-
 // Probe identifies the chip and checks that the bus works: the ID register,
 // the values every Si321x holds after reset (reg 8 = 0x02, reg 11 = 0x33,
 // reg 64 = 0) and a write/read-back of 0x5A and 0xA5 through reg 4.
@@ -448,91 +387,6 @@ func (d *Dev) Probe() (Identity, error) {
 	}
 	d.id = id
 	return id, nil
-}
-
-// WriteIndirect writes one indirect register (Si3210 numbering; mapped for
-// the Si3215 family). Registers absent on the part are skipped.
-func (d *Dev) WriteIndirect(ir uint8, v uint16) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.writeIndirect(ir, v)
-}
-
-// ReadIndirect reads one indirect register (Si3210 numbering).
-func (d *Dev) ReadIndirect(ir uint8) (uint16, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	addr, ok := d.irAddr(ir)
-	if !ok {
-		return 0, fmt.Errorf("%w: indirect register %d does not exist on %s", ErrInvalidValue, ir, d.id.Part)
-	}
-	if err := d.waitIndirect(ir); err != nil {
-		return 0, err
-	}
-	if err := d.writeReg(regIAA, addr); err != nil {
-		return 0, err
-	}
-	if err := d.waitIndirect(ir); err != nil {
-		return 0, err
-	}
-	lo, err := d.readReg(regIDALo)
-	if err != nil {
-		return 0, err
-	}
-	hi, err := d.readReg(regIDAHi)
-	if err != nil {
-		return 0, err
-	}
-	return uint16(hi)<<8 | uint16(lo), nil
-}
-
-func (d *Dev) irAddr(ir uint8) (uint8, bool) {
-	if !d.id.Part.is3215() {
-		return ir, true
-	}
-	switch {
-	case ir >= 13 && ir <= 40:
-		return ir - 13, true
-	case ir == 41 || ir == 43:
-		return ir + 23, true
-	case ir >= 88 && ir <= 98:
-		return ir - 13, true
-	case ir >= 99 && ir <= 104:
-		return ir - 30, true
-	}
-	return 0, false
-}
-
-func (d *Dev) writeIndirect(ir uint8, v uint16) error {
-	addr, ok := d.irAddr(ir)
-	if !ok {
-		return nil
-	}
-	if err := d.waitIndirect(ir); err != nil {
-		return err
-	}
-	if err := d.writeReg(regIDALo, uint8(v)); err != nil {
-		return err
-	}
-	if err := d.writeReg(regIDAHi, uint8(v>>8)); err != nil {
-		return err
-	}
-	return d.writeReg(regIAA, addr)
-}
-
-// waitIndirect polls I_STATUS until the previous indirect access is done.
-// An access takes a few µs at 8 kHz frame sync; 100 polls is generous.
-func (d *Dev) waitIndirect(ir uint8) error {
-	for i := 0; i < 100; i++ {
-		v, err := d.readReg(regIStatus)
-		if err != nil {
-			return err
-		}
-		if v == 0 {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w on %s: indirect register %d: I_STATUS (reg 31) stays busy", ErrTimeout, d.name, ir)
 }
 
 // Init brings a probed chip into service, following the Silicon Labs
@@ -765,9 +619,6 @@ func (d *Dev) Hook() (hal.HookState, error) {
 	return hal.OnHook, nil
 }
 
-// EventKind classifies what the chip reported.
-type EventKind uint8
-
 // Event kinds.
 const (
 	EvHook            EventKind = iota + 1 // loop closure changed; Event.Hook holds the new state
@@ -777,116 +628,5 @@ const (
 	EvPowerAlarm                           // a line-driver transistor overheated; Event.Alarm = Q1..Q6 mask
 	EvLinefeedDropped                      // the chip left the commanded linefeed (it goes open on an alarm)
 )
-
-func (k EventKind) String() string {
-	switch k {
-	case EvHook:
-		return "hook"
-	case EvRingTrip:
-		return "ring-trip"
-	case EvRingActive:
-		return "ring-active-timer"
-	case EvRingInactive:
-		return "ring-inactive-timer"
-	case EvPowerAlarm:
-		return "power-alarm"
-	}
-	return fmt.Sprintf("EventKind(%d)", uint8(k))
-}
-
-// Event is one decoded interrupt.
-type Event struct {
-	Kind  EventKind
-	Hook  hal.HookState // EvHook, EvRingTrip
-	Alarm uint8         // EvPowerAlarm: bit i = transistor Q(i+1)
-	At    time.Time     // when the interrupt was serviced
-}
-
-// IRQPoll is the WaitForEdge timeout of Run: a finite wait so that ctx is
-// honoured and a missed edge is recovered by re-reading the status.
-const IRQPoll = 50 * time.Millisecond
-
-// Run services the chip's interrupt line until ctx ends, calling handle for
-// each event (from Run's goroutine). It waits for a falling edge with a
-// finite timeout; on an edge, or when the line is still held low, it reads
-// and clears the three status registers. Without an IRQ pin it polls the
-// status every IRQPoll. On return the line is left open.
-func (d *Dev) Run(ctx context.Context, handle func(Event)) error {
-	defer func() {
-		if err := d.Halt(); err != nil {
-			d.log.Warn("proslic halt", "bus", d.name, "err", err)
-		}
-	}()
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil
-		}
-		if d.irq != nil {
-			if !d.irq.WaitForEdge(IRQPoll) && d.irq.Read() == gpio.High {
-				continue
-			}
-		} else {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(IRQPoll):
-			}
-		}
-		if err := d.Service(handle); err != nil {
-			return err
-		}
-	}
-}
-
-// Service reads and clears the interrupt status once and reports what it
-// found. Run calls it; it is exported for hosts that share one IRQ line.
-func (d *Dev) Service(handle func(Event)) error {
-	d.mu.Lock()
-	var st [3]uint8
-	var err error
-	for i := range st {
-		if st[i], err = d.readReg(regIRQ1 + uint8(i)); err != nil {
-			d.mu.Unlock()
-			return err
-		}
-	}
-	for i := range st {
-		if st[i] != 0 {
-			if err = d.writeReg(regIRQ1+uint8(i), st[i]); err != nil {
-				d.mu.Unlock()
-				return err
-			}
-		}
-	}
-	var loop uint8
-	if st[1]&(irq2LoopStatus|irq2RingTrip) != 0 {
-		if loop, err = d.readReg(regLoopStatus); err != nil {
-			d.mu.Unlock()
-			return err
-		}
-	}
-	d.mu.Unlock()
-	now := time.Now()
-	hook := hal.OnHook
-	if loop&1 != 0 {
-		hook = hal.OffHook
-	}
-	if a := st[1] & irq2PowerAlarms; a != 0 {
-		handle(Event{Kind: EvPowerAlarm, Alarm: a >> 2, At: now})
-	}
-	if st[1]&irq2RingTrip != 0 {
-		handle(Event{Kind: EvRingTrip, Hook: hal.OffHook, At: now})
-	}
-	if st[1]&irq2LoopStatus != 0 {
-		handle(Event{Kind: EvHook, Hook: hook, At: now})
-	}
-	if st[0]&irq1RingActive != 0 {
-		handle(Event{Kind: EvRingActive, At: now})
-	}
-	if st[0]&irq1RingInactive != 0 {
-		handle(Event{Kind: EvRingInactive, At: now})
-	}
-	return nil
-}
 
 var _ conn.Resource = (*Dev)(nil)

@@ -1,0 +1,123 @@
+package dect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/tarm/serial"
+	"periph.io/x/conn/v3/gpio"
+)
+
+func (d *Driver) openPort() (io.ReadWriteCloser, error) {
+	if d.opts.OpenPort != nil {
+		return d.opts.OpenPort()
+	}
+	baud := d.radio.Baud
+	if baud == 0 {
+		baud = 115200
+	}
+	p, err := serial.OpenPort(&serial.Config{Name: d.radio.Device, Baud: baud, ReadTimeout: d.opts.ReadTimeout})
+	if err != nil {
+		return nil, fmt.Errorf("dect: open %s: %w", d.radio.Device, err)
+	}
+	return p, nil
+}
+
+type portReader struct {
+	chunks chan []byte
+	errc   chan error
+	stop   context.CancelFunc
+	clock  *readClock
+}
+
+// readClock records how far the reader has looked at the line: every byte
+// that arrived before Seen() has been read and handed to the link engine
+// (it is in the chunks channel or already taken). The engine judges the
+// module's silence, its missing acknowledgements and stalled frames
+// against this time, not against its own clock: under CPU load a
+// goroutine returning from a blocking read waits in the scheduler's global
+// run queue behind every runnable goroutine, while the engine, woken by its
+// timers, runs at once. Judged by the engine's clock, the module's answers
+// waiting unread in the tty buffer looked like silence (issue 9).
+type readClock struct {
+	base time.Time
+	at   atomic.Int64 // since base
+}
+
+func newReadClock() *readClock {
+	c := &readClock{base: time.Now()}
+	return c
+}
+
+// mark is called by the reader before each read.
+func (c *readClock) mark() { c.at.Store(int64(time.Since(c.base))) }
+
+// Seen is the start of the reader's latest read.
+func (c *readClock) Seen() time.Time { return c.base.Add(time.Duration(c.at.Load())) }
+
+func startReader(ctx context.Context, p io.Reader) *portReader {
+	rctx, cancel := context.WithCancel(ctx)
+	r := &portReader{chunks: make(chan []byte, 64), errc: make(chan error, 1), stop: cancel, clock: newReadClock()}
+	go reader(rctx, p, r.chunks, r.errc, r.clock)
+	return r
+}
+
+// reader copies bytes from the port to chunks. An empty chunk means "read
+// timeout, line idle". tarm/serial reports a read timeout as io.EOF.
+func reader(ctx context.Context, p io.Reader, chunks chan<- []byte, errc chan<- error, clock *readClock) {
+	buf := make([]byte, 1024)
+	for {
+		clock.mark()
+		n, err := p.Read(buf)
+		if n > 0 {
+			c := make([]byte, n)
+			copy(c, buf[:n])
+			select {
+			case chunks <- c:
+			case <-ctx.Done():
+				return
+			}
+		}
+		switch {
+		case err == nil || errors.Is(err, io.EOF):
+			if n == 0 {
+				select {
+				case chunks <- nil:
+				default:
+				}
+				if ctx.Err() != nil {
+					return
+				}
+			}
+		case errors.Is(err, os.ErrClosed) || ctx.Err() != nil:
+			return
+		default:
+			errc <- err
+			return
+		}
+	}
+}
+
+// pulseReset holds the module's reset line low for ResetPulse.
+func (d *Driver) pulseReset(ctx context.Context) error {
+	if d.radio.Reset == nil {
+		return nil
+	}
+	if err := d.radio.Reset.Out(gpio.Low); err != nil {
+		return fmt.Errorf("dect: reset pin: %w", err)
+	}
+	t := time.NewTimer(d.opts.ResetPulse)
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if err := d.radio.Reset.Out(gpio.High); err != nil {
+		return fmt.Errorf("dect: reset pin: %w", err)
+	}
+	return nil
+}
