@@ -7,7 +7,7 @@ BIN     := bin
 LDFLAGS := -s -w
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all sim test test-short build cross bench bench-smoke lint fuzz peers clean
+.PHONY: all sim test test-short test-arm build cross bench bench-smoke lint fuzz peers clean
 
 all: build
 
@@ -26,6 +26,11 @@ test: peers lint
 # the benchmark code runs in CI; `make bench` gives the figures.
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -short -timeout 10m $(PKGS)
+
+# The hardware-free packages' tests and the armv7 daemon through a whole
+# call, executed under qemu-user for arm (GOARM=7) and arm64.
+test-arm: peers
+	bash scripts/test-arm.sh
 
 test-short:
 	$(GO) test -race -short $(PKGS)
