@@ -37,30 +37,50 @@ done
 t0=$(date +%s)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-fail=()
+s=$(date +%s)
 for a in "${arches[@]}"; do
-  s=$(date +%s)
   mkdir -p "$out/$a"
   # One go command builds every package's test binary (name: last path
   # element + .test, unique in pkgs).
   CGO_ENABLED=0 GOOS=linux GOARCH=$a GOARM=7 $GO test -c -o "$out/$a/" "${pkgs[@]/#/./}"
-  echo "test-arm: $a: built ${#pkgs[@]} test binaries in $(( $(date +%s) - s ))s"
+done
+echo "test-arm: built ${#pkgs[@]} test binaries for ${arches[*]} in $(( $(date +%s) - s ))s"
+
+# runarch runs every package's tests for one arch, one package at a time;
+# it prints a line per package (a failure's whole output) and fails if any
+# package failed.
+runarch() {
+  local a=$1 rc=0 p names s
   for p in "${pkgs[@]}"; do
     names=${skip[$p]:-}
     if ! grep -q 1 "/proc/sys/fs/binfmt_misc/${binfmt[$a]}" 2>/dev/null; then
       [ "$p" = dect ] && names=${names:+$names|}$reexec_arm
       [ "$p" = provisioning ] && names=${names:+$names|}$reexec_prov
     fi
-    args=(-test.short -test.timeout 5m -test.count 1)
+    local args=(-test.short -test.timeout 5m -test.count 1)
     [ -n "$names" ] && args+=(-test.skip "^($names)\$") && echo "test-arm: $a $p: excluded under qemu: $names"
     s=$(date +%s)
     if (cd "$p" && "${qemu[$a]}" "$out/$a/$(basename "$p").test" "${args[@]}" >"$out/$a.log" 2>&1); then
       echo "ok    $a $p $(( $(date +%s) - s ))s"
     else
-      echo "FAIL  $a $p $(( $(date +%s) - s ))s"; cat "$out/$a.log"; fail+=("$a:$p")
+      echo "FAIL  $a $p $(( $(date +%s) - s ))s"; cat "$out/$a.log"; rc=1
     fi
   done
+  return $rc
+}
+
+# The arches run side by side (one emulated test binary each: two cores).
+pids=()
+for a in "${arches[@]}"; do
+  runarch "$a" >"$out/$a.summary" 2>&1 &
+  pids+=($!)
 done
+fail=()
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || fail+=("${arches[$i]}")
+  cat "$out/${arches[$i]}.summary"
+done
+echo "test-arm: unit tests under qemu $(( $(date +%s) - t0 ))s"
 
 s=$(date +%s)
 if $GO test -count=1 -timeout 15m ./internal/armtest; then :; else fail+=(internal/armtest); fi
