@@ -7,7 +7,7 @@ BIN     := bin
 LDFLAGS := -s -w
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all sim test test-short race-repeat noalloc fuzz-smoke build cross bench bench-smoke lint fuzz peers clean
+.PHONY: all sim test test-short test-arm race-repeat noalloc fuzz-smoke build cross bench bench-smoke lint fuzz peers clean
 
 all: build
 
@@ -24,6 +24,7 @@ test: peers lint
 	$(MAKE) fuzz-smoke
 	$(MAKE) bench-smoke
 	$(MAKE) cross
+	$(MAKE) test-arm
 
 # The packages where goroutines meet (SIP transactions, the daemon's
 # wiring, the simulator's world, the MQTT agent, the radio link, the soak)
@@ -48,6 +49,11 @@ fuzz-smoke:
 # the benchmark code runs in CI; `make bench` gives the figures.
 bench-smoke:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -short -timeout 10m $(PKGS)
+
+# The hardware-free packages' tests and the armv7 daemon through a whole
+# call, executed under qemu-user for arm (GOARM=7) and arm64.
+test-arm: peers
+	bash scripts/test-arm.sh
 
 test-short:
 	$(GO) test -race -short $(PKGS)

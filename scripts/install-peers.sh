@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the third-party test peers from Debian's packages when any is
 # missing: SIP server and phones, MQTT broker, modems and decoders, audio
-# tools. Safe to run again; does nothing when all are present.
+# tools, qemu-user for the ARM tests. Safe to run again; does nothing when all are present.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 for pair in sipp:sip-tester baresip:baresip-core kamailio:kamailio mosquitto:mosquitto \
             mosquitto_pub:mosquitto-clients minimodem:minimodem multimon-ng:multimon-ng \
-            sox:sox espeak-ng:espeak-ng openssl:openssl gcc:gcc xxd:xxd ip:iproute2; do
+            sox:sox espeak-ng:espeak-ng openssl:openssl gcc:gcc xxd:xxd ip:iproute2 \
+            qemu-arm-static:qemu-user-static qemu-aarch64-static:qemu-user-static; do
   bin=${pair%%:*}; pkg=${pair#*:}
   have "$bin" || need+=("$pkg")
 done
@@ -22,6 +23,7 @@ else
 fi
 dpkg -s libsox-fmt-base >/dev/null 2>&1 || need+=(libsox-fmt-base)
 [ ${#need[@]} -eq 0 ] && exit 0
+mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 echo "install-peers: installing ${need[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive

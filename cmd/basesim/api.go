@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -163,16 +164,32 @@ func (w *world) postPort(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	var b struct {
-		Digits string `json:"digits"`
-		Mode   string `json:"mode"` // dtmf (default) or pulse
-		Ms     int    `json:"ms"`
-		Path   string `json:"path"`
-		Both   bool   `json:"both"`
+		Digits string  `json:"digits"`
+		Mode   string  `json:"mode"` // dtmf (default) or pulse
+		Ms     int     `json:"ms"`
+		Path   string  `json:"path"`
+		Both   bool    `json:"both"`
+		Hz     float64 `json:"hz"`
 	}
 	if err := decode(r, &b); err != nil {
 		return nil, err
 	}
 	switch a := r.PathValue("action"); a {
+	case "speak":
+		if b.Hz < 100 || b.Hz > 3900 {
+			return nil, badRequest("hz: %v is outside 100..3900", b.Hz)
+		}
+		if b.Ms == 0 {
+			b.Ms = 3000
+		}
+		if b.Ms < 20 || b.Ms > 60000 {
+			return nil, badRequest("ms: %d is outside 20..60000", b.Ms)
+		}
+		s := make([]int16, b.Ms*8)
+		for i := range s {
+			s[i] = int16(8000 * math.Sin(2*math.Pi*b.Hz*float64(i)/8000))
+		}
+		ph.Speak(s)
 	case "offhook":
 		ph.OffHook()
 	case "onhook":
@@ -217,7 +234,7 @@ func (w *world) postPort(ctx context.Context, r *http.Request) (any, error) {
 			return nil, conflict(err)
 		}
 	default:
-		return nil, notFound("no port action %q (offhook, onhook, flash, dial, record, stop-recording)", a)
+		return nil, notFound("no port action %q (offhook, onhook, flash, dial, speak, record, stop-recording)", a)
 	}
 	return ph.State(), nil
 }

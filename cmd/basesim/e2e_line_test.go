@@ -81,6 +81,8 @@ func TestControlAPIRefusesBadRequests(t *testing.T) {
 		{"POST", "/v1/ports/1/dial", `{"digits":`, http.StatusBadRequest, "body"},
 		{"POST", "/v1/ports/1/dial", `{"digit":"1"}`, http.StatusBadRequest, "unknown field \"digit\""},
 		{"POST", "/v1/ports/1/flash", `{"ms":99999}`, http.StatusBadRequest, "ms"},
+		{"POST", "/v1/ports/1/speak", `{"hz":20}`, http.StatusBadRequest, "hz"},
+		{"POST", "/v1/ports/1/speak", `{"hz":700,"ms":5}`, http.StatusBadRequest, "ms"},
 		{"GET", "/v1/devices/linx9", "", http.StatusNotFound, "linx9"},
 		{"POST", "/v1/devices", `{"kind":"fax"}`, http.StatusBadRequest, "fax"},
 		{"POST", "/v1/devices/headset7/pair", `{"pin":"1"}`, http.StatusNotFound, "headset7"},
