@@ -22,12 +22,14 @@ type CallerID struct {
 	// possibly with a leading +); each phone shows it in its own way.
 	// Empty with Reason set when the number is absent.
 	Number string
-	// Name is the caller's name; empty when there is none, and then
-	// absent for the same Reason as the number (OutOfArea when the
-	// number is given).
+	// Name is the caller's name; empty when there is none.
 	Name string
-	// Reason is set when Number is empty.
+	// Reason is set when Number is empty: why it is absent.
 	Reason Reason
+	// NameReason, when set, is why Name is absent (a name withheld with
+	// the number shown); otherwise an absent name is absent for Reason,
+	// or OutOfArea when the number is shown.
+	NameReason Reason
 	// Time is when the call arrived; zero means now. The phone shows it
 	// in its configured zone.
 	Time time.Time
@@ -112,6 +114,19 @@ type MessageCounter interface {
 	// new messages (0: unknown).
 	SetMessageCount(on bool, count int) error
 }
+
+// Activity is what a phone is doing, as the base reports it (the line
+// LED, the state sent to the cloud).
+type Activity string
+
+// Activities. A line fault is not an activity: the device reports it as
+// its own event.
+const (
+	Idle    Activity = "idle"
+	Ringing Activity = "ringing"
+	Dialing Activity = "dialing" // off-hook, no call audio (dial tone, digits, ringback)
+	Talking Activity = "talking" // call audio connected
+)
 
 // EventKind is what an endpoint reports.
 type EventKind int

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/fxs/dsp"
 	"basestation/fxs/proslic"
 	"basestation/hal"
@@ -85,7 +86,7 @@ type loop struct {
 	cadence  Cadence
 	ringStep int
 	stepEnd  time.Time
-	cidReq   *CallerID
+	cidReq   *endpoint.CallerID
 	cidAt    time.Time // when to start the caller-ID burst (zero: none)
 
 	// FSK.
@@ -99,7 +100,7 @@ type loop struct {
 	cw      cwPhase
 	cwUntil time.Time
 	cwStart time.Time
-	cwCID   *CallerID // nil: alert without caller ID
+	cwCID   *endpoint.CallerID // nil: alert without caller ID
 
 	// Fault.
 	faultUntil time.Time
@@ -764,7 +765,7 @@ func (l *loop) startVMWI(now time.Time) {
 // The alert is one 300 ms SAS (then, with caller ID, CAS, the phone's ACK
 // and FSK), repeated once as a bare SAS 10 s later; the far end is muted
 // only while the port signals.
-func (l *loop) startCW(now time.Time, cid *CallerID) {
+func (l *loop) startCW(now time.Time, cid *endpoint.CallerID) {
 	l.cwCID = nil
 	if cid != nil && l.p.cfg.CallWaitingCallerID && l.p.cfg.CallerID != CallerIDOff {
 		l.cwCID = cid
@@ -1001,7 +1002,7 @@ func (l *loop) command(now time.Time, c command) error {
 // cidSlot picks when the Type I burst starts: in the first silent step of
 // the cadence long enough to hold it with 500 ms after the ring and
 // 200 ms before the next.
-func (l *loop) cidSlot(now time.Time, cid *CallerID) time.Time {
+func (l *loop) cidSlot(now time.Time, cid *endpoint.CallerID) time.Time {
 	need := cidAfterRing + l.cidDuration(cid) + cidBeforeRing
 	t := now
 	for i, d := range l.cadence {

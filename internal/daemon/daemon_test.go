@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/provisioning"
 	"basestation/sim"
 	"basestation/sim/slic"
@@ -42,7 +43,7 @@ func TestStopLeavesTheLineSafe(t *testing.T) {
 
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := d.portEP.Ring(sipua.CallerID{Number: "6135550199", Name: "Test"}, "normal")
+		err := d.port.Ring(endpoint.CallerID{Number: "6135550199", Name: "Test"}, "normal")
 		if err == nil {
 			break
 		}
