@@ -427,9 +427,11 @@ func validUTF8End(s string) bool {
 	return false
 }
 
-// call bounds one of the device's endpoint calls (Options.CallTimeout).
+// call bounds one of the device's endpoint calls by Options.RequestTimeout
+// (3 s): the call layer is never held longer than the module takes to
+// confirm or the link to give up.
 func (v *Device) call() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), v.d.opts.CallTimeout)
+	return context.WithTimeout(context.Background(), v.d.opts.RequestTimeout)
 }
 
 // shownTime is the call's time on the device's display: in the devices'

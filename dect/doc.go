@@ -24,7 +24,7 @@
 //     Options.Location) and cadence, tones, digits, answer and hang-up,
 //     message waiting with a count, call waiting, and its PCM audio channel
 //     (hal.Radio.Audio) at the call's rate. Each call is bounded by
-//     Options.CallTimeout; DeviceEvent.Endpoint gives the events the call
+//     Options.RequestTimeout; DeviceEvent.Endpoint gives the events the call
 //     layer takes.
 //
 // It imports only basestation/hal and basestation/endpoint from the

@@ -70,10 +70,6 @@ type Options struct {
 
 	// InterDigitTimeout ends a Linx's dialing when no digit follows (4 s).
 	InterDigitTimeout time.Duration
-	// CallTimeout bounds each of a device's endpoint calls (ring, tone,
-	// audio, ...): the link retransmits, so a call returns once the module
-	// confirmed or the link gave up, and at the latest after this (3 s).
-	CallTimeout time.Duration
 	// DialComplete, if set, is asked after each dialed digit whether the
 	// number is complete (the dial plan). '#' always completes a number.
 	DialComplete func(number string) bool
@@ -107,7 +103,6 @@ func DefaultOptions() Options {
 		BootTimeout:       2 * time.Second,
 		ResetPulse:        20 * time.Millisecond,
 		InterDigitTimeout: 4 * time.Second,
-		CallTimeout:       3 * time.Second,
 		PageDuration:      30 * time.Second,
 		LongPress:         3 * time.Second,
 		ClockInterval:     time.Hour,
@@ -144,7 +139,6 @@ func (o *Options) fill() error {
 	set(&o.BootTimeout, d.BootTimeout)
 	set(&o.ResetPulse, d.ResetPulse)
 	set(&o.InterDigitTimeout, d.InterDigitTimeout)
-	set(&o.CallTimeout, d.CallTimeout)
 	set(&o.PageDuration, d.PageDuration)
 	set(&o.LongPress, d.LongPress)
 	set(&o.ClockInterval, d.ClockInterval)
