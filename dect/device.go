@@ -501,7 +501,10 @@ func (v *Device) StopRinging() error {
 }
 
 // Release ends the device's call from the network side (the far end hung
-// up): the device's call is cleared and its audio disconnected.
+// up): the device's call is cleared and its audio disconnected. The
+// device is idle again, and the module reports no hang-up for a release
+// it was told of: Release reports OnHook (Reason "released") itself, so
+// the call layer knows the device is free.
 func (v *Device) Release() error {
 	ctx, cancel := v.call()
 	defer cancel()
@@ -513,6 +516,7 @@ func (v *Device) Release() error {
 	if !had {
 		return nil
 	}
+	defer v.emit(DeviceEvent{Kind: OnHook, Reason: "released"})
 	if _, err := v.d.request(ctx, wire.Msg{Type: wire.TRelease, Handset: byte(v.rec.Handset), Reason: wire.ReleaseNormal}); err != nil && !errors.Is(err, ErrNotReady) {
 		return v.fail("release", err)
 	}

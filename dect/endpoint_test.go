@@ -59,6 +59,14 @@ func TestEndpointCallerIDAndActivity(t *testing.T) {
 	if a := dev.Activity(); a != endpoint.Idle {
 		t.Errorf("activity %q after release", a)
 	}
+	// The module reports no hang-up for a release it was told of; the
+	// device reports it, so that the call layer knows it is free.
+	if e := devEvent(t, dev, dect.OnHook); e.Reason != "released" {
+		t.Errorf("on-hook after release %+v, want reason released", e)
+	}
+	if ev, ok := (dect.DeviceEvent{Kind: dect.OnHook}).Endpoint(); !ok || ev.Kind != endpoint.OnHook {
+		t.Errorf("on-hook as the call layer sees it: %+v %v", ev, ok)
+	}
 }
 
 // A device's endpoint calls are bounded by Options.RequestTimeout: with

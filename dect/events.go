@@ -163,7 +163,7 @@ type DeviceEvent struct {
 	Answer  bool   // OffHook: answering an incoming call
 	Number  string // Dialed
 	Digit   byte   // Digit: 0-9 * #
-	Reason  string // OnHook: "hangup", "declined", "out-of-range", "module-reset", "stopped"
+	Reason  string // OnHook: "hangup", "declined", "out-of-range", "module-reset", "stopped", "released" (Device.Release)
 }
 
 func (e DeviceEvent) String() string {

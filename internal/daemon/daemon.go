@@ -592,17 +592,14 @@ func lossPct(received uint64, lost int64) float64 {
 
 // releaseDevice ends the DECT device's side of a call the far end ended:
 // a cordless device is told the call is released (the analog port needs
-// nothing: its user hears busy tone and hangs up).
+// nothing: its user hears busy tone and hangs up). The device then reports
+// itself on-hook, and its event pump tells the call layer.
 func (d *Daemon) releaseDevice(name string) {
 	d.mu.Lock()
 	var dev *dect.Device
-	var rep sipua.Reporter
-	for id, e := range d.dectEP {
+	for _, e := range d.dectEP {
 		if e.String() == name {
 			dev = e
-			if a := d.attached[id]; a != nil {
-				rep = a.report
-			}
 		}
 	}
 	d.mu.Unlock()
@@ -612,11 +609,6 @@ func (d *Daemon) releaseDevice(name string) {
 	d.bg.Go(func() {
 		if err := dev.Release(); err != nil {
 			d.log.Warn("releasing DECT device", "device", name, "error", err)
-		}
-		// The device is idle again: the call layer must know it is on-hook
-		// (the module reports no hang-up for a release it was told of).
-		if rep != nil {
-			rep(endpoint.Event{Kind: endpoint.OnHook})
 		}
 	})
 }
