@@ -169,3 +169,34 @@ func TestRegisterRightAfterStart(t *testing.T) {
 		t.Fatal("no outcome after closing the window")
 	}
 }
+
+// The port shows caller-ID times in the configured zone: the daemon gives
+// the zone to the port in its configuration (it used to convert each
+// caller ID in an adapter).
+func TestPortGetsTheConfiguredZone(t *testing.T) {
+	b, err := sim.NewBoard(sim.Config{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := Defaults()
+	cfg.StateDir = t.TempDir()
+	cfg.SIP.Listen = "127.0.0.1:0"
+	d, err := New(cfg, Options{Board: b.HAL(), Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := d.port.Config().Location; loc != time.Local {
+		t.Fatalf("port zone %v before any configuration, want the machine's", loc)
+	}
+	c := &provisioning.Config{
+		Schema: provisioning.SchemaVersion, Base: "base-1", Version: 1,
+		System: provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US", TimeZone: "America/Toronto"},
+	}
+	if err := d.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if loc := d.port.Config().Location; loc == nil || loc.String() != "America/Toronto" {
+		t.Fatalf("port zone %v after configuring America/Toronto", loc)
+	}
+}
