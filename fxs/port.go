@@ -317,8 +317,9 @@ func (p *Port) StopTone() error { return p.do(command{kind: cmdStopTone}) }
 // ConnectAudio hands out the audio path of the call: ReadFrame gives the
 // phone's voice, WriteFrame plays the far end's voice (10 ms frames at the
 // port's rate). The port keeps detecting DTMF and flash. The phone must be
-// off-hook (after EvOffHook). Close the path or call DisconnectAudio when
-// the call ends; hanging up closes it too.
+// off-hook (after EvOffHook). Call DisconnectAudio when the call ends (the
+// path is also a hal.PCM: closing it ends it as well); hanging up closes
+// it too.
 //
 // The path also has the method SuppressInBandDTMF(on bool) (reach it with
 // an interface assertion): on, the digits the port reports are being sent
