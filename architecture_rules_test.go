@@ -63,6 +63,7 @@ var internalRooms = map[string]struct {
 	"internal/testpeer":   {importedBy: "tests"}, // third-party peer harness
 	"internal/e2e":        {importedBy: "tests"}, // end-to-end tests
 	"internal/soak":       {importedBy: "tests"}, // randomized soak
+	"internal/armtest":    {importedBy: "tests"}, // the armv7 simulator under qemu
 }
 
 // checkInternal returns the violations of the internal/* rules by one

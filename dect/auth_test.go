@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"basestation/dect"
+	"basestation/endpoint"
 	"basestation/sim/radio"
 )
 
@@ -37,7 +38,7 @@ func TestDeregisteredDeviceCannotAttachOrCall(t *testing.T) {
 	if tab, _, _ := dect.LoadTable(r.dir); len(tab.Devices) != 0 {
 		t.Fatal("still on disk")
 	}
-	if err := dev.Ring(ctx, dect.CallerID{Number: "1"}, ""); !errors.Is(err, dect.ErrUnknownDevice) {
+	if err := dev.Ring(endpoint.CallerID{Number: "1"}, ""); !errors.Is(err, dect.ErrUnknownDevice) {
 		t.Errorf("ring removed device: %v", err)
 	}
 	linx.OffHook()
@@ -75,7 +76,6 @@ func TestWrongKeyCannotAttachOrCall(t *testing.T) {
 	r := newRig(t, rigOpts{})
 	hs := r.emu.NewHeadset(radio.DeviceOptions{})
 	dev := r.pair(hs, "1234")
-	ctx := ctxT(t, 10*time.Second)
 	hs.CorruptKey()
 	hs.SetInRange(false)
 	r.waitEvent(dect.EventDeviceDetached, 2*time.Second)
@@ -87,10 +87,10 @@ func TestWrongKeyCannotAttachOrCall(t *testing.T) {
 	if dev.Attached() {
 		t.Fatal("host believes the device attached")
 	}
-	if err := dev.Ring(ctx, dect.CallerID{Number: "1"}, ""); !errors.Is(err, dect.ErrNotAuthenticated) {
+	if err := dev.Ring(endpoint.CallerID{Number: "1"}, ""); !errors.Is(err, dect.ErrNotAuthenticated) {
 		t.Errorf("ring: %v", err)
 	}
-	if _, err := dev.ConnectAudio(ctx, 16000); !errors.Is(err, dect.ErrNotAuthenticated) {
+	if _, err := dev.ConnectAudioAt(16000); !errors.Is(err, dect.ErrNotAuthenticated) {
 		t.Errorf("audio: %v", err)
 	}
 	// Starting a call challenges it again, and it fails again.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"basestation/dect"
+	"basestation/endpoint"
 	"basestation/hal"
 	"basestation/sim/radio"
 )
@@ -18,14 +19,14 @@ func TestIncomingCallLinx(t *testing.T) {
 	dev := r.pair(linx, "1234")
 	ctx := ctxT(t, 10*time.Second)
 	when := time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC)
-	if err := dev.Ring(ctx, dect.CallerID{Number: "5551234567", Name: "ALICE SMITH", Time: when}, "distinctive2"); err != nil {
+	if err := dev.Ring(endpoint.CallerID{Number: "5551234567", Name: "ALICE SMITH", Time: when}, "distinctive2"); err != nil {
 		t.Fatal(err)
 	}
 	s := waitDev(t, linx, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
 	if s.Caller.Number != "5551234567" || s.Caller.Name != "ALICE SMITH" || s.Cadence != 2 || s.Caller.Time != "2026-11-22 09:30:00" {
 		t.Errorf("display %+v cadence %d", s.Caller, s.Cadence)
 	}
-	if err := dev.Ring(ctx, dect.CallerID{Number: "1"}, "normal"); !errors.Is(err, dect.ErrBusy) {
+	if err := dev.Ring(endpoint.CallerID{Number: "1"}, "normal"); !errors.Is(err, dect.ErrBusy) {
 		t.Errorf("second ring: %v", err)
 	}
 	if err := linx.OffHook(); err != nil {
@@ -34,7 +35,7 @@ func TestIncomingCallLinx(t *testing.T) {
 	if e := devEvent(t, dev, dect.OffHook); !e.Answer {
 		t.Errorf("answer event %+v", e)
 	}
-	pcm, err := dev.ConnectAudio(ctx, hal.RateWideband)
+	pcm, err := dev.ConnectAudioAt(hal.RateWideband)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func TestIncomingCallLinx(t *testing.T) {
 		t.Fatal(err)
 	}
 	devEvent(t, dev, dect.Flash)
-	if err := dev.CallWaiting(ctx, dect.CallerID{Reason: "private"}); err != nil {
+	if err := dev.AlertCallWaiting(endpoint.CallerID{Reason: endpoint.Private}); err != nil {
 		t.Fatal(err)
 	}
 	s = waitDev(t, linx, "call waiting", func(s radio.DeviceState) bool { return s.Waiting != nil })
@@ -61,7 +62,7 @@ func TestIncomingCallLinx(t *testing.T) {
 		t.Errorf("call waiting %+v tone %q", s.Waiting, s.Tone)
 	}
 	// The far end hangs up.
-	if err := dev.Release(ctx); err != nil {
+	if err := dev.Release(); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, linx, "released", func(s radio.DeviceState) bool { return s.Call == radio.CallIdle && s.Released == "normal" })
@@ -72,7 +73,7 @@ func TestIncomingCallLinx(t *testing.T) {
 
 // checkAudio sends a tone to the device and checks it hears it, and that
 // the device's speech reaches the base unchanged.
-func checkAudio(t *testing.T, ctx context.Context, pcm hal.PCM, d *radio.Device) {
+func checkAudio(t *testing.T, ctx context.Context, pcm endpoint.AudioPort, d *radio.Device) {
 	t.Helper()
 	n := hal.FrameSamples(pcm.Rate())
 	tone := make([]int16, n)
@@ -121,7 +122,6 @@ func TestOutgoingCallLinx(t *testing.T) {
 	r := newRig(t, rigOpts{drv: &dect.Options{InterDigitTimeout: 300 * time.Millisecond}})
 	linx := r.emu.NewLinx(radio.DeviceOptions{})
 	dev := r.pair(linx, "1234")
-	ctx := ctxT(t, 10*time.Second)
 	if err := linx.OffHook(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestOutgoingCallLinx(t *testing.T) {
 		t.Errorf("off-hook %+v", e)
 	}
 	waitDev(t, linx, "dialing", func(s radio.DeviceState) bool { return s.Call == radio.CallDialing })
-	if err := dev.PlayTone(ctx, "dial"); err != nil {
+	if err := dev.PlayTone("dial"); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, linx, "dial tone", func(s radio.DeviceState) bool { return s.Tone == "dial" })
@@ -139,11 +139,11 @@ func TestOutgoingCallLinx(t *testing.T) {
 	if e := devEvent(t, dev, dect.Dialed); e.Number != "6135550100" {
 		t.Errorf("dialed %q", e.Number)
 	}
-	if err := dev.PlayTone(ctx, "ringback"); err != nil {
+	if err := dev.PlayTone("ringback"); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, linx, "ringback", func(s radio.DeviceState) bool { return s.Tone == "ringback" })
-	if err := dev.PlayTone(ctx, "warble"); !errors.Is(err, dect.ErrBadRequest) {
+	if err := dev.PlayTone("warble"); !errors.Is(err, dect.ErrBadRequest) {
 		t.Errorf("unknown tone: %v", err)
 	}
 	if err := linx.HangUp(); err != nil {
@@ -190,7 +190,7 @@ func TestHeadsetWidebandAndNarrowband(t *testing.T) {
 	dev := r.pair(hs, "1234")
 	ctx := ctxT(t, 10*time.Second)
 	for _, tc := range []struct{ max, want int }{{hal.RateWideband, hal.RateWideband}, {hal.RateNarrowband, hal.RateNarrowband}} {
-		if err := dev.Ring(ctx, dect.CallerID{Reason: "out-of-area"}, ""); err != nil {
+		if err := dev.Ring(endpoint.CallerID{Reason: endpoint.OutOfArea}, ""); err != nil {
 			t.Fatal(err)
 		}
 		s := waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
@@ -199,7 +199,7 @@ func TestHeadsetWidebandAndNarrowband(t *testing.T) {
 		}
 		hs.Answer()
 		devEvent(t, dev, dect.OffHook)
-		pcm, err := dev.ConnectAudio(ctx, tc.max)
+		pcm, err := dev.ConnectAudioAt(tc.max)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func TestHeadsetWidebandAndNarrowband(t *testing.T) {
 		}
 		waitDev(t, hs, "audio", func(s radio.DeviceState) bool { return s.AudioRate == tc.want })
 		checkAudio(t, ctx, pcm, hs)
-		if err := dev.DisconnectAudio(ctx); err != nil {
+		if err := dev.DisconnectAudio(); err != nil {
 			t.Fatal(err)
 		}
 		hs.HangUp()
@@ -226,14 +226,13 @@ func TestRingStopAndDecline(t *testing.T) {
 	r := newRig(t, rigOpts{})
 	hs := r.emu.NewHeadset(radio.DeviceOptions{})
 	dev := r.pair(hs, "1234")
-	ctx := ctxT(t, 10*time.Second)
-	dev.Ring(ctx, dect.CallerID{Number: "100"}, "normal")
+	dev.Ring(endpoint.CallerID{Number: "100"}, "normal")
 	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
-	if err := dev.StopRinging(ctx); err != nil {
+	if err := dev.StopRinging(); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, hs, "stopped", func(s radio.DeviceState) bool { return s.Call == radio.CallIdle })
-	dev.Ring(ctx, dect.CallerID{Number: "100"}, "normal")
+	dev.Ring(endpoint.CallerID{Number: "100"}, "normal")
 	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
 	hs.Decline()
 	if e := devEvent(t, dev, dect.OnHook); e.Reason != "declined" {
@@ -248,7 +247,7 @@ func TestMessageWaitingPagingClock(t *testing.T) {
 	dl := r.pair(linx, "1234")
 	r.pair(hs, "1234")
 	ctx := ctxT(t, 10*time.Second)
-	if err := dl.SetMessageWaiting(ctx, true, 3); err != nil {
+	if err := dl.SetMessageCount(true, 3); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, linx, "mwi", func(s radio.DeviceState) bool { return s.MWI && s.MWICount == 3 })
@@ -265,7 +264,7 @@ func TestMessageWaitingPagingClock(t *testing.T) {
 	waitDev(t, hs, "clock", func(s radio.DeviceState) bool { return s.Clock == "2027-01-02 03:04:05" })
 	// The indication survives the device being off: shown when it returns.
 	linx.PowerOff()
-	dl.SetMessageWaiting(ctx, false, 0)
+	dl.SetMessageCount(false, 0)
 	linx.PowerOn()
 	waitDev(t, linx, "mwi off after power on", func(s radio.DeviceState) bool { return s.Attached && !s.MWI })
 }

@@ -9,7 +9,16 @@ import (
 	"time"
 
 	"basestation/dect/wire"
+	"basestation/endpoint"
 	"basestation/hal"
+)
+
+// A paired device is an endpoint of the call layer; it shows a message
+// count and may take wideband audio.
+var (
+	_ endpoint.Endpoint       = (*Device)(nil)
+	_ endpoint.Wideband       = (*Device)(nil)
+	_ endpoint.MessageCounter = (*Device)(nil)
 )
 
 // Device is one paired DECT device (a Linx or a Headset) as a telephone
@@ -325,33 +334,35 @@ func (v *Device) fail(op string, err error) error {
 	return fmt.Errorf("dect: %s on device %d: %w", op, v.rec.Handset, err)
 }
 
-// CallerID is what a device shows for an incoming or waiting call.
-type CallerID struct {
-	Number string
-	Name   string
-	// Reason, when the number is absent: "private" (withheld) or
-	// "out-of-area" (unavailable). Empty when a number is given.
-	Reason string
-	Time   time.Time // shown with the call; zero means none
-}
-
-func cliFields(c CallerID) (byte, error) {
+func cliFields(c endpoint.CallerID) (byte, error) {
 	switch c.Reason {
-	case "":
+	case endpoint.Present:
 		return wire.CLINumber, nil
-	case "private":
+	case endpoint.Private:
 		return wire.CLIPrivate, nil
-	case "out-of-area", "unavailable":
+	case endpoint.OutOfArea, "unavailable":
 		return wire.CLIOutOfArea, nil
 	}
 	return 0, fmt.Errorf("%w: caller-ID reason %q", ErrBadRequest, c.Reason)
 }
 
+// displayNumber is a caller's number as the device's display shows it: digits
+// only, a North American number (+1 and ten digits) without its country
+// code. The call layer hands the number as the network gave it.
+func displayNumber(n string) string {
+	n = strings.TrimPrefix(n, "+")
+	if len(n) == 11 && n[0] == '1' {
+		n = n[1:]
+	}
+	return n
+}
+
 // Cadence returns the wire code of a ring cadence name: "normal" (or "")
 // and "distinctive1".."distinctive5" (also spelt "distinctive-N" or
 // "bellcore-drN").
-func Cadence(name string) (byte, error) {
-	if name == "" || name == "normal" {
+func Cadence(c endpoint.Cadence) (byte, error) {
+	name := string(c)
+	if name == "" || c == endpoint.Normal {
 		return 0, nil
 	}
 	for _, p := range []string{"distinctive-", "distinctive", "bellcore-dr"} {
@@ -362,9 +373,9 @@ func Cadence(name string) (byte, error) {
 	return 0, fmt.Errorf("%w: unknown ring cadence %q", ErrBadRequest, name)
 }
 
-// ToneCode returns the wire code of a call-progress tone name.
-func ToneCode(name string) (byte, error) {
-	switch name {
+// ToneCode returns the wire code of a call-progress tone.
+func ToneCode(t endpoint.Tone) (byte, error) {
+	switch name := string(t); name {
 	case "", "off":
 		return wire.ToneOff, nil
 	case "dial":
@@ -382,7 +393,7 @@ func ToneCode(name string) (byte, error) {
 	case "sit-intercept", "out-of-service", "sit":
 		return wire.ToneSIT, nil
 	}
-	return 0, fmt.Errorf("%w: unknown tone %q", ErrBadRequest, name)
+	return 0, fmt.Errorf("%w: unknown tone %q", ErrBadRequest, string(t))
 }
 
 func trunc(s string) string {
@@ -416,9 +427,27 @@ func validUTF8End(s string) bool {
 	return false
 }
 
+// call bounds one of the device's endpoint calls by Options.RequestTimeout
+// (3 s): the call layer is never held longer than the module takes to
+// confirm or the link to give up.
+func (v *Device) call() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), v.d.opts.RequestTimeout)
+}
+
+// shownTime is the call's time on the device's display: in the devices'
+// zone (Options.Location), now when cid.Time is zero.
+func (v *Device) shownTime(t time.Time) time.Time {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.In(v.d.opts.Location())
+}
+
 // Ring makes the device ring with the caller shown on its display and the
-// named cadence. Only an attached, authenticated, idle device rings.
-func (v *Device) Ring(ctx context.Context, cid CallerID, cadence string) error {
+// cadence. Only an attached, authenticated, idle device rings.
+func (v *Device) Ring(cid endpoint.CallerID, cadence endpoint.Cadence) error {
+	ctx, cancel := v.call()
+	defer cancel()
 	cad, err := Cadence(cadence)
 	if err != nil {
 		return v.fail("ring", err)
@@ -439,7 +468,7 @@ func (v *Device) Ring(ctx context.Context, cid CallerID, cadence string) error {
 	v.state = stRinging
 	v.mu.Unlock()
 	_, err = v.d.request(ctx, wire.Msg{Type: wire.TRing, Handset: byte(v.rec.Handset), Cadence: cad, CLI: cli,
-		Time: toDateTime(cid.Time), Number: trunc(cid.Number), Name: trunc(cid.Name)})
+		Time: toDateTime(v.shownTime(cid.Time)), Number: trunc(displayNumber(cid.Number)), Name: trunc(cid.Name)})
 	if err != nil {
 		v.mu.Lock()
 		if v.state == stRinging {
@@ -453,7 +482,9 @@ func (v *Device) Ring(ctx context.Context, cid CallerID, cadence string) error {
 
 // StopRinging stops an unanswered ring (another device answered, or the
 // caller gave up).
-func (v *Device) StopRinging(ctx context.Context) error {
+func (v *Device) StopRinging() error {
+	ctx, cancel := v.call()
+	defer cancel()
 	v.mu.Lock()
 	ringing := v.state == stRinging
 	if ringing {
@@ -470,8 +501,13 @@ func (v *Device) StopRinging(ctx context.Context) error {
 }
 
 // Release ends the device's call from the network side (the far end hung
-// up): the device's call is cleared and its audio disconnected.
-func (v *Device) Release(ctx context.Context) error {
+// up): the device's call is cleared and its audio disconnected. The
+// device is idle again, and the module reports no hang-up for a release
+// it was told of: Release reports OnHook (Reason "released") itself, so
+// the call layer knows the device is free.
+func (v *Device) Release() error {
+	ctx, cancel := v.call()
+	defer cancel()
 	v.mu.Lock()
 	had := v.state != stIdle
 	v.state = stIdle
@@ -480,17 +516,22 @@ func (v *Device) Release(ctx context.Context) error {
 	if !had {
 		return nil
 	}
+	defer v.emit(DeviceEvent{Kind: OnHook, Reason: "released"})
 	if _, err := v.d.request(ctx, wire.Msg{Type: wire.TRelease, Handset: byte(v.rec.Handset), Reason: wire.ReleaseNormal}); err != nil && !errors.Is(err, ErrNotReady) {
 		return v.fail("release", err)
 	}
 	return nil
 }
 
-// PlayTone plays a call-progress tone by name on the device ("dial",
-// "stutter-dial", "ringback", "busy", "reorder", "call-waiting",
-// "sit-intercept"/"out-of-service"; "" or "off" stops).
-func (v *Device) PlayTone(ctx context.Context, name string) error {
-	code, err := ToneCode(name)
+// PlayTone plays a call-progress tone on the device (endpoint.Dial,
+// StutterDial, Ringback, Busy, Reorder, CallWaiting, SIT, also spelt
+// "out-of-service"; None or "off" stops). Dial tone during a call (after
+// the R key) is what the Linx's phone hears while its user keys a second
+// number, which the device reports as digits.
+func (v *Device) PlayTone(t endpoint.Tone) error {
+	ctx, cancel := v.call()
+	defer cancel()
+	code, err := ToneCode(t)
 	if err != nil {
 		return v.fail("tone", err)
 	}
@@ -511,12 +552,25 @@ func (v *Device) PlayTone(ctx context.Context, name string) error {
 }
 
 // StopTone stops a tone.
-func (v *Device) StopTone(ctx context.Context) error { return v.PlayTone(ctx, "off") }
+func (v *Device) StopTone() error { return v.PlayTone(endpoint.None) }
 
-// ConnectAudio assigns a PCM slot to the device's call and returns the
-// audio channel: wideband (16 kHz) when the device supports it and maxRate
-// allows (the call's codec), narrowband (8 kHz) otherwise.
-func (v *Device) ConnectAudio(ctx context.Context, maxRate int) (hal.PCM, error) {
+// Wideband reports whether the device does 16 kHz audio (CAPS bit 0).
+func (v *Device) Wideband() bool { return v.rec.Wideband }
+
+// ConnectAudio opens a narrowband channel for the device's call (the call
+// layer calls ConnectAudioAt with the call's rate).
+func (v *Device) ConnectAudio() (endpoint.AudioPort, error) {
+	return v.ConnectAudioAt(hal.RateNarrowband)
+}
+
+// ConnectAudioAt assigns a PCM slot to the device's call and returns the
+// audio channel: wideband (16 kHz, RATE 01) when the device supports it
+// and maxRate allows (the call's codec), narrowband (8 kHz) otherwise
+// (docs/radio-protocol.md §5.9). The channel is a hal.PCM; the device
+// closes it on DisconnectAudio.
+func (v *Device) ConnectAudioAt(maxRate int) (endpoint.AudioPort, error) {
+	ctx, cancel := v.call()
+	defer cancel()
 	v.mu.Lock()
 	if err := v.ready(); err != nil {
 		v.mu.Unlock()
@@ -566,7 +620,9 @@ func (v *Device) ConnectAudio(ctx context.Context, maxRate int) (hal.PCM, error)
 }
 
 // DisconnectAudio releases the call's PCM slot.
-func (v *Device) DisconnectAudio(ctx context.Context) error {
+func (v *Device) DisconnectAudio() error {
+	ctx, cancel := v.call()
+	defer cancel()
 	v.mu.Lock()
 	had := v.audio != nil
 	v.mu.Unlock()
@@ -580,9 +636,15 @@ func (v *Device) DisconnectAudio(ctx context.Context) error {
 	return nil
 }
 
-// SetMessageWaiting turns the message-waiting indication on or off; count
-// is the number of new messages (0 when unknown).
-func (v *Device) SetMessageWaiting(ctx context.Context, on bool, count int) error {
+// SetMessageWaiting turns the message-waiting indication on or off without
+// a count; the call layer calls SetMessageCount instead.
+func (v *Device) SetMessageWaiting(on bool) error { return v.SetMessageCount(on, 0) }
+
+// SetMessageCount turns the message-waiting indication on or off; count
+// is the number of new messages (0 when unknown), shown on the display.
+func (v *Device) SetMessageCount(on bool, count int) error {
+	ctx, cancel := v.call()
+	defer cancel()
 	m := wire.Msg{Type: wire.TMWI, Handset: byte(v.rec.Handset), Count: byte(min(max(count, 0), 255))}
 	if on {
 		m.On = 1
@@ -599,9 +661,11 @@ func (v *Device) SetMessageWaiting(ctx context.Context, on bool, count int) erro
 	return nil
 }
 
-// CallWaiting alerts a second call during a call: the call-waiting tone and
-// the caller on the display.
-func (v *Device) CallWaiting(ctx context.Context, cid CallerID) error {
+// AlertCallWaiting alerts a second call during a call: the call-waiting
+// tone and the caller on the display.
+func (v *Device) AlertCallWaiting(cid endpoint.CallerID) error {
+	ctx, cancel := v.call()
+	defer cancel()
 	cli, err := cliFields(cid)
 	if err != nil {
 		return v.fail("call waiting", err)
@@ -617,8 +681,24 @@ func (v *Device) CallWaiting(ctx context.Context, cid CallerID) error {
 	}
 	v.mu.Unlock()
 	if _, err := v.d.request(ctx, wire.Msg{Type: wire.TCallWaiting, Handset: byte(v.rec.Handset), CLI: cli,
-		Number: trunc(cid.Number), Name: trunc(cid.Name)}); err != nil {
+		Number: trunc(displayNumber(cid.Number)), Name: trunc(cid.Name)}); err != nil {
 		return v.fail("call waiting", err)
 	}
 	return nil
+}
+
+// Activity is what the device is doing: ringing, in a call without audio
+// (dialing, tones), talking (audio connected) or idle.
+func (v *Device) Activity() endpoint.Activity {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	switch {
+	case v.state == stRinging:
+		return endpoint.Ringing
+	case v.state == stActive && v.audio != nil:
+		return endpoint.Talking
+	case v.state == stActive:
+		return endpoint.Dialing
+	}
+	return endpoint.Idle
 }

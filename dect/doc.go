@@ -18,11 +18,17 @@
 //   - authentication of devices when they attach and when they start a call;
 //   - the devices' clock, in the configured time zone (Options.Location),
 //     set at start-up, hourly, at daylight-saving changes and on SyncClock;
-//   - each paired Device: ringing with caller ID and cadence, tones, digits,
-//     answer and hang-up, message waiting, call waiting, and its PCM audio
-//     channel (hal.Radio.Audio).
+//   - each paired Device as an endpoint.Endpoint (also endpoint.Wideband
+//     and endpoint.MessageCounter), driven by the call layer in the call
+//     vocabulary of package endpoint: ringing with caller ID (its time in
+//     Options.Location) and cadence, tones, digits, answer and hang-up,
+//     message waiting with a count, call waiting, and its PCM audio channel
+//     (hal.Radio.Audio) at the call's rate. Each call is bounded by
+//     Options.RequestTimeout; DeviceEvent.Endpoint gives the events the call
+//     layer takes.
 //
-// It imports only basestation/hal from the project (never fxs, sipua,
+// It imports only basestation/hal and basestation/endpoint from the
+// project (never fxs, sipua,
 // provisioning, board or sim). It follows the project's host–module
 // protocol, docs/radio-protocol.md; identities and the authentication
 // structure follow ETSI EN 300 175-5/-6/-7 as summarised in

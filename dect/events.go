@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"basestation/dect/wire"
+	"basestation/endpoint"
 )
 
 // IPEI and DeviceType are the wire types, re-exported for callers.
@@ -162,7 +163,7 @@ type DeviceEvent struct {
 	Answer  bool   // OffHook: answering an incoming call
 	Number  string // Dialed
 	Digit   byte   // Digit: 0-9 * #
-	Reason  string // OnHook: "hangup", "declined", "out-of-range", "module-reset", "stopped"
+	Reason  string // OnHook: "hangup", "declined", "out-of-range", "module-reset", "stopped", "released" (Device.Release)
 }
 
 func (e DeviceEvent) String() string {
@@ -177,4 +178,22 @@ func (e DeviceEvent) String() string {
 		return fmt.Sprintf("%d on-hook %s", e.Handset, e.Reason)
 	}
 	return fmt.Sprintf("%d %v", e.Handset, e.Kind)
+}
+
+// Endpoint is the event as the call layer sees it (endpoint.Event); ok is
+// false for none (every kind maps today).
+func (e DeviceEvent) Endpoint() (ev endpoint.Event, ok bool) {
+	switch e.Kind {
+	case OffHook:
+		return endpoint.Event{Kind: endpoint.OffHook}, true
+	case Dialed:
+		return endpoint.Event{Kind: endpoint.Dialed, Number: e.Number}, true
+	case Digit:
+		return endpoint.Event{Kind: endpoint.Digit, Digit: e.Digit}, true
+	case Flash:
+		return endpoint.Event{Kind: endpoint.Flash}, true
+	case OnHook:
+		return endpoint.Event{Kind: endpoint.OnHook}, true
+	}
+	return endpoint.Event{}, false
 }

@@ -8,6 +8,7 @@ import (
 
 	"basestation/dect"
 	"basestation/dect/wire"
+	"basestation/endpoint"
 	"basestation/sim/radio"
 )
 
@@ -34,10 +35,10 @@ func Example() {
 	for e := range drv.Events() {
 		if e.Kind == dect.EventPaired {
 			dev := drv.Device(e.Device.Handset)
-			_ = dev.Ring(ctx, dect.CallerID{Number: "6135550100", Name: "ALICE"}, "normal")
+			_ = dev.Ring(endpoint.CallerID{Number: "6135550100", Name: "ALICE"}, "normal")
 			for ev := range dev.Events() {
 				if ev.Kind == dect.OffHook && ev.Answer {
-					pcm, _ := dev.ConnectAudio(ctx, 16000)
+					pcm, _ := dev.ConnectAudioAt(16000)
 					_ = pcm // hand to the RTP bridge
 				}
 			}

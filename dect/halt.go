@@ -31,7 +31,7 @@ func (d *Driver) Halt() error {
 	}
 	d.mu.Unlock()
 	for _, dev := range devs {
-		if err := dev.StopRinging(ctx); err != nil && !errors.Is(err, ErrNotReady) {
+		if err := dev.StopRinging(); err != nil && !errors.Is(err, ErrNotReady) {
 			errs = append(errs, err)
 		}
 	}

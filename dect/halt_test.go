@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"basestation/dect"
+	"basestation/endpoint"
 	"basestation/sim/radio"
 )
 
@@ -24,7 +25,7 @@ func TestHaltLeavesRadioInert(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDev(t, linx, "paging", func(s radio.DeviceState) bool { return s.Paging })
-	if err := dev.Ring(ctx, dect.CallerID{Number: "100"}, "normal"); err != nil {
+	if err := dev.Ring(endpoint.CallerID{Number: "100"}, "normal"); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })

@@ -63,6 +63,9 @@ func newRig(t *testing.T, o rigOpts) *rig {
 		opts = *o.drv
 	}
 	opts.StateDir = dir
+	if opts.Location == nil { // caller-ID times as given, whatever the machine's zone
+		opts.Location = func() *time.Location { return time.UTC }
+	}
 	led := &fakeLED{}
 	if opts.LED == nil {
 		opts.LED = led

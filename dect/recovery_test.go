@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"basestation/dect"
+	"basestation/endpoint"
 	"basestation/hal"
 	"basestation/sim/radio"
 )
@@ -21,13 +22,13 @@ func TestModuleResetMidCallRecovered(t *testing.T) {
 	dh := r.pair(hs, "1234")
 	before := r.drv.Devices()
 	ctx := ctxT(t, 20*time.Second)
-	if err := dh.Ring(ctx, dect.CallerID{Number: "200"}, ""); err != nil {
+	if err := dh.Ring(endpoint.CallerID{Number: "200"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
 	hs.Answer()
 	devEvent(t, dh, dect.OffHook)
-	pcm, err := dh.ConnectAudio(ctx, hal.RateWideband)
+	pcm, err := dh.ConnectAudioAt(hal.RateWideband)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestModuleResetMidCallRecovered(t *testing.T) {
 	}
 	// A new call works on the same pairing.
 	hs.HangUp()
-	if err := dh.Ring(ctx, dect.CallerID{Number: "201"}, ""); err != nil {
+	if err := dh.Ring(endpoint.CallerID{Number: "201"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, hs, "ringing again", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging && s.Caller.Number == "201" })
@@ -100,7 +101,6 @@ func TestFaultyLink(t *testing.T) {
 		drv: &dect.Options{AckTimeout: 40 * time.Millisecond}})
 	linx := r.emu.NewLinx(radio.DeviceOptions{})
 	dl := r.pair(linx, "1234")
-	ctx := ctxT(t, 60*time.Second)
 	r.emu.SetFaults(radio.Faults{CorruptRate: 0.01, DropRate: 0.01, DupRate: 0.01})
 	base := len(linx.MWILog())
 	n := 150
@@ -110,7 +110,7 @@ func TestFaultyLink(t *testing.T) {
 	var want []string
 	for i := 1; i <= n; i++ {
 		on := i%2 == 1
-		if err := dl.SetMessageWaiting(ctx, on, i%256); err != nil {
+		if err := dl.SetMessageCount(on, i%256); err != nil {
 			t.Fatalf("MWI %d: %v", i, err)
 		}
 		st := "off"
@@ -201,7 +201,7 @@ func TestFaultyLinkEveryCommand(t *testing.T) {
 	ctx := ctxT(t, 60*time.Second)
 	for round := 0; round < 3; round++ {
 		// Incoming call on the headset, wideband audio.
-		if err := dh.Ring(ctx, dect.CallerID{Number: "6135550100", Name: "BOB"}, "normal"); err != nil {
+		if err := dh.Ring(endpoint.CallerID{Number: "6135550100", Name: "BOB"}, "normal"); err != nil {
 			t.Fatal(err)
 		}
 		waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
@@ -211,17 +211,17 @@ func TestFaultyLinkEveryCommand(t *testing.T) {
 		if e := devEvent(t, dh, dect.OffHook); !e.Answer {
 			t.Fatalf("off-hook %+v (device %+v)", e, hs.State())
 		}
-		pcm, err := dh.ConnectAudio(ctx, hal.RateWideband)
+		pcm, err := dh.ConnectAudioAt(hal.RateWideband)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if pcm.Rate() != hal.RateWideband {
 			t.Errorf("rate %d", pcm.Rate())
 		}
-		if err := dh.CallWaiting(ctx, dect.CallerID{Number: "100"}); err != nil {
+		if err := dh.AlertCallWaiting(endpoint.CallerID{Number: "100"}); err != nil {
 			t.Fatal(err)
 		}
-		if err := dh.Release(ctx); err != nil {
+		if err := dh.Release(); err != nil {
 			t.Fatal(err)
 		}
 		waitDev(t, hs, "released", func(s radio.DeviceState) bool { return s.Call == radio.CallIdle })
@@ -229,19 +229,19 @@ func TestFaultyLinkEveryCommand(t *testing.T) {
 		linx.OffHook()
 		devEvent(t, dl, dect.OffHook)
 		waitDev(t, linx, "dialing", func(s radio.DeviceState) bool { return s.Call == radio.CallDialing })
-		if err := dl.PlayTone(ctx, "dial"); err != nil {
+		if err := dl.PlayTone("dial"); err != nil {
 			t.Fatal(err)
 		}
 		linx.Dial("6135550199#")
 		if e := devEvent(t, dl, dect.Dialed); e.Number != "6135550199" {
 			t.Errorf("dialed %q", e.Number)
 		}
-		if _, err := dl.ConnectAudio(ctx, hal.RateWideband); err != nil {
+		if _, err := dl.ConnectAudioAt(hal.RateWideband); err != nil {
 			t.Fatal(err)
 		}
 		linx.HangUp()
 		devEvent(t, dl, dect.OnHook)
-		if err := dl.SetMessageWaiting(ctx, round%2 == 0, round); err != nil {
+		if err := dl.SetMessageCount(round%2 == 0, round); err != nil {
 			t.Fatal(err)
 		}
 		if err := r.drv.SetDateTime(ctx, time.Now()); err != nil {
@@ -275,11 +275,11 @@ func TestModuleResetAtRandomMoments(t *testing.T) {
 		go func() { // traffic; errors are expected while the module is down
 			defer close(done)
 			for ctx.Err() == nil {
-				_ = dh.Ring(ctx, dect.CallerID{Number: "1"}, "")
+				_ = dh.Ring(endpoint.CallerID{Number: "1"}, "")
 				_ = hs.Answer()
-				_, _ = dh.ConnectAudio(ctx, hal.RateWideband)
-				_ = dl.SetMessageWaiting(ctx, true, 1)
-				_ = dh.Release(ctx)
+				_, _ = dh.ConnectAudioAt(hal.RateWideband)
+				_ = dl.SetMessageCount(true, 1)
+				_ = dh.Release()
 				_ = hs.HangUp()
 				time.Sleep(5 * time.Millisecond)
 			}
@@ -300,9 +300,8 @@ func TestModuleResetAtRandomMoments(t *testing.T) {
 	}
 	// Still fully working.
 	hs.HangUp()
-	ctx := ctxT(t, 5*time.Second)
 	waitDev(t, hs, "idle", func(s radio.DeviceState) bool { return s.Call == radio.CallIdle && s.Attached })
-	if err := dh.Ring(ctx, dect.CallerID{Number: "2"}, ""); err != nil {
+	if err := dh.Ring(endpoint.CallerID{Number: "2"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"basestation/dect"
+	"basestation/endpoint"
 	"basestation/hal"
 	"basestation/sim/radio"
 )
@@ -238,17 +239,17 @@ func TestRefusedWhenModuleNotReady(t *testing.T) {
 
 func TestNamesToCodes(t *testing.T) {
 	for name, want := range map[string]byte{"": 0, "normal": 0, "distinctive1": 1, "distinctive-3": 3, "bellcore-dr5": 5} {
-		if got, err := dect.Cadence(name); err != nil || got != want {
+		if got, err := dect.Cadence(endpoint.Cadence(name)); err != nil || got != want {
 			t.Errorf("Cadence(%q) = %d, %v", name, got, err)
 		}
 	}
 	for _, bad := range []string{"distinctive6", "loud", "bellcore-dr"} {
-		if _, err := dect.Cadence(bad); !errors.Is(err, dect.ErrBadRequest) {
+		if _, err := dect.Cadence(endpoint.Cadence(bad)); !errors.Is(err, dect.ErrBadRequest) {
 			t.Errorf("Cadence(%q): %v", bad, err)
 		}
 	}
 	for name, want := range map[string]byte{"dial": 1, "stutter-dial": 2, "ringback": 3, "busy": 4, "reorder": 5, "call-waiting": 6, "sit-intercept": 7, "out-of-service": 7, "off": 0} {
-		if got, err := dect.ToneCode(name); err != nil || got != want {
+		if got, err := dect.ToneCode(endpoint.Tone(name)); err != nil || got != want {
 			t.Errorf("ToneCode(%q) = %d, %v", name, got, err)
 		}
 	}

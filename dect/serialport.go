@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"basestation/hal"
+
 	"github.com/tarm/serial"
 	"periph.io/x/conn/v3/gpio"
 )
@@ -17,13 +19,24 @@ func (d *Driver) openPort() (io.ReadWriteCloser, error) {
 	if d.opts.OpenPort != nil {
 		return d.opts.OpenPort()
 	}
-	baud := d.radio.Baud
+	return OpenSerial(d.radio, d.opts.ReadTimeout)
+}
+
+// OpenSerial opens the radio module's UART as the driver does when
+// Options.OpenPort is nil: radio.Device at radio.Baud (115200 when 0), reads
+// timing out after readTimeout (the driver judges silence on what it read).
+// A wrapper (counting I/O, say) builds its Options.OpenPort on it.
+func OpenSerial(radio hal.Radio, readTimeout time.Duration) (io.ReadWriteCloser, error) {
+	baud := radio.Baud
 	if baud == 0 {
 		baud = 115200
 	}
-	p, err := serial.OpenPort(&serial.Config{Name: d.radio.Device, Baud: baud, ReadTimeout: d.opts.ReadTimeout})
+	if readTimeout <= 0 {
+		readTimeout = DefaultOptions().ReadTimeout
+	}
+	p, err := serial.OpenPort(&serial.Config{Name: radio.Device, Baud: baud, ReadTimeout: readTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("dect: open %s: %w", d.radio.Device, err)
+		return nil, fmt.Errorf("dect: open %s: %w", radio.Device, err)
 	}
 	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/fxs/dsp"
 )
 
@@ -22,11 +23,22 @@ const (
 // ErrCallerID is wrapped by errors about caller-ID content.
 var ErrCallerID = errors.New("fxs: invalid caller ID")
 
-func absence(p Presentation) dsp.Absence {
-	if p == Private {
+func absence(r endpoint.Reason) dsp.Absence {
+	if r == endpoint.Private {
 		return dsp.Private
 	}
 	return dsp.Unavailable
+}
+
+// displayNumber is a caller's number as the phone's display shows it: digits
+// only, a North American number (+1 and ten digits) without its country
+// code. The call layer hands the number as the network gave it.
+func displayNumber(n string) string {
+	n = strings.TrimPrefix(n, "+")
+	if len(n) == 11 && n[0] == '1' {
+		n = n[1:]
+	}
+	return n
 }
 
 // callerNumber keeps the digits of a number as shown ('+' and separators
@@ -49,41 +61,46 @@ func callerNumber(s string) (string, bool) {
 
 // DSPCallerID maps the call layer's caller ID to the message content the
 // line sends: the number's digits (or the reason it is absent), the name
-// spelt in ASCII and cut to MaxCallerName (or the reason), the date and time (now when
-// cid.Time is zero). A number that cannot be shown is sent as unavailable;
-// a private number hides the name too unless one is given.
-func DSPCallerID(cid *CallerID, now time.Time) dsp.CallerID {
+// spelt in ASCII and cut to MaxCallerName (or the reason), the date and
+// time (now when cid.Time is zero), in loc (nil: the time's own zone). A
+// number that cannot be shown is sent as unavailable; a private number
+// hides the name too unless one is given.
+func DSPCallerID(cid *endpoint.CallerID, now time.Time, loc *time.Location) dsp.CallerID {
 	t := cid.Time
 	if t.IsZero() {
 		t = now
 	}
+	if loc != nil {
+		t = t.In(loc)
+	}
 	out := dsp.CallerID{Time: t}
 	num, numOK := callerNumber(cid.Number)
-	if cid.NumberPresentation == Available && numOK {
+	if cid.Reason == endpoint.Present && numOK {
 		out.Number = num
 	} else {
-		out.NumberAbsent = absence(cid.NumberPresentation)
+		out.NumberAbsent = absence(cid.Reason)
 	}
 	name := callerName(cid.Name)
-	if cid.NamePresentation == Available && name != "" {
+	if cid.NameReason == endpoint.Present && name != "" {
 		out.Name = name
 	} else {
-		np := cid.NamePresentation
-		if np == Available {
-			np = cid.NumberPresentation
+		r := cid.NameReason
+		if r == endpoint.Present {
+			r = cid.Reason
 		}
-		out.NameAbsent = absence(np)
+		out.NameAbsent = absence(r)
 	}
 	return out
 }
 
 // CallerIDMessage builds the Bell 202 caller-ID message (type, length,
-// parameters, checksum) in the given format with the dsp builders.
-func CallerIDMessage(cid *CallerID, format CallerIDFormat, now time.Time) ([]byte, error) {
+// parameters, checksum) in the given format with the dsp builders; its
+// date and time are shown in loc (nil: the time's own zone).
+func CallerIDMessage(cid *endpoint.CallerID, format CallerIDFormat, now time.Time, loc *time.Location) ([]byte, error) {
 	if cid == nil {
 		return nil, fmt.Errorf("%w: nil", ErrCallerID)
 	}
-	c := DSPCallerID(cid, now)
+	c := DSPCallerID(cid, now, loc)
 	var msg []byte
 	var err error
 	switch format {
@@ -102,8 +119,8 @@ func CallerIDMessage(cid *CallerID, format CallerIDFormat, now time.Time) ([]byt
 }
 
 // cidDuration is how long the Type I burst for cid lasts.
-func (l *loop) cidDuration(cid *CallerID) time.Duration {
-	msg, err := CallerIDMessage(cid, l.p.cfg.CallerID, time.Now())
+func (l *loop) cidDuration(cid *endpoint.CallerID) time.Duration {
+	msg, err := CallerIDMessage(cid, l.p.cfg.CallerID, time.Now(), l.p.cfg.Location)
 	if err != nil {
 		return 0
 	}
@@ -113,8 +130,8 @@ func (l *loop) cidDuration(cid *CallerID) time.Duration {
 	return l.fskProbe.Duration()
 }
 
-func (l *loop) cidBurst(cid *CallerID, now time.Time, typeII bool) (burst, error) {
-	msg, err := CallerIDMessage(cid, l.p.cfg.CallerID, now)
+func (l *loop) cidBurst(cid *endpoint.CallerID, now time.Time, typeII bool) (burst, error) {
+	msg, err := CallerIDMessage(cid, l.p.cfg.CallerID, now, l.p.cfg.Location)
 	if err != nil {
 		return nil, err
 	}

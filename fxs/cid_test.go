@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/fxs/dsp"
 	"basestation/internal/testpeer"
 )
@@ -95,13 +96,13 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 	letters := "ABCDEFGHIJKLMNO"
 	type want struct{ typ, dt, num, numAbs, name, nameAbs string }
 	var cases []struct {
-		cid    CallerID
+		cid    endpoint.CallerID
 		format CallerIDFormat
 		w      want
 	}
-	add := func(c CallerID, f CallerIDFormat, w want) {
+	add := func(c endpoint.CallerID, f CallerIDFormat, w want) {
 		cases = append(cases, struct {
-			cid    CallerID
+			cid    endpoint.CallerID
 			format CallerIDFormat
 			w      want
 		}{c, f, w})
@@ -109,24 +110,24 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 	// Every allowed number and name length.
 	for n := 1; n <= MaxCallerNumber; n++ {
 		name := letters[:min(n, MaxCallerName)]
-		add(CallerID{Number: digits[:n], Name: name, Time: when}, CallerIDMDMF,
+		add(endpoint.CallerID{Number: digits[:n], Name: name, Time: when}, CallerIDMDMF,
 			want{typ: "80", dt: "11220905", num: digits[:n], name: name})
 	}
-	add(CallerID{Number: "+1 (613) 555-0199", Name: "Smith John Alexander", Time: when}, CallerIDMDMF,
+	add(endpoint.CallerID{Number: "+1 (613) 555-0199", Name: "Smith John Alexander", Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", num: "16135550199", name: "Smith John Alex"})
-	add(CallerID{NumberPresentation: Private, Time: when}, CallerIDMDMF,
+	add(endpoint.CallerID{Reason: endpoint.Private, Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", numAbs: "P", nameAbs: "P"})
-	add(CallerID{NumberPresentation: OutOfArea, Time: when}, CallerIDMDMF,
+	add(endpoint.CallerID{Reason: endpoint.OutOfArea, Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", numAbs: "O", nameAbs: "O"})
-	add(CallerID{Number: "6135550100", NamePresentation: Private, Time: when}, CallerIDMDMF,
+	add(endpoint.CallerID{Number: "6135550100", NameReason: endpoint.Private, Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", num: "6135550100", nameAbs: "P"})
-	add(CallerID{Number: "6135550100", Time: when}, CallerIDMDMF,
+	add(endpoint.CallerID{Number: "6135550100", Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", num: "6135550100", nameAbs: "O"})
-	add(CallerID{Number: "1234567890123456789", Name: "Too Long", Time: when}, CallerIDMDMF,
+	add(endpoint.CallerID{Number: "1234567890123456789", Name: "Too Long", Time: when}, CallerIDMDMF,
 		want{typ: "80", dt: "11220905", numAbs: "O", name: "Too Long"})
 	for _, typeII := range []bool{false, true} {
 		for _, c := range cases {
-			msg, err := CallerIDMessage(&c.cid, c.format, time.Time{})
+			msg, err := CallerIDMessage(&c.cid, c.format, time.Time{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -164,7 +165,7 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 	// A corrupted message is refused by the independent decoder: the test
 	// can fail. (The modulator itself refuses a bad checksum, so corrupt a
 	// data byte and fix the checksum off by one.)
-	msg, _ := CallerIDMessage(&CallerID{Number: "5551234", Time: when}, CallerIDMDMF, time.Time{})
+	msg, _ := CallerIDMessage(&endpoint.CallerID{Number: "5551234", Time: when}, CallerIDMDMF, time.Time{}, nil)
 	bad := append([]byte(nil), msg...)
 	bad[5]++
 	bad[len(bad)-1] = dsp.Checksum(bad[:len(bad)-1]) + 1
@@ -181,7 +182,7 @@ func TestCallerIDMessagesDecodeInSpandsp(t *testing.T) {
 		t.Errorf("bad checksum decoded: %+v", got)
 	}
 	// SDMF.
-	msg, _ = CallerIDMessage(&CallerID{Number: "6135550100", Time: when}, CallerIDSDMF, time.Time{})
+	msg, _ = CallerIDMessage(&endpoint.CallerID{Number: "6135550100", Time: when}, CallerIDSDMF, time.Time{}, nil)
 	got := decodeCID(t, bin, burstSamples(t, msg, false))
 	if len(got) != 1 || got[0].typ != "04" {
 		t.Errorf("SDMF: %+v", got)
@@ -235,12 +236,13 @@ func FuzzCallerIDMessage(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	reasons := []endpoint.Reason{endpoint.Present, endpoint.Private, endpoint.OutOfArea}
 	f.Fuzz(func(t *testing.T, number, name string, np, nmp int, unix int64) {
-		cid := &CallerID{Number: number, Name: name,
-			NumberPresentation: Presentation(uint(np) % 3), NamePresentation: Presentation(uint(nmp) % 3),
+		cid := &endpoint.CallerID{Number: number, Name: name,
+			Reason: reasons[uint(np)%3], NameReason: reasons[uint(nmp)%3],
 			Time: time.Unix(unix, 0).UTC()}
 		for _, format := range []CallerIDFormat{CallerIDMDMF, CallerIDSDMF} {
-			msg, err := CallerIDMessage(cid, format, time.Time{})
+			msg, err := CallerIDMessage(cid, format, time.Time{}, nil)
 			if err != nil {
 				t.Fatalf("%+v %s: %v", cid, format, err)
 			}

@@ -78,6 +78,12 @@ type Config struct {
 	CallerID CallerIDFormat
 	// CallWaitingCallerID sends caller ID on call waiting (Type II, CIDCW).
 	CallWaitingCallerID bool
+	// Name is how the port names itself in logs and to the call layer
+	// (its String); "" is "fxs".
+	Name string
+	// Location is the time zone the caller ID's date and time are shown
+	// in (the base's configured zone); nil: the call time's own zone.
+	Location *time.Location
 	// VMWI sends on-hook FSK message-waiting indication when message waiting
 	// changes; StutterDial plays stutter dial tone while messages wait.
 	VMWI, StutterDial bool

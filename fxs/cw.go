@@ -3,6 +3,7 @@ package fxs
 import (
 	"time"
 
+	"basestation/endpoint"
 	"basestation/fxs/dsp"
 )
 
@@ -14,7 +15,7 @@ type cwPhase int
 // The alert is one 300 ms SAS (then, with caller ID, CAS, the phone's ACK
 // and FSK), repeated once as a bare SAS 10 s later; the far end is muted
 // only while the port signals.
-func (l *loop) startCW(now time.Time, cid *CallerID) {
+func (l *loop) startCW(now time.Time, cid *endpoint.CallerID) {
 	l.cwCID = nil
 	if cid != nil && l.p.cfg.CallWaitingCallerID && l.p.cfg.CallerID != CallerIDOff {
 		l.cwCID = cid

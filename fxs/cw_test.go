@@ -1,6 +1,7 @@
 package fxs
 
 import (
+	"basestation/endpoint"
 	"context"
 	"math"
 	"testing"
@@ -66,7 +67,7 @@ func TestCallWaitingCallerID(t *testing.T) {
 				time.Sleep(300 * time.Millisecond)
 				r.clearEvents()
 				t0 := time.Now()
-				if err := r.p.CallWaiting(&CallerID{Number: "6135550142", Name: "Second Caller", Time: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}); err != nil {
+				if err := r.p.AlertCallWaiting(endpoint.CallerID{Number: "6135550142", Name: "Second Caller", Time: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)}); err != nil {
 					t.Fatal(err)
 				}
 				time.Sleep(1500 * time.Millisecond)
@@ -177,7 +178,7 @@ func TestFaultSafeState(t *testing.T) {
 		cfg.FaultRetry = 5 * time.Second
 		r := newRig(t, cfg)
 		defer r.stop()
-		if err := r.p.Ring(RingRequest{}); err != nil {
+		if err := r.p.ring(ringRequest{}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -194,7 +195,7 @@ func TestFaultSafeState(t *testing.T) {
 		if prog, actual := r.m.Linefeed(); prog != 0 || actual != 0 {
 			t.Fatalf("linefeed %v/%v in fault", prog, actual)
 		}
-		if err := r.p.Ring(RingRequest{}); err == nil {
+		if err := r.p.ring(ringRequest{}); err == nil {
 			t.Fatal("Ring accepted during a fault")
 		}
 		time.Sleep(3 * time.Second)

@@ -6,8 +6,15 @@
 // message-waiting indication (on-hook FSK VMWI and stutter dial tone), line
 // faults, and the hand-over of the call's audio path to the call layer.
 //
-// Imports: only basestation/hal of the project (and its own subpackages);
-// never dect, sipua, provisioning, board or sim.
+// The Port is an endpoint.Endpoint: the call layer (sipua) drives it
+// through that interface in the call vocabulary (package endpoint: caller
+// ID, tones, cadences), and Event.Endpoint gives the events it takes. What
+// the analog line does with them is decided here: dial tone asked for
+// during a call (after a flash) collects a second number with recall dial
+// tone; caller-ID times are shown in Config.Location.
+//
+// Imports: only basestation/hal and basestation/endpoint of the project
+// (and its own subpackages); never dect, sipua, provisioning, board or sim.
 //
 // Specifications followed (numbers in reference/telephony.md): Si321x
 // register protocol (§1); North American line timing — 20 Hz ringing,
@@ -41,11 +48,11 @@
 //		case fxs.EvFault:    // ev.Err; the line is open, ringing off
 //		}
 //	}
-//	port.Ring(fxs.RingRequest{CallerID: &fxs.CallerID{Number: "6135550100", Name: "ACME"}})
+//	port.Ring(endpoint.CallerID{Number: "6135550100", Name: "ACME"}, endpoint.Normal)
 //	port.StopRinging()
-//	port.PlayTone("ringback")             // dial, stutter-dial, busy, reorder, call-waiting, sit-intercept, …; "" stops
-//	audio, _ := port.ConnectAudio()       // hal.PCM: ReadFrame = phone's voice, WriteFrame = far end
-//	port.CallWaiting(&fxs.CallerID{...})  // SAS + CAS, FSK after the phone's ACK
+//	port.PlayTone(endpoint.Ringback)      // dial, stutter-dial, busy, reorder, call-waiting, sit-intercept, …; None stops
+//	audio, _ := port.ConnectAudio()       // ReadFrame = phone's voice, WriteFrame = far end
+//	port.AlertCallWaiting(endpoint.CallerID{...}) // SAS + CAS, FSK after the phone's ACK
 //	port.SetMessageWaiting(true)          // VMWI FSK now (on-hook) + stutter dial tone
 //
 // # Design

@@ -3,6 +3,7 @@ package fxs
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"sync"
 	"testing"
@@ -95,7 +96,7 @@ func TestInBandDTMFSuppressed(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				var rec upRecorder
 				done := make(chan struct{})
-				go func() { defer close(done); rec.run(ctx, a) }()
+				go func() { defer close(done); rec.run(ctx, a.(hal.PCM)) }()
 				time.Sleep(100 * time.Millisecond)
 				r.clearEvents()
 				say := voiceAndDigits(digits)
@@ -103,7 +104,7 @@ func TestInBandDTMFSuppressed(t *testing.T) {
 				time.Sleep(time.Duration(len(say))*time.Second/8000 + 200*time.Millisecond)
 				cancel()
 				<-done
-				_ = a.Close()
+				_ = a.(io.Closer).Close()
 
 				var got []byte
 				for _, e := range r.events() {

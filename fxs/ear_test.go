@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/sim/phone"
 )
 
@@ -42,7 +43,7 @@ func TestEarHearsTones(t *testing.T) {
 			{"reorder", phone.ToneReorder, 3 * time.Second},
 			{"howler", phone.ToneHowler, 2 * time.Second},
 		} {
-			if err := r.p.PlayTone(c.tone); err != nil {
+			if err := r.p.PlayTone(endpoint.Tone(c.tone)); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(c.listen)

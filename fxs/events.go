@@ -3,6 +3,8 @@ package fxs
 import (
 	"fmt"
 	"time"
+
+	"basestation/endpoint"
 )
 
 // State is where the port's state machine is.
@@ -149,31 +151,27 @@ func (e Event) String() string {
 	return s
 }
 
-// Presentation says why a caller's number or name is not shown.
-type Presentation int
-
-// Presentations (MDMF absence reasons 'P' and 'O').
-const (
-	Available Presentation = iota
-	Private                // withheld by the caller ("P")
-	OutOfArea              // unavailable ("O")
-)
-
-// CallerID is what the phone's display shows for a call.
-type CallerID struct {
-	Number string // digits (up to 15 are shown); empty with Presentation
-	Name   string // up to 15 characters
-	// NumberPresentation / NamePresentation give the reason when Number
-	// or Name is absent.
-	NumberPresentation Presentation
-	NamePresentation   Presentation
-	// Time is the call's date and time (month, day, hour, minute are
-	// sent); zero: the port's clock.
-	Time time.Time
+// Endpoint is the event as the call layer sees it (endpoint.Event); ok is
+// false for the port's own events (dial failed, digit end, faults, call
+// waiting ACK), which the call layer does not take.
+func (e Event) Endpoint() (ev endpoint.Event, ok bool) {
+	switch e.Kind {
+	case EvOffHook:
+		return endpoint.Event{Kind: endpoint.OffHook}, true
+	case EvDialed:
+		return endpoint.Event{Kind: endpoint.Dialed, Number: e.Number}, true
+	case EvDigit:
+		return endpoint.Event{Kind: endpoint.Digit, Digit: e.Digit}, true
+	case EvFlash:
+		return endpoint.Event{Kind: endpoint.Flash}, true
+	case EvOnHook:
+		return endpoint.Event{Kind: endpoint.OnHook}, true
+	}
+	return endpoint.Event{}, false
 }
 
-// RingRequest is a request to alert the phone.
-type RingRequest struct {
-	CallerID *CallerID // nil: no caller ID
-	Cadence  string    // a Config.Cadences name; "" = "normal"
+// ringRequest is a request to alert the phone.
+type ringRequest struct {
+	CallerID *endpoint.CallerID // nil: no caller ID
+	Cadence  endpoint.Cadence   // a Config.Cadences name; "" = "normal"
 }

@@ -2,11 +2,13 @@ package fxs
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/sim/phone"
 )
 
@@ -134,7 +136,7 @@ func TestFailureToneThenHowler(t *testing.T) {
 					t.Fatal(err)
 				}
 				r.mustEvent(EvDialed, time.Second)
-				if err := r.p.PlayTone(c.tone); err != nil {
+				if err := r.p.PlayTone(endpoint.Tone(c.tone)); err != nil {
 					t.Fatal(err)
 				}
 				time.Sleep(5 * time.Second)
@@ -148,7 +150,7 @@ func TestFailureToneThenHowler(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					defer a.Close()
+					defer a.(io.Closer).Close()
 				}
 				time.Sleep(cfg.OffHookTimeout - 6*time.Second)
 				if h := ph.Hearing(); h == phone.ToneHowler {

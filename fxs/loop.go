@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/fxs/dsp"
 	"basestation/fxs/proslic"
 	"basestation/hal"
@@ -81,7 +82,7 @@ type loop struct {
 	cadence  Cadence
 	ringStep int
 	stepEnd  time.Time
-	cidReq   *CallerID
+	cidReq   *endpoint.CallerID
 	cidAt    time.Time // when to start the caller-ID burst (zero: none)
 
 	// FSK.
@@ -95,7 +96,7 @@ type loop struct {
 	cw      cwPhase
 	cwUntil time.Time
 	cwStart time.Time
-	cwCID   *CallerID // nil: alert without caller ID
+	cwCID   *endpoint.CallerID // nil: alert without caller ID
 
 	// Fault.
 	faultUntil time.Time
@@ -573,7 +574,7 @@ func (l *loop) command(now time.Time, c command) error {
 // cidSlot picks when the Type I burst starts: in the first silent step of
 // the cadence long enough to hold it with 500 ms after the ring and
 // 200 ms before the next.
-func (l *loop) cidSlot(now time.Time, cid *CallerID) time.Time {
+func (l *loop) cidSlot(now time.Time, cid *endpoint.CallerID) time.Time {
 	need := cidAfterRing + l.cidDuration(cid) + cidBeforeRing
 	t := now
 	for i, d := range l.cadence {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/internal/testpeer"
 )
 
@@ -20,7 +21,7 @@ func TestCallerIDMinimodem(t *testing.T) {
 	bins := testpeer.Require(t, "minimodem", "sox")
 	dir := t.TempDir()
 	when := time.Date(2026, 12, 24, 18, 7, 0, 0, time.UTC)
-	msg, err := CallerIDMessage(&CallerID{Number: "6135550177", Name: "NORTH POLE", Time: when}, CallerIDMDMF, time.Time{})
+	msg, err := CallerIDMessage(&endpoint.CallerID{Number: "6135550177", Name: "NORTH POLE", Time: when}, CallerIDMDMF, time.Time{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

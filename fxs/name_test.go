@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"basestation/endpoint"
 	"basestation/internal/testpeer"
 )
 
@@ -64,7 +65,7 @@ func TestAccentedCallerNameDecoded(t *testing.T) {
 	bin := spandspCID(t)
 	bins := testpeer.Require(t, "minimodem", "sox")
 	for _, c := range cases {
-		msg, err := CallerIDMessage(&CallerID{Number: "6135550142", Name: c.name, Time: when}, CallerIDMDMF, time.Time{})
+		msg, err := CallerIDMessage(&endpoint.CallerID{Number: "6135550142", Name: c.name, Time: when}, CallerIDMDMF, time.Time{}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/sim/phone"
 )
 
@@ -22,7 +23,7 @@ func TestScenarioWithSimPhone(t *testing.T) {
 		// Incoming call with caller ID.
 		t0 := time.Now()
 		when := time.Date(2026, 7, 14, 10, 30, 0, 0, time.UTC)
-		if err := r.p.Ring(RingRequest{CallerID: &CallerID{Number: "6135550123", Name: "Jane Doe", Time: when}}); err != nil {
+		if err := r.p.Ring(endpoint.CallerID{Number: "6135550123", Name: "Jane Doe", Time: when}, ""); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(7 * time.Second)
@@ -49,7 +50,7 @@ func TestScenarioWithSimPhone(t *testing.T) {
 
 		// Call waiting with caller ID: the phone ACKs the CAS and shows it.
 		time.Sleep(200 * time.Millisecond)
-		if err := r.p.CallWaiting(&CallerID{NumberPresentation: Private}); err != nil {
+		if err := r.p.AlertCallWaiting(endpoint.CallerID{Reason: endpoint.Private}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(1500 * time.Millisecond)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/fxs/dsp"
 	"basestation/fxs/proslic"
 	"basestation/hal"
@@ -52,6 +53,8 @@ const (
 	cwRepeat   = 10 * time.Second
 )
 
+var _ endpoint.Endpoint = (*Port)(nil)
+
 // Port is one analog phone port: the line state machine over a SLIC and
 // its PCM channel. Create it with New (or NewWithSLIC), run it with Run,
 // read its Events and call its actions from any goroutine.
@@ -74,6 +77,9 @@ type Port struct {
 	state  atomic.Int32
 	hookSt atomic.Int32
 	mwiSt  atomic.Bool
+	// audioSt: the call layer holds the audio path (ConnectAudio until
+	// DisconnectAudio or the next hook change).
+	audioSt atomic.Bool
 
 	// startMu orders Run's start after a SetConfig made before it.
 	startMu sync.Mutex
@@ -153,6 +159,34 @@ func (p *Port) Events() <-chan Event { return p.events }
 // State returns the state machine's current state.
 func (p *Port) State() State { return State(p.state.Load()) }
 
+// Activity is what the line is doing: ringing, off-hook without call audio
+// (dialing, tones, lockout), talking (audio connected), or idle (on-hook,
+// or out of service with a fault, which the port reports as EvFault).
+func (p *Port) Activity() endpoint.Activity {
+	switch p.State() {
+	case StateRinging:
+		return endpoint.Ringing
+	case StateDialing, StateLockout:
+		return endpoint.Dialing
+	case StateCall:
+		if p.audioSt.Load() {
+			return endpoint.Talking
+		}
+		return endpoint.Dialing
+	}
+	return endpoint.Idle
+}
+
+// String is the port's Config.Name.
+func (p *Port) String() string {
+	p.cfgMu.RLock()
+	defer p.cfgMu.RUnlock()
+	if p.cfg.Name == "" {
+		return "fxs"
+	}
+	return p.cfg.Name
+}
+
 // Hook returns the hook state as the port last saw it.
 func (p *Port) Hook() hal.HookState { return hal.HookState(p.hookSt.Load()) }
 
@@ -186,11 +220,11 @@ const (
 
 type command struct {
 	kind    cmdKind
-	ring    RingRequest
+	ring    ringRequest
 	cadence Cadence
 	tone    dsp.ToneName
 	on      bool
-	cid     *CallerID
+	cid     *endpoint.CallerID
 	reply   chan error
 	audio   *callAudio
 	cfg     *Config
@@ -215,11 +249,18 @@ func (p *Port) do(c command) error {
 	}
 }
 
-// Ring alerts the phone with the request's cadence and caller ID (sent
-// between the first and second ring). It fails when the phone is off-hook
-// (use CallWaiting) or the line is faulty.
-func (p *Port) Ring(r RingRequest) error {
-	name := strings.ToLower(r.Cadence)
+// Ring alerts the phone with the cadence and caller ID (sent between the
+// first and second ring; "" is "normal"; the number as displayNumber
+// shows it, the time in Config.Location). It fails when the phone is
+// off-hook (use AlertCallWaiting) or the line is faulty.
+func (p *Port) Ring(cid endpoint.CallerID, cadence endpoint.Cadence) error {
+	cid.Number = displayNumber(cid.Number)
+	return p.ring(ringRequest{CallerID: &cid, Cadence: cadence})
+}
+
+// ring alerts the phone; r.CallerID nil rings without caller ID.
+func (p *Port) ring(r ringRequest) error {
+	name := strings.ToLower(string(r.Cadence))
 	if name == "" {
 		name = CadenceNormal
 	}
@@ -244,23 +285,30 @@ func (p *Port) StopRinging() error { return p.do(command{kind: cmdStopRing}) }
 // "stutter-dial", "ringback", "busy", "reorder", "call-waiting", "howler",
 // "confirmation", "recall-dial", "sit-intercept" (also "out-of-service"),
 // "sit-vacant", "sit-reorder", "sit-no-circuit".
-func toneName(s string) dsp.ToneName {
-	switch strings.ToLower(s) {
+func toneName(t endpoint.Tone) dsp.ToneName {
+	switch s := strings.ToLower(string(t)); s {
 	case "out-of-service", "intercept", "sit":
 		return dsp.ToneSITIntercept
 	case "congestion", "fast-busy":
 		return dsp.ToneReorder
+	default:
+		return dsp.ToneName(s)
 	}
-	return dsp.ToneName(strings.ToLower(s))
 }
 
-// PlayTone plays a call-progress tone by name while the phone is off-hook;
-// "" stops any tone. While a tone sounds it replaces the far end's audio.
-func (p *Port) PlayTone(name string) error {
-	if name == "" {
+// PlayTone plays a call-progress tone while the phone is off-hook;
+// endpoint.None stops any tone. While a tone sounds it replaces the far
+// end's audio. Dial tone (or stutter dial tone) asked for during a call,
+// after a hook flash, takes a second number instead: CollectDigits, with
+// recall dial tone.
+func (p *Port) PlayTone(t endpoint.Tone) error {
+	switch {
+	case t == endpoint.None:
 		return p.StopTone()
+	case (t == endpoint.Dial || t == endpoint.StutterDial) && p.State() == StateCall:
+		return p.CollectDigits()
 	}
-	return p.do(command{kind: cmdTone, tone: toneName(name)})
+	return p.do(command{kind: cmdTone, tone: toneName(t)})
 }
 
 // StopTone silences any tone.
@@ -269,23 +317,28 @@ func (p *Port) StopTone() error { return p.do(command{kind: cmdStopTone}) }
 // ConnectAudio hands out the audio path of the call: ReadFrame gives the
 // phone's voice, WriteFrame plays the far end's voice (10 ms frames at the
 // port's rate). The port keeps detecting DTMF and flash. The phone must be
-// off-hook (after EvOffHook). Close the path or call DisconnectAudio when
-// the call ends; hanging up closes it too.
+// off-hook (after EvOffHook). Call DisconnectAudio when the call ends (the
+// path is also a hal.PCM: closing it ends it as well); hanging up closes
+// it too.
 //
 // The path also has the method SuppressInBandDTMF(on bool) (reach it with
 // an interface assertion): on, the digits the port reports are being sent
 // out of band and their tones are cut out of the phone's voice, which is
 // then delayed by 40 ms (see DTMFSuppressDelay).
-func (p *Port) ConnectAudio() (hal.PCM, error) {
+func (p *Port) ConnectAudio() (endpoint.AudioPort, error) {
 	a := newCallAudio(p.rate)
 	if err := p.do(command{kind: cmdConnect, audio: a}); err != nil {
 		return nil, err
 	}
+	p.audioSt.Store(true)
 	return a, nil
 }
 
 // DisconnectAudio closes the call's audio path.
-func (p *Port) DisconnectAudio() error { return p.do(command{kind: cmdDisconnect}) }
+func (p *Port) DisconnectAudio() error {
+	p.audioSt.Store(false)
+	return p.do(command{kind: cmdDisconnect})
+}
 
 // SetMessageWaiting turns message waiting on or off: an on-hook FSK VMWI
 // message is sent when the phone is next idle, and stutter dial tone plays
@@ -305,11 +358,17 @@ func (p *Port) SetMessageWaiting(on bool) error {
 	return p.do(command{kind: cmdMWI, on: on})
 }
 
-// CallWaiting alerts a second call during a call: a 300 ms call-waiting
-// tone (far end muted meanwhile) and, when enabled, Type II caller ID (CAS,
-// the phone's ACK, then FSK); the tone is repeated once 10 s later. A
-// flash, StopTone or another tone ends the alert. cid may be nil.
-func (p *Port) CallWaiting(cid *CallerID) error {
+// AlertCallWaiting alerts a second call during a call: a 300 ms
+// call-waiting tone (far end muted meanwhile) and, when enabled, Type II
+// caller ID (CAS, the phone's ACK, then FSK); the tone is repeated once
+// 10 s later. A flash, StopTone or another tone ends the alert.
+func (p *Port) AlertCallWaiting(cid endpoint.CallerID) error {
+	cid.Number = displayNumber(cid.Number)
+	return p.callWaiting(&cid)
+}
+
+// callWaiting is AlertCallWaiting; cid nil alerts without caller ID.
+func (p *Port) callWaiting(cid *endpoint.CallerID) error {
 	if cid != nil {
 		c := *cid
 		cid = &c
@@ -325,6 +384,9 @@ func (p *Port) CallWaiting(cid *CallerID) error {
 func (p *Port) CollectDigits() error { return p.do(command{kind: cmdCollect}) }
 
 func (p *Port) emit(e Event) {
+	if e.Kind == EvOnHook || e.Kind == EvOffHook {
+		p.audioSt.Store(false) // a new call (or none): the path is gone
+	}
 	select {
 	case p.events <- e:
 	default:

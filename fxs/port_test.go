@@ -205,7 +205,7 @@ func TestHookFlashWindow(t *testing.T) {
 func TestRunEndLeavesLineSafe(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, DefaultConfig())
-		if err := r.p.Ring(RingRequest{}); err != nil {
+		if err := r.p.ring(ringRequest{}); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(500 * time.Millisecond)
@@ -218,7 +218,7 @@ func TestRunEndLeavesLineSafe(t *testing.T) {
 		if on, _ := ringEdges(r.m, tEnd); len(on) != 0 {
 			t.Fatal("still ringing")
 		}
-		if err := r.p.Ring(RingRequest{}); err != ErrNotRunning {
+		if err := r.p.ring(ringRequest{}); err != ErrNotRunning {
 			t.Fatalf("Ring after Run: %v", err)
 		}
 	})
@@ -274,7 +274,7 @@ func TestActionErrors(t *testing.T) {
 		if _, err := r.p.ConnectAudio(); err != ErrNotInCall {
 			t.Errorf("ConnectAudio idle: %v", err)
 		}
-		if err := r.p.CallWaiting(nil); err != ErrNotInCall {
+		if err := r.p.callWaiting(nil); err != ErrNotInCall {
 			t.Errorf("CallWaiting idle: %v", err)
 		}
 		if err := r.p.PlayTone("busy"); err != ErrOnHook {
@@ -285,7 +285,7 @@ func TestActionErrors(t *testing.T) {
 		}
 		r.ph.offHook()
 		time.Sleep(100 * time.Millisecond)
-		if err := r.p.Ring(RingRequest{}); err != ErrOffHook {
+		if err := r.p.ring(ringRequest{}); err != ErrOffHook {
 			t.Errorf("Ring off-hook: %v", err)
 		}
 		if r.p.Hook().String() != "off-hook" || r.p.State() != StateDialing {
@@ -312,7 +312,7 @@ func TestActionErrors(t *testing.T) {
 	if err := p.SetMessageWaiting(true); err != nil || !p.MessageWaiting() {
 		t.Errorf("SetMessageWaiting before Run: %v", err)
 	}
-	if err := p.Ring(RingRequest{}); err != ErrNotRunning {
+	if err := p.ring(ringRequest{}); err != ErrNotRunning {
 		t.Errorf("Ring before Run: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/sim/slic"
 )
 
@@ -30,8 +31,8 @@ func TestRingingCadenceAndTypeICallerID(t *testing.T) {
 		r := newRig(t, DefaultConfig())
 		defer r.stop()
 		t0 := time.Now()
-		cid := &CallerID{Number: "6135550199", Name: "ACME WIDGETS", Time: time.Date(2026, 3, 4, 17, 45, 0, 0, time.UTC)}
-		if err := r.p.Ring(RingRequest{CallerID: cid}); err != nil {
+		cid := &endpoint.CallerID{Number: "6135550199", Name: "ACME WIDGETS", Time: time.Date(2026, 3, 4, 17, 45, 0, 0, time.UTC)}
+		if err := r.p.Ring(*cid, ""); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(13 * time.Second)
@@ -90,10 +91,10 @@ func TestDistinctiveRingAndStop(t *testing.T) {
 		r := newRig(t, DefaultConfig())
 		defer r.stop()
 		t0 := time.Now()
-		if err := r.p.Ring(RingRequest{Cadence: "Bellcore-dr2", CallerID: &CallerID{Number: "5551234"}}); err != nil {
+		if err := r.p.Ring(endpoint.CallerID{Number: "5551234"}, "Bellcore-dr2"); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.p.Ring(RingRequest{Cadence: "nope"}); err == nil {
+		if err := r.p.ring(ringRequest{Cadence: "nope"}); err == nil {
 			t.Fatal("unknown cadence accepted")
 		}
 		time.Sleep(7 * time.Second)

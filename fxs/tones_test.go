@@ -1,6 +1,7 @@
 package fxs
 
 import (
+	"basestation/endpoint"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -59,7 +60,7 @@ func TestCallProgressCadences(t *testing.T) {
 				defer r.stop()
 				r.inCall()
 				t0 := time.Now()
-				if err := r.p.PlayTone(c.tone); err != nil {
+				if err := r.p.PlayTone(endpoint.Tone(c.tone)); err != nil {
 					t.Fatal(err)
 				}
 				time.Sleep(c.listen)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/internal/testpeer"
 )
 
@@ -304,12 +305,12 @@ func TestBaresipCallsExtension(t *testing.T) {
 	ep1.waitFor(t, "ring 1002", 10*time.Second)
 	ep2.waitFor(t, "ring 1002", 2*time.Second)
 	b.waitEvent("CALL_RINGING", 5*time.Second)
-	rep1(EndpointEvent{Kind: EvOffHook})
+	rep1(endpoint.Event{Kind: endpoint.OffHook})
 	ep2.waitFor(t, "stop-ringing", 2*time.Second)
 	b.waitEvent("CALL_ESTABLISHED", 5*time.Second)
 	ep1.waitFor(t, "audio-on", 2*time.Second)
 	time.Sleep(2500 * time.Millisecond)
-	rep1(EndpointEvent{Kind: EvOnHook})
+	rep1(endpoint.Event{Kind: endpoint.OnHook})
 	b.waitEvent("CALL_CLOSED", 5*time.Second)
 	waitEvent(t, u.UA, 5*time.Second, func(e Event) bool {
 		q, ok := e.(*QualityEvent)
@@ -339,9 +340,9 @@ func TestExtensionCallsBaresip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	ep.waitFor(t, "tone dial", 2*time.Second)
-	rep(EndpointEvent{Kind: EvDialed, Number: "1002"})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1002"})
 	est := b.waitEvent("CALL_ESTABLISHED", 10*time.Second)
 	t.Logf("baresip event %v", est)
 	if peer, _ := est["peeruri"].(string); !strings.Contains(peer, "1001@") {
@@ -353,7 +354,7 @@ func TestExtensionCallsBaresip(t *testing.T) {
 	ep.waitFor(t, "audio-on", 3*time.Second)
 	time.Sleep(1500 * time.Millisecond)
 	for _, d := range "19#" {
-		rep(EndpointEvent{Kind: EvDigit, Digit: byte(d)})
+		rep(endpoint.Event{Kind: endpoint.Digit, Digit: byte(d)})
 	}
 	var got []string
 	for range 3 {
@@ -405,30 +406,30 @@ func TestBaresipCallWaiting(t *testing.T) {
 	}
 	a.command("dial", "sip:1001@"+k.addr())
 	ep.waitFor(t, "ring 1002", 10*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	a.waitEvent("CALL_ESTABLISHED", 5*time.Second)
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "first call", ep, 700)
 
 	b.command("dial", "sip:1001@"+k.addr())
 	ep.waitFor(t, "call-waiting 1003", 10*time.Second)
-	rep(EndpointEvent{Kind: EvFlash})
+	rep(endpoint.Event{Kind: endpoint.Flash})
 	b.waitEvent("CALL_ESTABLISHED", 5*time.Second)
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "after flash (second call)", ep, 1000)
 	t.Logf("baresip A after hold:\n%s", grepLines(a.proc.Output(), "INVITE", "hold", "sendonly", "recvonly", "update"))
 
-	rep(EndpointEvent{Kind: EvFlash})
+	rep(endpoint.Event{Kind: endpoint.Flash})
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "after second flash (first call)", ep, 700)
 
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	a.waitEvent("CALL_CLOSED", 5*time.Second)
 	ep.waitFor(t, "ring 1003", 3*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "recalled held call", ep, 1000)
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	b.waitEvent("CALL_CLOSED", 5*time.Second)
 }
 
@@ -460,12 +461,12 @@ func TestBaresipSRTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep(EndpointEvent{Kind: EvOffHook})
-	rep(EndpointEvent{Kind: EvDialed, Number: "1002"})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1002"})
 	b.waitEvent("CALL_ESTABLISHED", 10*time.Second)
 	time.Sleep(1500 * time.Millisecond)
 	recentTone(t, "SRTP call out", ep, 700)
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	b.waitEvent("CALL_CLOSED", 5*time.Second)
 	checkTone(t, "baresip heard over SRTP", b.decoded(), 1200)
 	if !strings.Contains(b.proc.Output(), "SRTP") && !strings.Contains(b.proc.Output(), "srtp") {
@@ -505,12 +506,12 @@ func TestBaresipBlindTransfer(t *testing.T) {
 	}
 	a.command("dial", "sip:1001@"+k.addr())
 	ep.waitFor(t, "ring 1002", 10*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	a.waitEvent("CALL_ESTABLISHED", 5*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	rep(EndpointEvent{Kind: EvFlash})
+	rep(endpoint.Event{Kind: endpoint.Flash})
 	ep.waitFor(t, "tone dial", 2*time.Second)
-	rep(EndpointEvent{Kind: EvDialed, Number: "1003"})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1003"})
 	est := b.waitEvent("CALL_ESTABLISHED", 10*time.Second)
 	if peer, _ := est["peeruri"].(string); !strings.Contains(peer, "1002@") {
 		t.Errorf("B's call came from %q, want A (1002)", peer)
@@ -519,5 +520,5 @@ func TestBaresipBlindTransfer(t *testing.T) {
 		c, ok := e.(*CallEvent)
 		return ok && c.State == "ended" && strings.Contains(c.Reason, "transferred")
 	})
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 }

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"basestation/endpoint"
 	"basestation/internal/testpeer"
 )
 
@@ -56,10 +57,10 @@ func monotonicNow() int64 {
 }
 
 func (a *autoEndpoint) String() string { return a.name }
-func (a *autoEndpoint) Ring(CallerID, string) error {
+func (a *autoEndpoint) Ring(endpoint.CallerID, endpoint.Cadence) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.timer = time.AfterFunc(a.delay, func() { a.rep(EndpointEvent{Kind: EvOffHook}) })
+	a.timer = time.AfterFunc(a.delay, func() { a.rep(endpoint.Event{Kind: endpoint.OffHook}) })
 	return nil
 }
 func (a *autoEndpoint) StopRinging() error {
@@ -70,13 +71,13 @@ func (a *autoEndpoint) StopRinging() error {
 	}
 	return nil
 }
-func (a *autoEndpoint) PlayTone(t Tone) error {
-	if t == ToneBusy || t == ToneReorder || t == ToneDial {
-		go a.rep(EndpointEvent{Kind: EvOnHook})
+func (a *autoEndpoint) PlayTone(t endpoint.Tone) error {
+	if t == endpoint.Busy || t == endpoint.Reorder || t == endpoint.Dial {
+		go a.rep(endpoint.Event{Kind: endpoint.OnHook})
 	}
 	return nil
 }
-func (a *autoEndpoint) ConnectAudio() (AudioPort, error) {
+func (a *autoEndpoint) ConnectAudio() (endpoint.AudioPort, error) {
 	p, err := newPCMClockPort(a.table, a.epoch)
 	if err != nil {
 		return nil, err
@@ -96,8 +97,8 @@ func (a *autoEndpoint) DisconnectAudio() error {
 	}
 	return nil
 }
-func (a *autoEndpoint) SetMessageWaiting(bool) error    { return nil }
-func (a *autoEndpoint) AlertCallWaiting(CallerID) error { return nil }
+func (a *autoEndpoint) SetMessageWaiting(bool) error             { return nil }
+func (a *autoEndpoint) AlertCallWaiting(endpoint.CallerID) error { return nil }
 
 // pcmClockPort is a PCM channel as the board's TDM driver presents it
 // (board.PCMDevice): a file descriptor that becomes readable once per

@@ -1,5 +1,7 @@
 package sipua
 
+import "basestation/endpoint"
+
 // The bridge: which endpoint has which call. All of it runs under u.mu.
 
 // offerIncoming rings every idle endpoint of the extension and alerts
@@ -10,7 +12,7 @@ func (u *UA) offerIncoming(c *call) bool {
 	e := c.ext
 	cadence := e.cfg.RingCadence
 	if cadence == "" {
-		cadence = "normal"
+		cadence = endpoint.Normal
 	}
 	for _, s := range e.endpoints {
 		switch {
@@ -76,7 +78,7 @@ func (u *UA) claimLocked(c *call, s *epState) bool {
 	return true
 }
 
-func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
+func (u *UA) handleEndpointEvent(s *epState, ev endpoint.Event) {
 	u.mu.Lock()
 	if s.ext == nil || u.attached[s.ep] != s {
 		u.mu.Unlock()
@@ -85,7 +87,7 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 	var after func()
 	inOrder := false // run after synchronously (keeps digits in order)
 	switch ev.Kind {
-	case EvOffHook:
+	case endpoint.OffHook:
 		s.offHook = true
 		switch {
 		case s.ringing != nil:
@@ -111,7 +113,7 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 			s.dialing = true
 			_ = s.ep.PlayTone(u.dialToneLocked(s))
 		}
-	case EvDialed:
+	case endpoint.Dialed:
 		if ev.Number == "" {
 			break
 		}
@@ -120,22 +122,22 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 			// Flash, number: blind transfer of the held call.
 			c := s.active
 			s.dialing = false
-			_ = s.ep.PlayTone(ToneNone)
+			_ = s.ep.PlayTone(endpoint.None)
 			number := ev.Number
 			after = func() { c.transfer(number) }
 		case s.active == nil:
 			s.dialing = false
-			_ = s.ep.PlayTone(ToneNone)
+			_ = s.ep.PlayTone(endpoint.None)
 			c, err := u.placeCallLocked(s, ev.Number)
 			if err != nil {
 				u.log.Warn("outgoing call refused", "endpoint", s.name, "error", err)
-				_ = s.ep.PlayTone(ToneReorder)
+				_ = s.ep.PlayTone(endpoint.Reorder)
 				break
 			}
 			s.active = c
 			after = c.runOutgoing
 		}
-	case EvDigit:
+	case endpoint.Digit:
 		if c := s.active; c != nil && c.ms != nil && c.state >= csEarly && !s.dialing {
 			d := ev.Digit
 			inOrder = true
@@ -145,7 +147,7 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 				}
 			}
 		}
-	case EvFlash:
+	case endpoint.Flash:
 		a, o := s.active, s.other
 		switch {
 		case a == nil:
@@ -178,14 +180,14 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 			// Flash again without a number: back to the call.
 			s.dialing = false
 			a.heldByUs = false
-			_ = s.ep.PlayTone(ToneNone)
+			_ = s.ep.PlayTone(endpoint.None)
 			a.attachAudioLocked(s)
 			after = func() { _ = a.reinvite(false) }
 		}
-	case EvOnHook:
+	case endpoint.OnHook:
 		s.offHook = false
 		s.dialing = false
-		_ = s.ep.PlayTone(ToneNone)
+		_ = s.ep.PlayTone(endpoint.None)
 		a, o := s.active, s.other
 		s.active, s.other = nil, nil
 		if a != nil {
@@ -218,12 +220,12 @@ func (u *UA) handleEndpointEvent(s *epState, ev EndpointEvent) {
 // out-of-service intercept (SIT) when its extension is not registered
 // (emergency numbers still go out through any registered account),
 // stutter dial tone while messages wait, dial tone otherwise.
-func (u *UA) dialToneLocked(s *epState) Tone {
+func (u *UA) dialToneLocked(s *epState) endpoint.Tone {
 	if s.ext != nil && s.ext.reg != nil && !s.ext.reg.registered() {
-		return ToneSIT
+		return endpoint.SIT
 	}
 	if s.ext != nil && s.ext.mwi.Waiting {
-		return ToneStutterDial
+		return endpoint.StutterDial
 	}
-	return ToneDial
+	return endpoint.Dial
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"basestation/endpoint"
 	"basestation/sipua/media"
 )
 
@@ -35,7 +36,7 @@ type call struct {
 	dlg       *dialog
 	out       bool
 	number    string // outgoing: dialled number; incoming: caller number
-	cid       CallerID
+	cid       endpoint.CallerID
 	emergency bool
 
 	ms     *mediaSess
@@ -158,7 +159,7 @@ func (c *call) finish(reason string) {
 				s.active = nil
 				c.detachAudioLocked(s)
 				if s.offHook {
-					tone := ToneBusy
+					tone := endpoint.Busy
 					if !wasActive {
 						tone = failureTone(reason)
 					}
@@ -187,14 +188,14 @@ func (c *call) finish(reason string) {
 }
 
 // failureTone picks the tone for a call that failed before answer.
-func failureTone(reason string) Tone {
+func failureTone(reason string) endpoint.Tone {
 	switch {
 	case strings.HasPrefix(reason, "486"), strings.HasPrefix(reason, "600"):
-		return ToneBusy
+		return endpoint.Busy
 	case strings.HasPrefix(reason, "404"), strings.HasPrefix(reason, "410"), strings.HasPrefix(reason, "484"), strings.HasPrefix(reason, "604"):
-		return ToneSIT
+		return endpoint.SIT
 	}
-	return ToneReorder
+	return endpoint.Reorder
 }
 
 // detachEndpoint forgets s as the owner (s was detached).
@@ -215,9 +216,9 @@ func (c *call) attachAudioLocked(s *epState) {
 		return
 	}
 	if s.audio == nil {
-		var p AudioPort
+		var p endpoint.AudioPort
 		var err error
-		if w, ok := s.ep.(WidebandEndpoint); ok {
+		if w, ok := s.ep.(endpoint.Wideband); ok {
 			p, err = w.ConnectAudioAt(c.ms.audioRate())
 		} else {
 			p, err = s.ep.ConnectAudio()
@@ -450,7 +451,7 @@ func (c *call) runOutgoing() {
 							u.mu.Lock()
 							c.state = csEarly
 							if s := c.owner; s != nil && s.active == c {
-								_ = s.ep.PlayTone(ToneNone)
+								_ = s.ep.PlayTone(endpoint.None)
 								c.attachAudioLocked(s)
 							}
 							u.mu.Unlock()
@@ -459,7 +460,7 @@ func (c *call) runOutgoing() {
 				} else if !applied && res.StatusCode == 180 {
 					u.mu.Lock()
 					if s := c.owner; s != nil && s.active == c {
-						_ = s.ep.PlayTone(ToneRingback)
+						_ = s.ep.PlayTone(endpoint.Ringback)
 					}
 					u.mu.Unlock()
 				}
@@ -493,7 +494,7 @@ func (c *call) runOutgoing() {
 				u.mu.Lock()
 				c.state = csActive
 				if s := c.owner; s != nil && s.active == c {
-					_ = s.ep.PlayTone(ToneNone)
+					_ = s.ep.PlayTone(endpoint.None)
 					c.attachAudioLocked(s)
 				}
 				u.mu.Unlock()

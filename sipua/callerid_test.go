@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"fmt"
 	"net"
 	"strings"
@@ -53,7 +54,7 @@ func TestCallerIDFromAssertedIdentity(t *testing.T) {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		cid := callerIDOf(msg.(*sip.Request))
-		if cid.Number != c.num || cid.Name != c.cname || cid.Reason != CallerIDPresent {
+		if cid.Number != c.num || cid.Name != c.cname || cid.Reason != endpoint.Present {
 			t.Errorf("%s: caller ID %+v, want number %q name %q", c.name, cid, c.num, c.cname)
 		}
 	}

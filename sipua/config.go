@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -146,7 +147,7 @@ type Extension struct {
 	Account Account
 	// RingCadence is the cadence name asked of endpoints for incoming
 	// calls; empty means "normal".
-	RingCadence string
+	RingCadence endpoint.Cadence
 	// CallWaiting offers a second incoming call to a busy endpoint
 	// (default true when nil).
 	CallWaiting *bool

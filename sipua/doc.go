@@ -8,9 +8,10 @@
 // INVITE at ten responses and mishandle ACK/BYE reordering) and the bridge
 // between calls and endpoints. Media (SDP, RTP, codecs, jitter buffer,
 // RFC 4733, RTCP, SRTP) is the subpackage media. It must not import any
-// hardware package (hal, fxs, dect, board, sim): a phone is the Endpoint
-// interface defined here, which the daemon's wiring implements for fxs
-// ports and dect devices.
+// hardware package (hal, fxs, dect, board, sim): a phone is an
+// endpoint.Endpoint (the call vocabulary, package endpoint), which
+// fxs.Port and dect.Device implement themselves; the user agent consumes
+// it and knows no device type.
 //
 // Specifications followed: RFC 3261 (SIP), RFC 3263 (DNS SRV for the
 // registrar), RFC 3581 (rport; the Contact is re-registered with the
@@ -24,11 +25,11 @@
 //
 //	ua, err := sipua.New(cfg, logger) // validates cfg
 //	go ua.Run(ctx)                    // sockets, registrations, calls
-//	report, err := ua.Attach("101", endpoint)
-//	report(sipua.EndpointEvent{Kind: sipua.EvOffHook}) // from the driver
+//	report, err := ua.Attach("101", phone) // phone: an endpoint.Endpoint
+//	report(endpoint.Event{Kind: endpoint.OffHook}) // from the driver
 //	for ev := range ua.Events() { ... } // *RegistrationEvent, *MWIEvent, *CallEvent, *QualityEvent
 //	ua.SetConfig(newCfg) / ua.SetAccounts(exts) // live: add, change, remove
-//	ua.Detach(endpoint)
+//	ua.Detach(phone)
 //
 // Endpoint methods must return promptly; the Reporter never blocks (events
 // are queued per endpoint and handled in order).
@@ -85,7 +86,7 @@
 // An offer with no common
 // codec (or SRTP mismatch) gets 488; with no endpoint able to take it,
 // 486. Codec preference: G.722 first for a call that may reach a
-// wideband endpoint (WidebandEndpoint: an incoming call to an extension
+// wideband endpoint (endpoint.Wideband: an incoming call to an extension
 // with one, a call placed from one), whose channel then opens at 16 kHz;
 // PCMU, PCMA, G.722 otherwise. Otherwise every idle endpoint of the extension rings at once and
 // busy ones get a call-waiting alert; the first to go off-hook gets the

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/internal/testpeer"
 )
 
@@ -44,7 +45,7 @@ func TestSIPpReceivedDTMFPlayedToEndpoint(t *testing.T) {
 		}
 	})
 	ep.waitFor(t, "ring 1004", 5*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	s.wait(t, 15*time.Second)
 	ep.waitFor(t, "tone busy", 5*time.Second)
 	x := ep.received()

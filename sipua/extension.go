@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"context"
 	"fmt"
 	"sync"
@@ -54,7 +55,7 @@ func (e *extension) stop() {
 
 // epState is an attached endpoint and its call state (guarded by UA.mu).
 type epState struct {
-	ep   Endpoint
+	ep   endpoint.Endpoint
 	ext  *extension
 	name string
 
@@ -63,11 +64,11 @@ type epState struct {
 	active  *call // the call with audio (or being placed)
 	other   *call // held call, or a waiting (alerting) incoming call
 	ringing *call // incoming call ringing this endpoint (on-hook)
-	audio   AudioPort
+	audio   endpoint.AudioPort
 	locks   portLocks // serialise every call's use of the endpoint's audio port
 
 	qmu    sync.Mutex
-	queue  []EndpointEvent
+	queue  []endpoint.Event
 	signal chan struct{}
 	gone   chan struct{}
 }
@@ -76,10 +77,14 @@ type epState struct {
 // wild must not grow memory without end).
 const maxQueuedEvents = 256
 
+// Reporter is given to the endpoint's driver by UA.Attach. It never
+// blocks: events are queued and handled in order by the user agent.
+type Reporter func(endpoint.Event)
+
 // Attach attaches an endpoint to an extension (live). It returns the
 // Reporter the endpoint's driver calls with its events. An endpoint is
 // attached to one extension at a time.
-func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
+func (u *UA) Attach(ext string, ep endpoint.Endpoint) (Reporter, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	e := u.exts[ext]
@@ -101,7 +106,7 @@ func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
 		if c.ext == e && !c.out && c.state == csSetup && c.owner == nil {
 			cadence := e.cfg.RingCadence
 			if cadence == "" {
-				cadence = "normal"
+				cadence = endpoint.Normal
 			}
 			if err := ep.Ring(c.cid, cadence); err != nil {
 				u.log.Warn("endpoint ring", "endpoint", s.name, "error", err)
@@ -113,7 +118,7 @@ func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
 		}
 	}
 	go u.endpointLoop(s)
-	return func(ev EndpointEvent) {
+	return func(ev endpoint.Event) {
 		s.qmu.Lock()
 		if len(s.queue) >= maxQueuedEvents {
 			s.qmu.Unlock()
@@ -131,7 +136,7 @@ func (u *UA) Attach(ext string, ep Endpoint) (Reporter, error) {
 
 // Detach removes an endpoint: ringing stops at once; a call it holds is
 // hung up.
-func (u *UA) Detach(ep Endpoint) error {
+func (u *UA) Detach(ep endpoint.Endpoint) error {
 	u.mu.Lock()
 	s := u.attached[ep]
 	if s == nil {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/internal/testpeer"
 )
 
@@ -27,9 +28,9 @@ type fakeEndpoint struct {
 	mu       sync.Mutex
 	log      []string
 	ringing  bool
-	cid      CallerID
+	cid      endpoint.CallerID
 	mwi      bool
-	lastTone Tone
+	lastTone endpoint.Tone
 	port     *fakePort
 	changed  chan struct{}
 }
@@ -48,11 +49,11 @@ func (f *fakeEndpoint) note(s string) {
 	}
 }
 
-func (f *fakeEndpoint) Ring(cid CallerID, cadence string) error {
+func (f *fakeEndpoint) Ring(cid endpoint.CallerID, cadence endpoint.Cadence) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ringing, f.cid = true, cid
-	f.note("ring " + cid.Number + " " + cadence)
+	f.note("ring " + cid.Number + " " + string(cadence))
 	return nil
 }
 func (f *fakeEndpoint) StopRinging() error {
@@ -62,14 +63,14 @@ func (f *fakeEndpoint) StopRinging() error {
 	f.note("stop-ringing")
 	return nil
 }
-func (f *fakeEndpoint) PlayTone(t Tone) error {
+func (f *fakeEndpoint) PlayTone(t endpoint.Tone) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lastTone = t
 	f.note("tone " + string(t))
 	return nil
 }
-func (f *fakeEndpoint) ConnectAudio() (AudioPort, error) {
+func (f *fakeEndpoint) ConnectAudio() (endpoint.AudioPort, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.port == nil {
@@ -91,7 +92,7 @@ func (f *fakeEndpoint) SetMessageWaiting(on bool) error {
 	f.note(fmt.Sprintf("mwi %v", on))
 	return nil
 }
-func (f *fakeEndpoint) AlertCallWaiting(cid CallerID) error {
+func (f *fakeEndpoint) AlertCallWaiting(cid endpoint.CallerID) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.note("call-waiting " + cid.Number)

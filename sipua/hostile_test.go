@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"context"
 	"fmt"
 	"io"
@@ -439,7 +440,7 @@ func TestSetConfigRacesMWISubscription(t *testing.T) {
 	for i := range 50 {
 		next := base
 		next.Extensions = append([]Extension(nil), base.Extensions...)
-		next.Extensions[0].RingCadence = fmt.Sprintf("cadence%d", i%2)
+		next.Extensions[0].RingCadence = endpoint.Cadence(fmt.Sprintf("cadence%d", i%2))
 		if err := u.SetConfig(next); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"context"
 	"log/slog"
 	"strings"
@@ -52,8 +53,8 @@ func TestPasswordNeverLogged(t *testing.T) {
 	pollReg(t, u, "101", RegRegistered, 10*time.Second)
 	ep := newFakeEndpoint("analog", 0)
 	rep, _ := u.Attach("101", ep)
-	rep(EndpointEvent{Kind: EvOffHook})
-	rep(EndpointEvent{Kind: EvDialed, Number: "1999"})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1999"})
 	ep.waitFor(t, "tone ", 5*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	cancel()
@@ -110,10 +111,10 @@ func TestKamailioTCP(t *testing.T) {
 	}
 	b.command("dial", "sip:1001@"+k.addr())
 	ep.waitFor(t, "ring 1002", 10*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	b.waitEvent("CALL_ESTABLISHED", 5*time.Second)
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "call over TCP signalling", ep, 700)
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	b.waitEvent("CALL_CLOSED", 5*time.Second)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/internal/testpeer"
 )
 
@@ -81,11 +82,11 @@ func TestKamailioTLSRegisterAndCall(t *testing.T) {
 	// Incoming: baresip -> kamailio (UDP) -> UA (TLS).
 	b.command("dial", "sip:1001@"+k.Addr())
 	ep.waitFor(t, "ring 1002", 10*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	b.waitEvent("CALL_ESTABLISHED", 5*time.Second)
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "incoming call over TLS", ep, 700)
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	b.waitEvent("CALL_CLOSED", 5*time.Second)
 	k.WaitLog(t, "MARK-ROUTE INVITE sip:1002@", 5*time.Second)
 
@@ -95,14 +96,14 @@ func TestKamailioTLSRegisterAndCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep2(EndpointEvent{Kind: EvOffHook})
+	rep2(endpoint.Event{Kind: endpoint.OffHook})
 	ep2.waitFor(t, "tone dial", 2*time.Second)
-	rep2(EndpointEvent{Kind: EvDialed, Number: "1002"})
+	rep2(endpoint.Event{Kind: endpoint.Dialed, Number: "1002"})
 	b.waitEvent("CALL_ESTABLISHED", 10*time.Second)
 	ep2.waitFor(t, "audio-on", 3*time.Second)
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "outgoing call over TLS", ep2, 700)
-	rep2(EndpointEvent{Kind: EvOnHook})
+	rep2(endpoint.Event{Kind: endpoint.OnHook})
 	b.waitEvent("CALL_CLOSED", 5*time.Second)
 	k.WaitLog(t, "MARK-ROUTE INVITE sip:1001@", 5*time.Second)
 }

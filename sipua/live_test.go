@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"strings"
 	"testing"
 	"time"
@@ -21,19 +22,19 @@ func TestEmergencyViaOtherAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep(EndpointEvent{Kind: EvOffHook})
-	rep(EndpointEvent{Kind: EvDialed, Number: "5551234"})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "5551234"})
 	ep.waitFor(t, "tone reorder", 3*time.Second)
-	rep(EndpointEvent{Kind: EvOnHook})
-	rep(EndpointEvent{Kind: EvOffHook})
-	rep(EndpointEvent{Kind: EvDialed, Number: "911"})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "911"})
 	est := psap.waitEvent("CALL_ESTABLISHED", 10*time.Second)
 	if peer, _ := est["peeruri"].(string); !strings.Contains(peer, "1001@") {
 		t.Errorf("emergency call arrived from %q, want account 1001", peer)
 	}
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "emergency call", ep, 900)
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	psap.waitEvent("CALL_CLOSED", 5*time.Second)
 }
 

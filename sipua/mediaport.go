@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/sipua/media"
 )
 
@@ -55,8 +56,8 @@ func (u *UA) newMedia(c *call, ip net.IP, mode media.SRTPMode) (*mediaSess, erro
 }
 
 // wideband reports whether ep can take 16 kHz audio.
-func wideband(ep Endpoint) bool {
-	w, ok := ep.(WidebandEndpoint)
+func wideband(ep endpoint.Endpoint) bool {
+	w, ok := ep.(endpoint.Wideband)
 	return ok && w.Wideband()
 }
 
@@ -143,7 +144,7 @@ func (m *mediaSess) audioRate() int {
 
 // Attach routes the call's audio to p (nil: silence, incoming audio
 // dropped). The RTP session starts at the first attach.
-func (m *mediaSess) Attach(p AudioPort) {
+func (m *mediaSess) Attach(p endpoint.AudioPort) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if p != nil && !m.run {
@@ -188,7 +189,7 @@ func (m *mediaSess) Close() QualitySummary {
 type switchPort struct {
 	mu    sync.Mutex
 	rate  int
-	cur   AudioPort
+	cur   endpoint.AudioPort
 	next  time.Time
 	timer *time.Timer // pacing while detached; only Run's goroutine reads
 	tone  [2]float64  // frequencies of the digit being played
@@ -203,7 +204,7 @@ type switchPort struct {
 // reports as digits out of the audio it returns (the analog port's).
 type inBandDTMFSuppressor interface{ SuppressInBandDTMF(on bool) }
 
-func suppressInBandDTMF(a AudioPort, on bool) {
+func suppressInBandDTMF(a endpoint.AudioPort, on bool) {
 	if l, ok := a.(*lockedPort); ok {
 		a = l.p
 	}
@@ -227,7 +228,7 @@ func (p *switchPort) init(rate int) {
 	p.mu.Unlock()
 }
 
-func (p *switchPort) set(a AudioPort) {
+func (p *switchPort) set(a endpoint.AudioPort) {
 	p.mu.Lock()
 	p.cur = a
 	p.next = time.Time{}
@@ -365,7 +366,7 @@ func (p *switchPort) mixTone(frame []int16) {
 // must wait for it.
 type lockedPort struct {
 	*portLocks
-	p AudioPort
+	p endpoint.AudioPort
 }
 
 // portLocks are an endpoint's audio port locks (epState.locks).

@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"errors"
 	"fmt"
 	"strconv"
@@ -42,18 +43,11 @@ func (ms MessageSummary) NewMessages() int {
 	return n
 }
 
-// MessageCounter is implemented by an Endpoint whose display shows how
-// many messages wait (a DECT device): it gets SetMessageCount instead of
-// SetMessageWaiting, and again whenever the count changes.
-type MessageCounter interface {
-	// SetMessageCount turns the indication on or off with the number of
-	// new messages (0 when none or unknown).
-	SetMessageCount(on bool, count int) error
-}
-
-// showMWI tells one endpoint the extension's message state.
-func showMWI(ep Endpoint, ms MessageSummary) error {
-	if mc, ok := ep.(MessageCounter); ok {
+// showMWI tells one endpoint the extension's message state: the count to
+// a display that shows it (endpoint.MessageCounter, a DECT device), and
+// again whenever it changes; the indication alone to the others.
+func showMWI(ep endpoint.Endpoint, ms MessageSummary) error {
+	if mc, ok := ep.(endpoint.MessageCounter); ok {
 		return mc.SetMessageCount(ms.Waiting, ms.NewMessages())
 	}
 	return ep.SetMessageWaiting(ms.Waiting)

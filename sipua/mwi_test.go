@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"testing"
 	"time"
 )
@@ -63,9 +64,9 @@ Voice-Message: 3/5 (1/0)
 		t.Errorf("MWI event %+v", ev)
 	}
 	ep.waitFor(t, "mwi true", 2*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	ep.waitFor(t, "tone stutter-dial", 2*time.Second)
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	server.wait(t, 10*time.Second)
 
 	notify := func(body string, code int) string {

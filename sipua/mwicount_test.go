@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"fmt"
 	"slices"
 	"testing"
@@ -50,7 +51,7 @@ func TestMWICountReachesCountingEndpoints(t *testing.T) {
 	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw", "127.0.0.1:9")}})
 	dev := counterEndpoint{newFakeEndpoint("dect", 0)}
 	lamp := newFakeEndpoint("analog", 0)
-	for _, ep := range []Endpoint{dev, lamp} {
+	for _, ep := range []endpoint.Endpoint{dev, lamp} {
 		if _, err := u.Attach("101", ep); err != nil {
 			t.Fatal(err)
 		}

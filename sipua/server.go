@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"basestation/endpoint"
 	"basestation/sipua/media"
 )
 
@@ -283,8 +284,8 @@ func (c *call) waitAck(tx sip.ServerTransaction, res *sip.Response, cseq uint32)
 
 // callerIDOf reads the caller ID of an incoming INVITE: P-Asserted-
 // Identity, else From; privacy makes it private.
-func callerIDOf(req *sip.Request) CallerID {
-	cid := CallerID{Time: time.Now()}
+func callerIDOf(req *sip.Request) endpoint.CallerID {
+	cid := endpoint.CallerID{Time: time.Now()}
 	name, number := req.From().DisplayName, req.From().Address.User
 	if hs := req.GetHeaders("P-Asserted-Identity"); len(hs) > 0 {
 		vals := make([]string, len(hs))
@@ -302,10 +303,10 @@ func callerIDOf(req *sip.Request) CallerID {
 	priv := req.GetHeader("Privacy")
 	if strings.EqualFold(number, "anonymous") || (priv != nil && strings.Contains(strings.ToLower(priv.Value()), "id")) ||
 		strings.EqualFold(req.From().Address.Host, "anonymous.invalid") {
-		return CallerID{Reason: CallerIDPrivate, Time: cid.Time}
+		return endpoint.CallerID{Reason: endpoint.Private, Time: cid.Time}
 	}
 	if number == "" || strings.EqualFold(number, "unknown") {
-		cid.Reason = CallerIDOutOfArea
+		cid.Reason = endpoint.OutOfArea
 		number = ""
 	}
 	cid.Number, cid.Name = number, name

@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -209,13 +210,13 @@ Content-Length: [len]
 `)
 	s := startSIPp(t, xml, 1, reg.addr())
 	ep.waitFor(t, "ring 1004", 5*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	ep.waitFor(t, "audio-on", 5*time.Second)
 	time.Sleep(1500 * time.Millisecond)
-	rep(EndpointEvent{Kind: EvFlash}) // hold + dial tone
+	rep(endpoint.Event{Kind: endpoint.Flash}) // hold + dial tone
 	ep.waitFor(t, "tone dial", 2*time.Second)
 	time.Sleep(500 * time.Millisecond)
-	rep(EndpointEvent{Kind: EvFlash}) // back to the call
+	rep(endpoint.Event{Kind: endpoint.Flash}) // back to the call
 	s.wait(t, 15*time.Second)
 	ep.waitFor(t, "tone busy", 5*time.Second)
 }
@@ -284,10 +285,10 @@ Content-Length: 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep(EndpointEvent{Kind: EvOffHook})
-	rep(EndpointEvent{Kind: EvDialed, Number: "1004"})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1004"})
 	ep.waitFor(t, "tone ringback", 5*time.Second)
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	waitEvent(t, u.UA, 10*time.Second, func(e Event) bool {
 		c, ok := e.(*CallEvent)
 		return ok && strings.Contains(c.Reason, "raced")
@@ -345,8 +346,8 @@ Content-Length: 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep(EndpointEvent{Kind: EvOffHook})
-	rep(EndpointEvent{Kind: EvDialed, Number: "1004"})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1004"})
 	ep.waitFor(t, "audio-on", 5*time.Second)
 	time.Sleep(1200 * time.Millisecond)
 	recentTone(t, "early media", ep, 1000)
@@ -431,13 +432,13 @@ Content-Length: [len]
 `)
 	s := startSIPp(t, xml, 1, pbx.addr())
 	ep.waitFor(t, "ring 1004", 5*time.Second)
-	rep(EndpointEvent{Kind: EvOffHook})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
 	s.wait(t, 10*time.Second)
 	waitEvent(t, u.UA, 5*time.Second, func(e Event) bool {
 		c, ok := e.(*CallEvent)
 		return ok && c.Direction == "out" && c.Remote == "1005" && c.State == "connected"
 	})
-	rep(EndpointEvent{Kind: EvOnHook})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
 	server.wait(t, 10*time.Second)
 }
 
@@ -467,7 +468,7 @@ func TestSIPpSecondCallWhileBusy(t *testing.T) {
   <recv response="200"/>
 `), 1, reg.addr())
 			ep.waitFor(t, "ring 1004", 5*time.Second)
-			rep(EndpointEvent{Kind: EvOffHook})
+			rep(endpoint.Event{Kind: endpoint.OffHook})
 			ep.waitFor(t, "audio-on", 3*time.Second)
 			var second string
 			if cw {

@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"context"
 	"fmt"
 	"net"
@@ -198,7 +199,7 @@ func (u *UA) setMWI(e *extension, ms MessageSummary) {
 	recount := e.mwi.NewMessages() != ms.NewMessages()
 	e.mwi = ms
 	for _, s := range e.endpoints {
-		_, counts := s.ep.(MessageCounter)
+		_, counts := s.ep.(endpoint.MessageCounter)
 		if !changed && !(recount && counts) {
 			continue
 		}
@@ -224,7 +225,7 @@ func (c *call) transfer(number string) {
 		u.mu.Lock()
 		c.heldByUs = false
 		if s := c.owner; s != nil && s.active == c {
-			_ = s.ep.PlayTone(ToneNone)
+			_ = s.ep.PlayTone(endpoint.None)
 			c.attachAudioLocked(s)
 		}
 		u.mu.Unlock()

@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -46,7 +47,7 @@ type UA struct {
 	calls    map[string]*call // by Call-ID
 	running  bool
 	runCtx   context.Context
-	attached map[Endpoint]*epState
+	attached map[endpoint.Endpoint]*epState
 
 	// SIP stack, set up by Run.
 	sua        *sipgo.UserAgent
@@ -77,7 +78,7 @@ func New(cfg Config, log *slog.Logger) (*UA, error) {
 		timing:     cfg.Timing.withDefaults(),
 		exts:       map[string]*extension{},
 		calls:      map[string]*call{},
-		attached:   map[Endpoint]*epState{},
+		attached:   map[endpoint.Endpoint]*epState{},
 		clients:    map[string]*sipgo.Client{},
 	}
 	u.setSnap(cfg)

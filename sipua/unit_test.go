@@ -1,6 +1,7 @@
 package sipua
 
 import (
+	"basestation/endpoint"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -263,13 +264,13 @@ func TestCallerIDOf(t *testing.T) {
 	}
 	cases := []struct {
 		req  *sip.Request
-		want CallerID
+		want endpoint.CallerID
 	}{
-		{mk(`"Alice" <sip:5551234@pbx>`), CallerID{Number: "5551234", Name: "Alice"}},
-		{mk(`<sip:1002@pbx>`, `P-Asserted-Identity: "Bob B" <sip:+15559876@pbx>`), CallerID{Number: "+15559876", Name: "Bob B"}},
-		{mk(`"Anonymous" <sip:anonymous@anonymous.invalid>`), CallerID{Reason: CallerIDPrivate}},
-		{mk(`<sip:1002@pbx>`, `Privacy: id`), CallerID{Reason: CallerIDPrivate}},
-		{mk(`"Far" <sip:unknown@pbx>`), CallerID{Name: "Far", Reason: CallerIDOutOfArea}},
+		{mk(`"Alice" <sip:5551234@pbx>`), endpoint.CallerID{Number: "5551234", Name: "Alice"}},
+		{mk(`<sip:1002@pbx>`, `P-Asserted-Identity: "Bob B" <sip:+15559876@pbx>`), endpoint.CallerID{Number: "+15559876", Name: "Bob B"}},
+		{mk(`"Anonymous" <sip:anonymous@anonymous.invalid>`), endpoint.CallerID{Reason: endpoint.Private}},
+		{mk(`<sip:1002@pbx>`, `Privacy: id`), endpoint.CallerID{Reason: endpoint.Private}},
+		{mk(`"Far" <sip:unknown@pbx>`), endpoint.CallerID{Name: "Far", Reason: endpoint.OutOfArea}},
 	}
 	for i, c := range cases {
 		got := callerIDOf(c.req)

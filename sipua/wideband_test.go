@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"basestation/endpoint"
 	"basestation/sipua/media"
 )
 
@@ -14,7 +15,7 @@ type wbEndpoint struct {
 
 func (w *wbEndpoint) Wideband() bool { return true }
 
-func (w *wbEndpoint) ConnectAudioAt(rate int) (AudioPort, error) { return w.ConnectAudio() }
+func (w *wbEndpoint) ConnectAudioAt(rate int) (endpoint.AudioPort, error) { return w.ConnectAudio() }
 
 // Issue 10 §2: the answer followed our own order (PCMU first) even for a
 // wideband Headset. A call that may reach a wideband endpoint prefers
@@ -25,7 +26,7 @@ func TestCodecPreferenceFollowsWidebandEndpoints(t *testing.T) {
 	port := newFakeEndpoint("analog", 0)
 	for _, a := range []struct {
 		ext string
-		ep  Endpoint
+		ep  endpoint.Endpoint
 	}{{"101", hs}, {"101", newFakeEndpoint("linx", 0)}, {"102", port}} {
 		if _, err := u.Attach(a.ext, a.ep); err != nil {
 			t.Fatal(err)

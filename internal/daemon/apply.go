@@ -46,6 +46,7 @@ func (d *Daemon) translate(cfg *provisioning.Config) (*translation, []provisioni
 		}
 	}
 	t.fxs = d.port.Config()
+	t.fxs.Location = t.loc // caller-ID times on the phone in the base's zone
 	if r := cfg.System.ToneRegion; r != "" {
 		t.fxs.Region = r
 	}
@@ -63,7 +64,7 @@ func (d *Daemon) translate(cfg *provisioning.Config) (*translation, []provisioni
 		path := fmt.Sprintf("extensions[%d]", i)
 		var local []string
 		for _, id := range e.Devices.IDs() {
-			if _, _, err := d.endpointFor(id); err == nil {
+			if _, err := d.endpointFor(id); err == nil {
 				local = append(local, id)
 			}
 		}
@@ -297,7 +298,7 @@ func (d *Daemon) syncAttachments(want map[string]string) {
 		if cur != nil {
 			continue
 		}
-		ep, _, err := d.endpointFor(id)
+		ep, err := d.endpointFor(id)
 		if err != nil {
 			d.log.Warn("device not attached", "device", id, "extension", ext, "error", err)
 			continue
@@ -334,22 +335,23 @@ func (d *Daemon) detach(id string) {
 func (d *Daemon) BusyExtensions() []string {
 	d.mu.Lock()
 	type al struct {
-		ext  string
-		line *lineState
+		ext   string
+		line  lineDev
+		fault string
 	}
 	var lines []al
 	for id, a := range d.attached {
 		if id == PortID {
-			lines = append(lines, al{a.ext, d.portLine})
-		} else if ep := d.dectEP[id]; ep != nil {
-			lines = append(lines, al{a.ext, ep.line})
+			lines = append(lines, al{a.ext, d.port, d.faults[id]})
+		} else if dev := d.dectEP[id]; dev != nil {
+			lines = append(lines, al{a.ext, dev, d.faults[id]})
 		}
 	}
 	d.mu.Unlock()
 	seen := map[string]bool{}
 	var out []string
 	for _, l := range lines {
-		if l.line.busy() && !seen[l.ext] {
+		if busy(l.line, l.fault) && !seen[l.ext] {
 			seen[l.ext] = true
 			out = append(out, l.ext)
 		}

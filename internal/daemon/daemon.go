@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"basestation/dect"
+	"basestation/endpoint"
 	"basestation/fxs"
 	"basestation/hal"
 	"basestation/provisioning"
@@ -62,9 +63,7 @@ type Daemon struct {
 	ua    *sipua.UA
 	agent *provisioning.Agent
 
-	portLine *lineState
-	portEP   *portEndpoint
-	health   *Health
+	health *Health
 
 	// bg owns the short-lived helpers the daemon's own goroutines start
 	// (ending a page, releasing a DECT device's call); Run waits for
@@ -81,8 +80,8 @@ type Daemon struct {
 	mu       sync.Mutex
 	applied  *provisioning.Config
 	loc      *time.Location
-	attached map[string]*attachment // device id -> where it is attached
-	dectEP   map[string]*dectEndpoint
+	attached map[string]*attachment  // device id -> where it is attached
+	dectEP   map[string]*dect.Device // device id -> the paired device
 	regs     map[string]provisioning.Registration
 	accounts map[string]bool            // the extensions with a SIP account in force
 	pairing  chan provisioning.Pairing  // the open registration window's outcome
@@ -93,7 +92,7 @@ type Daemon struct {
 
 type attachment struct {
 	ext    string
-	ep     sipua.Endpoint
+	ep     endpoint.Endpoint
 	report sipua.Reporter
 }
 
@@ -113,9 +112,8 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		log:      o.Log,
 		board:    o.Board,
 		boot:     time.Now(),
-		portLine: &lineState{},
 		attached: map[string]*attachment{},
-		dectEP:   map[string]*dectEndpoint{},
+		dectEP:   map[string]*dect.Device{},
 		regs:     map[string]provisioning.Registration{},
 		faults:   map[string]string{},
 		loc:      time.Local,
@@ -131,6 +129,8 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	// docs/mqtt-api.md §3.2) from the start, not only once a configuration
 	// arrives: the port dials the same before and after the first one.
 	fcfg.DialPlan = defaultDialPlan()
+	fcfg.Name = PortID
+	fcfg.Location = time.Local // until a configuration names the zone
 	if o.FXS != nil {
 		o.FXS(&fcfg)
 	}
@@ -139,7 +139,6 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		return nil, fmt.Errorf("analog port: %w", err)
 	}
 	d.port = port
-	d.portEP = &portEndpoint{port: port, line: d.portLine, tz: d.location}
 
 	dopts := dect.DefaultOptions()
 	dopts.StateDir = cfg.StateDir
@@ -161,7 +160,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	d.radio = radio
 	for _, info := range radio.Devices() {
 		if dev := radio.Device(info.Handset); dev != nil {
-			d.ensureEndpointLocked(dectID(info.IPEI), dev)
+			d.dectEP[dectID(info.IPEI)] = dev
 		}
 	}
 
@@ -290,16 +289,11 @@ func (d *Daemon) portEvents(ctx context.Context) error {
 func (d *Daemon) handlePortEvent(ev fxs.Event) {
 	d.log.Debug("port event", "event", ev.String())
 	switch ev.Kind {
-	case fxs.EvOffHook:
-		d.portLine.set(func(l *lineState) { l.offHook = true })
-	case fxs.EvOnHook:
-		d.portLine.set(func(l *lineState) { l.offHook = false; l.ringing = false })
 	case fxs.EvFault:
 		msg := "line fault"
 		if ev.Err != nil {
 			msg = ev.Err.Error()
 		}
-		d.portLine.set(func(l *lineState) { l.fault = msg })
 		d.mu.Lock()
 		d.faults[PortID] = msg
 		d.mu.Unlock()
@@ -318,7 +312,7 @@ func (d *Daemon) handlePortEvent(ev fxs.Event) {
 	if a == nil {
 		if ev.Kind == fxs.EvOffHook {
 			// No extension has this port: the line is out of service.
-			_ = d.port.PlayTone(string(sipua.ToneSIT))
+			_ = d.port.PlayTone(endpoint.SIT)
 			d.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}, Fault: "out-of-service: the phone port is assigned to no extension"})
 		}
 		return
@@ -326,7 +320,7 @@ func (d *Daemon) handlePortEvent(ev fxs.Event) {
 	if ev.Kind == fxs.EvOffHook && !ev.Answer && !d.registered(a.ext) {
 		d.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}, Extension: a.ext, Fault: "out-of-service: extension " + a.ext + " is not registered"})
 	}
-	if sev, ok := fromFXSEvent(ev); ok {
+	if sev, ok := ev.Endpoint(); ok {
 		a.report(sev)
 	}
 	d.agent.StateChanged()
@@ -334,12 +328,8 @@ func (d *Daemon) handlePortEvent(ev fxs.Event) {
 
 func (d *Daemon) clearFault(id string) {
 	d.mu.Lock()
-	_, had := d.faults[id]
 	delete(d.faults, id)
 	d.mu.Unlock()
-	if had && id == PortID {
-		d.portLine.set(func(l *lineState) { l.fault = "" })
-	}
 }
 
 func (d *Daemon) registered(ext string) bool {
@@ -473,7 +463,7 @@ func (d *Daemon) buttonLoop(ctx context.Context) error {
 			case <-ctx.Done():
 			case <-t.C:
 			}
-			pctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
+			pctx, cancel := context.WithTimeout(context.Background(), pageStopTimeout)
 			defer cancel()
 			_ = d.radio.Page(pctx, false)
 		})
@@ -516,15 +506,19 @@ func (d *Daemon) ledLoop(ctx context.Context) error {
 		set(hal.LEDCloud, cloud)
 		line := hal.LEDOff
 		d.mu.Lock()
-		lines := make([]*lineState, 0, 1+len(d.dectEP))
-		lines = append(lines, d.portLine)
-		for _, ep := range d.dectEP {
-			lines = append(lines, ep.line)
+		type lf struct {
+			l     lineDev
+			fault string
+		}
+		lines := make([]lf, 0, 1+len(d.dectEP))
+		lines = append(lines, lf{d.port, d.faults[PortID]})
+		for id, dev := range d.dectEP {
+			lines = append(lines, lf{dev, d.faults[id]})
 		}
 		faults := len(d.faults)
 		d.mu.Unlock()
 		for _, l := range lines {
-			switch st, _ := l.snapshot(); st {
+			switch lineState(l.l, l.fault) {
 			case "talking", "dialing":
 				line = hal.LEDOn
 			case "ringing":
@@ -616,37 +610,23 @@ func lossPct(received uint64, lost int64) float64 {
 
 // releaseDevice ends the DECT device's side of a call the far end ended:
 // a cordless device is told the call is released (the analog port needs
-// nothing: its user hears busy tone and hangs up).
+// nothing: its user hears busy tone and hangs up). The device then reports
+// itself on-hook, and its event pump tells the call layer.
 func (d *Daemon) releaseDevice(name string) {
 	d.mu.Lock()
-	var ep *dectEndpoint
-	var rep sipua.Reporter
-	for id, e := range d.dectEP {
+	var dev *dect.Device
+	for _, e := range d.dectEP {
 		if e.String() == name {
-			ep = e
-			if a := d.attached[id]; a != nil {
-				rep = a.report
-			}
+			dev = e
 		}
 	}
 	d.mu.Unlock()
-	if ep == nil {
-		return
-	}
-	if st, _ := ep.line.snapshot(); st == "idle" {
+	if dev == nil || dev.Activity() == endpoint.Idle {
 		return
 	}
 	d.bg.Go(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
-		defer cancel()
-		if err := ep.dev.Release(ctx); err != nil {
+		if err := dev.Release(); err != nil {
 			d.log.Warn("releasing DECT device", "device", name, "error", err)
-		}
-		ep.line.set(func(l *lineState) { l.offHook, l.audio, l.ringing = false, false, false })
-		// The device is idle again: the call layer must know it is on-hook
-		// (the module reports no hang-up for a release it was told of).
-		if rep != nil {
-			rep(sipua.EndpointEvent{Kind: sipua.EvOnHook})
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/endpoint"
 	"basestation/provisioning"
 	"basestation/sim"
 	"basestation/sim/slic"
@@ -42,7 +43,7 @@ func TestStopLeavesTheLineSafe(t *testing.T) {
 
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		err := d.portEP.Ring(sipua.CallerID{Number: "6135550199", Name: "Test"}, "normal")
+		err := d.port.Ring(endpoint.CallerID{Number: "6135550199", Name: "Test"}, "normal")
 		if err == nil {
 			break
 		}
@@ -166,5 +167,36 @@ func TestRegisterRightAfterStart(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no outcome after closing the window")
+	}
+}
+
+// The port shows caller-ID times in the configured zone: the daemon gives
+// the zone to the port in its configuration (it used to convert each
+// caller ID in an adapter).
+func TestPortGetsTheConfiguredZone(t *testing.T) {
+	b, err := sim.NewBoard(sim.Config{Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := testConfig()
+	cfg.StateDir = t.TempDir()
+	cfg.SIP.Listen = "127.0.0.1:0"
+	d, err := New(cfg, Options{Board: b.HAL(), Log: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc := d.port.Config().Location; loc != time.Local {
+		t.Fatalf("port zone %v before any configuration, want the machine's", loc)
+	}
+	c := &provisioning.Config{
+		Schema: provisioning.SchemaVersion, Base: "base-1", Version: 1,
+		System: provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US", TimeZone: "America/Toronto"},
+	}
+	if err := d.Apply(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if loc := d.port.Config().Location; loc == nil || loc.String() != "America/Toronto" {
+		t.Fatalf("port zone %v after configuring America/Toronto", loc)
 	}
 }

@@ -4,8 +4,11 @@
 // (the real hardware) and cmd/basesim gets from sim.
 //
 // It is the wiring that cmd/basestationd and cmd/basesim share, kept out of
-// cmd so both mains can use it: it owns the endpoint adapters (an fxs port
-// or a DECT device as a sipua.Endpoint), the Applier that turns the cloud's
+// cmd so both mains can use it: it attaches the devices to their
+// extensions (the fxs port and each DECT device are endpoint.Endpoints
+// themselves, given their context — name, time zone — when built or
+// configured) and forwards their events to the call layer, the Applier
+// that turns the cloud's
 // configuration into SIP accounts and device assignments, the provisioning
 // Radio over the DECT driver, the base's LEDs and button, and the live
 // state reported to the cloud and shown by the simulator, and the health

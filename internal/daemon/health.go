@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tarm/serial"
-
 	"basestation/dect"
 	"basestation/hal"
 )
@@ -131,20 +129,8 @@ func (h *Health) radioPort(radio hal.Radio, o *dect.Options) func() (io.ReadWrit
 	l := h.Loop(LoopRadio)
 	open := o.OpenPort
 	if open == nil {
-		baud, rt := radio.Baud, o.ReadTimeout
-		if baud == 0 {
-			baud = 115200
-		}
-		if rt <= 0 {
-			rt = 100 * time.Millisecond // dect's default
-		}
-		open = func() (io.ReadWriteCloser, error) {
-			p, err := serial.OpenPort(&serial.Config{Name: radio.Device, Baud: baud, ReadTimeout: rt})
-			if err != nil {
-				return nil, fmt.Errorf("dect: open %s: %w", radio.Device, err)
-			}
-			return p, nil
-		}
+		rt := o.ReadTimeout
+		open = func() (io.ReadWriteCloser, error) { return dect.OpenSerial(radio, rt) }
 	}
 	return func() (io.ReadWriteCloser, error) {
 		l.Beat() // an attempt is progress; a failing port is logged by dect

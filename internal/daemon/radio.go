@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"basestation/dect"
+	"basestation/endpoint"
 	"basestation/provisioning"
-	"basestation/sipua"
 )
 
 // radioAdapter is the DECT driver as provisioning.Radio.
@@ -87,7 +87,7 @@ func (r *radioAdapter) Page(ctx context.Context, dur time.Duration) error {
 		return err
 	}
 	time.AfterFunc(dur, func() {
-		cctx, cancel := context.WithTimeout(context.Background(), dectCallTimeout)
+		cctx, cancel := context.WithTimeout(context.Background(), pageStopTimeout)
 		defer cancel()
 		_ = d.radio.Page(cctx, false)
 	})
@@ -185,7 +185,7 @@ func (d *Daemon) startDevicePump(ctx context.Context, info dect.DeviceInfo) {
 	}
 	pctx, stop := context.WithCancel(ctx)
 	d.pumps[info.Handset] = stop
-	ep := d.ensureEndpointLocked(id, dev)
+	d.dectEP[id] = dev
 	d.mu.Unlock()
 	go func() {
 		for {
@@ -196,7 +196,7 @@ func (d *Daemon) startDevicePump(ctx context.Context, info dect.DeviceInfo) {
 				if !ok {
 					return
 				}
-				d.handleDeviceEvent(id, ep, ev)
+				d.handleDeviceEvent(id, dev, ev)
 			}
 		}
 	}()
@@ -211,23 +211,17 @@ func (d *Daemon) stopDevicePump(handset int) {
 	}
 }
 
-func (d *Daemon) handleDeviceEvent(id string, ep *dectEndpoint, ev dect.DeviceEvent) {
-	switch ev.Kind {
-	case dect.OffHook:
-		ep.line.set(func(l *lineState) { l.offHook = true })
-	case dect.OnHook:
-		ep.line.set(func(l *lineState) { l.offHook = false; l.ringing = false })
-	}
+func (d *Daemon) handleDeviceEvent(id string, dev *dect.Device, ev dect.DeviceEvent) {
 	d.mu.Lock()
 	a := d.attached[id]
 	d.mu.Unlock()
 	if a == nil {
 		if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
-			_ = ep.PlayTone(sipua.ToneSIT)
+			_ = dev.PlayTone(endpoint.SIT)
 		}
 		return
 	}
-	if sev, ok := fromDECTEvent(ev); ok {
+	if sev, ok := ev.Endpoint(); ok {
 		a.report(sev)
 	}
 	d.agent.StateChanged()
@@ -236,31 +230,20 @@ func (d *Daemon) handleDeviceEvent(id string, ep *dectEndpoint, ev dect.DeviceEv
 var errNotOnBase = errors.New("not a device of this base")
 
 // endpointFor returns the endpoint of a device id on this base.
-func (d *Daemon) endpointFor(id string) (sipua.Endpoint, *lineState, error) {
+func (d *Daemon) endpointFor(id string) (endpoint.Endpoint, error) {
 	if id == PortID {
-		return d.portEP, d.portLine, nil
+		return d.port, nil
 	}
 	if !strings.HasPrefix(id, "dect-") {
-		return nil, nil, fmt.Errorf("device %q: %w", id, errNotOnBase)
+		return nil, fmt.Errorf("device %q: %w", id, errNotOnBase)
 	}
 	d.mu.Lock()
-	ep := d.dectEP[id]
+	dev := d.dectEP[id]
 	d.mu.Unlock()
-	if ep == nil {
-		return nil, nil, fmt.Errorf("device %q: %w", id, errNotOnBase)
+	if dev == nil {
+		return nil, fmt.Errorf("device %q: %w", id, errNotOnBase)
 	}
-	return ep, ep.line, nil
-}
-
-// ensureEndpointLocked returns the endpoint of a paired device, making it
-// on first use (or when the device object changed after re-pairing).
-func (d *Daemon) ensureEndpointLocked(id string, dev *dect.Device) *dectEndpoint {
-	if ep := d.dectEP[id]; ep != nil && ep.dev == dev {
-		return ep
-	}
-	ep := &dectEndpoint{dev: dev, line: &lineState{}, tz: d.location}
-	d.dectEP[id] = ep
-	return ep
+	return dev, nil
 }
 
 // waitRadioReady waits up to max (or ctx) for the DECT module to be ready.
@@ -287,9 +270,10 @@ func (d *Daemon) waitRadioReady(ctx context.Context, max time.Duration) {
 func (d *Daemon) refreshAttachment(id string) {
 	d.mu.Lock()
 	a := d.attached[id]
-	ep := d.dectEP[id]
+	dev := d.dectEP[id]
+	fault := d.faults[id]
 	d.mu.Unlock()
-	if a == nil || ep == nil || ep.line.busy() {
+	if a == nil || dev == nil || busy(dev, fault) {
 		return
 	}
 	if err := d.ua.Detach(a.ep); err != nil {
@@ -305,3 +289,6 @@ func (d *Daemon) refreshAttachment(id string) {
 	}
 	d.attached[id] = &attachment{ext: a.ext, ep: a.ep, report: rep}
 }
+
+// pageStopTimeout bounds the request that ends paging.
+const pageStopTimeout = 3 * time.Second

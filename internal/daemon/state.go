@@ -25,28 +25,27 @@ func (s *stateSource) Registrations() []provisioning.Registration {
 // and their extensions are taken in one snapshot under the lock: a device
 // removed meanwhile (the portal's "remove a device") is either in the
 // snapshot or not, never a nil endpoint read after the lock was released.
-// Each line's own state is read after, under the line's own lock.
+// Each line's activity is read after, from the device itself.
 func (s *stateSource) Lines() []provisioning.Line {
 	d := (*Daemon)(s)
 	type dev struct {
-		id, ext string
-		line    *lineState
+		id, ext, fault string
+		line           lineDev
 	}
 	d.mu.Lock()
 	devs := make([]dev, 0, 1+len(d.dectEP))
-	devs = append(devs, dev{id: PortID, ext: d.extensionOfLocked(PortID), line: d.portLine})
+	devs = append(devs, dev{id: PortID, ext: d.extensionOfLocked(PortID), line: d.port, fault: d.faults[PortID]})
 	for id, ep := range d.dectEP {
 		if ep == nil {
 			continue
 		}
-		devs = append(devs, dev{id: id, ext: d.extensionOfLocked(id), line: ep.line})
+		devs = append(devs, dev{id: id, ext: d.extensionOfLocked(id), line: ep, fault: d.faults[id]})
 	}
 	d.mu.Unlock()
 	sort.Slice(devs[1:], func(i, j int) bool { return devs[1+i].id < devs[1+j].id })
 	out := make([]provisioning.Line, 0, len(devs))
 	for _, v := range devs {
-		st, fault := v.line.snapshot()
-		out = append(out, provisioning.Line{Device: v.id, Extension: v.ext, State: st, Fault: fault})
+		out = append(out, provisioning.Line{Device: v.id, Extension: v.ext, State: lineState(v.line, v.fault), Fault: v.fault})
 	}
 	return out
 }

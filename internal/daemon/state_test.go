@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"basestation/dect"
+	"basestation/fxs"
 	"basestation/provisioning"
 	"basestation/sim"
 	"basestation/sipua"
@@ -20,9 +22,9 @@ import (
 // dereference nil), and under -race no field is read outside its lock.
 func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 	d := &Daemon{
-		portLine: &lineState{},
+		port:     &fxs.Port{}, // zero: an idle line, all Lines reads of it
 		attached: map[string]*attachment{},
-		dectEP:   map[string]*dectEndpoint{},
+		dectEP:   map[string]*dect.Device{},
 		regs:     map[string]provisioning.Registration{},
 	}
 	const rounds, reporters = 20000, 2
@@ -40,7 +42,7 @@ func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 		id := ids[r%len(ids)]
 		d.mu.Lock()
 		if d.dectEP[id] == nil {
-			d.dectEP[id] = &dectEndpoint{line: &lineState{}}
+			d.dectEP[id] = &dect.Device{} // zero: an idle device, all Lines reads of it
 			d.attached[id] = &attachment{ext: "101"}
 		} else {
 			delete(d.dectEP, id)
