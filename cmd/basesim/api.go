@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"basestation/provisioning"
 	"basestation/sim/phone"
 	"basestation/sim/radio"
 )
@@ -51,13 +52,10 @@ func decode(r *http.Request, v any) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	// The project's one strict decoder: unknown fields, duplicate keys
+	// (at any depth) and trailing data are refused, naming the field path.
+	if err := provisioning.DecodeStrict(b, v); err != nil {
 		return badRequest("body: %v", err)
-	}
-	if dec.More() {
-		return badRequest("body: trailing data after the JSON object")
 	}
 	return nil
 }

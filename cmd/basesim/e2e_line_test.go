@@ -80,6 +80,8 @@ func TestControlAPIRefusesBadRequests(t *testing.T) {
 		{"POST", "/v1/ports/1/dial", `{"digits":"12","mode":"morse"}`, http.StatusBadRequest, "mode"},
 		{"POST", "/v1/ports/1/dial", `{"digits":`, http.StatusBadRequest, "body"},
 		{"POST", "/v1/ports/1/dial", `{"digit":"1"}`, http.StatusBadRequest, "unknown field \"digit\""},
+		{"POST", "/v1/ports/1/dial", `{"digits":"1","digits":"911"}`, http.StatusBadRequest, "duplicate key \"digits\""},
+		{"POST", "/v1/ports/1/dial", `{"digits":"1"} {}`, http.StatusBadRequest, "body"},
 		{"POST", "/v1/ports/1/flash", `{"ms":99999}`, http.StatusBadRequest, "ms"},
 		{"POST", "/v1/ports/1/speak", `{"hz":20}`, http.StatusBadRequest, "hz"},
 		{"POST", "/v1/ports/1/speak", `{"hz":700,"ms":5}`, http.StatusBadRequest, "ms"},
