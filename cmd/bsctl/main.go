@@ -67,7 +67,7 @@ const progressEvery = 5 * time.Second
 
 // globals are the flags every command takes (before or after its name).
 type globals struct {
-	broker, base              string
+	broker, base, topicRoot   string
 	caFile, certFile, keyFile string
 	username, password        string
 	jsonOut                   bool
@@ -86,6 +86,7 @@ func (g *globals) register(fs *flag.FlagSet, env func(string) string) {
 	}
 	fs.StringVar(&g.broker, "broker", broker, "the broker `URL`: tcp://host:port or ssl://host:port (env BSCTL_BROKER)")
 	fs.StringVar(&g.base, "base", env("BSCTL_BASE"), "base station `id` (env BSCTL_BASE); bsctl bases lists them")
+	fs.StringVar(&g.topicRoot, "topic-root", env("BSCTL_TOPIC_ROOT"), "root of the bases' MQTT `topic` tree, as the bases' mqtt.topic_root (default bs/v1; env BSCTL_TOPIC_ROOT)")
 	fs.DurationVar(&g.timeout, "timeout", 30*time.Second, "give up waiting for the broker or the base after this long")
 	fs.BoolVar(&g.jsonOut, "json", false, "print JSON instead of tables")
 	fs.StringVar(&g.caFile, "cafile", env("BSCTL_CAFILE"), "PEM `file` of the CA certificate that signs the broker's certificate (env BSCTL_CAFILE)")
@@ -280,7 +281,7 @@ func (a *app) dial(ctx context.Context, tlsCfg *tls.Config) (*cloud.Client, erro
 	defer cancel()
 	stop := a.waiting(dctx, "the broker "+a.g.broker)
 	defer stop()
-	o := cloud.Options{Brokers: []string{a.g.broker}, TLS: tlsCfg, Username: a.g.username, Password: a.g.password,
+	o := cloud.Options{Brokers: []string{a.g.broker}, TopicRoot: a.g.topicRoot, TLS: tlsCfg, Username: a.g.username, Password: a.g.password,
 		Logger: log, OnPending: a.onPending}
 	for {
 		c, err := cloud.Dial(dctx, o)

@@ -55,10 +55,14 @@ func startFakeBase(t *testing.T, opts broker.Options, agentTLS func(*provisionin
 	// The cloud's first configuration, as the portal would have published.
 	cfg := provisioningtest.SampleConfig("bs-1", 1)
 	b, _ := json.Marshal(cfg)
-	br.Publish(provisioning.TopicsFor("bs-1").Desired, b, true, 1)
+	root := o.TopicRoot
+	if root == "" {
+		root = provisioning.TopicPrefix
+	}
+	br.Publish(provisioning.TopicsUnder(root, "bs-1").Desired, b, true, 1)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if raw, ok := br.Retained(provisioning.TopicsFor("bs-1").State); ok {
+		if raw, ok := br.Retained(provisioning.TopicsUnder(root, "bs-1").State); ok {
 			if st, err := provisioning.DecodeState(raw); err == nil && st.Config.AppliedVersion == 1 {
 				break
 			}

@@ -152,3 +152,15 @@ func TestUnknownBaseSuggestsBases(t *testing.T) {
 	}
 	expect(t, fb.bsctl(t, "--base", "bs-7", "bases"), exitOK, "no base bs-7 on this broker")
 }
+
+// --topic-root reaches bases whose mqtt.topic_root is not the default;
+// without it they are not found, and an invalid root is refused by name.
+func TestTopicRootFlag(t *testing.T) {
+	fb := startFakeBase(t, broker.Options{}, func(o *provisioning.Options) { o.TopicRoot = "acme/bs" })
+	expect(t, fb.bsctl(t, "--topic-root", "acme/bs", "--base", "bs-1", "state"), exitOK, "bs-1")
+	expect(t, fb.bsctl(t, "--base", "bs-1", "state"), exitFailed, `base "bs-1" is not known`)
+	r := fb.bsctl(t, "--topic-root", "acme/#", "bases")
+	if r.code == exitOK || !strings.Contains(r.errOut, "topic root") {
+		t.Fatalf("invalid --topic-root: exit %d, stderr %q", r.code, r.errOut)
+	}
+}
