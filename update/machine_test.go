@@ -160,6 +160,7 @@ type machine struct {
 	pki     pki
 	svc     *exec.Cmd
 	helper  *exec.Cmd
+	exited  chan error // the helper's Wait
 	booted  string
 	boots   int
 	running string // version running
@@ -169,6 +170,7 @@ const compatible = "basestation-test"
 
 func newMachine(t testing.TB, dir string, b bus, p pki, hc helperConfig) *machine {
 	m := &machine{t: t, dir: dir, bus: b, pki: p}
+	t.Cleanup(func() { m.powerCut(); m.unmount() })
 	for _, d := range []string{"data", "rauc"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -225,6 +227,30 @@ bootname=B
 
 func (m *machine) path(n string) string { return filepath.Join(m.dir, n) }
 
+// unmount undoes what a killed RAUC left mounted (a reboot would).
+func (m *machine) unmount() {
+	b, _ := os.ReadFile("/proc/mounts")
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 1 && strings.HasPrefix(f[1], m.dir+"/") {
+			if err := syscall.Unmount(f[1], syscall.MNT_DETACH); err != nil {
+				m.t.Errorf("unmount %s: %v", f[1], err)
+			}
+		}
+	}
+}
+
+// dump is the machine's story, for a failure message.
+func (m *machine) dump() string {
+	h, _ := os.ReadFile(m.path("helper.log"))
+	st, _ := os.ReadFile(m.path("boot.state"))
+	var rs []string
+	for _, r := range m.reports() {
+		rs = append(rs, fmt.Sprintf("%s %s %s %d/%d %s dup=%v", r.ID, r.State, r.Reason, r.Bytes, r.Size, r.Detail, r.Duplicate))
+	}
+	return fmt.Sprintf("boot.state:\n%s\nreports:\n%s\nhelper log:\n%s", st, strings.Join(rs, "\n"), testpeer.Tail(string(h), 40))
+}
+
 func (m *machine) bootState() map[string]int {
 	b, err := os.ReadFile(m.path("boot.state"))
 	if err != nil {
@@ -253,6 +279,7 @@ func (m *machine) bootState() map[string]int {
 // complete image, then starts the RAUC service and the updater.
 func (m *machine) boot() {
 	m.t.Helper()
+	m.unmount()
 	st := m.bootState()
 	b, _ := os.ReadFile(m.path("boot.state"))
 	primary := "A"
@@ -303,41 +330,49 @@ func (m *machine) boot() {
 		m.t.Fatal(err)
 	}
 	hl.Close()
+	m.exited = make(chan error, 1)
+	go func(h *exec.Cmd, c chan error) { c <- h.Wait() }(m.helper, m.exited)
 }
 
 // powerCut kills the updater and the RAUC service.
 func (m *machine) powerCut() {
-	for _, c := range []*exec.Cmd{m.helper, m.svc} {
-		if c != nil && c.Process != nil {
-			_ = c.Process.Signal(syscall.SIGKILL)
-			_ = c.Wait()
-		}
+	if m.helper != nil {
+		_ = m.helper.Process.Signal(syscall.SIGKILL)
+		<-m.exited
+		m.helper = nil
 	}
-	m.helper, m.svc = nil, nil
+	m.stopService()
 }
 
 // waitHelper waits for the updater to ask for a reboot (exit 100) or to
 // settle (exit 0 after a final state); it returns the exit code.
 func (m *machine) waitHelper(limit time.Duration) int {
-	done := make(chan error, 1)
-	h := m.helper
-	go func() { done <- h.Wait() }()
-	select {
-	case err := <-done:
-		m.helper = nil
-		if err == nil {
-			return 0
-		}
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode()
-		}
-		m.t.Fatalf("updater: %v", err)
-	case <-time.After(limit):
+	code, ok := m.waitFor(limit)
+	if !ok {
 		m.powerCut()
 		log, _ := os.ReadFile(m.path("helper.log"))
 		m.t.Fatalf("updater did not finish within %v; log:\n%s", limit, testpeer.Tail(string(log), 30))
 	}
-	return -1
+	return code
+}
+
+// waitFor waits up to d for the updater to exit; ok is false if it still runs.
+func (m *machine) waitFor(d time.Duration) (code int, ok bool) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-m.exited:
+		m.helper = nil
+		if err == nil {
+			return 0, true
+		}
+		if ee, isExit := err.(*exec.ExitError); isExit {
+			return ee.ExitCode(), true
+		}
+		m.t.Fatalf("updater: %v", err)
+	case <-t.C:
+	}
+	return 0, false
 }
 
 func (m *machine) stopService() {
