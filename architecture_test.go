@@ -45,6 +45,7 @@ var allowed = map[string][]string{
 	"dect":         {"hal"},
 	"sipua":        {},
 	"provisioning": {},
+	"update":       {},
 	"board":        {"hal"},
 	"sim":          {"hal"},
 }

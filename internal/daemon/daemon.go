@@ -15,6 +15,7 @@ import (
 	"basestation/hal"
 	"basestation/provisioning"
 	"basestation/sipua"
+	"basestation/update"
 )
 
 // Firmware is the version reported to the cloud.
@@ -46,6 +47,8 @@ type Options struct {
 	FXS func(*fxs.Config)
 	// Reboot restarts the base when the cloud asks (nil: refused).
 	Reboot func(ctx context.Context) error
+	// Update turns on firmware updates (update.go; nil: refused).
+	Update *UpdateOptions
 }
 
 // Daemon is one running Base Station.
@@ -59,6 +62,8 @@ type Daemon struct {
 	radio *dect.Driver
 	ua    *sipua.UA
 	agent *provisioning.Agent
+	// updater runs firmware jobs (update.go); nil when off.
+	updater *update.Updater
 
 	portLine *lineState
 	portEP   *portEndpoint
@@ -195,6 +200,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		}
 		popts.TLS = tc
 	}
+	if err := d.setupUpdate(o, &popts); err != nil {
+		return nil, err
+	}
 	if o.Agent != nil {
 		o.Agent(&popts)
 	}
@@ -220,7 +228,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer d.setLED(hal.LEDPower, hal.LEDOff)
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 8)
+	errc := make(chan error, 16)
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -241,6 +249,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	run("sip events", d.sipEvents)
 	run("button", d.buttonLoop)
 	run("leds", d.ledLoop)
+	run("update", d.runUpdate)
 	<-ctx.Done()
 	wg.Wait()
 	d.bg.Wait() // nothing starts helpers once the subsystems have stopped
