@@ -311,11 +311,18 @@ func (m *machine) boot() {
 	}
 	state := fmt.Sprintf("primary=%s\nA_attempts=%d\nB_attempts=%d\nA_trial=%d\nB_trial=%d\nbooted=%s\n",
 		pr, st["A_attempts"], st["B_attempts"], st["A_trial"], st["B_trial"], pick)
-	if err := os.WriteFile(m.path("boot.state"), []byte(state), 0o644); err != nil {
+	tmp := m.path("boot.state.new")
+	if err := os.WriteFile(tmp, []byte(state), 0o644); err != nil {
+		m.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, m.path("boot.state")); err != nil {
 		m.t.Fatal(err)
 	}
 	m.svc = exec.Command("rauc", "--conf="+m.path("system.conf"), "--override-boot-slot="+pick, "service")
 	m.svc.Env = append(os.Environ(), "DBUS_SYSTEM_BUS_ADDRESS="+m.bus.addr)
+	// Its own process group: a power cut also kills what it runs (the
+	// bootloader backend script).
+	m.svc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	svcLog, _ := os.OpenFile(m.path("rauc-service.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	m.svc.Stdout, m.svc.Stderr = svcLog, svcLog
 	if err := m.svc.Start(); err != nil {
@@ -324,6 +331,7 @@ func (m *machine) boot() {
 	svcLog.Close()
 	m.helper = exec.Command(os.Args[0], "-test.run=^TestHelperUpdater$")
 	m.helper.Env = append(os.Environ(), "UPDATE_HELPER_DIR="+m.dir)
+	m.helper.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // with its rauc client
 	hl, _ := os.OpenFile(m.path("helper.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	m.helper.Stdout, m.helper.Stderr = hl, hl
 	if err := m.helper.Start(); err != nil {
@@ -337,7 +345,7 @@ func (m *machine) boot() {
 // powerCut kills the updater and the RAUC service.
 func (m *machine) powerCut() {
 	if m.helper != nil {
-		_ = m.helper.Process.Signal(syscall.SIGKILL)
+		_ = syscall.Kill(-m.helper.Process.Pid, syscall.SIGKILL)
 		<-m.exited
 		m.helper = nil
 	}
@@ -377,7 +385,7 @@ func (m *machine) waitFor(d time.Duration) (code int, ok bool) {
 
 func (m *machine) stopService() {
 	if m.svc != nil {
-		_ = m.svc.Process.Signal(syscall.SIGKILL)
+		_ = syscall.Kill(-m.svc.Process.Pid, syscall.SIGKILL)
 		_ = m.svc.Wait()
 		m.svc = nil
 	}

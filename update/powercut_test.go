@@ -91,6 +91,9 @@ func TestRAUCPowerCut(t *testing.T) {
 		if string(cfg1) != string(cfg0) || string(pair1) != string(pair0) {
 			t.Fatalf("trial %d: configuration or pairings changed", i)
 		}
+		if i%10 == 9 {
+			t.Logf("%d trials done, %d power cuts", i+1, cuts)
+		}
 		if !t.Failed() {
 			m.unmount()
 			_ = os.RemoveAll(m.dir)
