@@ -163,7 +163,6 @@ type machine struct {
 	exited  chan error // the helper's Wait
 	booted  string
 	boots   int
-	running string // version running
 }
 
 const compatible = "basestation-test"
