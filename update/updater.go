@@ -262,6 +262,9 @@ func (u *Updater) resume(ctx context.Context, j Job) error {
 		if err := u.cfg.Installer.MarkActiveBooted(ctx); err != nil && ctx.Err() != nil {
 			return nil
 		}
+		if j.TargetSlot == "" {
+			j.TargetSlot = st.Primary
+		}
 		j.State, j.Detail = RolledBack, "slot "+j.TargetSlot+" did not prove healthy; running "+st.Booted+" again"
 		return u.set(j)
 	}
