@@ -154,15 +154,15 @@ func startBus(t testing.TB, dir string) bus {
 // machine is one base: its slots, bootloader state, data directory
 // (outside the slots) and RAUC configuration.
 type machine struct {
-	t       testing.TB
-	dir     string
-	bus     bus
-	pki     pki
-	svc     *exec.Cmd
-	helper  *exec.Cmd
-	exited  chan error // the helper's Wait
-	booted  string
-	boots   int
+	t      testing.TB
+	dir    string
+	bus    bus
+	pki    pki
+	svc    *exec.Cmd
+	helper *exec.Cmd
+	exited chan error // the helper's Wait
+	booted string
+	boots  int
 }
 
 const compatible = "basestation-test"
