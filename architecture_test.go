@@ -46,6 +46,7 @@ var allowed = map[string][]string{
 	"dect":         {"hal", "endpoint"},
 	"sipua":        {"endpoint"},
 	"provisioning": {},
+	"update":       {},
 	"board":        {"hal"},
 	"sim":          {"hal"},
 }

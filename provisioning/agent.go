@@ -103,6 +103,8 @@ type Options struct {
 	Firmware string
 	// Reboot restarts the base; nil makes reboot commands rejected.
 	Reboot func(ctx context.Context) error
+	// FirmwareUpdater takes firmware-update jobs; nil makes them rejected.
+	FirmwareUpdater FirmwareUpdater
 	// BootTime is the base's boot time for the reported uptime; zero means
 	// the agent's creation time.
 	BootTime time.Time

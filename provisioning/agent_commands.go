@@ -53,6 +53,8 @@ func (a *Agent) handleCommand(ctx context.Context, payload []byte) {
 		a.cmdResync(cmd)
 	case CmdReboot:
 		a.cmdReboot(ctx, cmd)
+	case CmdFirmwareUpdate:
+		a.cmdFirmwareUpdate(ctx, cmd)
 	default:
 		a.finish(cmd, Result{Status: StatusRejected, Reason: fmt.Sprintf("unknown command %q", cmd.Name)})
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -153,6 +154,37 @@ func FuzzStoreLoad(f *testing.F) {
 		}
 		if err := consistent(c); err != nil {
 			t.Fatalf("loaded a mixed configuration: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeFirmwareUpdateArgs(f *testing.F) {
+	f.Add([]byte(`{"url":"https://fw.example/b.raucb","version":"1.2.0","size":1048576,"sha256":"` + strings.Repeat("ab", 32) + `"}`))
+	f.Add([]byte(`{"url":"http://x","version":"1.x","size":-1,"sha256":"zz","allow_downgrade":true}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := DecodeFirmwareUpdateArgs(b)
+		if err != nil {
+			return
+		}
+		if a.Size <= 0 || len(a.SHA256) != 64 || !strings.HasPrefix(a.URL, "https") {
+			t.Fatalf("accepted bad args %+v", a)
+		}
+		if _, err := ParseFirmwareVersion(a.Version); err != nil {
+			t.Fatalf("accepted version %q: %v", a.Version, err)
+		}
+	})
+}
+
+func FuzzDecodeFirmwareJob(f *testing.F) {
+	f.Add([]byte(`{"schema":1,"id":"j1","base":"bs-1","name":"firmware-update","state":"downloading","version":"1.2.0","bytes":10,"total":20,"time":"2026-11-22T17:05:00Z"}`))
+	f.Add([]byte(`{"schema":1,"id":"j1","base":"bs-1","name":"firmware-update","state":"rejected","reason":"busy","version":"1.2.0","time":"2026-11-22T17:05:00Z"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		j, err := DecodeFirmwareJob(b)
+		if err != nil {
+			return
+		}
+		if !jobStateKnown(j.State) || (j.State == JobRejected && j.Reason == "") {
+			t.Fatalf("accepted job %+v", j)
 		}
 	})
 }

@@ -178,6 +178,8 @@ func TestExampleDocumentsInAPIDocDecode(t *testing.T) {
 			_, err = DecodeCommand([]byte(payload))
 		case "result":
 			_, err = DecodeResult([]byte(payload))
+		case "firmware-job":
+			_, err = DecodeFirmwareJob([]byte(payload))
 		case "event":
 			_, err = DecodeEvent([]byte(payload))
 		case "state":

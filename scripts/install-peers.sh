@@ -8,7 +8,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 for pair in sipp:sip-tester baresip:baresip-core kamailio:kamailio mosquitto:mosquitto \
             mosquitto_pub:mosquitto-clients minimodem:minimodem multimon-ng:multimon-ng \
             sox:sox espeak-ng:espeak-ng openssl:openssl gcc:gcc xxd:xxd ip:iproute2 \
-            qemu-arm-static:qemu-user-static qemu-aarch64-static:qemu-user-static; do
+            qemu-arm-static:qemu-user-static qemu-aarch64-static:qemu-user-static \
+            rauc:rauc mksquashfs:squashfs-tools dbus-daemon:dbus; do
   bin=${pair%%:*}; pkg=${pair#*:}
   have "$bin" || need+=("$pkg")
 done

@@ -67,6 +67,9 @@ func commands() []command {
 		{name: "reboot", group: groupBases, summary: "restart the base", needBase: true,
 			about: "Restarts the base. Calls in progress are dropped.",
 			new:   func() runner { return &simpleCmd{name: provisioning.CmdReboot} }},
+		{name: "update", group: groupBases, args: "--version V (--file BUNDLE | --size N --sha256 HEX) [--id ID] [--allow-downgrade] URL", summary: "update the base's firmware, show progress and the final result", needBase: true, follows: true,
+			about: "Sends a firmware-update job for the signed bundle at URL (https) and follows it: download progress, verification, waiting for idle lines, installation, reboot, health check, and the one final result (succeeded, failed, rolled-back or rejected with its reason). Re-sending the same --id never installs twice.",
+			new:   func() runner { return &updateCmd{} }},
 
 		{name: "register", group: groupDevices, args: "[--window 120s] [--pin 0000]", summary: "Register New Device: open registration mode, wait", needBase: true,
 			about: "Register New Device: opens registration mode on the base and waits until a device pairs, showing the time left; put the device in pairing mode meanwhile. Prints the paired device and how to assign it. Ctrl-C closes registration mode again before bsctl exits (exit code 130).",

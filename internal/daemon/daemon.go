@@ -16,6 +16,7 @@ import (
 	"basestation/hal"
 	"basestation/provisioning"
 	"basestation/sipua"
+	"basestation/update"
 )
 
 // Firmware is the version reported to the cloud.
@@ -49,6 +50,8 @@ type Options struct {
 	Reboot func(ctx context.Context) error
 	// Health, when set, is told of the main loops' progress (health.go).
 	Health *Health
+	// Update turns on firmware updates (update.go; nil: refused).
+	Update *UpdateOptions
 }
 
 // Daemon is one running Base Station.
@@ -62,6 +65,8 @@ type Daemon struct {
 	radio *dect.Driver
 	ua    *sipua.UA
 	agent *provisioning.Agent
+	// updater runs firmware jobs (update.go); nil when off.
+	updater *update.Updater
 
 	health *Health
 
@@ -206,6 +211,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		}
 		popts.TLS = tc
 	}
+	if err := d.setupUpdate(o, &popts); err != nil {
+		return nil, err
+	}
 	if o.Agent != nil {
 		o.Agent(&popts)
 	}
@@ -258,6 +266,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if d.health != nil {
 		run("health", func(ctx context.Context) error { return d.health.probeSIP(ctx, d.ua.ListenAddr) })
 	}
+	run("update", d.runUpdate)
 	<-ctx.Done()
 	wg.Wait()
 	d.bg.Wait() // nothing starts helpers once the subsystems have stopped
