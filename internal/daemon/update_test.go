@@ -60,7 +60,7 @@ func TestUpdateSeesLinesAndHealth(t *testing.T) {
 	if err := os.WriteFile(ca, pemCert, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := Defaults()
+	cfg := testConfig()
 	cfg.StateDir = dir
 	cfg.MQTT.Broker = "tcp://127.0.0.1:1" // nothing listens
 	cfg.SIP.Listen = "127.0.0.1:0"
