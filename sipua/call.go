@@ -39,7 +39,7 @@ type call struct {
 	cid       endpoint.CallerID
 	emergency bool
 
-	ms     *mediaSess
+	ms     *mediaSess // set once by the call goroutine, under u.mu
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
@@ -174,9 +174,10 @@ func (c *call) finish(reason string) {
 				_ = s.ep.StopRinging()
 			}
 		}
+		ms := c.ms
 		u.mu.Unlock()
-		if c.ms != nil {
-			q := c.ms.Close()
+		if ms != nil {
+			q := ms.Close()
 			u.emit(&QualityEvent{Extension: c.ext.name, CallID: c.dlg.callID, Summary: q, Time: time.Now()})
 		}
 		state := "ended"
@@ -331,7 +332,9 @@ func (c *call) runOutgoing() {
 		c.finish("media: " + err.Error())
 		return
 	}
+	u.mu.Lock() // the bridge reads c.ms under u.mu (a digit dialled meanwhile)
 	c.ms = ms
+	u.mu.Unlock()
 	offer, err := ms.Negotiator().Offer()
 	if err != nil {
 		c.finish("sdp: " + err.Error())

@@ -160,7 +160,9 @@ func (u *UA) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		fail(500, "Server Internal Error")
 		return
 	}
+	u.mu.Lock() // the bridge reads c.ms under u.mu
 	c.ms = ms
+	u.mu.Unlock()
 	answer, neg, err := ms.Negotiator().Answer(req.Body())
 	if err != nil {
 		u.log.Info("incoming offer refused", "call", c.dlg.callID, "error", err)
