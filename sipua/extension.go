@@ -97,9 +97,10 @@ func (u *UA) Attach(ext string, ep endpoint.Endpoint) (Reporter, error) {
 	s := &epState{ep: ep, ext: e, name: fmt.Sprint(ep), signal: make(chan struct{}, 1), gone: make(chan struct{})}
 	e.endpoints = append(e.endpoints, s)
 	u.attached[ep] = s
-	if e.mwi.Waiting {
-		_ = showMWI(ep, e.mwi)
-	}
+	// The extension's message state, on or off: the endpoint may still
+	// show another mailbox's (moved from another extension, or off while
+	// its own changed).
+	_ = showMWI(ep, e.mwi)
 	// A call ringing for the extension rings the new endpoint too (a
 	// device assigned, or back in range, while the call is offered).
 	for _, c := range u.calls {

@@ -68,7 +68,7 @@ func TestMWICountReachesCountingEndpoints(t *testing.T) {
 	}
 	u.setMWI(e, summary(t, "no", 0, 18))
 
-	if got, want := dev.logged("count"), []string{"count true 3", "count true 12", "count false 0"}; !slices.Equal(got, want) {
+	if got, want := dev.logged("count"), []string{"count false 0", "count true 3", "count true 12", "count false 0"}; !slices.Equal(got, want) {
 		t.Errorf("counting endpoint got %q, want %q", got, want)
 	}
 	if got, want := late.logged("count"), []string{"count true 12", "count false 0"}; !slices.Equal(got, want) {
@@ -77,8 +77,40 @@ func TestMWICountReachesCountingEndpoints(t *testing.T) {
 	if got := dev.logged("mwi"); len(got) != 0 {
 		t.Errorf("counting endpoint also got SetMessageWaiting: %q", got)
 	}
-	if got, want := lamp.logged("mwi"), []string{"mwi true", "mwi false"}; !slices.Equal(got, want) {
+	if got, want := lamp.logged("mwi"), []string{"mwi false", "mwi true", "mwi false"}; !slices.Equal(got, want) {
 		t.Errorf("lamp got %q, want %q", got, want)
+	}
+}
+
+// Soak finding F7: an endpoint attached to an extension is told that
+// extension's message state even when it is "no messages", so a device
+// moved from an extension with messages (or powered off while its mailbox
+// was emptied) does not keep showing them.
+func TestAttachShowsNoMessagesToo(t *testing.T) {
+	u := startUA(t, Config{Extensions: []Extension{
+		ext("101", "1001", "pw", "127.0.0.1:9"), ext("102", "1002", "pw", "127.0.0.1:9")}})
+	dev := counterEndpoint{newFakeEndpoint("dect", 0)}
+	lamp := newFakeEndpoint("analog", 0)
+	u.mu.Lock()
+	e := u.exts["101"]
+	u.mu.Unlock()
+	u.setMWI(e, summary(t, "yes", 3, 0))
+	for _, ep := range []Endpoint{dev, lamp} {
+		if _, err := u.Attach("101", ep); err != nil {
+			t.Fatal(err)
+		}
+		if err := u.Detach(ep); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := u.Attach("102", ep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := dev.logged("count"), []string{"count true 3", "count false 0"}; !slices.Equal(got, want) {
+		t.Errorf("counting endpoint moved from 101 (3 new) to 102 (none) got %q, want %q", got, want)
+	}
+	if got, want := lamp.logged("mwi"), []string{"mwi true", "mwi false"}; !slices.Equal(got, want) {
+		t.Errorf("lamp moved from 101 (3 new) to 102 (none) got %q, want %q", got, want)
 	}
 }
 
