@@ -185,7 +185,7 @@ func (e DeviceEvent) String() string {
 func (e DeviceEvent) Endpoint() (ev endpoint.Event, ok bool) {
 	switch e.Kind {
 	case OffHook:
-		return endpoint.Event{Kind: endpoint.OffHook}, true
+		return endpoint.Event{Kind: endpoint.OffHook, NotAnswer: !e.Answer}, true
 	case Dialed:
 		return endpoint.Event{Kind: endpoint.Dialed, Number: e.Number}, true
 	case Digit:

@@ -166,6 +166,9 @@ type Event struct {
 	Kind   EventKind
 	Number string // Dialed
 	Digit  byte   // Digit
+	// NotAnswer (OffHook): the device says it went off-hook to dial, not
+	// to answer a call ringing on it (a DECT device's answer flag).
+	NotAnswer bool
 }
 
 func (e Event) String() string {

@@ -89,6 +89,12 @@ func (u *UA) handleEndpointEvent(s *epState, ev endpoint.Event) {
 	switch ev.Kind {
 	case endpoint.OffHook:
 		s.offHook = true
+		if c := s.ringing; c != nil && ev.NotAnswer && c.state == csSetup {
+			// Lifted to dial: the ringing call is not answered here.
+			s.ringing = nil
+			delete(c.ringing, s)
+			_ = s.ep.StopRinging()
+		}
 		switch {
 		case s.ringing != nil:
 			c := s.ringing
@@ -185,6 +191,13 @@ func (u *UA) handleEndpointEvent(s *epState, ev endpoint.Event) {
 			after = func() { _ = a.reinvite(false) }
 		}
 	case endpoint.OnHook:
+		if c := s.ringing; c != nil && !s.offHook && c.state == csSetup {
+			// Declined while ringing (a DECT device): the others ring on,
+			// and this endpoint's next off-hook is not an answer.
+			s.ringing = nil
+			delete(c.ringing, s)
+			_ = s.ep.StopRinging()
+		}
 		s.offHook = false
 		s.dialing = false
 		_ = s.ep.PlayTone(endpoint.None)

@@ -3,6 +3,8 @@ package sipua
 import (
 	"testing"
 	"time"
+
+	"basestation/endpoint"
 )
 
 // Digits keyed while the outgoing call is being set up (a DECT device
@@ -35,10 +37,10 @@ Content-Length: 0
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep(EndpointEvent{Kind: EvOffHook})
-	rep(EndpointEvent{Kind: EvDialed, Number: "1004"})
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1004"})
 	for _, d := range "102#" {
-		rep(EndpointEvent{Kind: EvDigit, Digit: byte(d)})
+		rep(endpoint.Event{Kind: endpoint.Digit, Digit: byte(d)})
 	}
 	ep.waitFor(t, "tone busy", 5*time.Second)
 	s.wait(t, 10*time.Second)

@@ -95,7 +95,7 @@ func TestAttachShowsNoMessagesToo(t *testing.T) {
 	e := u.exts["101"]
 	u.mu.Unlock()
 	u.setMWI(e, summary(t, "yes", 3, 0))
-	for _, ep := range []Endpoint{dev, lamp} {
+	for _, ep := range []endpoint.Endpoint{dev, lamp} {
 		if _, err := u.Attach("101", ep); err != nil {
 			t.Fatal(err)
 		}

@@ -324,6 +324,7 @@ func (d *Daemon) handlePortEvent(ev fxs.Event) {
 			_ = d.port.PlayTone(endpoint.SIT)
 			d.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}, Fault: "out-of-service: the phone port is assigned to no extension"})
 		}
+		d.agent.StateChanged() // the line went dialing or idle all the same (soak F2)
 		return
 	}
 	if ev.Kind == fxs.EvOffHook && !ev.Answer && !d.registered(a.ext) {
