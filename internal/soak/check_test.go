@@ -92,7 +92,10 @@ func (r *run) invariants() []string {
 	}
 	// No registration for an extension that has no device on the base.
 	for _, reg := range st.Registrations {
-		if len(m.devicesOf(reg.Extension)) == 0 && reg.State != provisioning.RegUnregistered {
+		switch {
+		case m.deleted[reg.Extension]:
+			bad("registration of extension %s reported (%s), but the applied configuration has no such extension", reg.Extension, reg.State)
+		case len(m.devicesOf(reg.Extension)) == 0 && reg.State != provisioning.RegUnregistered:
 			bad("registration of extension %s reported %s, but it has no device on the base", reg.Extension, reg.State)
 		}
 	}

@@ -21,14 +21,21 @@ import (
 
 // The soak's flags (go test ./internal/soak -seed N -steps M -duration D).
 var (
-	flagSeed     = flag.Int64("seed", 0, "run this one seed (0: the CI set, seeds 1..-seeds)")
-	flagSeeds    = flag.Int("seeds", 3, "how many seeds the CI set runs, in parallel")
+	flagSeed     = flag.Int64("seed", 0, "run this seed (0: the CI set, seeds 1..-seeds)")
+	flagSeeds    = flag.Int("seeds", 3, "how many seeds run in parallel: 1..n, or -seed N..N+n-1 when both are given")
 	flagSteps    = flag.Int("steps", 700, "steps per seed")
 	flagDuration = flag.Duration("duration", 0, "run each seed this long instead of -steps (0: use -steps)")
 	flagQuiet    = flag.Int("quiet-every", 120, "steps between quiet points (resource checks)")
 	flagLog      = flag.String("soak-log", "", "debug log of the base to this file (child processes append .seedN)")
 	flagKeep     = flag.Bool("keep-going", false, "after a violation, bring the base back to a known state and go on (long runs)")
 )
+
+// seedsSet says whether -seeds was given on the command line.
+func seedsSet() bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "seeds" })
+	return set
+}
 
 // childArg turns the test binary into one seed's soak process.
 const childArg = "soak-child"
@@ -93,24 +100,42 @@ func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the soak is not short")
 	}
-	seeds := []int64{*flagSeed}
-	if *flagSeed == 0 {
-		seeds = nil
-		for i := 1; i <= *flagSeeds; i++ {
-			seeds = append(seeds, int64(i))
-		}
+	first, n := *flagSeed, *flagSeeds
+	if first == 0 {
+		first = 1 // the CI set
+	} else if !seedsSet() {
+		n = 1 // -seed N alone replays N
 	}
-	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			if len(seeds) > 1 {
-				t.Parallel()
-			}
-			runSeed(t, seed)
-		})
+	var seeds []int64
+	for i := range int64(n) {
+		seeds = append(seeds, first+i)
+	}
+	// Every seed's child runs at once (t.Parallel would hold all but
+	// GOMAXPROCS of them back); each is reported in its own subtest.
+	results := make([]seedResult, len(seeds))
+	var wg sync.WaitGroup
+	for i, seed := range seeds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runSeed(seed)
+		}()
+	}
+	wg.Wait()
+	for i, seed := range seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { results[i].report(t) })
 	}
 }
 
-func runSeed(t *testing.T, seed int64) {
+// seedResult is what one seed's child process left.
+type seedResult struct {
+	seed           int64
+	err            error
+	elapsed        time.Duration
+	stdout, stderr []byte
+}
+
+func runSeed(seed int64) seedResult {
 	args := []string{childArg, "-seed", strconv.FormatInt(seed, 10), "-steps", strconv.Itoa(*flagSteps),
 		"-duration", flagDuration.String(), "-quiet-every", strconv.Itoa(*flagQuiet)}
 	if *flagKeep {
@@ -131,15 +156,19 @@ func runSeed(t *testing.T, seed int64) {
 	cmd.WaitDelay = 10 * time.Second
 	start := time.Now()
 	err := cmd.Run()
-	elapsed := time.Since(start)
+	return seedResult{seed: seed, err: err, elapsed: time.Since(start), stdout: stdout.Bytes(), stderr: stderr.Bytes()}
+}
 
+func (res seedResult) report(t *testing.T) {
+	seed, err, elapsed := res.seed, res.err, res.elapsed
+	stdout, stderr := bytes.NewBuffer(res.stdout), bytes.NewBuffer(res.stderr)
 	lines := strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n")
 	var steps, quiet, problems []string
 	for _, l := range lines {
 		switch {
 		case strings.HasPrefix(l, "STEP "):
 			steps = append(steps, l)
-		case strings.HasPrefix(l, "QUIET "), strings.HasPrefix(l, "DONE "):
+		case strings.HasPrefix(l, "QUIET "), strings.HasPrefix(l, "DONE "), strings.HasPrefix(l, "TIMES "):
 			quiet = append(quiet, l)
 		case strings.HasPrefix(l, "VIOLATION "), strings.HasPrefix(l, "FAIL "):
 			problems = append(problems, l)

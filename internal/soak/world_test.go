@@ -170,7 +170,7 @@ func newWorld(ctx context.Context, dir string, log *slog.Logger) (w *world, err 
 
 func (w *world) dialCloud(ctx context.Context) (*cloud.Client, error) {
 	c, err := cloud.Dial(ctx, cloud.Options{Brokers: []string{"tcp://" + w.brokerAddr}, ClientID: "soak-portal",
-		Logger: w.log.With("sim", "portal"), RetainedWait: 300 * time.Millisecond})
+		Logger: w.log.With("sim", "portal")})
 	if err != nil {
 		return nil, fmt.Errorf("portal client: %w", err)
 	}
