@@ -1035,6 +1035,15 @@ func (r *run) stepCallIn(sp, ext string) (string, func() error) {
 			if st := p.State(); st != softphone.Alerting {
 				miss = append(miss, sp+" "+string(st))
 			}
+			if c.spResult != nil {
+				select {
+				case err := <-c.spResult:
+					c.spResult = nil
+					m.removeCall(c)
+					return fmt.Sprintf("%s's call ended: %v", sp, err)
+				default:
+				}
+			}
 			return strings.Join(miss, ", ")
 		})
 	}
