@@ -1022,6 +1022,7 @@ func (r *run) stepCallIn(sp, ext string) (string, func() error) {
 			defer cancel()
 			c.spResult <- p.Call(ctx, ext)
 		}()
+		ended := ""
 		return r.waitFor(fmt.Sprintf("%v ringing for %s", rings, sp), settle, func() string {
 			var miss []string
 			for _, id := range rings {
@@ -1040,9 +1041,12 @@ func (r *run) stepCallIn(sp, ext string) (string, func() error) {
 				case err := <-c.spResult:
 					c.spResult = nil
 					m.removeCall(c)
-					return fmt.Sprintf("%s's call ended: %v", sp, err)
+					ended = fmt.Sprintf("%s's call ended: %v", sp, err)
 				default:
 				}
+			}
+			if ended != "" {
+				return ended
 			}
 			return strings.Join(miss, ", ")
 		})
