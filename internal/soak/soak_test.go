@@ -57,6 +57,7 @@ func runChild(args []string) int {
 	quiet := fs.Int("quiet-every", 120, "")
 	logPath := fs.String("log", "", "")
 	keep := fs.Bool("keep-going", false, "")
+	inject := fs.String("inject", "", "")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -85,7 +86,7 @@ func runChild(args []string) int {
 		return 2
 	}
 	defer os.RemoveAll(dir)
-	r := run{seed: *seed, steps: *steps, duration: *dur, quietEvery: *quiet, keepGoing: *keep, journal: journal, log: log, dir: dir}
+	r := run{seed: *seed, steps: *steps, duration: *dur, quietEvery: *quiet, keepGoing: *keep, journal: journal, log: log, dir: dir, inject: *inject}
 	if err := r.do(context.Background()); err != nil {
 		journal("FAIL %v", err)
 		return 1
@@ -123,7 +124,11 @@ func TestSoak(t *testing.T) {
 	}
 	wg.Wait()
 	for i, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { results[i].report(t) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+			if msg := results[i].report(t); msg != "" {
+				t.Error(msg)
+			}
+		})
 	}
 }
 
@@ -136,14 +141,19 @@ type seedResult struct {
 }
 
 func runSeed(seed int64) seedResult {
-	args := []string{childArg, "-seed", strconv.FormatInt(seed, 10), "-steps", strconv.Itoa(*flagSteps),
-		"-duration", flagDuration.String(), "-quiet-every", strconv.Itoa(*flagQuiet)}
+	args := []string{"-steps", strconv.Itoa(*flagSteps), "-duration", flagDuration.String(), "-quiet-every", strconv.Itoa(*flagQuiet)}
 	if *flagKeep {
 		args = append(args, "-keep-going")
 	}
 	if *flagLog != "" {
 		args = append(args, "-log", fmt.Sprintf("%s.seed%d", *flagLog, seed))
 	}
+	return runSeedArgs(seed, args)
+}
+
+// runSeedArgs runs one seed's child with the given child flags.
+func runSeedArgs(seed int64, extra []string) seedResult {
+	args := append([]string{childArg, "-seed", strconv.FormatInt(seed, 10)}, extra...)
 	limit := time.Duration(*flagSteps) * 3 * time.Second
 	if *flagDuration > 0 {
 		limit = *flagDuration + 5*time.Minute
@@ -159,7 +169,10 @@ func runSeed(seed int64) seedResult {
 	return seedResult{seed: seed, err: err, elapsed: time.Since(start), stdout: stdout.Bytes(), stderr: stderr.Bytes()}
 }
 
-func (res seedResult) report(t *testing.T) {
+// report logs the seed's quiet points and returns its failure ("" when it
+// passed): the seed, how to replay it, the violations, the last steps and
+// the child's panic or race report.
+func (res seedResult) report(t *testing.T) string {
 	seed, err, elapsed := res.seed, res.err, res.elapsed
 	stdout, stderr := bytes.NewBuffer(res.stdout), bytes.NewBuffer(res.stderr)
 	lines := strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n")
@@ -180,7 +193,7 @@ func (res seedResult) report(t *testing.T) {
 	t.Logf("seed %d: %d steps in %v", seed, len(steps), elapsed.Round(time.Second))
 	race := strings.Contains(stderr.String(), "WARNING: DATA RACE")
 	if err == nil && !race && len(problems) == 0 {
-		return
+		return ""
 	}
 	// Keep the whole journal for a look afterwards.
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("soak-seed%d-%d.journal", seed, os.Getpid()))
@@ -200,7 +213,7 @@ func (res seedResult) report(t *testing.T) {
 	if se := stderr.String(); se != "" {
 		fmt.Fprintf(&b, "child stderr (first 150 lines):\n%s", headLines(se, 150))
 	}
-	t.Error(b.String())
+	return b.String()
 }
 
 func describeExit(err error, race bool) string {

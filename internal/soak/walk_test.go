@@ -34,7 +34,8 @@ type run struct {
 
 	baseline   *resources
 	violations int
-	streak     int // violations since the last step that passed
+	streak     int    // violations since the last step that passed
+	inject     string // tests of the soak itself: "panic" panics in a goroutine at step 3
 	times      map[string]stepTime
 }
 
@@ -142,6 +143,14 @@ func (r *run) do(ctx context.Context) error {
 		}
 		s := r.pick(steps)
 		desc, act := s.plan()
+		if r.inject == "panic" && r.n == 3 {
+			desc, act = "a goroutine of the base panics (injected)", func() error {
+				done := make(chan struct{})
+				go func() { defer close(done); panic("soak: injected panic") }()
+				<-done
+				return nil
+			}
+		}
 		r.journal("STEP %d %s: %s", r.n, s.name, desc)
 		t0 := time.Now()
 		err := act()
