@@ -275,15 +275,6 @@ func (r *run) pushModel() error {
 	return r.push(r.m.config(r.m.nextVersion, r.w.pbxAddr))
 }
 
-func (r *run) dev(name string) *simDev {
-	for _, d := range r.w.devs {
-		if d.name == name {
-			return d
-		}
-	}
-	panic("soak: no device " + name)
-}
-
 func (r *run) devByID(id string) *simDev {
 	for _, d := range r.w.devs {
 		if d.id == id {
