@@ -1387,11 +1387,15 @@ func (r *run) stepCallWaiting(c *call) (string, func() error) {
 		ph := w.board.Phone
 		p2 := w.phones[sp2]
 		res := make(chan error, 1)
-		go func() {
-			ctx, cancel := context.WithTimeout(w.ctx, time.Minute)
-			defer cancel()
-			res <- p2.Call(ctx, c.ext)
+		cctx, ccancel := context.WithTimeout(w.ctx, time.Minute)
+		joined := false
+		defer func() {
+			ccancel()
+			if !joined {
+				<-res // the second caller's goroutine is the step's
+			}
 		}()
+		go func() { res <- p2.Call(cctx, c.ext) }()
 		c2 := &call{sp: sp2, ext: c.ext, inbound: true, state: "waiting"}
 		m.calls = append(m.calls, c2)
 		defer m.removeCall(c2)
@@ -1409,6 +1413,7 @@ func (r *run) stepCallWaiting(c *call) (string, func() error) {
 			if err := p2.Hangup(ctx); err != nil {
 				return violatef("%s cancelling: %v", sp2, err)
 			}
+			joined = true
 			<-res
 			return nil
 		}
@@ -1417,6 +1422,7 @@ func (r *run) stepCallWaiting(c *call) (string, func() error) {
 		}
 		select {
 		case err := <-res:
+			joined = true
 			if err != nil {
 				return violatef("%s's waiting call answered by flash: %v", sp2, err)
 			}
@@ -1578,8 +1584,14 @@ func (r *run) stepChangeDuringCall(c *call) (string, func() error) {
 		cfg := m.config(v, w.pbxAddr)
 		m.dirty = true
 		ctx, cancel := r.ctx(60 * time.Second)
-		defer cancel()
 		pushed := make(chan error, 1)
+		joined := false
+		defer func() {
+			cancel()
+			if !joined {
+				<-pushed // the push goroutine is the step's: it ends with ctx
+			}
+		}()
 		pending := make(chan provisioning.Pending, 1)
 		go func() {
 			_, err := w.cloud.Push(ctx, cfg, func(p provisioning.Pending) { pending <- p })
@@ -1588,21 +1600,16 @@ func (r *run) stepChangeDuringCall(c *call) (string, func() error) {
 		select {
 		case p := <-pending:
 			if !slices.Equal(p.WaitingFor, []string{c.ext}) {
-				cancel()
-				<-pushed
 				return violatef("v%d pending waiting for %v, want [%s]", v, p.WaitingFor, c.ext)
 			}
 		case err := <-pushed:
+			joined = true
 			return violatef("v%d, which drops %s's call, was not deferred (push: %v)", v, c.ext, err)
 		case <-time.After(settle):
-			cancel()
-			<-pushed
 			return violatef("v%d not reported pending", v)
 		}
 		// The call goes on while the change waits.
 		if st := w.phones[c.sp].State(); st != softphone.Connected {
-			cancel()
-			<-pushed
 			return violatef("%s's call is %s while the change waits", c.sp, st)
 		}
 		m.removeCall(c)
@@ -1626,12 +1633,11 @@ func (r *run) stepChangeDuringCall(c *call) (string, func() error) {
 		}
 		select {
 		case err := <-pushed:
+			joined = true
 			if err != nil {
 				return violatef("v%d after the call ended: %v", v, err)
 			}
 		case <-time.After(settle):
-			cancel()
-			<-pushed
 			return violatef("v%d not applied within %v of the call's end", v, settle)
 		}
 		m.version, m.dirty = v, false
