@@ -577,8 +577,11 @@ func (r *run) stepRegister() (string, func() error) {
 				}
 				return nil
 			case <-accepted:
+				cancel()
+				<-res
 				return violatef("register-device (%s, %d paired, locked %v) accepted, want %s", kind, nPaired, locked > 0, wantFinal)
 			case <-ctx.Done():
+				<-res
 				return violatef("register-device (%s): no result", kind)
 			}
 		}
