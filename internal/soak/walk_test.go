@@ -1973,7 +1973,8 @@ func (r *run) reset() error {
 			m.mwi[ext] = 0
 		}
 	}
-	m.wrong = 0
+	// The base's count of wrong PINs in a row survives all this (only a
+	// pairing or a lockout clears it): m.wrong stays.
 	time.Sleep(time.Until(m.lockedUntil))
 	return nil
 }

@@ -216,10 +216,16 @@ func (w *world) addSoftphone(ext string) error {
 func (w *world) registerSoftphone(ext string) error {
 	ctx, cancel := context.WithTimeout(w.ctx, 10*time.Second)
 	defer cancel()
-	if err := w.phones[ext].Register(ctx); err != nil {
-		return fmt.Errorf("softphone %s: %w", ext, err)
+	var err error
+	for try := 0; try < 3; try++ {
+		// The phone's own refresh may be in flight (a REGISTER with a
+		// higher CSeq gets 500 "CSeq out of order"): try again.
+		if err = w.phones[ext].Register(ctx); err == nil {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return nil
+	return fmt.Errorf("softphone %s: %w", ext, err)
 }
 
 // startPBX starts the stand-in PBX on addr (the same address again after
