@@ -191,12 +191,14 @@ func (u *UA) handleEndpointEvent(s *epState, ev endpoint.Event) {
 			after = func() { _ = a.reinvite(false) }
 		}
 	case endpoint.OnHook:
+		var declined *call
 		if c := s.ringing; c != nil && !s.offHook && c.state == csSetup {
 			// Declined while ringing (a DECT device): the others ring on,
 			// and this endpoint's next off-hook is not an answer.
 			s.ringing = nil
 			delete(c.ringing, s)
 			_ = s.ep.StopRinging()
+			declined = c
 		}
 		s.offHook = false
 		s.dialing = false
@@ -216,6 +218,12 @@ func (u *UA) handleEndpointEvent(s *epState, ev endpoint.Event) {
 				delete(o.cw, s)
 			}
 		}
+		if s.ringing == nil && declined == nil {
+			// Idle again while a call rings for the extension (it came in
+			// while this endpoint was busy, before its on-hook reached us):
+			// it rings here too, as for an endpoint attached meanwhile.
+			u.ringIfOfferedLocked(s, a)
+		}
 		if a != nil {
 			after = func() { a.hangup("on-hook") }
 		}
@@ -226,6 +234,32 @@ func (u *UA) handleEndpointEvent(s *epState, ev endpoint.Event) {
 		after()
 	case after != nil:
 		go after()
+	}
+}
+
+// ringIfOfferedLocked rings idle endpoint s for a call offered to its
+// extension that nobody has answered yet (not ended, the one just hung up,
+// if any). u.mu held.
+func (u *UA) ringIfOfferedLocked(s *epState, ended *call) {
+	e := s.ext
+	if e == nil {
+		return
+	}
+	for _, c := range u.calls {
+		if c == ended || c.ext != e || c.out || c.state != csSetup || c.owner != nil || c.ringing[s] {
+			continue
+		}
+		cadence := e.cfg.RingCadence
+		if cadence == "" {
+			cadence = endpoint.Normal
+		}
+		if err := s.ep.Ring(c.cid, cadence); err != nil {
+			u.log.Warn("endpoint ring", "endpoint", s.name, "error", err)
+			return
+		}
+		s.ringing = c
+		c.ringing[s] = true
+		return
 	}
 }
 
