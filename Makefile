@@ -7,7 +7,7 @@ BIN     := bin
 LDFLAGS := -s -w
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all sim test test-short test-arm race-repeat noalloc fuzz-smoke build cross bench bench-smoke lint fuzz peers clean
+.PHONY: all sim test test-short test-arm soak race-repeat noalloc fuzz-smoke build cross bench bench-smoke lint fuzz peers clean
 
 all: build
 
@@ -34,6 +34,12 @@ RACE_PKGS ?= ./sipua ./internal/daemon ./cmd/basesim ./provisioning ./dect
 RACE_COUNT ?= 2
 race-repeat:
 	$(GO) test -race -count=$(RACE_COUNT) -timeout 20m $(RACE_PKGS)
+
+# The randomized whole-base soak under the race detector: 3 seeds x 700
+# steps (docs/soak.md). Not yet part of `make test`: it still finds open
+# bugs (internal/soak/FINDINGS.md).
+soak:
+	$(GO) test -race -count=1 -timeout 20m ./internal/soak -soak
 
 # Zero-allocation assertions need a build without the race detector (it
 # allocates on its own); CI runs them here.
