@@ -24,7 +24,7 @@ type updateCmd struct {
 }
 
 func (u *updateCmd) flags(fs *flag.FlagSet) {
-	fs.StringVar(&u.version, "version", "", "the bundle's firmware `VERSION` (required)")
+	fs.StringVar(&u.version, "fw-version", "", "the bundle's firmware `VERSION` (required)")
 	fs.StringVar(&u.file, "file", "", "local copy of the bundle: its size and sha256 are computed")
 	fs.Int64Var(&u.size, "size", 0, "the bundle's size in bytes (without --file)")
 	fs.StringVar(&u.sum, "sha256", "", "the bundle's sha256, hex (without --file)")
@@ -56,6 +56,7 @@ func (u *updateCmd) check(args []string) error {
 	raw := fmt.Appendf(nil, `{"url":%q,"version":%q,"size":%d,"sha256":%q,"allow_downgrade":%v}`, args[0], u.version, u.size, u.sum, u.allowDowngrade)
 	if _, err := provisioning.DecodeFirmwareUpdateArgs(raw); err != nil {
 		msg := strings.Replace(err.Error(), "args.", "--", 1)
+		msg = strings.Replace(msg, "--version", "--fw-version", 1)
 		return errors.New(strings.Replace(msg, "--url", "URL", 1))
 	}
 	return nil

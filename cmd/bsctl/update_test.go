@@ -20,7 +20,7 @@ func TestUpdateCheckNamesTheFlag(t *testing.T) {
 		want string
 	}{
 		{updateCmd{version: "1.2.0", file: bundle}, []string{"http://x/b"}, "URL"},
-		{updateCmd{version: "1.x", file: bundle}, []string{"https://x/b"}, "--version"},
+		{updateCmd{version: "1.x", file: bundle}, []string{"https://x/b"}, "--fw-version"},
 		{updateCmd{version: "1.2.0", size: 6, sum: "zz"}, []string{"https://x/b"}, "--sha256"},
 		{updateCmd{version: "1.2.0", size: 6, file: bundle}, []string{"https://x/b"}, "--file"},
 		{updateCmd{version: "1.2.0", file: bundle}, nil, "one argument"},
