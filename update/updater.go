@@ -369,7 +369,7 @@ func (u *Updater) download(ctx context.Context, j Job) Job {
 	}
 	var sfs syscall.Statfs_t
 	if err := syscall.Statfs(u.cfg.Dir, &sfs); err == nil {
-		if free := int64(sfs.Bavail) * sfs.Bsize; free < j.Size-have {
+		if free := int64(sfs.Bavail) * int64(sfs.Bsize); free < j.Size-have { // Bsize is int32 on arm
 			return rejected(j, ReasonNoSpace, fmt.Sprintf("%d bytes free, %d needed", free, j.Size-have))
 		}
 	}
