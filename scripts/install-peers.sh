@@ -9,7 +9,7 @@ for pair in sipp:sip-tester baresip:baresip-core kamailio:kamailio mosquitto:mos
             mosquitto_pub:mosquitto-clients minimodem:minimodem multimon-ng:multimon-ng \
             sox:sox espeak-ng:espeak-ng openssl:openssl gcc:gcc xxd:xxd ip:iproute2 \
             qemu-arm-static:qemu-user-static qemu-aarch64-static:qemu-user-static \
-            rauc:rauc mksquashfs:squashfs-tools dbus-daemon:dbus; do
+            rauc:rauc mksquashfs:squashfs-tools dbus-daemon:dbus systemd-analyze:systemd; do
   bin=${pair%%:*}; pkg=${pair#*:}
   have "$bin" || need+=("$pkg")
 done
