@@ -56,9 +56,16 @@ func (l *loop) clearFault(now time.Time) {
 	l.linefeed = proslic.LFForward
 	l.fire(LineFaultCleared)
 	l.p.emit(Event{Kind: EvFaultCleared, At: now})
+	// The open line carried no loop current: what the loop last knew of the
+	// hook is stale. Take the chip's reading as the truth, so that an
+	// off-hook confirmed after the line is fed again is a new off-hook.
 	h, err := l.p.slic.Hook()
-	if err == nil && h == hal.OffHook {
+	switch {
+	case err != nil:
+	case h == hal.OffHook:
 		l.setHook(hal.OnHook)
 		l.hookRaw(now, hal.OffHook)
+	case l.hook != hal.OnHook:
+		l.hookRaw(now, hal.OnHook)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/hal"
 	"basestation/sim/slic"
 )
 
@@ -116,7 +117,11 @@ type rig struct {
 	evs  []Event
 }
 
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t *testing.T, cfg Config) *rig { t.Helper(); return newRigWrapped(t, cfg, nil) }
+
+// newRigWrapped is newRig with the chip's hal.SLIC passed through wrap
+// first (to inject bus failures); wrap nil leaves it as it is.
+func newRigWrapped(t *testing.T, cfg Config, wrap func(hal.SLIC) hal.SLIC) *rig {
 	t.Helper()
 	m := slic.New(slic.Config{Logger: quietLog()})
 	ph := &testPhone{m: m}
@@ -125,7 +130,11 @@ func newRig(t *testing.T, cfg Config) *rig {
 	r := &rig{t: t, m: m, ph: ph, cancel: cancel}
 	r.wg.Add(1)
 	go func() { defer r.wg.Done(); _ = m.Run(ctx) }()
-	p, err := New(m.HAL(), cfg, quietLog())
+	h := m.HAL()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	p, err := New(h, cfg, quietLog())
 	if err != nil {
 		cancel()
 		r.wg.Wait()

@@ -106,8 +106,9 @@ func (l *loop) hookEvents() {
 func (l *loop) hangUp(at time.Time) {
 	switch l.state {
 	case StateDialing, StateCall, StateLockout:
-		l.goIdle(time.Now(), LineHangUp)
-		l.p.emit(Event{Kind: EvOnHook, At: at})
+		if l.goIdle(time.Now(), LineHangUp) { // else fault() reported the on-hook
+			l.p.emit(Event{Kind: EvOnHook, At: at})
+		}
 	}
 }
 
@@ -120,7 +121,9 @@ func (l *loop) offHook(at time.Time, answer bool) {
 		l.vmwiDue = true // resend when idle again
 	}
 	l.fskKind = 0
-	l.setLinefeed(at, proslic.LFForward)
+	if !l.setLinefeed(at, proslic.LFForward) {
+		return // the line is in StateFault; at the retry an off-hook gives dial tone
+	}
 	if answer {
 		l.cidAt = time.Time{}
 		l.fire(LineAnswer)

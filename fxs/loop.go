@@ -159,15 +159,19 @@ func (l *loop) setState(s State) {
 	l.p.state.Store(int32(s))
 }
 
-func (l *loop) setLinefeed(now time.Time, lf proslic.Linefeed) {
+// setLinefeed programs the linefeed. When the write fails the line goes to
+// StateFault (safe, retried after FaultRetry) and setLinefeed reports false:
+// the caller's transition is abandoned, the line stays in the fault.
+func (l *loop) setLinefeed(now time.Time, lf proslic.Linefeed) bool {
 	if l.linefeed == lf {
-		return
+		return true
 	}
 	if err := l.p.slic.SetLinefeed(lf); err != nil {
 		l.fault(now, fmt.Errorf("set linefeed %v: %w", lf, err))
-		return
+		return false
 	}
 	l.linefeed = lf
+	return true
 }
 
 // start feeds the line and reads the hook once.
@@ -242,8 +246,10 @@ func (l *loop) slicEvent(e proslic.Event) {
 	}
 }
 
-// goIdle returns to on-hook idle after a hang-up or the end of ringing.
-func (l *loop) goIdle(now time.Time, e LineEvent) {
+// goIdle returns to on-hook idle after a hang-up or the end of ringing. It
+// reports false when the linefeed could not be set: the line is then in
+// StateFault (fault() has reported it) instead.
+func (l *loop) goIdle(now time.Time, e LineEvent) bool {
 	l.gen.Stop()
 	l.fsk = nil
 	l.fskKind = 0
@@ -254,8 +260,11 @@ func (l *loop) goIdle(now time.Time, e LineEvent) {
 		l.audio.Close()
 		l.audio = nil
 	}
-	l.setLinefeed(now, proslic.LFForward)
+	if !l.setLinefeed(now, proslic.LFForward) {
+		return false
+	}
 	l.fire(e)
+	return true
 }
 
 func (l *loop) timers(now time.Time) {

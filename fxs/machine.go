@@ -112,15 +112,6 @@ var lineTable = [...]transition{
 	{StateCall, LineFault, StateFault, "stop everything; open the line; emit fault, on-hook"},
 	{StateLockout, LineFault, StateFault, "stop everything; open the line; emit fault, on-hook"},
 	{StateFault, LineFault, StateFault, "keep the line open; retry after FaultRetry; emit fault"},
-	// The handlers of off-hook, answer and hang-up change the linefeed
-	// before the state: when that linefeed write fails, fault() has already
-	// moved the line to StateFault and the handler's own event then arrives
-	// in StateFault. These rows keep that behaviour as it is: the state
-	// leaves StateFault while the line stays open (no FaultRetry).
-	{StateFault, LineOffHook, StateDialing, "(linefeed write failed mid-transition) dial tone; emit off-hook"},
-	{StateFault, LineAnswer, StateCall, "(linefeed write failed mid-transition) emit off-hook (answer)"},
-	{StateFault, LineHangUp, StateIdle, "(linefeed write failed mid-transition) emit on-hook"},
-	{StateFault, LineRingStop, StateIdle, "(linefeed write failed mid-transition)"},
 	{StateFault, LineFaultCleared, StateIdle, "feed the line (forward); emit fault-cleared; read the hook: off-hook fires off-hook"},
 }
 
