@@ -40,6 +40,7 @@ type Device struct {
 	audio    hal.PCM
 	slot     int
 	removed  bool
+	health   Health
 }
 
 type callState int
@@ -56,7 +57,8 @@ type inItem struct {
 }
 
 func newDevice(d *Driver, r Record) *Device {
-	return &Device{d: d, rec: r, inbox: make(chan inItem, 64), evs: make(chan DeviceEvent, 64), gone: make(chan struct{}), slot: -1}
+	return &Device{d: d, rec: r, inbox: make(chan inItem, 64), evs: make(chan DeviceEvent, 64), gone: make(chan struct{}), slot: -1,
+		health: unknownHealth()}
 }
 
 func (v *Device) info() DeviceInfo { return recordInfo(v.rec) }
@@ -162,7 +164,9 @@ func (v *Device) handle(ctx context.Context, s *session, m wire.Msg, timer *time
 			v.mu.Lock()
 			v.authed = true
 			v.mu.Unlock()
-			v.d.emit(Event{Kind: EventDeviceAttached, Device: v.info()})
+			v.attachedNow(time.Now())
+			v.refreshStatus(ctx, s)
+			v.d.emit(Event{Kind: EventDeviceAttached, Device: v.info(), Health: v.Health()})
 		}
 	case wire.TDetachInd:
 		v.mu.Lock()
@@ -172,12 +176,15 @@ func (v *Device) handle(ctx context.Context, s *session, m wire.Msg, timer *time
 		v.state = stIdle
 		v.mu.Unlock()
 		v.dropAudio()
+		why := v.detached()
 		if active {
 			v.emit(DeviceEvent{Kind: OnHook, Reason: "out-of-range"})
 		}
 		if was {
-			v.d.emit(Event{Kind: EventDeviceDetached, Device: v.info()})
+			v.d.emit(Event{Kind: EventDeviceDetached, Device: v.info(), Reason: why, Health: v.Health()})
 		}
+	case wire.TLinkInd:
+		v.linkInd(m)
 	case wire.TSetupInd:
 		v.mu.Lock()
 		busy := v.state != stIdle
@@ -300,6 +307,7 @@ func (v *Device) linkLost(reason string) {
 	v.attached, v.authed = false, false
 	v.state = stIdle
 	v.mu.Unlock()
+	v.healthLost()
 	v.dropAudio()
 	if active {
 		v.emit(DeviceEvent{Kind: OnHook, Reason: reason})

@@ -16,6 +16,9 @@
 //   - the table of paired devices and their authentication keys in the
 //     state directory (atomic writes with a checksummed backup);
 //   - authentication of devices when they attach and when they start a call;
+//   - the devices' radio health (protocol 1.1, Device.Health): signal,
+//     link quality, battery, firmware, last seen, and why a device left
+//     (out of range or switched off); Driver.Locate pages one device;
 //   - the devices' clock, in the configured time zone (Options.Location),
 //     set at start-up, hourly, at daylight-saving changes and on SyncClock;
 //   - each paired Device as an endpoint.Endpoint (also endpoint.Wideband

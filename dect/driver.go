@@ -28,22 +28,23 @@ type Driver struct {
 
 	pairMu sync.Mutex // one pairing exchange at a time
 
-	mu        sync.Mutex
-	sess      *session // current session, nil when the module is not ready
-	running   bool
-	runCtx    context.Context
-	devWG     sync.WaitGroup
-	firmware  string
-	rfpi      [5]byte
-	slots     int
-	capacity  int
-	slotUsed  []bool
-	table     *Table
-	devices   map[int]*Device
-	reg       regState
-	starts    int
-	paging    bool
-	pageTimer *time.Timer
+	mu         sync.Mutex
+	sess       *session // current session, nil when the module is not ready
+	running    bool
+	runCtx     context.Context
+	devWG      sync.WaitGroup
+	firmware   string
+	protoMinor byte // the module's protocol minor (HELLO-CNF)
+	rfpi       [5]byte
+	slots      int
+	capacity   int
+	slotUsed   []bool
+	table      *Table
+	devices    map[int]*Device
+	reg        regState
+	starts     int
+	paging     bool
+	pageTimer  *time.Timer
 }
 
 type regState struct {

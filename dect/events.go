@@ -65,7 +65,9 @@ const (
 	// (Handset, IPEI); it was removed from the module (Reason).
 	EventOrphan
 	// EventDeviceAttached / EventDeviceDetached: a paired device came into
-	// range and authenticated / left. Device set.
+	// range and authenticated / left. Device and Health set; a detach's
+	// Reason is the link state: "out-of-range", "switched-off", or
+	// "detached" when a 1.0 module does not say.
 	EventDeviceAttached
 	EventDeviceDetached
 	// EventAuthFailed: a device was refused (Reason: "unknown-device",
@@ -73,6 +75,9 @@ const (
 	EventAuthFailed
 	// EventTableRestored: the table file was corrupt; the backup was used.
 	EventTableRestored
+	// EventDeviceHealth: an attached device's signal, link quality or
+	// battery changed notably (the module's LINK-IND). Device, Health set.
+	EventDeviceHealth
 )
 
 var eventNames = map[EventKind]string{
@@ -81,7 +86,7 @@ var eventNames = map[EventKind]string{
 	EventRegistrationClosed: "registration-closed", EventRegistrationRefused: "registration-refused",
 	EventPairingRejected: "pairing-rejected", EventDeregistered: "deregistered", EventOrphan: "orphan",
 	EventDeviceAttached: "device-attached", EventDeviceDetached: "device-detached",
-	EventAuthFailed: "auth-failed", EventTableRestored: "table-restored",
+	EventAuthFailed: "auth-failed", EventTableRestored: "table-restored", EventDeviceHealth: "device-health",
 }
 
 func (k EventKind) String() string {
@@ -102,6 +107,7 @@ type Event struct {
 	Type     DeviceType // EventWrongPIN, EventPairingRejected
 	Until    time.Time  // EventRegistrationOpened: when the window closes
 	Firmware string     // EventModuleReady
+	Health   Health     // EventDeviceAttached/Detached, EventDeviceHealth
 }
 
 func (e Event) String() string {

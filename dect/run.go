@@ -196,7 +196,7 @@ func (d *Driver) runSession(ctx context.Context, w io.Writer, rd *portReader) er
 
 // startup handshakes and reconciles the device table.
 func (d *Driver) startup(ctx context.Context, s *session) error {
-	h, err := s.request(ctx, wire.Msg{Type: wire.THello, ProtoMajor: 1, ProtoMinor: 0})
+	h, err := s.request(ctx, wire.Msg{Type: wire.THello, ProtoMajor: 1, ProtoMinor: 1})
 	if err != nil {
 		return err
 	}
@@ -250,6 +250,7 @@ func (d *Driver) startup(ctx context.Context, s *session) error {
 	d.mu.Lock()
 	d.sess = s
 	d.firmware = h.Firmware
+	d.protoMinor = h.ProtoMinor
 	d.rfpi = h.RFPI
 	d.slots = int(h.Slots)
 	d.capacity = int(h.Capacity)

@@ -114,6 +114,16 @@ func (r *reader) entry() DeviceEntry {
 	return DeviceEntry{Handset: r.handset(), IPEI: r.ipei(), Type: r.devType(), Caps: r.u8(), Model: r.str("model")}
 }
 
+// link reads the link state and measurements (DEVICE-STATUS-CNF, LINK-IND).
+func (r *reader) link(m *Msg) {
+	m.Link, m.RSSI, m.Quality, m.Battery = r.u8(), int8(r.u8()), r.u8(), r.u8()
+	if r.err == nil {
+		if err := checkLink(m.Link, m.Quality, m.Battery); err != nil {
+			r.fail(fmt.Errorf("wire: %w", err))
+		}
+	}
+}
+
 func (r *reader) max(v, max byte, field string) byte {
 	if r.err == nil && v > max {
 		r.fail(fmt.Errorf("wire: %s %d out of range (max %d)", field, v, max))
@@ -170,6 +180,9 @@ func DecodeBody(m *Msg, body []byte) error {
 			r.arr(m.RandP[:])
 		case TAuth:
 			r.arr(m.Res[:])
+		case TDeviceStatus:
+			r.link(m)
+			m.Firmware = r.str("firmware")
 		case TDeviceList:
 			n := r.u8()
 			if r.err == nil && n > MaxDevices {
@@ -230,8 +243,14 @@ func DecodeBody(m *Msg, body []byte) error {
 			m.Time = r.time()
 			m.Number = r.str("number")
 			m.Name = r.str("name")
-		case TCallProceed, TAudioDisc:
+		case TCallProceed, TAudioDisc, TDeviceStatus:
 			m.Handset = r.handset()
+		case TLocate:
+			m.Handset = r.handset()
+			m.On = r.max(r.u8(), 1, "locate flag")
+		case TLinkInd:
+			m.Handset = r.handset()
+			r.link(m)
 		case TRelease:
 			m.Handset = r.handset()
 			m.Reason = r.u8()

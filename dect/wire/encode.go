@@ -29,6 +29,9 @@ func (m *Msg) Append(dst []byte) ([]byte, error) {
 			dst = append(dst, m.RandP[:]...)
 		case TAuth:
 			dst = append(dst, m.Res[:]...)
+		case TDeviceStatus:
+			dst = append(dst, m.Link, byte(m.RSSI), m.Quality, m.Battery)
+			dst = appendStr(dst, m.Firmware)
 		case TDeviceList:
 			dst = append(dst, byte(len(m.Devices)))
 			for _, e := range m.Devices {
@@ -75,8 +78,12 @@ func (m *Msg) Append(dst []byte) ([]byte, error) {
 		dst = appendTime(dst, m.Time)
 		dst = appendStr(dst, m.Number)
 		dst = appendStr(dst, m.Name)
-	case TCallProceed, TAudioDisc:
+	case TCallProceed, TAudioDisc, TDeviceStatus:
 		dst = append(dst, m.Handset)
+	case TLocate:
+		dst = append(dst, m.Handset, m.On)
+	case TLinkInd:
+		dst = append(dst, m.Handset, m.Link, byte(m.RSSI), m.Quality, m.Battery)
 	case TRelease:
 		dst = append(dst, m.Handset, m.Reason)
 	case TTone:
@@ -146,10 +153,28 @@ func (m *Msg) validate() error {
 		if err := CheckPIN(m.PIN); err != nil {
 			return err
 		}
+	case TDeviceStatus | CnfBit, TLinkInd:
+		if err := checkLink(m.Link, m.Quality, m.Battery); err != nil {
+			return fmt.Errorf("wire: %v: %w", t, err)
+		}
 	case TRing, TCallWaiting, TDateTime:
 		if !m.Time.valid() {
 			return fmt.Errorf("wire: %v: invalid date-time %+v", t, m.Time)
 		}
+	}
+	return nil
+}
+
+// checkLink validates the link fields of DEVICE-STATUS-CNF and LINK-IND.
+func checkLink(link, quality, battery byte) error {
+	if link > LinkMax {
+		return fmt.Errorf("unknown link state 0x%02x", link)
+	}
+	if quality > 100 && quality != QualityUnknown {
+		return fmt.Errorf("link quality %d out of range (0-100, or 255 unknown)", quality)
+	}
+	if battery > 100 && battery != BatteryNone {
+		return fmt.Errorf("battery %d out of range (0-100, or 255 none)", battery)
 	}
 	return nil
 }

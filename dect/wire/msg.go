@@ -34,6 +34,9 @@ const (
 	TMWI          Type = 0x14
 	TCallWaiting  Type = 0x15
 	TDateTime     Type = 0x16
+	// Protocol 1.1 (send only to a module whose HELLO-CNF says minor ≥ 1).
+	TDeviceStatus Type = 0x17
+	TLocate       Type = 0x18
 )
 
 // Confirmation bit: the module's answer to request T has type T|CnfBit.
@@ -50,12 +53,14 @@ const (
 	TConnectInd   Type = 0xC6
 	TReleaseInd   Type = 0xC7
 	TKeysInd      Type = 0xC8
+	// Protocol 1.1.
+	TLinkInd Type = 0xC9
 )
 
 // IsRequest, IsConfirm and IsIndication classify a type.
-func (t Type) IsRequest() bool    { return t >= 0x01 && t <= TDateTime }
+func (t Type) IsRequest() bool    { return t >= 0x01 && t <= TLocate }
 func (t Type) IsConfirm() bool    { return t&0xC0 == 0x80 && (t &^ CnfBit).IsRequest() }
-func (t Type) IsIndication() bool { return t >= TRegClosedInd && t <= TKeysInd }
+func (t Type) IsIndication() bool { return t >= TRegClosedInd && t <= TLinkInd }
 
 var typeNames = map[Type]string{
 	THello: "HELLO", TKeepalive: "KEEPALIVE", TRegOpen: "REG-OPEN", TRegClose: "REG-CLOSE",
@@ -64,6 +69,7 @@ var typeNames = map[Type]string{
 	TDeregister: "DEREGISTER", TPage: "PAGE", TRing: "RING", TCallProceed: "CALL-PROCEED",
 	TRelease: "RELEASE", TTone: "TONE", TAudioConnect: "AUDIO-CONNECT", TAudioDisc: "AUDIO-DISCONNECT",
 	TMWI: "MWI", TCallWaiting: "CALL-WAITING", TDateTime: "DATE-TIME",
+	TDeviceStatus: "DEVICE-STATUS", TLocate: "LOCATE", TLinkInd: "LINK-IND",
 	TRegClosedInd: "REG-CLOSED-IND", TPairReqInd: "PAIR-REQ-IND", TAttachInd: "ATTACH-IND",
 	TDetachInd: "DETACH-IND", TSetupInd: "SETUP-IND", TAlertingInd: "ALERTING-IND",
 	TConnectInd: "CONNECT-IND", TReleaseInd: "RELEASE-IND", TKeysInd: "KEYS-IND",
@@ -197,6 +203,21 @@ const (
 	ToneMax = ToneSIT
 )
 
+// Link states (DEVICE-STATUS-CNF, LINK-IND; protocol 1.1).
+const (
+	LinkInRange    byte = 0x00 // the device is on and in radio contact
+	LinkOutOfRange byte = 0x01 // radio contact lost (range, interference)
+	LinkOff        byte = 0x02 // the device detached: switched off or its battery died
+	LinkMax             = LinkOff
+)
+
+// Unknown or absent measurements (protocol 1.1).
+const (
+	RSSIUnknown    int8 = -128 // no signal measured
+	QualityUnknown byte = 0xFF // link quality not measured
+	BatteryNone    byte = 0xFF // no battery (mains powered) or not reported
+)
+
 // Field limits.
 const (
 	MaxText    = 32 // number, name, model, firmware, digits
@@ -314,6 +335,13 @@ type Msg struct {
 	Digits string
 
 	Devices []DeviceEntry // DEVICE-LIST-CNF
+
+	// DEVICE-STATUS-CNF, LINK-IND (protocol 1.1). Firmware carries the
+	// device's firmware in DEVICE-STATUS-CNF.
+	Link    byte // a Link* state
+	RSSI    int8 // received signal strength at the base, dBm; RSSIUnknown
+	Quality byte // link quality 0–100 % (frames received intact); QualityUnknown
+	Battery byte // battery charge 0–100 %; BatteryNone
 }
 
 // Errors.

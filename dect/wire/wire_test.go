@@ -219,6 +219,11 @@ func sampleMessages() []Msg {
 		{Type: TCallWaiting | CnfBit, TID: 21, Status: StatusBusy},
 		{Type: TDateTime, TID: 22, Time: when},
 		{Type: TDateTime | CnfBit, TID: 22},
+		{Type: TDeviceStatus, TID: 23, Handset: 2},
+		{Type: TDeviceStatus | CnfBit, TID: 23, Link: LinkInRange, RSSI: -67, Quality: 98, Battery: 81, Firmware: "H1 1.4.2"},
+		{Type: TLocate, TID: 24, Handset: 2, On: 1},
+		{Type: TLocate | CnfBit, TID: 24, Status: StatusUnreachable},
+		{Type: TLinkInd, Handset: 2, Link: LinkOutOfRange, RSSI: RSSIUnknown, Quality: QualityUnknown, Battery: BatteryNone},
 		{Type: TRegClosedInd, Reason: CloseTimeout},
 		{Type: TPairReqInd, IPEI: ip, DevType: Linx, Model: "Linx L1"},
 		{Type: TAttachInd, Handset: 1, IPEI: ip},
@@ -280,6 +285,10 @@ func TestDecodeErrorsNameTheField(t *testing.T) {
 		{"16010000010101000000", "date-time"},
 		{"c0000009", "close reason"},
 		{"8101090100001234567804080765", "status"},
+		{"c9000103bd6450", "link state"},
+		{"c9000100bd6550", "link quality 101"},
+		{"c9000100bd6465", "battery 101"},
+		{"18010102", "locate flag"},
 	} {
 		b, _ := hex.DecodeString(tc.hex)
 		_, err := Decode(b)
@@ -297,6 +306,8 @@ func TestAppendValidates(t *testing.T) {
 		{Type: TRegOpen, TID: 1, Seconds: 10, PIN: "12"},
 		{Type: TRing, TID: 1, Handset: 1, Name: strings.Repeat("x", 33)},
 		{Type: TDateTime, TID: 1, Time: DateTime{Year: 1999, Month: 1, Day: 1}},
+		{Type: TLinkInd, Handset: 1, Link: 7},
+		{Type: TDeviceStatus | CnfBit, TID: 1, Battery: 140},
 	}
 	for _, m := range bad {
 		if _, err := m.Append(nil); err == nil {

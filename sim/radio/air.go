@@ -16,6 +16,7 @@ func (d *Device) airLinkLost() {
 		}
 		s.Tone = ""
 		s.Paging = false
+		s.Locating = false
 		s.Waiting = nil
 	})
 }
@@ -237,15 +238,21 @@ func (e *Emulator) deviceArrived(d *Device) {
 	e.indicate(iAttach, append([]byte{h}, d.ipei[:]...)...)
 }
 
-func (e *Emulator) deviceLeft(d *Device) {
+// deviceLeft: d lost radio contact (link linkOutOfRange) or detached
+// (linkOff). A 1.1 host hears why in a LINK-IND just before DETACH-IND.
+func (e *Emulator) deviceLeft(d *Device, link byte) {
 	en := e.entryByIPEI(d.ipei)
 	if en == nil {
 		return
 	}
 	e.dropAudio(en.Handset)
+	wasAuthed := en.authed
 	en.authed = false
 	en.call = phIdle
 	if e.synced && e.booted && !e.hung {
+		if wasAuthed {
+			e.sendLink(en, d.measure(link), true)
+		}
 		e.indicate(iDetach, en.Handset)
 	}
 }

@@ -135,6 +135,9 @@ const (
 	mMWI          = 0x14
 	mCallWaiting  = 0x15
 	mDateTime     = 0x16
+	// Protocol 1.1.
+	mDeviceStatus = 0x17
+	mLocate       = 0x18
 
 	cnf = 0x80
 
@@ -147,6 +150,7 @@ const (
 	iConnect   = 0xC6
 	iRelease   = 0xC7
 	iKeys      = 0xC8
+	iLink      = 0xC9 // protocol 1.1
 )
 
 // Status codes.
@@ -297,6 +301,10 @@ func parseRequest(p []byte) (request, error) {
 		r.name = c.s()
 	case mDateTime:
 		c.n(r.when[:])
+	case mDeviceStatus:
+		r.handset = c.b()
+	case mLocate:
+		r.handset, r.on = c.b(), c.b()
 	default:
 		return r, fmt.Errorf("unknown request type 0x%02x", r.typ)
 	}

@@ -65,9 +65,15 @@ type DeviceState struct {
 	MWICount   int
 	MWIUpdates int // how many MWI indications arrived
 	Paging     bool
+	Locating   bool // paged alone by LOCATE (protocol 1.1); ends at off-hook
 	Clock      string
-	AudioRate  int // 0 when no audio channel
-	AudioSlot  int
+	// Radio health as the module measures it (protocol 1.1).
+	RSSI        int    // dBm at the base while in range (default -55)
+	LinkQuality int    // % of frames received intact (default 100)
+	Battery     int    // % charge; -1: no battery (a Linx is mains powered)
+	Firmware    string // the device's firmware version
+	AudioRate   int    // 0 when no audio channel
+	AudioSlot   int
 }
 
 // Device is a simulated Linx or Headset.
@@ -77,6 +83,7 @@ type Device struct {
 	ipei     [5]byte
 	model    string
 	wideband bool
+	firmware string
 
 	mu      sync.Mutex
 	st      DeviceState
@@ -101,6 +108,7 @@ type DeviceOptions struct {
 	IPEI     uint64 // 36-bit identity; 0 picks a random one
 	Model    string // default "Linx L1" / "Headset H1"
 	Wideband *bool  // default: false for a Linx, true for a Headset
+	Firmware string // default "L1 2.3.0" / "H1 1.4.2"
 }
 
 // NewLinx adds a Linx (a DECT adapter with an analog phone behind it),
@@ -132,7 +140,16 @@ func (e *Emulator) newDevice(kind byte, o DeviceOptions) *Device {
 	if d.model == "" {
 		d.model = map[byte]string{KindLinx: "Linx L1", KindHeadset: "Headset H1"}[kind]
 	}
-	d.st = DeviceState{Kind: typeName(kind), IPEI: ipeiString(d.ipei), Call: CallIdle, InRange: true}
+	d.firmware = o.Firmware
+	if d.firmware == "" {
+		d.firmware = map[byte]string{KindLinx: "L1 2.3.0", KindHeadset: "H1 1.4.2"}[kind]
+	}
+	battery := -1
+	if kind == KindHeadset {
+		battery = 100
+	}
+	d.st = DeviceState{Kind: typeName(kind), IPEI: ipeiString(d.ipei), Call: CallIdle, InRange: true,
+		RSSI: -55, LinkQuality: 100, Battery: battery, Firmware: d.firmware}
 	d.speakHz, d.speakAmp = 440, 8000
 	e.mu.Lock()
 	e.devices = append(e.devices, d)
@@ -281,8 +298,9 @@ func (d *Device) PowerOff() {
 		s.OffHook = false
 		s.Tone = ""
 		s.Paging = false
+		s.Locating = false
 	})
-	d.e.post(func() { d.e.deviceLeft(d) })
+	d.e.post(func() { d.e.deviceLeft(d, linkOff) })
 }
 
 // SetInRange walks the device out of range (false) or back (true).
@@ -297,12 +315,13 @@ func (d *Device) SetInRange(in bool) {
 			s.Call = CallIdle
 			s.Tone = ""
 			s.Paging = false
+			s.Locating = false
 		}
 	})
 	if in {
 		d.e.post(func() { d.e.deviceArrived(d) })
 	} else {
-		d.e.post(func() { d.e.deviceLeft(d) })
+		d.e.post(func() { d.e.deviceLeft(d, linkOutOfRange) })
 	}
 }
 
@@ -368,6 +387,7 @@ func (d *Device) OffHook() error {
 		d.st.Call = CallSetup
 	}
 	d.st.Paging = false
+	d.st.Locating = false
 	d.notify()
 	d.mu.Unlock()
 	if answering {

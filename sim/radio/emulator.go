@@ -35,6 +35,9 @@ type Options struct {
 	// AckTimeout and MaxRetries of the module's side of the link (100 ms, 20).
 	AckTimeout time.Duration
 	MaxRetries int
+	// Protocol10 makes the module answer HELLO as protocol 1.0: it knows
+	// neither DEVICE-STATUS, LOCATE nor LINK-IND (an older module).
+	Protocol10 bool
 	// Seed seeds fault injection (0: from the clock).
 	Seed   int64
 	Logger *slog.Logger
@@ -53,6 +56,7 @@ type Stats struct {
 	Retransmits         uint64 // DATA frames the module sent again
 	Duplicates          uint64 // DATA frames received again and not acted on
 	Requests            uint64 // host requests acted on
+	UnknownRequests     uint64 // requests of a type this module does not know (not confirmed)
 	Indications         uint64 // indications sent
 	Boots               uint64
 	Syncs               uint64
@@ -82,6 +86,7 @@ type Emulator struct {
 
 	// loop-owned module state
 	held, booted, hung bool
+	hostMinor          byte // the protocol minor of the host's last HELLO
 	bootGen            int
 	synced             bool
 	scanner            frameScanner
@@ -120,6 +125,8 @@ type entry struct {
 	call     callPhase
 	mwiOn    byte
 	mwiCount byte
+	// What the last LINK-IND (or DEVICE-STATUS-CNF) told the host.
+	told linkReport
 }
 
 type callPhase int

@@ -49,9 +49,17 @@ func (e *Emulator) handleRequest(p []byte) {
 	r, err := parseRequest(p)
 	if err != nil {
 		e.log.Warn("radio: bad request from host", "err", err, "payload", p)
-		if len(p) >= 2 && p[0] >= mHello && p[0] <= mDateTime && p[1] != 0 {
+		if len(p) >= 2 && p[0] >= mHello && p[0] <= e.lastRequestType() && p[1] != 0 {
 			e.confirm(request{typ: p[0], tid: p[1]}, stBadRequest)
 		}
+		return
+	}
+	if r.typ > e.lastRequestType() {
+		// A 1.0 module does not know the type: no confirmation (§8).
+		e.log.Warn("radio: unknown request type from host", "type", r.typ)
+		e.mu.Lock()
+		e.stats.UnknownRequests++
+		e.mu.Unlock()
 		return
 	}
 	e.mu.Lock()
@@ -59,7 +67,8 @@ func (e *Emulator) handleRequest(p []byte) {
 	e.mu.Unlock()
 	switch r.typ {
 	case mHello:
-		body := []byte{1, 0}
+		e.hostMinor = r.minor
+		body := []byte{1, e.moduleMinor()}
 		body = append(body, e.opts.RFPI[:]...)
 		body = append(body, byte(e.opts.Slots), byte(e.opts.Capacity))
 		body = appendText(body, e.opts.Firmware)
@@ -349,6 +358,10 @@ func (e *Emulator) handleRequest(p []byte) {
 			}
 		}
 		e.confirm(r, stOK)
+	case mDeviceStatus:
+		e.deviceStatus(r)
+	case mLocate:
+		e.locate(r)
 	}
 }
 
