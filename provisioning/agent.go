@@ -123,6 +123,9 @@ type Options struct {
 	ConnectRetryInterval, MaxReconnectInterval time.Duration
 	// DedupWindow defaults to DefaultDedupWindow.
 	DedupWindow int
+	// EventLogSize is how many recent events the event log keeps
+	// (DefaultEventLogSize when 0).
+	EventLogSize int
 	// Heartbeat, if set, is called from the agent's loop once a second:
 	// the loop is making progress (the daemon's systemd watchdog reads it).
 	Heartbeat func()
@@ -161,6 +164,7 @@ type Agent struct {
 	// unknown device may just have become known.
 	rejectedCfg *Config
 	dedup       *dedupWindow
+	evlog       *eventLog // the agent loop's
 	reg         *regSession
 	seq         uint64
 	offline     []outMsg
@@ -309,6 +313,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.dedup = dw
 
 	a.client = mqtt.NewClient(a.clientOptions(ctx))
+	evlog, restart, err := openEventLog(a.store.Dir(), a.o.EventLogSize)
+	if err != nil {
+		a.log.Warn("provisioning: event log", "err", err)
+	}
+	a.evlog = evlog
+	// The restart is logged, not published: the cloud sees the birth
+	// message; the log keeps why the previous run ended.
+	a.evlog.add(Event{Schema: SchemaVersion, Base: a.o.BaseID, Time: a.o.Now().UTC(), Type: EvRestart, Reason: restart})
 	// The connection is kept by keepConnected (back-off with jitter for
 	// the first connection and every reconnection), not by paho's retry,
 	// whose first-connection retry has a fixed interval.
@@ -339,6 +351,9 @@ func (a *Agent) Run(ctx context.Context) error {
 				_ = a.o.Radio.CloseRegistration(cctx)
 				ccancel()
 			}
+			if err := a.evlog.save(true, stopReason(ctx)); err != nil {
+				a.log.Error("provisioning: event log not saved at stop", "err", err)
+			}
 			return nil
 		case m := <-a.inbox:
 			a.handleMessage(ctx, m)
@@ -353,6 +368,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		case f := <-a.internal:
 			f()
 		case <-tick.C:
+			if err := a.evlog.flush(a.o.Now()); err != nil {
+				a.log.Warn("provisioning: event log not saved", "err", err)
+			}
 			if a.o.Heartbeat != nil {
 				a.o.Heartbeat()
 			}
@@ -543,6 +561,7 @@ func (a *Agent) publishEvent(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = a.o.Now().UTC()
 	}
+	a.evlog.add(ev)
 	b, err := json.Marshal(ev)
 	if err != nil {
 		a.log.Error("provisioning: unexpected: encode event", "err", err)

@@ -55,6 +55,10 @@ func (a *Agent) handleCommand(ctx context.Context, payload []byte) {
 		a.cmdReboot(ctx, cmd)
 	case CmdFirmwareUpdate:
 		a.cmdFirmwareUpdate(ctx, cmd)
+	case CmdEventLog:
+		a.cmdEventLog(cmd)
+	case CmdLocate:
+		a.cmdLocate(ctx, cmd)
 	default:
 		a.finish(cmd, Result{Status: StatusRejected, Reason: fmt.Sprintf("unknown command %q", cmd.Name)})
 	}

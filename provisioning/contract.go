@@ -122,6 +122,33 @@ type Device struct {
 	// Extension is the number of the extension the device is assigned to in
 	// the applied configuration (reports only).
 	Extension string `json:"extension,omitempty"`
+	// Radio is a DECT device's radio health (reports only; issue 16 §4).
+	Radio *RadioHealth `json:"radio,omitempty"`
+}
+
+// RadioHealth is what the base knows of a paired DECT device's link.
+type RadioHealth struct {
+	// Link is "in-range", "out-of-range", "switched-off", "detached" (left;
+	// the module did not say why) or "unknown" (not heard of since start).
+	Link string `json:"link"`
+	// RSSIdBm is the signal received at the base; omitted when not measured.
+	RSSIdBm int `json:"rssi_dbm,omitempty"`
+	// LinkQualityPct is the share of frames received intact; -1 unknown.
+	LinkQualityPct int `json:"link_quality_pct"`
+	// BatteryPct is the battery charge; -1: no battery or not reported.
+	BatteryPct int        `json:"battery_pct"`
+	Firmware   string     `json:"firmware,omitempty"`
+	LastSeen   *time.Time `json:"last_seen,omitempty"`
+}
+
+// CallSummary is a finished call (call-ended events).
+type CallSummary struct {
+	Direction string `json:"direction"` // "in" or "out"
+	// Result: "answered", "no-answer", "busy", "rejected", "cancelled",
+	// "failed" (with the event's Reason).
+	Result    string  `json:"result"`
+	Peer      string  `json:"peer,omitempty"` // the other party's number
+	DurationS float64 `json:"duration_s"`     // talk time; 0 when not answered
 }
 
 // Status is the birth message and last will on Topics.Status.
@@ -218,6 +245,8 @@ type Result struct {
 	ClosesAt *time.Time `json:"closes_at,omitempty"`
 	// Unassigned lists the extensions a removed device was taken from.
 	Unassigned []string `json:"unassigned,omitempty"`
+	// Events are the event-log command's events, newest first.
+	Events []Event `json:"events,omitempty"`
 }
 
 // Event types (docs/mqtt-api.md §6).
@@ -232,7 +261,24 @@ const (
 	EvConfigRejected    = "config-rejected"
 	EvConfigPending     = "config-pending"
 	EvError             = "error"
+	// Radio health (issue 16 §4): a paired device left radio contact
+	// (Reason "out-of-range", "switched-off" or "detached") or came back.
+	EvDeviceOutOfRange  = "device-out-of-range"
+	EvDeviceBackInRange = "device-back-in-range"
+	// EvCallEnded: a call on a device of the base ended (Call set).
+	EvCallEnded = "call-ended"
 )
+
+// knownEventType: t is an event type of the contract (or the log's restart).
+func knownEventType(t string) bool {
+	switch t {
+	case EvDevicePaired, EvDeviceRemoved, EvRegistrationState, EvLineFault, EvCallQuality,
+		EvRegistrationMode, EvConfigApplied, EvConfigRejected, EvConfigPending, EvError,
+		EvDeviceOutOfRange, EvDeviceBackInRange, EvCallEnded, EvRestart:
+		return true
+	}
+	return false
+}
 
 // Event is something that happened on the base, on Topics.Events.
 type Event struct {
@@ -254,6 +300,7 @@ type Event struct {
 	Errors  []FieldError `json:"errors,omitempty"`  // config-rejected
 	Waiting []string     `json:"waiting_for,omitempty"`
 	Topic   string       `json:"topic,omitempty"` // error: the offending topic
+	Call    *CallSummary `json:"call,omitempty"`  // call-ended
 }
 
 // CallQuality are the RTCP figures of a finished call.

@@ -109,6 +109,7 @@ type Radio struct {
 	opens    []Open
 	removed  []string
 	pages    int
+	locates  []string
 	openedCh chan Open
 	failOpen error
 	scale    float64
@@ -236,6 +237,28 @@ func (r *Radio) Page(ctx context.Context, d time.Duration) error {
 	r.pages++
 	r.mu.Unlock()
 	return nil
+}
+
+// Locate implements provisioning.Locator: it records "id on" or "id off".
+func (r *Radio) Locate(ctx context.Context, id string, on bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.ContainsFunc(r.devices, func(d provisioning.Device) bool { return d.ID == id }) {
+		return fmt.Errorf("locate %s: %w", id, provisioning.ErrUnknownDevice)
+	}
+	what := id + " off"
+	if on {
+		what = id + " on"
+	}
+	r.locates = append(r.locates, what)
+	return nil
+}
+
+// Locates lists the Locate calls ("id on" / "id off").
+func (r *Radio) Locates() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.locates)
 }
 
 // Opened delivers every OpenRegistration call.
