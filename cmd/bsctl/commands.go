@@ -48,6 +48,7 @@ const (
 	groupExts    = "extensions (users)"
 	groupConfig  = "configuration documents"
 	groupEvents  = "events"
+	groupDiag    = "diagnostics"
 )
 
 func commands() []command {
@@ -117,6 +118,13 @@ func commands() []command {
 		{name: "events", group: groupEvents, args: "[--count N]", summary: "follow events live (every base without --base)", follows: true,
 			about: "Prints the bases' events as they come (one JSON object a line with --json) until Ctrl-C, or until --count events.",
 			new:   func() runner { return &eventsCmd{} }},
+
+		{name: "diag", group: groupDiag, args: "[--log 20] [--types T1,T2]", summary: "radio health of every DECT device and the base's recent events", needBase: true,
+			about: "Shows each paired DECT device's radio link as the base reports it (in range or why not, signal, link quality, battery, firmware, last seen) and the base's event log, newest first: registrations, calls with their result, line faults, pairings, updates and restarts with their reason. --types keeps only those event types; --log 0 leaves the log out.",
+			new:   func() runner { return &diagCmd{} }},
+		{name: "locate", group: groupDiag, args: "[--off] DEVICE", summary: "ring one DECT device to find it", needBase: true,
+			about: "Makes one paired DECT device ring so it can be found (page rings them all). It stops when picked up, when it leaves, or with --off.",
+			new:   func() runner { return &locateCmd{} }},
 	}
 }
 
