@@ -35,11 +35,11 @@ type FSKReceiver struct {
 	n    int // correlation window, samples (one bit)
 
 	// Quadrature mixers and their running window sums.
-	mark, space       osc
-	mr, mi, sr, si    []float64 // per-sample products, ring buffers
+	mark, space        osc
+	mr, mi, sr, si     []float64 // per-sample products, ring buffers
 	smr, smi, ssr, ssi float64
-	pos               int
-	thresh            float64 // window energy threshold
+	pos                int
+	thresh             float64 // window energy threshold
 
 	// Bit clock and framing.
 	spb      float64 // samples per bit
