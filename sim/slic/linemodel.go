@@ -117,6 +117,10 @@ const (
 	LoopbackSilent
 	// LoopbackDropout: 3 ms of every 50 ms are lost (a corrupted FSK path).
 	LoopbackDropout
+	// LoopbackSpaceBurst: every 50 ms one 1200 bit/s bit time (7 samples)
+	// is replaced by a 2200 Hz burst at the signal's level, so that some
+	// mark bits arrive as spaces (bit errors with the carrier intact).
+	LoopbackSpaceBurst
 )
 
 // SetLoopbackFault sets how the digital loopback corrupts the audio.
@@ -150,6 +154,22 @@ func (m *Model) loopbackLocked(down, capt []int16) {
 		for i := range capt {
 			if m.lbCount%lbDropEvery < lbDropSamples {
 				capt[i] = 0
+			} else {
+				capt[i] = down[i]
+			}
+			m.lbCount++
+		}
+		return
+	}
+	if m.lbFault == LoopbackSpaceBurst {
+		var peak float64
+		for _, v := range down {
+			peak = math.Max(peak, math.Abs(float64(v)))
+		}
+		for i := range capt {
+			k := m.lbCount % lbDropEvery
+			if k < 7 {
+				capt[i] = clip16(peak * math.Sin(2*math.Pi*2200*float64(k)/8000))
 			} else {
 				capt[i] = down[i]
 			}
