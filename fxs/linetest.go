@@ -163,6 +163,13 @@ func (p *Port) withTestSession(ctx context.Context, f func(*proslic.TestSession)
 		if e := s.End(); e != nil && err == nil {
 			err = fmt.Errorf("fxs: line test: restore the line: %w", e)
 		}
+		select {
+		case <-p.done:
+			// Run ended meanwhile and left the line open: End must not
+			// have fed it again.
+			_ = p.slic.SetLinefeed(proslic.LFOpen)
+		default:
+		}
 	}()
 	return f(s)
 }

@@ -262,3 +262,30 @@ func TestCallerIDSelfTest(t *testing.T) {
 		})
 	}
 }
+
+// A test cancelled half-way still puts the chip and the line back, and the
+// port works on.
+func TestLineTestCancelled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, DefaultConfig())
+		defer r.stop()
+		regs := [...]int{64, 71, 72, 73, 34, 8, 21, 22}
+		var before [len(regs)]byte
+		for i, a := range regs {
+			before[i] = r.m.Reg(a)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		defer cancel()
+		if _, err := r.p.LineTest(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("cancelled line test: %v", err)
+		}
+		for i, a := range regs {
+			if got := r.m.Reg(a); got != before[i] {
+				t.Errorf("reg %d = %#02x after the cancelled test, was %#02x", a, got, before[i])
+			}
+		}
+		if err := r.p.Ring(endpoint.CallerID{}, endpoint.Normal); err != nil {
+			t.Fatalf("ring after the cancelled test: %v", err)
+		}
+	})
+}

@@ -94,8 +94,8 @@ func (m *Model) SetLineConditions(c LineConditions) error {
 	}
 	m.mu.Lock()
 	m.cond = c
-	m.emitLocked(Alarm, fmt.Sprintf("line conditions %+v", c))
-	m.unlockAndDeliver()
+	m.mu.Unlock()
+	m.log.Info("line conditions", "conditions", fmt.Sprintf("%+v", c))
 	return nil
 }
 
