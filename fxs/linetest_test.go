@@ -289,3 +289,16 @@ func TestLineTestCancelled(t *testing.T) {
 		}
 	})
 }
+
+func TestLineTestUnsupportedSLIC(t *testing.T) {
+	p, err := NewWithSLIC(nopSLIC{}, nopPCM{}, DefaultConfig(), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.LineTest(context.Background()); !errors.Is(err, ErrTestUnsupported) {
+		t.Errorf("line test on a SLIC without measurement: %v", err)
+	}
+	if _, err := p.CallerIDSelfTest(context.Background()); !errors.Is(err, ErrTestUnsupported) {
+		t.Errorf("self-test on a SLIC without measurement: %v", err)
+	}
+}
