@@ -33,6 +33,15 @@
 // unavailable. (DECT devices get the name in UTF-8 unchanged; their
 // protocol carries it.)
 //
+// Diagnostics (docs/line-test.md): LineTest runs the GR-909 line test
+// (hazardous potential, foreign voltage, resistive faults, receiver
+// off-hook, REN) with the SLIC's own measurements, and CallerIDSelfTest
+// sends a caller-ID burst through the chip's digital loopback to the port's
+// own FSK receiver and times the chip's ring cadence. Both need the line
+// idle on-hook (ErrLineBusy otherwise), hold it meanwhile (the call layer
+// gets ErrTesting) and put it back as it was; their results are
+// JSON-friendly (docs/mqtt-api.md §5.5).
+//
 // # Usage
 //
 //	cfg := fxs.DefaultConfig()            // US tone plan, NANP dial plan, 300–1000 ms flash

@@ -1,6 +1,7 @@
 package fxs
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -102,6 +103,8 @@ type loop struct {
 	faultUntil time.Time
 
 	ohtUntil time.Time // keep on-hook transmission after a VMWI burst
+
+	test testMode // a line test or self-test holds the line (linetest.go)
 }
 
 const (
@@ -217,6 +220,10 @@ func (l *loop) frame(now time.Time) {
 		default:
 		}
 		break
+	}
+	if l.test.on {
+		l.testFrame()
+		return
 	}
 	for {
 		select {
@@ -477,7 +484,16 @@ func (l *loop) startVMWI(now time.Time) {
 
 // command applies one action from the call layer.
 func (l *loop) command(now time.Time, c command) error {
+	if l.test.on {
+		return l.testCommand(now, c)
+	}
 	switch c.kind {
+	case cmdTestBegin:
+		return l.testBegin()
+	case cmdTestEnd:
+		return nil
+	case cmdTestFSK:
+		return errors.New("fxs: FSK loopback without a test holding the line")
 	case cmdConfig:
 		return l.setConfig(c.cfg, c.plan)
 	case cmdMWI:

@@ -216,6 +216,9 @@ const (
 	cmdCallWaiting
 	cmdCollect
 	cmdConfig
+	cmdTestBegin // a line test or self-test takes the line (linetest.go)
+	cmdTestEnd
+	cmdTestFSK // the self-test's FSK loopback (selftest.go)
 )
 
 type command struct {
@@ -229,6 +232,7 @@ type command struct {
 	audio   *callAudio
 	cfg     *Config
 	plan    *DialPlan
+	fsk     *fskLoopback
 }
 
 func (p *Port) do(c command) error {

@@ -13,6 +13,8 @@
 //   - Bell 202 FSK caller ID and message waiting: message builders
 //     ([CallerID], [VMWI]) and the modulator ([FSKTransmitter]) for Type I
 //     (on-hook) and Type II (off-hook, CIDCW) delivery;
+//   - the Bell 202 receiver ([FSKReceiver]): demodulator, byte framer and
+//     message with its checksum, for the port's caller-ID self-test;
 //   - the hook-switch classifier ([HookClassifier]): pulse (rotary) digits,
 //     hook flash and hang-up from timed hook transitions.
 //

@@ -15,6 +15,13 @@
 // (indirect 20–22) and ring cadence timers (reg 48–51, 125 µs units);
 // interrupts in reg 18–20 (write 1 to clear) with enables in 21–23.
 //
+// Line test (docs/line-test.md): BeginLineTest saves the line setup and
+// masks the interrupts; its TestSession measures foreign voltages (regs
+// 80/81), leakage (tip open / ring open against the sense network),
+// receiver off-hook (loop resistance at two feed voltages, reg 79), REN
+// (ring current) and the ring cadence timers (reg 64 actual state), and End
+// restores everything. SetLoopback drives reg 8 (digital loopback).
+//
 // Usage:
 //
 //	dev, err := proslic.New(board.SLIC, nil) // reset, probe, init; line open

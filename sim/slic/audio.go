@@ -47,6 +47,14 @@ func (m *Model) tick(down, up *[frameSamples]int16) {
 		}
 		down[i] = s
 	}
+	// Digital loopback (reg 8 bit 0, DLM): the TX slot carries the RX slot
+	// as it left the codec; the line gets nothing from the PCM path then.
+	dlm := m.reg[8]&0x01 != 0 && !m.inReset
+	var loop [frameSamples]int16
+	if dlm {
+		m.loopbackLocked(down[:], loop[:])
+		*down = [frameSamples]int16{}
+	}
 	m.mixTonesLocked(down[:])
 	if !toPhone {
 		*down = [frameSamples]int16{}
@@ -64,7 +72,10 @@ func (m *Model) tick(down, up *[frameSamples]int16) {
 	m.mu.Lock()
 	micOK := txOK && m.loopClosed && m.fedLocked() && !m.inReset
 	var capt [frameSamples]int16
-	if micOK {
+	switch {
+	case dlm && txOK:
+		capt = loop
+	case micOK && !dlm:
 		for i := range capt {
 			capt[i] = law.roundTrip(up[i])
 		}

@@ -11,6 +11,12 @@
 // cadence timers, alarms. A Terminal (the simulated phone of package
 // sim/phone) hangs on the line.
 //
+// The line behind the monitor registers 78–81 is a DC model with faults
+// (SetLineConditions: foreign voltages, leakages, REN); reg 8 bit 0 is the
+// digital loopback (SetLoopbackFault corrupts it) and SetRingTimerError
+// skews the ring timer, so the daemon's line test and caller-ID self-test
+// can be shown to pass and fail (docs/line-test.md, linemodel.go).
+//
 // What it must not import: fxs, dect, sipua (nor anything but hal of the
 // project). The model follows the chip, never the driver, so a driver bug
 // cannot hide in a shared helper.
@@ -80,5 +86,6 @@
 //     count (regs 2–5) other than Config.SlotStart, or wideband mode leaves
 //     the slot empty: the daemon reads silence and the phone hears nothing
 //     from it. The on-chip DTMF decoder (reg 24), FSK generator (reg 52),
+//     the analog loopbacks (reg 8 bits 1/2),
 //     gains and impedance synthesis are stored but not modelled.
 package slic

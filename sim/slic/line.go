@@ -282,6 +282,9 @@ func (m *Model) cadenceRegs(i int) (ctrl byte, active, inactive time.Duration, i
 		ctrl, base, irqActive, irqInactive = m.reg[34], 48, 0x10, 0x20
 	}
 	active = time.Duration(uint16(m.reg[base])|uint16(m.reg[base+1])<<8) * timerUnit
+	if i == 2 && m.ringScale > 0 {
+		active = time.Duration(float64(active) * m.ringScale) // SetRingTimerError
+	}
 	inactive = time.Duration(uint16(m.reg[base+2])|uint16(m.reg[base+3])<<8) * timerUnit
 	return
 }

@@ -172,6 +172,15 @@ type Model struct {
 		vrms, hz float64
 	}
 
+	// Line model (linemodel.go): faults and the phone's ringers, the
+	// origin of the foreign AC waveform, the digital-loopback fault and the
+	// ring-timer error.
+	cond      LineConditions
+	t0        time.Time
+	lbFault   LoopbackFault
+	lbCount   int
+	ringScale float64
+
 	timeline []Event
 	pending  []Event // events to deliver to the terminal
 	stats    Stats
@@ -210,7 +219,8 @@ func New(cfg Config) *Model {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Model{cfg: cfg, name: cfg.Name, log: cfg.Logger.With("subsys", "sim-slic")}
+	m := &Model{cfg: cfg, name: cfg.Name, log: cfg.Logger.With("subsys", "sim-slic"),
+		cond: LineConditions{REN: 1}, t0: time.Now(), ringScale: 1}
 	m.irq = newIRQPin(m)
 	m.reset = &resetPin{m: m, level: true}
 	m.port = &port{m: m}

@@ -182,8 +182,8 @@ func (m *Model) readRegLocked(a byte, sideEffects bool) byte {
 			v |= 2
 		}
 		return v
-	case 80, 81:
-		return m.lineVoltageLocked(a == 81)
+	case 78, 79, 80, 81:
+		return m.senseLocked(a)
 	case 82:
 		v := m.vbatLocked() / vbatLSB
 		return byte(math.Min(255, math.Max(0, math.Round(v))))
@@ -202,24 +202,6 @@ func (m *Model) readRegLocked(a byte, sideEffects bool) byte {
 		return 0
 	}
 	return m.reg[a]
-}
-
-// lineVoltageLocked returns tip or ring voltage in reg 80/81 units.
-func (m *Model) lineVoltageLocked(ring bool) byte {
-	if !m.fedLocked() {
-		return 0
-	}
-	var v float64
-	if m.lcr {
-		v = 8 // loop voltage with the phone off-hook
-	} else {
-		v = float64(m.reg[72]&0x3F) * volt15
-	}
-	if (m.lfs == 5 || m.lfs == 6) == !ring {
-		v += float64(m.reg[73]&0x3F) * volt15
-		return byte(math.Min(255, v/vbatLSB))
-	}
-	return byte(math.Min(255, float64(m.reg[73]&0x3F)*volt15/vbatLSB))
 }
 
 func (m *Model) writeRegLocked(a, v byte) {
@@ -242,7 +224,7 @@ func (m *Model) writeRegLocked(a, v byte) {
 	case 21, 22, 23:
 		m.reg[a] = v
 		m.irq.update()
-	case 24, 31, 68, 80, 81, 82, 88, 89:
+	case 24, 31, 68, 78, 79, 80, 81, 82, 88, 89:
 		// read-only
 	case 28, 29, 30:
 		if m.iaBusy {
