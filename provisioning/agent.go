@@ -123,6 +123,9 @@ type Options struct {
 	ConnectRetryInterval, MaxReconnectInterval time.Duration
 	// DedupWindow defaults to DefaultDedupWindow.
 	DedupWindow int
+	// LineTester runs line-test and callerid-self-test; nil makes them
+	// rejected "unsupported".
+	LineTester LineTester
 	// EventLogSize is how many recent events the event log keeps
 	// (DefaultEventLogSize when 0).
 	EventLogSize int
@@ -165,6 +168,7 @@ type Agent struct {
 	rejectedCfg *Config
 	dedup       *dedupWindow
 	evlog       *eventLog // the agent loop's
+	diagRunning string    // the id of the running diagnostic job; the agent loop's
 	reg         *regSession
 	seq         uint64
 	offline     []outMsg

@@ -59,6 +59,8 @@ func (a *Agent) handleCommand(ctx context.Context, payload []byte) {
 		a.cmdEventLog(cmd)
 	case CmdLocate:
 		a.cmdLocate(ctx, cmd)
+	case CmdLineTest, CmdCallerIDSelfTest:
+		a.cmdDiagnostic(ctx, cmd)
 	default:
 		a.finish(cmd, Result{Status: StatusRejected, Reason: fmt.Sprintf("unknown command %q", cmd.Name)})
 	}

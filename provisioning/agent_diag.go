@@ -5,13 +5,107 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Diagnostic commands (docs/mqtt-api.md §5.5).
 const (
-	CmdEventLog = "event-log"
-	CmdLocate   = "locate"
+	CmdEventLog         = "event-log"
+	CmdLocate           = "locate"
+	CmdLineTest         = "line-test"
+	CmdCallerIDSelfTest = "callerid-self-test"
 )
+
+// LineTester runs the analog port's diagnostics (§5.5). Each returns the
+// port's result as JSON; ErrLineBusy when the port is in use,
+// ErrUnsupported when the SLIC cannot test, another error when the chip
+// failed during the test.
+type LineTester interface {
+	LineTest(ctx context.Context, port string) (json.RawMessage, error)
+	CallerIDSelfTest(ctx context.Context) (json.RawMessage, error)
+}
+
+// diagTimeout bounds one diagnostic job (the self-test takes about 7 s).
+const diagTimeout = 60 * time.Second
+
+// LineTestArgs are the line-test command's arguments.
+type LineTestArgs struct {
+	Port string `json:"port,omitempty"` // the analog port; only port1
+}
+
+// DecodeLineTestArgs parses and checks line-test arguments.
+func DecodeLineTestArgs(raw json.RawMessage) (LineTestArgs, error) {
+	var a LineTestArgs
+	if err := decodeArgs(raw, &a); err != nil {
+		return a, err
+	}
+	if a.Port == "" {
+		a.Port = PortDeviceID
+	}
+	return a, nil
+}
+
+// cmdDiagnostic runs line-test or callerid-self-test as a job: accepted at
+// once, then one final result from the job's goroutine (one at a time).
+func (a *Agent) cmdDiagnostic(ctx context.Context, cmd *Command) {
+	var port string
+	if cmd.Name == CmdLineTest {
+		args, err := DecodeLineTestArgs(cmd.Args)
+		if err != nil {
+			a.finish(cmd, Result{Status: StatusRejected, Reason: err.Error()})
+			return
+		}
+		if args.Port != PortDeviceID {
+			a.finish(cmd, Result{Status: StatusRejected, Reason: "unknown-port", Detail: fmt.Sprintf("args.port: %q is not an analog port of this base (%s)", args.Port, PortDeviceID)})
+			return
+		}
+		port = args.Port
+	} else if err := decodeNoArgs(cmd.Args); err != nil {
+		a.finish(cmd, Result{Status: StatusRejected, Reason: err.Error()})
+		return
+	}
+	if a.o.LineTester == nil {
+		a.finish(cmd, Result{Status: StatusRejected, Reason: "unsupported", Detail: cmd.Name + " is not supported by this base"})
+		return
+	}
+	if a.diagRunning != "" {
+		a.finish(cmd, Result{Status: StatusRejected, Reason: "busy", Detail: "another diagnostic is running (command " + a.diagRunning + ")"})
+		return
+	}
+	a.diagRunning = cmd.ID
+	a.finish(cmd, Result{Status: StatusAccepted})
+	job := *cmd
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		jctx, cancel := context.WithTimeout(ctx, diagTimeout)
+		defer cancel()
+		var out json.RawMessage
+		var err error
+		if job.Name == CmdLineTest {
+			out, err = a.o.LineTester.LineTest(jctx, port)
+		} else {
+			out, err = a.o.LineTester.CallerIDSelfTest(jctx)
+		}
+		r := Result{Status: StatusSucceeded}
+		switch {
+		case errors.Is(err, ErrLineBusy):
+			r = Result{Status: StatusRejected, Reason: "busy", Detail: err.Error()}
+		case errors.Is(err, ErrUnsupported):
+			r = Result{Status: StatusRejected, Reason: "unsupported", Detail: err.Error()}
+		case err != nil:
+			r = Result{Status: StatusFailed, Reason: "the test could not complete", Detail: err.Error()}
+		case job.Name == CmdLineTest:
+			r.LineTest = out
+		default:
+			r.SelfTest = out
+		}
+		a.run(func() {
+			a.diagRunning = ""
+			a.finish(&job, r)
+		})
+	}()
+}
 
 // Locator is the optional part of a Radio that pages one device (locate).
 type Locator interface {

@@ -247,6 +247,12 @@ type Result struct {
 	Unassigned []string `json:"unassigned,omitempty"`
 	// Events are the event-log command's events, newest first.
 	Events []Event `json:"events,omitempty"`
+	// Detail explains a rejected or failed diagnostic (§5.5).
+	Detail string `json:"detail,omitempty"`
+	// LineTest and SelfTest are the line-test and callerid-self-test
+	// results (§5.5), as the port reports them.
+	LineTest json.RawMessage `json:"line_test,omitempty"`
+	SelfTest json.RawMessage `json:"self_test,omitempty"`
 }
 
 // Event types (docs/mqtt-api.md §6).

@@ -22,4 +22,8 @@ var (
 	// ErrCorrupt marks a stored file that failed its checksum or could not
 	// be decoded.
 	ErrCorrupt = errors.New("stored file is corrupt")
+	// ErrLineBusy is returned by a LineTester when the port is in use.
+	ErrLineBusy = errors.New("line busy")
+	// ErrUnsupported is returned by a LineTester whose SLIC cannot test.
+	ErrUnsupported = errors.New("not supported by this base")
 )

@@ -80,6 +80,7 @@ func FuzzDiagArgs(f *testing.F) {
 	f.Add([]byte(`{"types":["line-fault"],"limit":5}`))
 	f.Add([]byte(`{"device":"dect-0a1b2c3d","on":false}`))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"port":"port1"}`))
 	f.Add([]byte(`{"limit":1,"limit":2}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if a, err := DecodeEventLogArgs(b); err == nil {
@@ -94,6 +95,9 @@ func FuzzDiagArgs(f *testing.F) {
 		}
 		if a, err := DecodeLocateArgs(b); err == nil && (a.Device == "" || a.Device == PortDeviceID) {
 			t.Fatalf("device %q accepted", a.Device)
+		}
+		if a, err := DecodeLineTestArgs(b); err == nil && a.Port == "" {
+			t.Fatal("line-test args without a port accepted")
 		}
 	})
 }

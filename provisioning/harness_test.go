@@ -161,18 +161,28 @@ type base struct {
 
 func startBase(t testing.TB, e *env, dir string, radio *provisioningtest.Radio) *base {
 	t.Helper()
+	return startBaseWith(t, e, dir, radio, nil)
+}
+
+// startBaseWith is startBase with the agent's options changed by opt.
+func startBaseWith(t testing.TB, e *env, dir string, radio *provisioningtest.Radio, opt func(*provisioning.Options)) *base {
+	t.Helper()
 	if radio == nil {
 		radio = provisioningtest.NewRadio()
 	}
 	b := &base{id: "bs-1", dir: dir, applier: provisioningtest.NewApplier(), radio: radio, state: &provisioningtest.State{}, reboots: make(chan struct{}, 4)}
-	a, err := provisioning.NewAgent(provisioning.Options{
+	o := provisioning.Options{
 		BaseID: b.id, Brokers: []string{e.url}, TLS: e.baseTLS, StateDir: dir,
 		Applier: b.applier, Radio: b.radio, State: b.state, Firmware: "test-1.0",
 		Reboot:               func(context.Context) error { b.reboots <- struct{}{}; return nil },
 		Logger:               logger(t),
 		MaxReconnectInterval: 500 * time.Millisecond, ConnectRetryInterval: 200 * time.Millisecond,
 		ConnectTimeout: 2 * time.Second,
-	})
+	}
+	if opt != nil {
+		opt(&o)
+	}
+	a, err := provisioning.NewAgent(o)
 	if err != nil {
 		t.Fatal(err)
 	}
