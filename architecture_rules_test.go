@@ -59,6 +59,7 @@ var internalRooms = map[string]struct {
 }{
 	"internal/atomicfile": {importedBy: "any"},                                    // leaf: the durable file writer (dect, provisioning, ...)
 	"internal/buildinfo":  {importedBy: "cmd"},                                    // leaf: version stamped into the binaries
+	"internal/health":     {imports: []string{"hal"}, importedBy: "cmd"},          // the watchdog's loop tracker
 	"internal/settings":   {imports: []string{"provisioning"}, importedBy: "cmd"}, // the daemon's settings file
 	"internal/perf":       {importedBy: "tests"},                                  // measurement harness
 	"internal/testpeer":   {importedBy: "tests"},                                  // third-party peer harness

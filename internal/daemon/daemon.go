@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sort"
@@ -14,6 +15,7 @@ import (
 	"basestation/endpoint"
 	"basestation/fxs"
 	"basestation/hal"
+	"basestation/internal/health"
 	"basestation/provisioning"
 	"basestation/sipua"
 	"basestation/update"
@@ -48,7 +50,7 @@ type Options struct {
 	FXS func(*fxs.Config)
 	// Reboot restarts the base when the cloud asks (nil: refused).
 	Reboot func(ctx context.Context) error
-	// Health, when set, is told of the main loops' progress (health.go).
+	// Health, when set, is told of the main loops' progress.
 	Health *Health
 	// Update turns on firmware updates (update.go; nil: refused).
 	Update *UpdateOptions
@@ -126,7 +128,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	}
 	slic := o.Board.SLIC
 	if o.Health != nil {
-		slic.PCM = o.Health.linePCM(slic.PCM)
+		slic.PCM = o.Health.LinePCM(slic.PCM)
 	}
 
 	fcfg := fxs.DefaultConfig()
@@ -156,7 +158,12 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		o.DECT(&dopts)
 	}
 	if o.Health != nil {
-		dopts.OpenPort = o.Health.radioPort(o.Board.Radio, &dopts)
+		open := dopts.OpenPort
+		if open == nil {
+			rt := dopts.ReadTimeout
+			open = func() (io.ReadWriteCloser, error) { return dect.OpenSerial(o.Board.Radio, rt) }
+		}
+		dopts.OpenPort = o.Health.RadioPort(open)
 	}
 	radio, err := dect.New(o.Board.Radio, &dopts)
 	if err != nil {
@@ -218,7 +225,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		o.Agent(&popts)
 	}
 	if o.Health != nil {
-		popts.Heartbeat = o.Health.Loop(LoopMQTT).Beat
+		popts.Heartbeat = o.Health.Loop(health.LoopMQTT).Beat
 	}
 	agent, err := provisioning.NewAgent(popts)
 	if err != nil {
@@ -264,7 +271,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	run("button", d.buttonLoop)
 	run("leds", d.ledLoop)
 	if d.health != nil {
-		run("health", func(ctx context.Context) error { return d.health.probeSIP(ctx, d.ua.ListenAddr) })
+		run("health", func(ctx context.Context) error { return d.health.ProbeSIP(ctx, d.ua.ListenAddr) })
 	}
 	run("update", d.runUpdate)
 	<-ctx.Done()
