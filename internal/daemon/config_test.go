@@ -46,15 +46,15 @@ func TestOneDefaultDialPlan(t *testing.T) {
 	}
 	c := &provisioning.Config{Schema: provisioning.SchemaVersion, Base: "base-1", Version: 1,
 		System: provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US"}}
-	tr, errs := d.translate(c)
+	tr, errs := d.applier.PlanFor(c)
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
-	if tr.fxs.DialPlan != want {
-		t.Fatalf("a configuration without dial_plan applies %q, want %q", tr.fxs.DialPlan, want)
+	if tr.Line.DialPlan != want {
+		t.Fatalf("a configuration without dial_plan applies %q, want %q", tr.Line.DialPlan, want)
 	}
 	for _, n := range []string{"101", "6135550199", "16135550199", "*98"} {
-		if !d.dialComplete(n) {
+		if !d.port.DialComplete(n) {
 			t.Errorf("%s does not complete under the default plan", n)
 		}
 	}

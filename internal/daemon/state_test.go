@@ -21,12 +21,7 @@ import (
 // that is gone (it used to re-read d.dectEP[id] after unlocking and
 // dereference nil), and under -race no field is read outside its lock.
 func TestLinesWhileDevicesAreRemoved(t *testing.T) {
-	d := &Daemon{
-		port:     &fxs.Port{}, // zero: an idle line, all Lines reads of it
-		attached: map[string]*attachment{},
-		dectEP:   map[string]*dect.Device{},
-		regs:     map[string]provisioning.Registration{},
-	}
+	d := newLines(&fxs.Port{}, nil, nil) // zero port: an idle line, all Lines reads of it
 	const rounds, reporters = 20000, 2
 	ids := make([]string, 8)
 	for i := range ids {
@@ -41,11 +36,11 @@ func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 	for r := range rounds { // the radio pairing and removing devices
 		id := ids[r%len(ids)]
 		d.mu.Lock()
-		if d.dectEP[id] == nil {
-			d.dectEP[id] = &dect.Device{} // zero: an idle device, all Lines reads of it
-			d.attached[id] = &attachment{ext: "101"}
+		if d.dect[id] == nil {
+			d.dect[id] = &dect.Device{} // zero: an idle device, all Lines reads of it
+			d.attached[id] = attachment{ext: "101"}
 		} else {
-			delete(d.dectEP, id)
+			delete(d.dect, id)
 			delete(d.attached, id)
 		}
 		d.mu.Unlock()
@@ -56,7 +51,7 @@ func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 }
 
 // report builds the state's lines until stop, as the agent does.
-func report(t *testing.T, d *Daemon, stop <-chan struct{}, wg *sync.WaitGroup) {
+func report(t *testing.T, d *lines, stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	for {
 		select {
@@ -64,7 +59,7 @@ func report(t *testing.T, d *Daemon, stop <-chan struct{}, wg *sync.WaitGroup) {
 			return
 		default:
 		}
-		lines := (*stateSource)(d).Lines()
+		lines := d.Lines()
 		if len(lines) == 0 || lines[0].Device != PortID {
 			t.Errorf("lines %+v: the port is not first", lines)
 			return
@@ -120,12 +115,12 @@ func TestRegistrationsFollowTheConfiguration(t *testing.T) {
 	}
 	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 	defer acancel()
-	if err := d.Apply(actx, c); err != nil {
+	if err := d.applier.Apply(actx, c); err != nil {
 		t.Fatal(err)
 	}
 	regsOf := func() map[string]bool {
 		m := map[string]bool{}
-		for _, r := range (*stateSource)(d).Registrations() {
+		for _, r := range d.reports.Registrations() {
 			m[r.Extension] = true
 		}
 		return m
@@ -138,16 +133,16 @@ func TestRegistrationsFollowTheConfiguration(t *testing.T) {
 	c2 := c.Clone()
 	c2.Version = 2
 	c2.Extensions = c2.Extensions[1:] // 101 removed
-	if err := d.Apply(actx, c2); err != nil {
+	if err := d.applier.Apply(actx, c2); err != nil {
 		t.Fatal(err)
 	}
-	if regs := (*stateSource)(d).Registrations(); len(regs) != 0 {
+	if regs := d.reports.Registrations(); len(regs) != 0 {
 		t.Fatalf("after 101 was removed the state still lists %+v", regs)
 	}
 	// The user agent's late events for the removed account (its
 	// un-REGISTER) must not bring it back.
 	time.Sleep(500 * time.Millisecond)
-	if regs := (*stateSource)(d).Registrations(); len(regs) != 0 {
+	if regs := d.reports.Registrations(); len(regs) != 0 {
 		t.Fatalf("a removed extension came back in the state: %+v", regs)
 	}
 }

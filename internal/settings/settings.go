@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -190,4 +191,20 @@ func checkListen(addr string) error {
 		return fmt.Errorf("%q: host %q is not an address", addr, host)
 	}
 	return nil
+}
+
+// TLS is the broker connection's TLS configuration from the CA, the
+// device certificate and the server name; nil when none is set.
+func (m MQTTConfig) TLS() (*tls.Config, error) {
+	if m.CAFile == "" && m.CertFile == "" {
+		return nil, nil
+	}
+	tc, err := provisioning.LoadTLS(m.CAFile, m.CertFile, m.KeyFile)
+	if err != nil {
+		return nil, err
+	}
+	if m.ServerName != "" {
+		tc.ServerName = m.ServerName
+	}
+	return tc, nil
 }

@@ -1,0 +1,337 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"basestation/dect"
+	"basestation/endpoint"
+	"basestation/fxs"
+	"basestation/provisioning"
+	"basestation/sipua"
+)
+
+// The devices are the call layer's endpoints themselves; lines only
+// attaches them to extensions, forwards their events and reads what their
+// lines are doing.
+var (
+	_ endpoint.Endpoint        = (*fxs.Port)(nil)
+	_ endpoint.Endpoint        = (*dect.Device)(nil)
+	_ provisioning.Attachments = (*lines)(nil)
+	_ provisioning.LineSetup   = (*lines)(nil)
+	_ provisioning.Accounts    = (*reporter)(nil)
+)
+
+// lines is the base's devices as the configuration sees them: the analog
+// port and the paired DECT devices, which extension each is attached to,
+// their faults, and the time zone they show. It implements
+// provisioning.Attachments and provisioning.LineSetup, and its Run forwards the
+// port's events to the port's extension.
+type lines struct {
+	port  *fxs.Port
+	radio *dect.Driver
+	ua    *sipua.UA
+	log   *slog.Logger
+	// Set in New before anything runs, read-only after.
+	agent      *provisioning.Agent
+	registered func(ext string) bool
+	bg         *sync.WaitGroup // the daemon's helpers, waited for by Run's caller
+
+	mu       sync.Mutex
+	dect     map[string]*dect.Device // device id -> the paired device
+	attached map[string]attachment   // device id -> where it is attached
+	faults   map[string]string       // device id -> fault
+	loc      *time.Location
+}
+
+// lineDev is a device's endpoint with what its line is doing.
+type lineDev interface {
+	endpoint.Endpoint
+	Activity() endpoint.Activity
+}
+
+type attachment struct {
+	ext    string
+	ep     endpoint.Endpoint
+	report sipua.Reporter
+}
+
+func newLines(port *fxs.Port, ua *sipua.UA, log *slog.Logger) *lines {
+	return &lines{port: port, ua: ua, log: log, loc: time.Local,
+		dect: map[string]*dect.Device{}, attached: map[string]attachment{}, faults: map[string]string{}}
+}
+
+func (l *lines) location() *time.Location {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.loc
+}
+
+// endpoint returns the endpoint of a device id on this base (nil: none).
+func (l *lines) endpoint(id string) lineDev {
+	if id == PortID {
+		return l.port
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if dev := l.dect[id]; dev != nil {
+		return dev
+	}
+	return nil
+}
+
+func (l *lines) setDevice(id string, dev *dect.Device) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if dev == nil {
+		delete(l.dect, id)
+	} else {
+		l.dect[id] = dev
+	}
+}
+
+// OnBase reports whether id is the port or a paired DECT device.
+func (l *lines) OnBase(id string) bool { return l.endpoint(id) != nil }
+
+// Attached returns the attached devices with their extensions.
+func (l *lines) Attached() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := make(map[string]string, len(l.attached))
+	for id, a := range l.attached {
+		m[id] = a.ext
+	}
+	return m
+}
+
+func (l *lines) extOf(id string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.attached[id].ext
+}
+
+// Attach gives the device to ext in the call layer.
+func (l *lines) Attach(id, ext string) error {
+	ep := l.endpoint(id)
+	if ep == nil {
+		return fmt.Errorf("device %q: not a device of this base", id)
+	}
+	rep, err := l.ua.Attach(ext, ep)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.attached[id] = attachment{ext: ext, ep: ep, report: rep}
+	l.mu.Unlock()
+	l.agent.StateChanged()
+	return nil
+}
+
+// Detach takes a device from its extension; a ringing one stops at once.
+func (l *lines) Detach(id string) {
+	l.mu.Lock()
+	a, ok := l.attached[id]
+	delete(l.attached, id)
+	l.mu.Unlock()
+	if !ok {
+		return
+	}
+	if err := l.ua.Detach(a.ep); err != nil {
+		l.log.Warn("detach", "device", id, "error", err)
+	}
+	_ = a.ep.StopRinging()
+	l.agent.StateChanged()
+}
+
+// Busy reports whether a device has a call up or being set up.
+func (l *lines) Busy(id string) bool {
+	ep := l.endpoint(id)
+	l.mu.Lock()
+	fault := l.faults[id]
+	l.mu.Unlock()
+	return ep != nil && fault == "" && ep.Activity() != endpoint.Idle
+}
+
+// Idle reports whether no line has a call up or being set up.
+func (l *lines) Idle() bool {
+	for _, ln := range l.Lines() {
+		if ln.Busy() {
+			return false
+		}
+	}
+	return true
+}
+
+// refresh attaches an idle device to its extension again, so the call
+// layer offers it what is ringing now (a device back in range).
+func (l *lines) refresh(id string) {
+	l.mu.Lock()
+	a, ok := l.attached[id]
+	l.mu.Unlock()
+	if !ok || l.Busy(id) {
+		return
+	}
+	if err := l.ua.Detach(a.ep); err != nil {
+		l.log.Warn("re-attach", "device", id, "error", err)
+	}
+	rep, err := l.ua.Attach(a.ext, a.ep)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		delete(l.attached, id)
+		l.log.Warn("re-attach", "device", id, "extension", a.ext, "error", err)
+		return
+	}
+	l.attached[id] = attachment{ext: a.ext, ep: a.ep, report: rep}
+}
+
+// CheckLine reports what the port would refuse in s.
+func (l *lines) CheckLine(s provisioning.LineSettings) error {
+	c := l.portConfig(s)
+	return c.Validate()
+}
+
+// SetLine puts s in force on the port and the devices' clocks.
+func (l *lines) SetLine(s provisioning.LineSettings) error {
+	l.mu.Lock()
+	l.loc = s.Location
+	l.mu.Unlock()
+	l.radio.SyncClock() // the devices' clock, in the (maybe new) zone
+	return l.port.SetConfig(l.portConfig(s))
+}
+
+func (l *lines) portConfig(s provisioning.LineSettings) fxs.Config {
+	c := l.port.Config()
+	if s.Region != "" {
+		c.Region = s.Region
+	}
+	if s.DialPlan != "" {
+		c.DialPlan = s.DialPlan
+	}
+	if s.InterDigit > 0 {
+		c.InterDigitLong = s.InterDigit
+	}
+	if s.Location != nil {
+		c.Location = s.Location
+	}
+	return c
+}
+
+// setFault records (msg != "") or clears a device's fault.
+func (l *lines) setFault(id, msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if msg == "" {
+		delete(l.faults, id)
+	} else {
+		l.faults[id] = msg
+	}
+}
+
+// report passes a device's event to its extension; false if it has none.
+func (l *lines) report(id string, ev endpoint.Event, ok bool) bool {
+	l.mu.Lock()
+	a, on := l.attached[id]
+	l.mu.Unlock()
+	if on && ok {
+		a.report(ev)
+	}
+	return on
+}
+
+// Lines reports the port and every DECT device known now. The endpoints,
+// extensions and faults are taken in one snapshot under the lock: a device
+// removed meanwhile is either in it or not, never read after the lock was
+// released. Each line's activity is read after, from the device itself.
+func (l *lines) Lines() []provisioning.Line {
+	type dev struct {
+		line provisioning.Line
+		ep   lineDev
+	}
+	l.mu.Lock()
+	devs := make([]dev, 0, 1+len(l.dect))
+	devs = append(devs, dev{provisioning.Line{Device: PortID, Extension: l.attached[PortID].ext, Fault: l.faults[PortID]}, l.port})
+	for id, ep := range l.dect {
+		devs = append(devs, dev{provisioning.Line{Device: id, Extension: l.attached[id].ext, Fault: l.faults[id]}, ep})
+	}
+	l.mu.Unlock()
+	sort.Slice(devs[1:], func(i, j int) bool { return devs[1+i].line.Device < devs[1+j].line.Device })
+	out := make([]provisioning.Line, 0, len(devs))
+	for _, v := range devs {
+		v.line.State = "fault"
+		if v.line.Fault == "" {
+			v.line.State = string(v.ep.Activity())
+		}
+		out = append(out, v.line)
+	}
+	return out
+}
+
+// Run forwards the analog port's events to its extension and reports the
+// port out of service while it belongs to none.
+func (l *lines) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-l.port.Events():
+			l.portEvent(ev)
+		}
+	}
+}
+
+func (l *lines) portEvent(ev fxs.Event) {
+	l.log.Debug("port event", "event", ev.String())
+	port := &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}
+	switch ev.Kind {
+	case fxs.EvFault:
+		msg := "line fault"
+		if ev.Err != nil {
+			msg = ev.Err.Error()
+		}
+		l.setFault(PortID, msg)
+		l.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: port, Extension: l.extOf(PortID), Fault: msg})
+	case fxs.EvFaultCleared:
+		l.setFault(PortID, "")
+	default:
+		sev, ok := ev.Endpoint()
+		ext := l.extOf(PortID)
+		switch {
+		case ext == "" && ev.Kind == fxs.EvOffHook:
+			// No extension has this port: the line is out of service.
+			_ = l.port.PlayTone(endpoint.SIT)
+			l.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: port, Fault: "out-of-service: the phone port is assigned to no extension"})
+		case ext != "" && ev.Kind == fxs.EvOffHook && !ev.Answer && !l.registered(ext):
+			l.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: port, Extension: ext, Fault: "out-of-service: extension " + ext + " is not registered"})
+		}
+		l.report(PortID, sev, ok)
+	}
+	l.agent.StateChanged() // the line went dialing or idle all the same (soak F2)
+}
+
+// release ends the DECT device's side of a call the far end ended: the
+// device is told the call is released (the analog port needs nothing: its
+// user hears busy tone and hangs up). The device then reports itself
+// on-hook, and its event pump tells the call layer.
+func (l *lines) release(name string) {
+	var dev *dect.Device
+	l.mu.Lock()
+	for _, d := range l.dect {
+		if d.String() == name {
+			dev = d
+		}
+	}
+	l.mu.Unlock()
+	if dev == nil || dev.Activity() == endpoint.Idle {
+		return
+	}
+	l.bg.Go(func() {
+		if err := dev.Release(); err != nil {
+			l.log.Warn("releasing DECT device", "device", name, "error", err)
+		}
+	})
+}
