@@ -72,6 +72,11 @@ func (v *Device) String() string { return v.info().String() }
 // Events delivers the device's user actions (buffered 64).
 func (v *Device) Events() <-chan DeviceEvent { return v.evs }
 
+// Gone is closed when the device is removed from this base (deregistered,
+// or replaced by pairing the same handset again); the events it reported
+// until then stay readable on Events.
+func (v *Device) Gone() <-chan struct{} { return v.gone }
+
 // Attached reports whether the device is in range and authenticated.
 func (v *Device) Attached() bool {
 	v.mu.Lock()

@@ -134,6 +134,26 @@ func (d *Driver) Ready() bool {
 	return d.sess != nil
 }
 
+// WaitReady waits until the module is ready, ctx ends or max has passed,
+// and reports whether it is ready (just after start-up or a module reset
+// the module may still be booting).
+func (d *Driver) WaitReady(ctx context.Context, max time.Duration) bool {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	for !d.Ready() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-t.C:
+		}
+	}
+	return true
+}
+
 // Status is a snapshot of the radio for state reports.
 type Status struct {
 	Ready            bool   // module up and reconciled
@@ -213,8 +233,17 @@ func (d *Driver) random(b []byte) {
 // Page makes every device in range ring to be found (on) for PageDuration
 // or until Page(ctx, false).
 func (d *Driver) Page(ctx context.Context, on bool) error {
+	if !on {
+		return d.PageFor(ctx, 0)
+	}
+	return d.PageFor(ctx, d.opts.PageDuration)
+}
+
+// PageFor makes every device in range ring to be found for dur, or stops
+// paging (dur 0). A later call replaces the running page and its end.
+func (d *Driver) PageFor(ctx context.Context, dur time.Duration) error {
 	var f byte
-	if on {
+	if dur > 0 {
 		f = 1
 	}
 	if _, err := d.request(ctx, wire.Msg{Type: wire.TPage, On: f}); err != nil {
@@ -226,12 +255,12 @@ func (d *Driver) Page(ctx context.Context, on bool) error {
 		d.pageTimer.Stop()
 		d.pageTimer = nil
 	}
-	d.paging = on
-	if on {
-		d.pageTimer = time.AfterFunc(d.opts.PageDuration, func() {
+	d.paging = dur > 0
+	if dur > 0 {
+		d.pageTimer = time.AfterFunc(dur, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), d.opts.RequestTimeout)
 			defer cancel()
-			if err := d.Page(ctx, false); err != nil {
+			if err := d.PageFor(ctx, 0); err != nil {
 				d.log.Warn("dect: stop paging", "err", err)
 			}
 		})

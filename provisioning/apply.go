@@ -95,6 +95,7 @@ type ConfigApplier struct {
 	syncMu sync.Mutex
 	mu     sync.Mutex
 	cfg    *Config // in force; nil before the first Apply
+	regs   Registrations
 }
 
 var _ Applier = (*ConfigApplier)(nil)
@@ -107,6 +108,9 @@ func NewConfigApplier(a Accounts, l LineSetup, d Attachments, log *slog.Logger) 
 	}
 	return &ConfigApplier{accounts: a, line: l, devices: d, log: log}
 }
+
+// Registrations are the registrations of the accounts in force.
+func (c *ConfigApplier) Registrations() *Registrations { return &c.regs }
 
 // Applied returns a copy of the configuration in force (nil before the
 // first Apply).
@@ -181,9 +185,16 @@ func (c *ConfigApplier) Apply(_ context.Context, cfg *Config) error {
 	if len(errs) > 0 {
 		return fmt.Errorf("configuration version %d: %v", cfg.Version, errs[0])
 	}
+	on := make(map[string]bool, len(p.Accounts))
+	for _, a := range p.Accounts {
+		on[a.Extension] = true
+	}
+	prev := c.regs.setAccounts(on)
 	if err := c.accounts.SetAccounts(p.Accounts, p.Failback); err != nil {
+		c.regs.setAccounts(prev)
 		return fmt.Errorf("SIP accounts: %w", err)
 	}
+	c.regs.prune()
 	if err := c.line.SetLine(p.Line); err != nil {
 		c.log.Warn("analog port settings not applied", "error", err)
 	}

@@ -150,9 +150,10 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		}
 	}
 
-	d.reports = newReporter(d.ua, d.lines)
-	d.lines.registered = d.reports.registered
+	d.reports = &reporter{ua: d.ua, lines: d.lines}
 	d.applier = provisioning.NewConfigApplier(d.reports, d.lines, d.lines, o.Log.With("room", "provisioning"))
+	d.reports.regs = d.applier.Registrations()
+	d.lines.registered = d.reports.regs.Registered
 	d.pairing = newRadio(d.radio, d.lines, o.Log)
 	d.pairing.reattach = d.applier.Reattach
 	d.panel = &panel{board: o.Board, radio: d.pairing, lines: d.lines, applier: d.applier, log: o.Log}

@@ -105,7 +105,7 @@ func (p *panel) button(ctx context.Context) error {
 			return err
 		}
 		if press.Held < LongPress {
-			if err := p.radio.Page(ctx, 30*time.Second); err != nil {
+			if err := p.radio.drv.PageFor(ctx, 30*time.Second); err != nil {
 				p.log.Warn("paging from the button", "error", err)
 			}
 			continue

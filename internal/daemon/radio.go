@@ -25,16 +25,11 @@ type radio struct {
 	// Set in New before anything runs, read-only after.
 	agent    *provisioning.Agent
 	reattach func()
-
-	page chan time.Duration // paging requests: how long to page
-
-	mu      sync.Mutex
-	pairing chan provisioning.Pairing  // the open registration window's outcome
-	pumps   map[int]context.CancelFunc // handset -> its event pump
+	pairing  provisioning.PairingSlot // the open window's outcome
 }
 
 func newRadio(drv *dect.Driver, l *lines, log *slog.Logger) *radio {
-	return &radio{drv: drv, lines: l, log: log, page: make(chan time.Duration, 1), pumps: map[int]context.CancelFunc{}}
+	return &radio{drv: drv, lines: l, log: log}
 }
 
 // dectID is a DECT device's id in the cloud contract: "dect-" and its
@@ -55,28 +50,15 @@ func deviceOf(info dect.DeviceInfo) provisioning.Device {
 
 // OpenRegistration opens registration mode; the channel gets its outcome.
 func (r *radio) OpenRegistration(ctx context.Context, window time.Duration, pin string) (<-chan provisioning.Pairing, error) {
-	ch := make(chan provisioning.Pairing, 1)
-	r.mu.Lock()
-	if r.pairing != nil {
-		r.mu.Unlock()
-		return nil, provisioning.ErrRegistrationBusy
+	ch, err := r.pairing.Open()
+	if err != nil {
+		return nil, err
 	}
-	r.pairing = ch
-	r.mu.Unlock()
-	// Just after start-up (or a module reset) the radio module may still
-	// be booting: give it a moment rather than refusing the administrator.
-	t := time.NewTicker(20 * time.Millisecond)
-	for deadline := time.Now().Add(5 * time.Second); !r.drv.Ready() && ctx.Err() == nil && time.Now().Before(deadline); {
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-	}
-	t.Stop()
+	// Just after start-up (or a module reset) the module may still be
+	// booting: give it a moment rather than refusing the administrator.
+	r.drv.WaitReady(ctx, 5*time.Second)
 	if err := r.drv.OpenRegistration(ctx, window, pin); err != nil {
-		r.mu.Lock()
-		r.pairing = nil
-		r.mu.Unlock()
+		r.pairing.Cancel()
 		return nil, err
 	}
 	return ch, nil
@@ -109,36 +91,8 @@ func (r *radio) RemoveDevice(ctx context.Context, id string) error {
 	return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
 }
 
-// Page pages every device for dur (Run ends it).
-func (r *radio) Page(ctx context.Context, dur time.Duration) error {
-	if err := r.drv.Page(ctx, true); err != nil {
-		return err
-	}
-	for { // the latest request stands
-		select {
-		case r.page <- dur:
-			return nil
-		default:
-			select {
-			case <-r.page:
-			default:
-			}
-		}
-	}
-}
-
-// deliver hands the open window's outcome to whoever waits for it.
-func (r *radio) deliver(p provisioning.Pairing) bool {
-	r.mu.Lock()
-	ch := r.pairing
-	r.pairing = nil
-	r.mu.Unlock()
-	if ch == nil {
-		return false
-	}
-	ch <- p
-	return true
-}
+// Page pages every device for dur.
+func (r *radio) Page(ctx context.Context, dur time.Duration) error { return r.drv.PageFor(ctx, dur) }
 
 // Run follows the driver until ctx ends, then waits for the device pumps.
 func (r *radio) Run(ctx context.Context) error {
@@ -147,30 +101,11 @@ func (r *radio) Run(ctx context.Context) error {
 	for _, info := range r.drv.Devices() { // the devices paired before start
 		r.startPump(ctx, &pumps, info)
 	}
-	stopPaging := time.NewTimer(time.Hour)
-	stopPaging.Stop()
-	paging := false
-	endPaging := func() {
-		cctx, cancel := context.WithTimeout(context.Background(), pageStopTimeout)
-		defer cancel()
-		_ = r.drv.Page(cctx, false)
-		paging = false
-	}
 	for {
 		var ev dect.Event
 		select {
 		case <-ctx.Done():
-			if paging {
-				endPaging()
-			}
 			return nil
-		case d := <-r.page:
-			stopPaging.Reset(d)
-			paging = true
-			continue
-		case <-stopPaging.C:
-			endPaging()
-			continue
 		case ev = <-r.drv.Events():
 		}
 		r.log.Info("radio", "event", ev.String())
@@ -178,7 +113,7 @@ func (r *radio) Run(ctx context.Context) error {
 		case dect.EventPaired:
 			dev := deviceOf(ev.Device)
 			r.startPump(ctx, &pumps, ev.Device)
-			if !r.deliver(provisioning.Pairing{Device: dev}) {
+			if !r.pairing.Deliver(provisioning.Pairing{Device: dev}) {
 				// Opened from the button: nobody waits, tell the cloud.
 				r.agent.Post(provisioning.Event{Type: provisioning.EvDevicePaired, Device: &dev})
 			}
@@ -186,15 +121,11 @@ func (r *radio) Run(ctx context.Context) error {
 			// gets its extension back.
 			r.reattach()
 		case dect.EventRegistrationClosed:
-			switch ev.Reason {
-			case "paired":
-			case "timeout":
-				r.deliver(provisioning.Pairing{Err: provisioning.ErrRegistrationTimeout})
-			default:
-				r.deliver(provisioning.Pairing{Err: fmt.Errorf("%w (%s)", provisioning.ErrRegistrationClosed, ev.Reason)})
+			if p, ok := provisioning.Closed(ev.Reason); ok {
+				r.pairing.Deliver(p)
 			}
 		case dect.EventRegistrationRefused:
-			r.deliver(provisioning.Pairing{Err: fmt.Errorf("registration refused: %s", ev.Reason)})
+			r.pairing.Deliver(provisioning.Pairing{Err: fmt.Errorf("registration refused: %s", ev.Reason)})
 			continue
 		case dect.EventDeregistered, dect.EventOrphan:
 			dev := deviceOf(ev.Device)
@@ -202,7 +133,6 @@ func (r *radio) Run(ctx context.Context) error {
 				dev.ID = dectID(ev.IPEI)
 			}
 			r.lines.Detach(dev.ID)
-			r.stopPump(ev.Device.Handset)
 			r.lines.setDevice(dev.ID, nil)
 			dev.Name = ""
 			r.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: &dev, Reason: ev.Reason})
@@ -219,47 +149,39 @@ func (r *radio) Run(ctx context.Context) error {
 }
 
 // startPump forwards a device's events to its extension until ctx ends or
-// the device is removed.
+// the device is gone (its last events are forwarded first).
 func (r *radio) startPump(ctx context.Context, wg *sync.WaitGroup, info dect.DeviceInfo) {
 	dev := r.drv.Device(info.Handset)
 	if dev == nil {
 		return
 	}
 	id := dectID(info.IPEI)
-	pctx, stop := context.WithCancel(ctx)
-	r.stopPump(info.Handset)
-	r.mu.Lock()
-	r.pumps[info.Handset] = stop
-	r.mu.Unlock()
 	r.lines.setDevice(id, dev)
+	forward := func(ev dect.DeviceEvent) {
+		sev, isCall := ev.Endpoint()
+		if r.lines.report(id, sev, isCall) {
+			r.agent.StateChanged()
+		} else if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
+			_ = dev.PlayTone(endpoint.SIT) // assigned to no extension
+		}
+	}
 	wg.Go(func() {
 		for {
 			select {
-			case <-pctx.Done():
+			case <-ctx.Done():
 				return
-			case ev, ok := <-dev.Events():
-				if !ok {
-					return
+			case <-dev.Gone():
+				for {
+					select {
+					case ev := <-dev.Events():
+						forward(ev)
+					default:
+						return
+					}
 				}
-				sev, isCall := ev.Endpoint()
-				if r.lines.report(id, sev, isCall) {
-					r.agent.StateChanged()
-				} else if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
-					_ = dev.PlayTone(endpoint.SIT) // assigned to no extension
-				}
+			case ev := <-dev.Events():
+				forward(ev)
 			}
 		}
 	})
 }
-
-func (r *radio) stopPump(handset int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if stop, ok := r.pumps[handset]; ok {
-		stop()
-		delete(r.pumps, handset)
-	}
-}
-
-// pageStopTimeout bounds the request that ends paging.
-const pageStopTimeout = 3 * time.Second

@@ -2,9 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
-	"sort"
-	"sync"
 	"time"
 
 	"basestation/provisioning"
@@ -12,60 +9,29 @@ import (
 )
 
 // reporter is the user agent as the configuration and the cloud see it:
-// it puts the accounts in force (provisioning.Accounts), keeps the
-// registrations of those accounts, and its Run turns the user agent's
-// events into reported state and cloud events. With lines it is the
+// it puts the accounts in force (provisioning.Accounts), and its Run turns
+// the user agent's events into the registrations reported
+// (provisioning.Registrations) and cloud events. With lines it is the
 // agent's provisioning.StateSource.
 type reporter struct {
 	ua    *sipua.UA
 	lines *lines
+	regs  *provisioning.Registrations
 	// Set in New before anything runs, read-only after.
 	agent *provisioning.Agent
-
-	mu       sync.Mutex
-	accounts map[string]bool // the extensions with an account in force
-	regs     map[string]provisioning.Registration
-}
-
-func newReporter(ua *sipua.UA, l *lines) *reporter {
-	return &reporter{ua: ua, lines: l, regs: map[string]provisioning.Registration{}}
 }
 
 // CheckAccount reports what the user agent would refuse in a.
 func (r *reporter) CheckAccount(a provisioning.Account) error { return sipAccount(a).Validate() }
 
-// SetAccounts puts accts in force. The registrations reported are those of
-// the accounts in force: the set changes before the accounts do (so a new
-// account's first events are not missed), back if the user agent refuses
-// them, and a removed account's registration goes at once (its late
-// events are ignored).
+// SetAccounts puts accts in force, all or nothing.
 func (r *reporter) SetAccounts(accts []provisioning.Account, failback time.Duration) error {
-	on := make(map[string]bool, len(accts))
-	exts := make([]sipua.Extension, 0, len(accts))
-	for _, a := range accts {
-		on[a.Extension] = true
-		exts = append(exts, sipua.Extension{Name: a.Extension, Account: sipAccount(a)})
-	}
-	r.mu.Lock()
-	prev := r.accounts
-	r.accounts = on
-	r.mu.Unlock()
 	sc := r.ua.Config()
-	sc.Extensions, sc.Timing.Failback = exts, failback
-	if err := r.ua.SetConfig(sc); err != nil {
-		r.mu.Lock()
-		r.accounts = prev
-		r.mu.Unlock()
-		return err
+	sc.Extensions, sc.Timing.Failback = nil, failback
+	for _, a := range accts {
+		sc.Extensions = append(sc.Extensions, sipua.Extension{Name: a.Extension, Account: sipAccount(a)})
 	}
-	r.mu.Lock()
-	for ext := range r.regs {
-		if !on[ext] {
-			delete(r.regs, ext)
-		}
-	}
-	r.mu.Unlock()
-	return nil
+	return r.ua.SetConfig(sc)
 }
 
 func sipAccount(a provisioning.Account) sipua.Account {
@@ -78,39 +44,11 @@ func sipAccount(a provisioning.Account) sipua.Account {
 	return s
 }
 
-// Registrations lists the accounts' registrations by extension.
-func (r *reporter) Registrations() []provisioning.Registration {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]provisioning.Registration, 0, len(r.regs))
-	for _, reg := range r.regs {
-		out = append(out, reg)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Extension < out[j].Extension })
-	return out
-}
+// Registrations lists the accounts' registrations (StateSource).
+func (r *reporter) Registrations() []provisioning.Registration { return r.regs.List() }
 
-// Lines is lines.Lines (provisioning.StateSource).
+// Lines is lines.Lines (StateSource).
 func (r *reporter) Lines() []provisioning.Line { return r.lines.Lines() }
-
-func (r *reporter) registered(ext string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.regs[ext].State == provisioning.RegRegistered
-}
-
-// unregistered lists the accounts in force that are not registered.
-func (r *reporter) unregistered() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for ext := range r.accounts {
-		if st := r.regs[ext].State; st != provisioning.RegRegistered {
-			out = append(out, fmt.Sprintf("extension %s not registered (%s)", ext, st))
-		}
-	}
-	return out
-}
 
 // Run follows the user agent's events until ctx ends.
 func (r *reporter) Run(ctx context.Context) error {
@@ -132,17 +70,11 @@ func (r *reporter) event(ev sipua.Event) {
 			t := e.ExpiresAt // moved by every refresh (one event each)
 			reg.ExpiresAt = &t
 		}
-		r.mu.Lock()
-		if !r.accounts[e.Extension] {
-			// Late news of an account the configuration removed (its
-			// un-REGISTER): not a registration of this base any more.
-			r.mu.Unlock()
-			return
+		recorded, changed := r.regs.Update(reg)
+		if !recorded {
+			return // late news of an account no longer in force
 		}
-		prev := r.regs[e.Extension]
-		r.regs[e.Extension] = reg
-		r.mu.Unlock()
-		if prev.State != reg.State || prev.Reason != reg.Reason {
+		if changed {
 			r.agent.Post(provisioning.Event{Type: provisioning.EvRegistrationState, Extension: e.Extension, State: reg.State, Reason: reg.Reason})
 		}
 	case *sipua.QualityEvent:

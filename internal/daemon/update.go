@@ -114,7 +114,7 @@ func (f *firmware) SubmitFirmware(_ context.Context, id string, a provisioning.F
 // Healthy is the trial boot's health: MQTT connected, every extension with
 // an account here registered, the SLIC without fault, the radio ready.
 func (f *firmware) Healthy(context.Context) error {
-	bad := f.reports.unregistered()
+	bad := f.reports.regs.Unregistered()
 	if !f.agent.Connected() {
 		bad = append(bad, "MQTT not connected")
 	}
