@@ -60,16 +60,13 @@ type LineSetup interface {
 
 // Attachments are the base's devices and their attachments to extensions.
 type Attachments interface {
-	// OnBase reports whether id is a device of this base now.
-	OnBase(id string) bool
-	// Attached returns every attached device id with its extension.
-	Attached() map[string]string
+	// Lines are the base's devices now, each with its extension ("" if
+	// none) and state (StateSource.Lines).
+	Lines() []Line
 	// Attach makes the device ring and call for ext.
 	Attach(id, ext string) error
 	// Detach takes the device from its extension (a ringing one stops).
 	Detach(id string)
-	// Busy reports whether the device has a call up or being set up.
-	Busy(id string) bool
 }
 
 // Plan is a configuration turned into what the base takes.
@@ -144,10 +141,14 @@ func (c *ConfigApplier) PlanFor(cfg *Config) (*Plan, []FieldError) {
 	if err := c.line.CheckLine(p.Line); err != nil {
 		bad("system.dial_plan", "%v", err)
 	}
+	onBase := map[string]bool{}
+	for _, l := range c.devices.Lines() {
+		onBase[l.Device] = true
+	}
 	for i, e := range cfg.Extensions {
 		var local []string
 		for _, id := range e.Devices.IDs() {
-			if c.devices.OnBase(id) {
+			if onBase[id] {
 				local = append(local, id)
 			}
 		}
@@ -225,16 +226,17 @@ func (c *ConfigApplier) Reattach() {
 // detached first (a ringing one stops at once), then the new ones are
 // attached in id order. Unchanged ones keep their calls.
 func (c *ConfigApplier) syncAttachments(want map[string]string) {
-	cur := c.devices.Attached()
-	for id, ext := range cur {
-		if want[id] != ext {
-			c.devices.Detach(id)
-			delete(cur, id)
+	cur := map[string]bool{}
+	for _, l := range c.devices.Lines() {
+		if l.Extension != "" && want[l.Device] != l.Extension {
+			c.devices.Detach(l.Device)
+		} else if l.Extension != "" {
+			cur[l.Device] = true
 		}
 	}
 	ids := make([]string, 0, len(want))
 	for id := range want {
-		if _, ok := cur[id]; !ok {
+		if !cur[id] {
 			ids = append(ids, id)
 		}
 	}
@@ -251,10 +253,10 @@ func (c *ConfigApplier) syncAttachments(want map[string]string) {
 func (c *ConfigApplier) BusyExtensions() []string {
 	seen := map[string]bool{}
 	var out []string
-	for id, ext := range c.devices.Attached() {
-		if !seen[ext] && c.devices.Busy(id) {
-			seen[ext] = true
-			out = append(out, ext)
+	for _, l := range c.devices.Lines() {
+		if l.Extension != "" && !seen[l.Extension] && l.Busy() {
+			seen[l.Extension] = true
+			out = append(out, l.Extension)
 		}
 	}
 	sort.Strings(out)

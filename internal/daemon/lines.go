@@ -15,9 +15,7 @@ import (
 	"basestation/sipua"
 )
 
-// The devices are the call layer's endpoints themselves; lines only
-// attaches them to extensions, forwards their events and reads what their
-// lines are doing.
+// The devices are the call layer's endpoints themselves.
 var (
 	_ endpoint.Endpoint        = (*fxs.Port)(nil)
 	_ endpoint.Endpoint        = (*dect.Device)(nil)
@@ -26,11 +24,10 @@ var (
 	_ provisioning.Accounts    = (*reporter)(nil)
 )
 
-// lines is the base's devices as the configuration sees them: the analog
-// port and the paired DECT devices, which extension each is attached to,
-// their faults, and the time zone they show. It implements
-// provisioning.Attachments and provisioning.LineSetup, and its Run forwards the
-// port's events to the port's extension.
+// lines is the base's devices: the analog port and the paired DECT
+// devices, which extension each is attached to, their faults and the time
+// zone they show (provisioning.Attachments, provisioning.LineSetup). Its
+// Run forwards the port's events to the port's extension.
 type lines struct {
 	port  *fxs.Port
 	radio *dect.Driver
@@ -56,7 +53,7 @@ type lineDev interface {
 
 type attachment struct {
 	ext    string
-	ep     endpoint.Endpoint
+	ep     lineDev
 	report sipua.Reporter
 }
 
@@ -92,20 +89,6 @@ func (l *lines) setDevice(id string, dev *dect.Device) {
 	} else {
 		l.dect[id] = dev
 	}
-}
-
-// OnBase reports whether id is the port or a paired DECT device.
-func (l *lines) OnBase(id string) bool { return l.endpoint(id) != nil }
-
-// Attached returns the attached devices with their extensions.
-func (l *lines) Attached() map[string]string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	m := make(map[string]string, len(l.attached))
-	for id, a := range l.attached {
-		m[id] = a.ext
-	}
-	return m
 }
 
 func (l *lines) extOf(id string) string {
@@ -147,32 +130,13 @@ func (l *lines) Detach(id string) {
 	l.agent.StateChanged()
 }
 
-// Busy reports whether a device has a call up or being set up.
-func (l *lines) Busy(id string) bool {
-	ep := l.endpoint(id)
-	l.mu.Lock()
-	fault := l.faults[id]
-	l.mu.Unlock()
-	return ep != nil && fault == "" && ep.Activity() != endpoint.Idle
-}
-
-// Idle reports whether no line has a call up or being set up.
-func (l *lines) Idle() bool {
-	for _, ln := range l.Lines() {
-		if ln.Busy() {
-			return false
-		}
-	}
-	return true
-}
-
 // refresh attaches an idle device to its extension again, so the call
 // layer offers it what is ringing now (a device back in range).
 func (l *lines) refresh(id string) {
 	l.mu.Lock()
 	a, ok := l.attached[id]
 	l.mu.Unlock()
-	if !ok || l.Busy(id) {
+	if !ok || a.ep.Activity() != endpoint.Idle {
 		return
 	}
 	if err := l.ua.Detach(a.ep); err != nil {
@@ -191,7 +155,7 @@ func (l *lines) refresh(id string) {
 
 // CheckLine reports what the port would refuse in s.
 func (l *lines) CheckLine(s provisioning.LineSettings) error {
-	c := l.portConfig(s)
+	c := l.port.Config().WithSystem(s.Region, s.DialPlan, s.InterDigit, s.Location)
 	return c.Validate()
 }
 
@@ -201,24 +165,7 @@ func (l *lines) SetLine(s provisioning.LineSettings) error {
 	l.loc = s.Location
 	l.mu.Unlock()
 	l.radio.SyncClock() // the devices' clock, in the (maybe new) zone
-	return l.port.SetConfig(l.portConfig(s))
-}
-
-func (l *lines) portConfig(s provisioning.LineSettings) fxs.Config {
-	c := l.port.Config()
-	if s.Region != "" {
-		c.Region = s.Region
-	}
-	if s.DialPlan != "" {
-		c.DialPlan = s.DialPlan
-	}
-	if s.InterDigit > 0 {
-		c.InterDigitLong = s.InterDigit
-	}
-	if s.Location != nil {
-		c.Location = s.Location
-	}
-	return c
+	return l.port.SetConfig(l.port.Config().WithSystem(s.Region, s.DialPlan, s.InterDigit, s.Location))
 }
 
 // setFault records (msg != "") or clears a device's fault.
@@ -241,6 +188,16 @@ func (l *lines) report(id string, ev endpoint.Event, ok bool) bool {
 		a.report(ev)
 	}
 	return on
+}
+
+// Idle reports whether no line has a call up or being set up (update.Lines).
+func (l *lines) Idle() bool {
+	for _, ln := range l.Lines() {
+		if ln.Busy() {
+			return false
+		}
+	}
+	return true
 }
 
 // Lines reports the port and every DECT device known now. The endpoints,
