@@ -276,11 +276,11 @@ func (d *Driver) Paging() bool {
 }
 
 // Button acts on a press of the base's button: held for LongPress or more
-// it opens the registration window (default duration) with pin; a shorter
-// press starts paging, or stops it if it is on.
-func (d *Driver) Button(ctx context.Context, p hal.ButtonPress, pin string) error {
+// it opens the registration window for window (0: the default) with pin; a
+// shorter press starts paging for PageDuration, or stops it if it is on.
+func (d *Driver) Button(ctx context.Context, p hal.ButtonPress, window time.Duration, pin string) error {
 	if p.Held >= d.opts.LongPress {
-		return d.OpenRegistration(ctx, 0, pin)
+		return d.OpenRegistration(ctx, window, pin)
 	}
 	return d.Page(ctx, !d.Paging())
 }

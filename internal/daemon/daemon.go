@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sort"
 	"sync"
 	"time"
 
@@ -27,9 +28,6 @@ const PortID = provisioning.PortDeviceID
 // DefaultPIN is the registration PIN when registration mode is opened
 // from the base's button (the cloud's command may give another).
 const DefaultPIN = "0000"
-
-// LongPress is how long the button must be held to open registration mode.
-const LongPress = 3 * time.Second
 
 // Options are what a main hands to New besides the local configuration.
 type Options struct {
@@ -271,6 +269,9 @@ func (d *Daemon) Status() Status {
 		if l.Extension != "" {
 			s.Extensions[l.Extension] = append(s.Extensions[l.Extension], l.Device)
 		}
+	}
+	for _, ids := range s.Extensions {
+		sort.Strings(ids)
 	}
 	return s
 }

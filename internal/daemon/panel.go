@@ -10,10 +10,8 @@ import (
 )
 
 // panel is the base's LEDs and button. Its Run keeps the cloud, line and
-// fault LEDs true to the state and handles presses: a short press pages
-// every device for 30 s, a long press opens registration mode with the
-// configured window and DefaultPIN. It holds no state of its own besides
-// what the LEDs show, which only its Run reads and writes.
+// fault LEDs true to the state and hands the button's presses to the
+// radio. What the LEDs show is read and written by its Run only.
 type panel struct {
 	board   *hal.Board
 	radio   *radio
@@ -92,6 +90,9 @@ func (p *panel) leds(ctx context.Context) {
 	}
 }
 
+// button hands the presses to the radio (dect.Driver.Button: a long press
+// opens registration mode for the configured window with DefaultPIN, a
+// short one pages every device or stops paging).
 func (p *panel) button(ctx context.Context) error {
 	if p.board.Button == nil {
 		return nil
@@ -104,18 +105,12 @@ func (p *panel) button(ctx context.Context) error {
 			}
 			return err
 		}
-		if press.Held < LongPress {
-			if err := p.radio.drv.PageFor(ctx, 30*time.Second); err != nil {
-				p.log.Warn("paging from the button", "error", err)
-			}
-			continue
-		}
-		win := 60 * time.Second
-		if c := p.applier.Applied(); c != nil && c.System.RegistrationWindowS > 0 {
+		var win time.Duration // the radio's default
+		if c := p.applier.Applied(); c != nil {
 			win = time.Duration(c.System.RegistrationWindowS) * time.Second
 		}
-		if err := p.radio.drv.OpenRegistration(ctx, win, DefaultPIN); err != nil {
-			p.log.Warn("registration mode from the button", "error", err)
+		if err := p.radio.drv.Button(ctx, press, win, DefaultPIN); err != nil {
+			p.log.Warn("button", "held", press.Held, "error", err)
 		}
 	}
 }
