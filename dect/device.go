@@ -411,6 +411,8 @@ func (v *Device) StopRinging() error {
 	return nil
 }
 
+var _ endpoint.Releaser = (*Device)(nil)
+
 // Release ends the device's call from the network side (the far end hung
 // up): the device's call is cleared and its audio disconnected. The
 // device is idle again, and the module reports no hang-up for a release

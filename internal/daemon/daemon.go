@@ -69,10 +69,6 @@ type Daemon struct {
 	pairing  *radio                      // the radio as the cloud sees it
 	panel    *panel                      // LEDs and button
 	firmware *firmware                   // firmware updates; nil when off
-
-	// bg owns the short-lived helpers the glue starts (releasing a DECT
-	// device's call); Run waits for them after the rooms have stopped.
-	bg sync.WaitGroup
 }
 
 // New builds the daemon's subsystems over the board. Nothing runs until Run.
@@ -116,7 +112,6 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		return nil, fmt.Errorf("SIP user agent: %w", err)
 	}
 	d.lines = newLines(d.port, d.ua, o.Log)
-	d.lines.bg = &d.bg
 
 	dopts := dect.DefaultOptions()
 	dopts.StateDir = cfg.StateDir
@@ -225,7 +220,6 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
-	d.bg.Wait() // nothing starts helpers once the subsystems have stopped
 	close(errc)
 	return <-errc // nil when every subsystem ended with ctx
 }

@@ -36,7 +36,6 @@ type lines struct {
 	// Set in New before anything runs, read-only after.
 	agent      *provisioning.Agent
 	registered func(ext string) bool
-	bg         *sync.WaitGroup // the daemon's helpers, waited for by Run's caller
 
 	mu       sync.Mutex
 	dect     map[string]*dect.Device // device id -> the paired device
@@ -268,27 +267,4 @@ func (l *lines) portEvent(ev fxs.Event) {
 		l.report(PortID, sev, ok)
 	}
 	l.agent.StateChanged() // the line went dialing or idle all the same (soak F2)
-}
-
-// release ends the DECT device's side of a call the far end ended: the
-// device is told the call is released (the analog port needs nothing: its
-// user hears busy tone and hangs up). The device then reports itself
-// on-hook, and its event pump tells the call layer.
-func (l *lines) release(name string) {
-	var dev *dect.Device
-	l.mu.Lock()
-	for _, d := range l.dect {
-		if d.String() == name {
-			dev = d
-		}
-	}
-	l.mu.Unlock()
-	if dev == nil || dev.Activity() == endpoint.Idle {
-		return
-	}
-	l.bg.Go(func() {
-		if err := dev.Release(); err != nil {
-			l.log.Warn("releasing DECT device", "device", name, "error", err)
-		}
-	})
 }

@@ -90,9 +90,6 @@ func (r *reporter) event(ev sipua.Event) {
 		return
 	case *sipua.CallEvent:
 		r.lines.log.Info("call", "extension", e.Extension, "direction", e.Direction, "remote", e.Remote, "state", e.State, "reason", e.Reason, "endpoint", e.Endpoint)
-		if e.State == "ended" && !e.Aside {
-			r.lines.release(e.Endpoint)
-		}
 	case *sipua.MWIEvent:
 	default:
 		return
