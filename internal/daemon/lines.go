@@ -25,9 +25,10 @@ var (
 )
 
 // lines is the base's devices: the analog port and the paired DECT
-// devices, which extension each is attached to, their faults and the time
-// zone they show (provisioning.Attachments, provisioning.LineSetup). Its
-// Run forwards the port's events to the port's extension.
+// devices, their faults and the time zone they show
+// (provisioning.Attachments, provisioning.LineSetup; which extension each
+// is attached to is the user agent's to know). Its Run forwards the port's
+// events to the port's extension.
 type lines struct {
 	port  *fxs.Port
 	radio *dect.Driver
@@ -37,11 +38,10 @@ type lines struct {
 	agent      *provisioning.Agent
 	registered func(ext string) bool
 
-	mu       sync.Mutex
-	dect     map[string]*dect.Device // device id -> the paired device
-	attached map[string]attachment   // device id -> where it is attached
-	faults   map[string]string       // device id -> fault
-	loc      *time.Location
+	mu     sync.Mutex
+	dect   map[string]*dect.Device // device id -> the paired device
+	faults map[string]string       // device id -> fault
+	loc    *time.Location
 }
 
 // lineDev is a device's endpoint with what its line is doing.
@@ -50,15 +50,9 @@ type lineDev interface {
 	Activity() endpoint.Activity
 }
 
-type attachment struct {
-	ext    string
-	ep     lineDev
-	report sipua.Reporter
-}
-
 func newLines(port *fxs.Port, ua *sipua.UA, log *slog.Logger) *lines {
 	return &lines{port: port, ua: ua, log: log, loc: time.Local,
-		dect: map[string]*dect.Device{}, attached: map[string]attachment{}, faults: map[string]string{}}
+		dect: map[string]*dect.Device{}, faults: map[string]string{}}
 }
 
 func (l *lines) location() *time.Location {
@@ -91,9 +85,10 @@ func (l *lines) setDevice(id string, dev *dect.Device) {
 }
 
 func (l *lines) extOf(id string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.attached[id].ext
+	if ep := l.endpoint(id); ep != nil {
+		return l.ua.ExtensionOf(ep)
+	}
+	return ""
 }
 
 // Attach gives the device to ext in the call layer.
@@ -102,54 +97,34 @@ func (l *lines) Attach(id, ext string) error {
 	if ep == nil {
 		return fmt.Errorf("device %q: not a device of this base", id)
 	}
-	rep, err := l.ua.Attach(ext, ep)
-	if err != nil {
+	if _, err := l.ua.Attach(ext, ep); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	l.attached[id] = attachment{ext: ext, ep: ep, report: rep}
-	l.mu.Unlock()
 	l.agent.StateChanged()
 	return nil
 }
 
 // Detach takes a device from its extension; a ringing one stops at once.
 func (l *lines) Detach(id string) {
-	l.mu.Lock()
-	a, ok := l.attached[id]
-	delete(l.attached, id)
-	l.mu.Unlock()
-	if !ok {
+	ep := l.endpoint(id)
+	if ep == nil || l.ua.ExtensionOf(ep) == "" {
 		return
 	}
-	if err := l.ua.Detach(a.ep); err != nil {
+	if err := l.ua.Detach(ep); err != nil {
 		l.log.Warn("detach", "device", id, "error", err)
 	}
-	_ = a.ep.StopRinging()
+	_ = ep.StopRinging()
 	l.agent.StateChanged()
 }
 
-// refresh attaches an idle device to its extension again, so the call
-// layer offers it what is ringing now (a device back in range).
-func (l *lines) refresh(id string) {
-	l.mu.Lock()
-	a, ok := l.attached[id]
-	l.mu.Unlock()
-	if !ok || a.ep.Activity() != endpoint.Idle {
-		return
+// Idle reports whether no line has a call up or being set up (update.Lines).
+func (l *lines) Idle() bool {
+	for _, ln := range l.Lines() {
+		if ln.Busy() {
+			return false
+		}
 	}
-	if err := l.ua.Detach(a.ep); err != nil {
-		l.log.Warn("re-attach", "device", id, "error", err)
-	}
-	rep, err := l.ua.Attach(a.ext, a.ep)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err != nil {
-		delete(l.attached, id)
-		l.log.Warn("re-attach", "device", id, "extension", a.ext, "error", err)
-		return
-	}
-	l.attached[id] = attachment{ext: a.ext, ep: a.ep, report: rep}
+	return true
 }
 
 // CheckLine reports what the port would refuse in s.
@@ -178,27 +153,6 @@ func (l *lines) setFault(id, msg string) {
 	}
 }
 
-// report passes a device's event to its extension; false if it has none.
-func (l *lines) report(id string, ev endpoint.Event, ok bool) bool {
-	l.mu.Lock()
-	a, on := l.attached[id]
-	l.mu.Unlock()
-	if on && ok {
-		a.report(ev)
-	}
-	return on
-}
-
-// Idle reports whether no line has a call up or being set up (update.Lines).
-func (l *lines) Idle() bool {
-	for _, ln := range l.Lines() {
-		if ln.Busy() {
-			return false
-		}
-	}
-	return true
-}
-
 // Lines reports the port and every DECT device known now. The endpoints,
 // extensions and faults are taken in one snapshot under the lock: a device
 // removed meanwhile is either in it or not, never read after the lock was
@@ -210,15 +164,15 @@ func (l *lines) Lines() []provisioning.Line {
 	}
 	l.mu.Lock()
 	devs := make([]dev, 0, 1+len(l.dect))
-	devs = append(devs, dev{provisioning.Line{Device: PortID, Extension: l.attached[PortID].ext, Fault: l.faults[PortID]}, l.port})
+	devs = append(devs, dev{provisioning.Line{Device: PortID, Fault: l.faults[PortID]}, l.port})
 	for id, ep := range l.dect {
-		devs = append(devs, dev{provisioning.Line{Device: id, Extension: l.attached[id].ext, Fault: l.faults[id]}, ep})
+		devs = append(devs, dev{provisioning.Line{Device: id, Fault: l.faults[id]}, ep})
 	}
 	l.mu.Unlock()
 	sort.Slice(devs[1:], func(i, j int) bool { return devs[1+i].line.Device < devs[1+j].line.Device })
 	out := make([]provisioning.Line, 0, len(devs))
 	for _, v := range devs {
-		v.line.State = "fault"
+		v.line.Extension, v.line.State = l.ua.ExtensionOf(v.ep), "fault"
 		if v.line.Fault == "" {
 			v.line.State = string(v.ep.Activity())
 		}
@@ -264,7 +218,9 @@ func (l *lines) portEvent(ev fxs.Event) {
 		case ext != "" && ev.Kind == fxs.EvOffHook && !ev.Answer && !l.registered(ext):
 			l.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: port, Extension: ext, Fault: "out-of-service: extension " + ext + " is not registered"})
 		}
-		l.report(PortID, sev, ok)
+		if ok {
+			l.ua.Report(l.port, sev)
+		}
 	}
 	l.agent.StateChanged() // the line went dialing or idle all the same (soak F2)
 }

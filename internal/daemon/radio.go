@@ -139,7 +139,9 @@ func (r *radio) Run(ctx context.Context) error {
 		case dect.EventDeviceAttached:
 			// Back in range (or authenticated after a module reset): a
 			// call ringing for its extension now rings it too.
-			r.lines.refresh(dectID(ev.Device.IPEI))
+			if dev := r.drv.Device(ev.Device.Handset); dev != nil {
+				r.lines.ua.Offer(dev)
+			}
 		case dect.EventModuleReady, dect.EventModuleLost, dect.EventDeviceDetached:
 		default:
 			continue
@@ -158,12 +160,16 @@ func (r *radio) startPump(ctx context.Context, wg *sync.WaitGroup, info dect.Dev
 	id := dectID(info.IPEI)
 	r.lines.setDevice(id, dev)
 	forward := func(ev dect.DeviceEvent) {
-		sev, isCall := ev.Endpoint()
-		if r.lines.report(id, sev, isCall) {
-			r.agent.StateChanged()
-		} else if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
-			_ = dev.PlayTone(endpoint.SIT) // assigned to no extension
+		if r.lines.ua.ExtensionOf(dev) == "" {
+			if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
+				_ = dev.PlayTone(endpoint.SIT) // assigned to no extension
+			}
+			return
 		}
+		if sev, ok := ev.Endpoint(); ok {
+			r.lines.ua.Report(dev, sev)
+		}
+		r.agent.StateChanged()
 	}
 	wg.Go(func() {
 		for {

@@ -21,7 +21,11 @@ import (
 // that is gone (it used to re-read d.dectEP[id] after unlocking and
 // dereference nil), and under -race no field is read outside its lock.
 func TestLinesWhileDevicesAreRemoved(t *testing.T) {
-	d := newLines(&fxs.Port{}, nil, nil) // zero port: an idle line, all Lines reads of it
+	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0"}, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newLines(&fxs.Port{}, ua, nil) // zero port: an idle line, all Lines reads of it
 	const rounds, reporters = 20000, 2
 	ids := make([]string, 8)
 	for i := range ids {
@@ -38,10 +42,8 @@ func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 		d.mu.Lock()
 		if d.dect[id] == nil {
 			d.dect[id] = &dect.Device{} // zero: an idle device, all Lines reads of it
-			d.attached[id] = attachment{ext: "101"}
 		} else {
 			delete(d.dect, id)
-			delete(d.attached, id)
 		}
 		d.mu.Unlock()
 		runtime.Gosched()
