@@ -111,7 +111,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if d.ua, err = sipua.New(scfg, o.Log.With("room", "sipua")); err != nil {
 		return nil, fmt.Errorf("SIP user agent: %w", err)
 	}
-	d.lines = newLines(d.port, d.ua, o.Log)
+	d.lines = newLines(d.port, nil, d.ua, o.Log) // the radio is set below
 
 	dopts := dect.DefaultOptions()
 	dopts.StateDir = cfg.StateDir
@@ -137,11 +137,6 @@ func New(cfg Config, o Options) (*Daemon, error) {
 		return nil, fmt.Errorf("DECT radio: %w", err)
 	}
 	d.lines.radio = d.radio
-	for _, info := range d.radio.Devices() {
-		if dev := d.radio.Device(info.Handset); dev != nil {
-			d.lines.setDevice(dectID(info.IPEI), dev)
-		}
-	}
 
 	d.reports = &reporter{ua: d.ua, lines: d.lines}
 	d.applier = provisioning.NewConfigApplier(d.reports, d.lines, d.lines, o.Log.With("room", "provisioning"))

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"maps"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -31,7 +32,7 @@ var (
 // events to the port's extension.
 type lines struct {
 	port  *fxs.Port
-	radio *dect.Driver
+	radio paired
 	ua    *sipua.UA
 	log   *slog.Logger
 	// Set in New before anything runs, read-only after.
@@ -39,9 +40,16 @@ type lines struct {
 	registered func(ext string) bool
 
 	mu     sync.Mutex
-	dect   map[string]*dect.Device // device id -> the paired device
-	faults map[string]string       // device id -> fault
+	faults map[string]string // device id -> fault
 	loc    *time.Location
+}
+
+// paired is the radio's table of paired devices (dect.Driver), the one
+// list of the DECT devices on this base.
+type paired interface {
+	Devices() []dect.DeviceInfo
+	Device(handset int) *dect.Device
+	SyncClock()
 }
 
 // lineDev is a device's endpoint with what its line is doing.
@@ -50,9 +58,8 @@ type lineDev interface {
 	Activity() endpoint.Activity
 }
 
-func newLines(port *fxs.Port, ua *sipua.UA, log *slog.Logger) *lines {
-	return &lines{port: port, ua: ua, log: log, loc: time.Local,
-		dect: map[string]*dect.Device{}, faults: map[string]string{}}
+func newLines(port *fxs.Port, radio paired, ua *sipua.UA, log *slog.Logger) *lines {
+	return &lines{port: port, radio: radio, ua: ua, log: log, loc: time.Local, faults: map[string]string{}}
 }
 
 func (l *lines) location() *time.Location {
@@ -66,22 +73,12 @@ func (l *lines) endpoint(id string) lineDev {
 	if id == PortID {
 		return l.port
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if dev := l.dect[id]; dev != nil {
-		return dev
+	for _, info := range l.radio.Devices() {
+		if dev := l.radio.Device(info.Handset); dev != nil && dectID(info.IPEI) == id {
+			return dev
+		}
 	}
 	return nil
-}
-
-func (l *lines) setDevice(id string, dev *dect.Device) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if dev == nil {
-		delete(l.dect, id)
-	} else {
-		l.dect[id] = dev
-	}
 }
 
 func (l *lines) extOf(id string) string {
@@ -106,12 +103,17 @@ func (l *lines) Attach(id, ext string) error {
 
 // Detach takes a device from its extension; a ringing one stops at once.
 func (l *lines) Detach(id string) {
-	ep := l.endpoint(id)
-	if ep == nil || l.ua.ExtensionOf(ep) == "" {
+	if ep := l.endpoint(id); ep != nil {
+		l.detach(ep)
+	}
+}
+
+func (l *lines) detach(ep lineDev) {
+	if l.ua.ExtensionOf(ep) == "" {
 		return
 	}
 	if err := l.ua.Detach(ep); err != nil {
-		l.log.Warn("detach", "device", id, "error", err)
+		l.log.Warn("detach", "device", fmt.Sprint(ep), "error", err)
 	}
 	_ = ep.StopRinging()
 	l.agent.StateChanged()
@@ -153,30 +155,28 @@ func (l *lines) setFault(id, msg string) {
 	}
 }
 
-// Lines reports the port and every DECT device known now. The endpoints,
-// extensions and faults are taken in one snapshot under the lock: a device
-// removed meanwhile is either in it or not, never read after the lock was
-// released. Each line's activity is read after, from the device itself.
+// Lines reports the port and every DECT device paired now, by device id.
+// A device removed after the radio's snapshot is left out (Device is nil),
+// never read after it is gone. Each line's extension and activity are read
+// from the user agent and the device.
 func (l *lines) Lines() []provisioning.Line {
-	type dev struct {
-		line provisioning.Line
-		ep   lineDev
-	}
+	infos := l.radio.Devices()
+	sort.Slice(infos, func(i, j int) bool { return dectID(infos[i].IPEI) < dectID(infos[j].IPEI) })
 	l.mu.Lock()
-	devs := make([]dev, 0, 1+len(l.dect))
-	devs = append(devs, dev{provisioning.Line{Device: PortID, Fault: l.faults[PortID]}, l.port})
-	for id, ep := range l.dect {
-		devs = append(devs, dev{provisioning.Line{Device: id, Fault: l.faults[id]}, ep})
-	}
+	faults := maps.Clone(l.faults)
 	l.mu.Unlock()
-	sort.Slice(devs[1:], func(i, j int) bool { return devs[1+i].line.Device < devs[1+j].line.Device })
-	out := make([]provisioning.Line, 0, len(devs))
-	for _, v := range devs {
-		v.line.Extension, v.line.State = l.ua.ExtensionOf(v.ep), "fault"
-		if v.line.Fault == "" {
-			v.line.State = string(v.ep.Activity())
+	line := func(id string, ep lineDev) provisioning.Line {
+		ln := provisioning.Line{Device: id, Extension: l.ua.ExtensionOf(ep), State: "fault", Fault: faults[id]}
+		if ln.Fault == "" {
+			ln.State = string(ep.Activity())
 		}
-		out = append(out, v.line)
+		return ln
+	}
+	out := []provisioning.Line{line(PortID, l.port)}
+	for _, info := range infos {
+		if dev := l.radio.Device(info.Handset); dev != nil {
+			out = append(out, line(dectID(info.IPEI), dev))
+		}
 	}
 	return out
 }

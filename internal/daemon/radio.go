@@ -132,8 +132,6 @@ func (r *radio) Run(ctx context.Context) error {
 			if ev.Kind == dect.EventOrphan {
 				dev.ID = dectID(ev.IPEI)
 			}
-			r.lines.Detach(dev.ID)
-			r.lines.setDevice(dev.ID, nil)
 			dev.Name = ""
 			r.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: &dev, Reason: ev.Reason})
 		case dect.EventDeviceAttached:
@@ -151,14 +149,13 @@ func (r *radio) Run(ctx context.Context) error {
 }
 
 // startPump forwards a device's events to its extension until ctx ends or
-// the device is gone (its last events are forwarded first).
+// the device is gone: then its last events are forwarded and it is
+// detached from its extension.
 func (r *radio) startPump(ctx context.Context, wg *sync.WaitGroup, info dect.DeviceInfo) {
 	dev := r.drv.Device(info.Handset)
 	if dev == nil {
 		return
 	}
-	id := dectID(info.IPEI)
-	r.lines.setDevice(id, dev)
 	forward := func(ev dect.DeviceEvent) {
 		if r.lines.ua.ExtensionOf(dev) == "" {
 			if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
@@ -182,6 +179,7 @@ func (r *radio) startPump(ctx context.Context, wg *sync.WaitGroup, info dect.Dev
 					case ev := <-dev.Events():
 						forward(ev)
 					default:
+						r.lines.detach(dev)
 						return
 					}
 				}

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -19,18 +18,16 @@ import (
 // radio-event goroutine deletes the device's endpoint while the agent's
 // goroutine builds the state's lines. Lines must never touch an endpoint
 // that is gone (it used to re-read d.dectEP[id] after unlocking and
-// dereference nil), and under -race no field is read outside its lock.
+// dereference nil; now a device removed after the radio's snapshot has a
+// nil Device), and under -race no field is read outside its lock.
 func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0"}, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newLines(&fxs.Port{}, ua, nil) // zero port: an idle line, all Lines reads of it
+	table := &fakeTable{devs: map[int]*dect.Device{}}
+	d := newLines(&fxs.Port{}, table, ua, nil) // zero port: an idle line, all Lines reads of it
 	const rounds, reporters = 20000, 2
-	ids := make([]string, 8)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("dect-%09x", i+1)
-	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range reporters {
@@ -38,19 +35,43 @@ func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 		go report(t, d, stop, &wg)
 	}
 	for r := range rounds { // the radio pairing and removing devices
-		id := ids[r%len(ids)]
-		d.mu.Lock()
-		if d.dect[id] == nil {
-			d.dect[id] = &dect.Device{} // zero: an idle device, all Lines reads of it
+		h := 1 + r%8
+		table.mu.Lock()
+		if table.devs[h] == nil {
+			table.devs[h] = &dect.Device{} // zero: an idle device, all Lines reads of it
 		} else {
-			delete(d.dect, id)
+			delete(table.devs, h)
 		}
-		d.mu.Unlock()
+		table.mu.Unlock()
 		runtime.Gosched()
 	}
 	close(stop)
 	wg.Wait()
 }
+
+// fakeTable is the radio's table of paired devices, changed by the test.
+type fakeTable struct {
+	mu   sync.Mutex
+	devs map[int]*dect.Device
+}
+
+func (f *fakeTable) Devices() []dect.DeviceInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []dect.DeviceInfo
+	for h := range f.devs {
+		out = append(out, dect.DeviceInfo{Handset: h, IPEI: dect.IPEI{PSN: uint32(h)}})
+	}
+	return out
+}
+
+func (f *fakeTable) Device(h int) *dect.Device {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.devs[h]
+}
+
+func (f *fakeTable) SyncClock() {}
 
 // report builds the state's lines until stop, as the agent does.
 func report(t *testing.T, d *lines, stop <-chan struct{}, wg *sync.WaitGroup) {
