@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"maps"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -26,7 +25,7 @@ var (
 )
 
 // lines is the base's devices: the analog port and the paired DECT
-// devices, their faults and the time zone they show
+// devices, the port's fault and the time zone they show
 // (provisioning.Attachments, provisioning.LineSetup; which extension each
 // is attached to is the user agent's to know). Its Run forwards the port's
 // events to the port's extension.
@@ -39,9 +38,9 @@ type lines struct {
 	agent      *provisioning.Agent
 	registered func(ext string) bool
 
-	mu     sync.Mutex
-	faults map[string]string // device id -> fault
-	loc    *time.Location
+	mu        sync.Mutex
+	portFault string // the analog line's fault, "" if none
+	loc       *time.Location
 }
 
 // paired is the radio's table of paired devices (dect.Driver), the one
@@ -59,7 +58,7 @@ type lineDev interface {
 }
 
 func newLines(port *fxs.Port, radio paired, ua *sipua.UA, log *slog.Logger) *lines {
-	return &lines{port: port, radio: radio, ua: ua, log: log, loc: time.Local, faults: map[string]string{}}
+	return &lines{port: port, radio: radio, ua: ua, log: log, loc: time.Local}
 }
 
 func (l *lines) location() *time.Location {
@@ -79,13 +78,6 @@ func (l *lines) endpoint(id string) lineDev {
 		}
 	}
 	return nil
-}
-
-func (l *lines) extOf(id string) string {
-	if ep := l.endpoint(id); ep != nil {
-		return l.ua.ExtensionOf(ep)
-	}
-	return ""
 }
 
 // Attach gives the device to ext in the call layer.
@@ -144,17 +136,6 @@ func (l *lines) SetLine(s provisioning.LineSettings) error {
 	return l.port.SetConfig(l.port.Config().WithSystem(s.Region, s.DialPlan, s.InterDigit, s.Location))
 }
 
-// setFault records (msg != "") or clears a device's fault.
-func (l *lines) setFault(id, msg string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if msg == "" {
-		delete(l.faults, id)
-	} else {
-		l.faults[id] = msg
-	}
-}
-
 // Lines reports the port and every DECT device paired now, by device id.
 // A device removed after the radio's snapshot is left out (Device is nil),
 // never read after it is gone. Each line's extension and activity are read
@@ -163,19 +144,15 @@ func (l *lines) Lines() []provisioning.Line {
 	infos := l.radio.Devices()
 	sort.Slice(infos, func(i, j int) bool { return dectID(infos[i].IPEI) < dectID(infos[j].IPEI) })
 	l.mu.Lock()
-	faults := maps.Clone(l.faults)
+	port := provisioning.Line{Device: PortID, Extension: l.ua.ExtensionOf(l.port), State: "fault", Fault: l.portFault}
 	l.mu.Unlock()
-	line := func(id string, ep lineDev) provisioning.Line {
-		ln := provisioning.Line{Device: id, Extension: l.ua.ExtensionOf(ep), State: "fault", Fault: faults[id]}
-		if ln.Fault == "" {
-			ln.State = string(ep.Activity())
-		}
-		return ln
+	if port.Fault == "" {
+		port.State = string(l.port.Activity())
 	}
-	out := []provisioning.Line{line(PortID, l.port)}
+	out := []provisioning.Line{port}
 	for _, info := range infos {
 		if dev := l.radio.Device(info.Handset); dev != nil {
-			out = append(out, line(dectID(info.IPEI), dev))
+			out = append(out, provisioning.Line{Device: dectID(info.IPEI), Extension: l.ua.ExtensionOf(dev), State: string(dev.Activity())})
 		}
 	}
 	return out
@@ -196,20 +173,24 @@ func (l *lines) Run(ctx context.Context) error {
 
 func (l *lines) portEvent(ev fxs.Event) {
 	l.log.Debug("port event", "event", ev.String())
-	port := &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}
+	port, ext := &provisioning.Device{ID: PortID, Type: provisioning.DevicePort}, l.ua.ExtensionOf(l.port)
 	switch ev.Kind {
-	case fxs.EvFault:
-		msg := "line fault"
-		if ev.Err != nil {
-			msg = ev.Err.Error()
+	case fxs.EvFault, fxs.EvFaultCleared:
+		msg := ""
+		if ev.Kind == fxs.EvFault {
+			msg = "line fault"
+			if ev.Err != nil {
+				msg = ev.Err.Error()
+			}
 		}
-		l.setFault(PortID, msg)
-		l.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: port, Extension: l.extOf(PortID), Fault: msg})
-	case fxs.EvFaultCleared:
-		l.setFault(PortID, "")
+		l.mu.Lock()
+		l.portFault = msg
+		l.mu.Unlock()
+		if msg != "" {
+			l.agent.Post(provisioning.Event{Type: provisioning.EvLineFault, Device: port, Extension: ext, Fault: msg})
+		}
 	default:
 		sev, ok := ev.Endpoint()
-		ext := l.extOf(PortID)
 		switch {
 		case ext == "" && ev.Kind == fxs.EvOffHook:
 			// No extension has this port: the line is out of service.

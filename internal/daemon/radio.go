@@ -72,7 +72,9 @@ func (r *radio) Devices() []provisioning.Device {
 	var out []provisioning.Device
 	for _, info := range r.drv.Devices() {
 		dev := deviceOf(info)
-		dev.Extension = r.lines.extOf(dev.ID)
+		if d := r.drv.Device(info.Handset); d != nil {
+			dev.Extension = r.lines.ua.ExtensionOf(d)
+		}
 		out = append(out, dev)
 	}
 	return out
