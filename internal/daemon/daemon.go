@@ -17,6 +17,7 @@ import (
 	"basestation/internal/health"
 	"basestation/provisioning"
 	"basestation/sipua"
+	"basestation/update"
 )
 
 // Firmware is the version reported to the cloud.
@@ -145,7 +146,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	d.pairing = newRadio(d.radio, d.lines, o.Log)
 	d.pairing.reattach = d.applier.Reattach
 	d.panel = &panel{board: o.Board, radio: d.pairing, lines: d.lines, applier: d.applier, log: o.Log}
-	if d.firmware, err = newFirmware(o, cfg.StateDir, d.lines, d.reports, d.radio); err != nil {
+	checks := update.Checks{Unregistered: d.reports.regs.Unregistered, LineFault: d.lines.fault, RadioReady: d.radio.Ready,
+		Connected: func() bool { return d.agent.Connected() }}
+	if d.firmware, err = newFirmware(o, cfg.StateDir, d.lines, checks); err != nil {
 		return nil, err
 	}
 

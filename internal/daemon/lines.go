@@ -111,6 +111,12 @@ func (l *lines) detach(ep lineDev) {
 	l.agent.StateChanged()
 }
 
+func (l *lines) fault() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.portFault
+}
+
 // Idle reports whether no line has a call up or being set up (update.Lines).
 func (l *lines) Idle() bool {
 	for _, ln := range l.Lines() {

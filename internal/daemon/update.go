@@ -1,7 +1,7 @@
 package daemon
 
 // Firmware update wiring (docs/mqtt-api.md §5.4): the update room gets the
-// line states (lines.Idle) and the trial boot's health (firmware.Healthy),
+// line states (lines.Idle) and the trial boot's health (update.Checks),
 // and the provisioning agent hands it firmware-update jobs.
 
 import (
@@ -10,11 +10,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
-	"basestation/dect"
 	"basestation/provisioning"
 	"basestation/update"
 )
@@ -34,13 +32,11 @@ type UpdateOptions struct {
 }
 
 // firmware is the firmware-update glue: it takes the agent's jobs
-// (provisioning.FirmwareUpdater), runs the updater, and answers the
-// updater's questions: are the lines idle, is the trial boot healthy.
+// (provisioning.FirmwareUpdater) and runs the updater, which asks the lines
+// whether they are idle and update.Checks whether the trial boot is healthy.
 type firmware struct {
 	updater *update.Updater
-	lines   *lines
-	reports *reporter
-	radio   *dect.Driver
+	health  update.Checks
 	// Set in New before anything runs, read-only after.
 	agent *provisioning.Agent
 }
@@ -48,7 +44,7 @@ type firmware struct {
 // newFirmware builds the updater when o.Update is set (nil otherwise). The
 // updater's jobs live in stateDir/update, outside the slots, with the
 // configuration, secrets and pairings.
-func newFirmware(o Options, stateDir string, l *lines, r *reporter, drv *dect.Driver) (*firmware, error) {
+func newFirmware(o Options, stateDir string, l *lines, health update.Checks) (*firmware, error) {
 	uo := o.Update
 	if uo == nil {
 		return nil, nil
@@ -68,13 +64,13 @@ func newFirmware(o Options, stateDir string, l *lines, r *reporter, drv *dect.Dr
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f := &firmware{lines: l, reports: r, radio: drv}
+	f := &firmware{health: health}
 	fields := strings.Fields(Firmware)
 	cfg := update.Config{
 		Dir:            dir,
 		Installer:      uo.Installer,
 		Lines:          l,
-		Health:         f,
+		Health:         health,
 		HTTP:           client,
 		Reboot:         o.Reboot,
 		Report:         func(j update.Job) error { return f.agent.PublishFirmwareJob(wireJob(j)) },
@@ -109,24 +105,4 @@ func (f *firmware) SubmitFirmware(_ context.Context, id string, a provisioning.F
 		return provisioning.FirmwareJob{}, err
 	}
 	return wireJob(j), nil
-}
-
-// Healthy is the trial boot's health: MQTT connected, every extension with
-// an account here registered, the SLIC without fault, the radio ready.
-func (f *firmware) Healthy(context.Context) error {
-	bad := f.reports.regs.Unregistered()
-	if !f.agent.Connected() {
-		bad = append(bad, "MQTT not connected")
-	}
-	if ln := f.lines.Lines(); ln[0].Fault != "" {
-		bad = append(bad, "SLIC: "+ln[0].Fault)
-	}
-	if !f.radio.Ready() {
-		bad = append(bad, "radio not ready")
-	}
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		return errors.New(strings.Join(bad, "; "))
-	}
-	return nil
 }

@@ -86,7 +86,7 @@ func TestUpdateSeesLinesAndHealth(t *testing.T) {
 	b.Phone.OnHook()
 	waitFor(t, "idle again on-hook", lines.Idle)
 
-	err = d.firmware.Healthy(ctx)
+	err = d.firmware.health.Healthy(ctx)
 	if err == nil || !strings.Contains(err.Error(), "MQTT not connected") {
 		t.Fatalf("health with no broker: %v", err)
 	}
