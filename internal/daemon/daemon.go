@@ -53,7 +53,7 @@ type Options struct {
 }
 
 // Daemon is one running Base Station: the rooms, and the glue types
-// between them, each with its own lock and Run.
+// between them, each with its own lock (if it has state) and Run.
 type Daemon struct {
 	log    *slog.Logger
 	boot   time.Time
@@ -65,14 +65,15 @@ type Daemon struct {
 	agent *provisioning.Agent
 
 	applier  *provisioning.ConfigApplier // the cloud's configuration, put in force
-	lines    *lines                      // the devices, their extensions and faults
-	reports  *reporter                   // the SIP accounts and their registrations
-	pairing  *radio                      // the radio as the cloud sees it
+	lines    *lines                      // the devices, the port's events
+	reports  *reporter                   // the SIP accounts, the user agent's events
+	pairing  *radio                      // the radio as the cloud sees it, its events
 	panel    *panel                      // LEDs and button
 	firmware *firmware                   // firmware updates; nil when off
 }
 
-// New builds the daemon's subsystems over the board. Nothing runs until Run.
+// New builds the rooms over the board and wires them. Nothing runs until
+// Run.
 func New(cfg Config, o Options) (*Daemon, error) {
 	if o.Board == nil {
 		return nil, errors.New("daemon: no board")
@@ -88,14 +89,11 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if o.Health != nil {
 		slic.PCM = o.Health.LinePCM(slic.PCM)
 	}
-
 	fcfg := fxs.DefaultConfig()
-	// The dial plan is the cloud contract's default (provisioning owns it,
-	// docs/mqtt-api.md §3.2) from the start, not only once a configuration
-	// arrives: the port dials the same before and after the first one.
+	// The contract's default dial plan from the start, not only once a
+	// configuration arrives: the port dials the same before and after.
 	fcfg.DialPlan = provisioning.DigitMap(&provisioning.Config{})
-	fcfg.Name = PortID
-	fcfg.Location = time.Local // until a configuration names the zone
+	fcfg.Name, fcfg.Location = PortID, time.Local // until a configuration names the zone
 	if o.FXS != nil {
 		o.FXS(&fcfg)
 	}
@@ -103,7 +101,6 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if d.port, err = fxs.New(slic, fcfg, o.Log.With("room", "fxs")); err != nil {
 		return nil, fmt.Errorf("analog port: %w", err)
 	}
-
 	scfg := sipua.Config{Listen: cfg.SIP.Listen, AdvertiseIP: cfg.SIP.Advertise,
 		RTPPortMin: cfg.SIP.RTPPortMin, RTPPortMax: cfg.SIP.RTPPortMax, UserAgent: cfg.SIP.UserAgent}
 	if o.SIP != nil {
@@ -112,24 +109,21 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if d.ua, err = sipua.New(scfg, o.Log.With("room", "sipua")); err != nil {
 		return nil, fmt.Errorf("SIP user agent: %w", err)
 	}
-	d.lines = newLines(d.port, nil, d.ua, o.Log) // the radio is set below
+	d.lines = &lines{port: d.port, ua: d.ua, log: o.Log, loc: time.Local}
 
 	dopts := dect.DefaultOptions()
-	dopts.StateDir = cfg.StateDir
-	dopts.MaxDevices = cfg.DECT.MaxDevices
+	dopts.StateDir, dopts.MaxDevices = cfg.StateDir, cfg.DECT.MaxDevices
 	dopts.LED = o.Board.LEDs[hal.LEDRegistration]
 	dopts.Logger = o.Log.With("room", "dect")
 	// A Linx's analog phone dials by the port's plan; the devices' clock
 	// shows the configured zone.
-	dopts.DialComplete = d.port.DialComplete
-	dopts.Location = d.lines.location
+	dopts.DialComplete, dopts.Location = d.port.DialComplete, d.lines.location
 	if o.DECT != nil {
 		o.DECT(&dopts)
 	}
 	if o.Health != nil {
-		open := dopts.OpenPort
+		open, rt := dopts.OpenPort, dopts.ReadTimeout
 		if open == nil {
-			rt := dopts.ReadTimeout
 			open = func() (io.ReadWriteCloser, error) { return dect.OpenSerial(o.Board.Radio, rt) }
 		}
 		dopts.OpenPort = o.Health.RadioPort(open)
@@ -143,23 +137,17 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	d.applier = provisioning.NewConfigApplier(d.reports, d.lines, d.lines, o.Log.With("room", "provisioning"))
 	d.reports.regs = d.applier.Registrations()
 	d.lines.registered = d.reports.regs.Registered
-	d.pairing = newRadio(d.radio, d.lines, o.Log)
-	d.pairing.reattach = d.applier.Reattach
-	d.panel = &panel{board: o.Board, radio: d.pairing, lines: d.lines, applier: d.applier, log: o.Log}
-	checks := update.Checks{Unregistered: d.reports.regs.Unregistered, LineFault: d.lines.fault, RadioReady: d.radio.Ready,
-		Connected: func() bool { return d.agent.Connected() }}
+	d.pairing = &radio{drv: d.radio, lines: d.lines, log: o.Log, reattach: d.applier.Reattach}
+	d.panel = &panel{board: o.Board, radio: d.radio, lines: d.lines, applier: d.applier, log: o.Log}
+	checks := update.Checks{Unregistered: d.reports.regs.Unregistered, LineFault: d.lines.fault,
+		RadioReady: d.radio.Ready, Connected: func() bool { return d.agent.Connected() }}
 	if d.firmware, err = newFirmware(o, cfg.StateDir, d.lines, checks); err != nil {
 		return nil, err
 	}
 
-	popts := provisioning.Options{
-		BaseID: cfg.BaseID, StateDir: cfg.StateDir,
+	popts := provisioning.Options{BaseID: cfg.BaseID, StateDir: cfg.StateDir, TopicRoot: cfg.MQTT.TopicRoot,
 		Applier: d.applier, Radio: d.pairing, State: d.reports,
-		Firmware: Firmware, BootTime: d.boot, Reboot: o.Reboot,
-		Logger: o.Log.With("room", "provisioning"),
-		// The topic tree's root (default bs/v1, docs/mqtt-api.md §2).
-		TopicRoot: cfg.MQTT.TopicRoot,
-	}
+		Firmware: Firmware, BootTime: d.boot, Reboot: o.Reboot, Logger: o.Log.With("room", "provisioning")}
 	if cfg.MQTT.Broker != "" {
 		popts.Brokers = []string{cfg.MQTT.Broker}
 	}
@@ -178,7 +166,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if d.agent, err = provisioning.NewAgent(popts); err != nil {
 		return nil, fmt.Errorf("provisioning agent: %w", err)
 	}
-	// The glue tells the agent of events from now on; nothing runs yet.
+	// The glue tells the agent of events from Run on.
 	d.lines.agent, d.reports.agent, d.pairing.agent, d.panel.agent = d.agent, d.agent, d.agent, d.agent
 	if d.firmware != nil {
 		d.firmware.agent = d.agent
@@ -187,7 +175,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 }
 
 // Run runs every room and every glue type until ctx ends (or one fails),
-// then leaves the line safe.
+// waits for them all, and returns the first failure.
 func (d *Daemon) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -214,7 +202,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		run("health", func(ctx context.Context) error { return d.health.ProbeSIP(ctx, d.ua.ListenAddr) })
 	}
 	if d.firmware != nil {
-		run("update", d.firmware.Run)
+		run("update", d.firmware.updater.Run)
 	}
 	<-ctx.Done()
 	wg.Wait()
@@ -239,24 +227,14 @@ type Status struct {
 
 // Status returns the base's state now.
 func (d *Daemon) Status() Status {
-	s := Status{
-		AppliedVersion: d.agent.AppliedVersion(),
-		CloudConnected: d.agent.Connected(),
-		RadioReady:     d.radio.Ready(),
-		Registrations:  d.reports.Registrations(),
-		Lines:          d.lines.Lines(),
-		Devices:        d.pairing.Devices(),
-		Extensions:     map[string][]string{},
-		PortState:      d.port.State().String(),
-		Uptime:         time.Since(d.boot).Round(time.Second).String(),
-	}
+	s := Status{AppliedVersion: d.agent.AppliedVersion(), CloudConnected: d.agent.Connected(), RadioReady: d.radio.Ready(),
+		Registrations: d.reports.Registrations(), Lines: d.lines.Lines(), Devices: d.pairing.Devices(),
+		Extensions: map[string][]string{}, PortState: d.port.State().String(),
+		Uptime: time.Since(d.boot).Round(time.Second).String()}
 	s.Registration, _ = d.radio.RegistrationOpen()
-	for _, l := range s.Lines { // sorted by device
+	for _, l := range s.Lines {
 		if l.Fault != "" {
-			if s.Faults == nil {
-				s.Faults = map[string]string{}
-			}
-			s.Faults[l.Device] = l.Fault
+			s.Faults = map[string]string{l.Device: l.Fault} // only the port has faults
 		}
 		if l.Extension != "" {
 			s.Extensions[l.Extension] = append(s.Extensions[l.Extension], l.Device)

@@ -57,10 +57,6 @@ type lineDev interface {
 	Activity() endpoint.Activity
 }
 
-func newLines(port *fxs.Port, radio paired, ua *sipua.UA, log *slog.Logger) *lines {
-	return &lines{port: port, radio: radio, ua: ua, log: log, loc: time.Local}
-}
-
 func (l *lines) location() *time.Location {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"basestation/dect"
 	"basestation/hal"
 	"basestation/provisioning"
 )
@@ -14,7 +15,7 @@ import (
 // radio. What the LEDs show is read and written by its Run only.
 type panel struct {
 	board   *hal.Board
-	radio   *radio
+	radio   *dect.Driver
 	lines   *lines
 	applier *provisioning.ConfigApplier
 	log     *slog.Logger
@@ -81,7 +82,7 @@ func (p *panel) leds(ctx context.Context) {
 				line = hal.LEDBlinkSlow
 			}
 		}
-		if !p.radio.drv.Ready() {
+		if !p.radio.Ready() {
 			fault = hal.LEDOn
 		}
 		set(hal.LEDCloud, cloud)
@@ -109,7 +110,7 @@ func (p *panel) button(ctx context.Context) error {
 		if c := p.applier.Applied(); c != nil {
 			win = time.Duration(c.System.RegistrationWindowS) * time.Second
 		}
-		if err := p.radio.drv.Button(ctx, press, win, DefaultPIN); err != nil {
+		if err := p.radio.Button(ctx, press, win, DefaultPIN); err != nil {
 			p.log.Warn("button", "held", press.Held, "error", err)
 		}
 	}

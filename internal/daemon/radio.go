@@ -28,10 +28,6 @@ type radio struct {
 	pairing  provisioning.PairingSlot // the open window's outcome
 }
 
-func newRadio(drv *dect.Driver, l *lines, log *slog.Logger) *radio {
-	return &radio{drv: drv, lines: l, log: log}
-}
-
 // dectID is a DECT device's id in the cloud contract: "dect-" and its
 // 36-bit IPEI as 9 hex digits (stable across re-pairing, unlike the
 // handset number). The printed IPEI form is not used: its check character

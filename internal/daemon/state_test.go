@@ -26,7 +26,7 @@ func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	table := &fakeTable{devs: map[int]*dect.Device{}}
-	d := newLines(&fxs.Port{}, table, ua, nil) // zero port: an idle line, all Lines reads of it
+	d := &lines{port: &fxs.Port{}, radio: table, ua: ua} // zero port: an idle line, all Lines reads of it
 	const rounds, reporters = 20000, 2
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

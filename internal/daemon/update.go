@@ -88,9 +88,6 @@ func newFirmware(o Options, stateDir string, l *lines, health update.Checks) (*f
 	return f, nil
 }
 
-// Run runs the updater until ctx ends.
-func (f *firmware) Run(ctx context.Context) error { return f.updater.Run(ctx) }
-
 func wireJob(j update.Job) provisioning.FirmwareJob {
 	return provisioning.FirmwareJob{
 		ID: j.ID, State: j.State, Reason: j.Reason, Detail: j.Detail, Version: j.Version,
