@@ -103,30 +103,9 @@ func (u *UA) Attach(ext string, ep endpoint.Endpoint) (Reporter, error) {
 	_ = showMWI(ep, e.mwi)
 	// A call ringing for the extension rings the new endpoint too (a
 	// device assigned while the call is offered).
-	u.offerRingingLocked(s)
+	u.ringIfOfferedLocked(s, nil)
 	go u.endpointLoop(s)
 	return func(ev endpoint.Event) { u.enqueue(s, ev) }, nil
-}
-
-// offerRingingLocked rings s for a call ringing for its extension that no
-// endpoint has answered yet (u.mu held).
-func (u *UA) offerRingingLocked(s *epState) {
-	e := s.ext
-	for _, c := range u.calls {
-		if c.ext == e && !c.out && c.state == csSetup && c.owner == nil {
-			cadence := e.cfg.RingCadence
-			if cadence == "" {
-				cadence = endpoint.Normal
-			}
-			if err := s.ep.Ring(c.cid, cadence); err != nil {
-				u.log.Warn("endpoint ring", "endpoint", s.name, "error", err)
-				return
-			}
-			s.ringing = c
-			c.ringing[s] = true
-			return
-		}
-	}
 }
 
 // enqueue queues an endpoint's event for its loop; it never blocks.
@@ -176,7 +155,7 @@ func (u *UA) Offer(ep endpoint.Endpoint) {
 	defer u.mu.Unlock()
 	if s := u.attached[ep]; s != nil && s.ext != nil && !s.offHook && s.ringing == nil && s.active == nil && s.other == nil {
 		_ = showMWI(ep, s.ext.mwi)
-		u.offerRingingLocked(s)
+		u.ringIfOfferedLocked(s, nil)
 	}
 }
 
