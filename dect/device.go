@@ -346,12 +346,12 @@ func (v *Device) call() (context.Context, context.CancelFunc) {
 }
 
 // shownTime is the call's time on the device's display: in the devices'
-// zone (Options.Location), now when cid.Time is zero.
+// zone (SetLocation, Options.Location), now when cid.Time is zero.
 func (v *Device) shownTime(t time.Time) time.Time {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	return t.In(v.d.opts.Location())
+	return t.In(v.d.location())
 }
 
 // Ring makes the device ring with the caller shown on its display and the

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"basestation/dect/wire"
@@ -22,6 +23,7 @@ type Driver struct {
 	opts  Options
 	log   *slog.Logger
 	rnd   io.Reader
+	zone  atomic.Pointer[time.Location] // SetLocation's; nil: Options.Location
 
 	events chan Event
 	clockQ chan struct{} // SyncClock's request to the clock loop

@@ -109,15 +109,12 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if d.ua, err = sipua.New(scfg, o.Log.With("room", "sipua")); err != nil {
 		return nil, fmt.Errorf("SIP user agent: %w", err)
 	}
-	d.lines = &lines{port: d.port, ua: d.ua, log: o.Log, loc: time.Local}
 
 	dopts := dect.DefaultOptions()
 	dopts.StateDir, dopts.MaxDevices = cfg.StateDir, cfg.DECT.MaxDevices
 	dopts.LED = o.Board.LEDs[hal.LEDRegistration]
 	dopts.Logger = o.Log.With("room", "dect")
-	// A Linx's analog phone dials by the port's plan; the devices' clock
-	// shows the configured zone.
-	dopts.DialComplete, dopts.Location = d.port.DialComplete, d.lines.location
+	dopts.DialComplete = d.port.DialComplete // a Linx's phone dials by the port's plan
 	if o.DECT != nil {
 		o.DECT(&dopts)
 	}
@@ -131,7 +128,7 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if d.radio, err = dect.New(o.Board.Radio, &dopts); err != nil {
 		return nil, fmt.Errorf("DECT radio: %w", err)
 	}
-	d.lines.radio = d.radio
+	d.lines = &lines{port: d.port, radio: d.radio, ua: d.ua, log: o.Log}
 
 	d.reports = &reporter{ua: d.ua, lines: d.lines}
 	d.applier = provisioning.NewConfigApplier(d.reports, d.lines, d.lines, o.Log.With("room", "provisioning"))

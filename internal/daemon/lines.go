@@ -25,7 +25,7 @@ var (
 )
 
 // lines is the base's devices: the analog port and the paired DECT
-// devices, the port's fault and the time zone they show
+// devices, and the port's fault
 // (provisioning.Attachments, provisioning.LineSetup; which extension each
 // is attached to is the user agent's to know). Its Run forwards the port's
 // events to the port's extension.
@@ -40,7 +40,6 @@ type lines struct {
 
 	mu        sync.Mutex
 	portFault string // the analog line's fault, "" if none
-	loc       *time.Location
 }
 
 // paired is the radio's table of paired devices (dect.Driver), the one
@@ -48,19 +47,13 @@ type lines struct {
 type paired interface {
 	Devices() []dect.DeviceInfo
 	Device(handset int) *dect.Device
-	SyncClock()
+	SetLocation(*time.Location)
 }
 
 // lineDev is a device's endpoint with what its line is doing.
 type lineDev interface {
 	endpoint.Endpoint
 	Activity() endpoint.Activity
-}
-
-func (l *lines) location() *time.Location {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.loc
 }
 
 // endpoint returns the endpoint of a device id on this base (nil: none).
@@ -131,10 +124,7 @@ func (l *lines) CheckLine(s provisioning.LineSettings) error {
 
 // SetLine puts s in force on the port and the devices' clocks.
 func (l *lines) SetLine(s provisioning.LineSettings) error {
-	l.mu.Lock()
-	l.loc = s.Location
-	l.mu.Unlock()
-	l.radio.SyncClock() // the devices' clock, in the (maybe new) zone
+	l.radio.SetLocation(s.Location)
 	return l.port.SetConfig(l.port.Config().WithSystem(s.Region, s.DialPlan, s.InterDigit, s.Location))
 }
 

@@ -71,7 +71,7 @@ func (f *fakeTable) Device(h int) *dect.Device {
 	return f.devs[h]
 }
 
-func (f *fakeTable) SyncClock() {}
+func (f *fakeTable) SetLocation(*time.Location) {}
 
 // report builds the state's lines until stop, as the agent does.
 func report(t *testing.T, d *lines, stop <-chan struct{}, wg *sync.WaitGroup) {
