@@ -15,23 +15,22 @@ import (
 var _ provisioning.Radio = (*radio)(nil)
 
 // radio is the DECT driver as the cloud agent needs it
-// (provisioning.Radio), and its Run follows the driver: pairing outcomes,
-// removed devices, devices coming and going, and each device's events to
-// its extension.
+// (provisioning.Radio). Its Run follows the driver (pairings, removals,
+// devices back in range) and forwards each device's events to its
+// extension.
 type radio struct {
-	drv   *dect.Driver
-	lines *lines
-	log   *slog.Logger
+	drv     *dect.Driver
+	lines   *lines
+	log     *slog.Logger
+	pairing provisioning.PairingSlot // the open window's outcome
 	// Set in New before anything runs, read-only after.
 	agent    *provisioning.Agent
 	reattach func()
-	pairing  provisioning.PairingSlot // the open window's outcome
 }
 
 // dectID is a DECT device's id in the cloud contract: "dect-" and its
 // 36-bit IPEI as 9 hex digits (stable across re-pairing, unlike the
-// handset number). The printed IPEI form is not used: its check character
-// can be '*'.
+// handset number; the printed IPEI's check character can be '*').
 func dectID(ipei dect.IPEI) string {
 	return fmt.Sprintf("dect-%09x", uint64(ipei.EMC)<<20|uint64(ipei.PSN&0xFFFFF))
 }
@@ -45,13 +44,12 @@ func deviceOf(info dect.DeviceInfo) provisioning.Device {
 }
 
 // OpenRegistration opens registration mode; the channel gets its outcome.
+// A module still starting (just after boot or a reset) is given 5 s.
 func (r *radio) OpenRegistration(ctx context.Context, window time.Duration, pin string) (<-chan provisioning.Pairing, error) {
 	ch, err := r.pairing.Open()
 	if err != nil {
 		return nil, err
 	}
-	// Just after start-up (or a module reset) the module may still be
-	// booting: give it a moment rather than refusing the administrator.
 	r.drv.WaitReady(ctx, 5*time.Second)
 	if err := r.drv.OpenRegistration(ctx, window, pin); err != nil {
 		r.pairing.Cancel()
@@ -76,12 +74,11 @@ func (r *radio) Devices() []provisioning.Device {
 	return out
 }
 
-// RemoveDevice deregisters a paired device.
+// RemoveDevice detaches the device at once (a removed device must not
+// answer a call) and deregisters it.
 func (r *radio) RemoveDevice(ctx context.Context, id string) error {
 	for _, info := range r.drv.Devices() {
 		if dectID(info.IPEI) == id {
-			// Stop it ringing for its extension at once, before the radio
-			// round trip: a removed device must not answer a call.
 			r.lines.Detach(id)
 			return r.drv.Deregister(ctx, info.Handset)
 		}
@@ -97,7 +94,7 @@ func (r *radio) Run(ctx context.Context) error {
 	var pumps sync.WaitGroup
 	defer pumps.Wait()
 	for _, info := range r.drv.Devices() { // the devices paired before start
-		r.startPump(ctx, &pumps, info)
+		r.pump(ctx, &pumps, info)
 	}
 	for {
 		var ev dect.Event
@@ -110,14 +107,11 @@ func (r *radio) Run(ctx context.Context) error {
 		switch ev.Kind {
 		case dect.EventPaired:
 			dev := deviceOf(ev.Device)
-			r.startPump(ctx, &pumps, ev.Device)
-			if !r.pairing.Deliver(provisioning.Pairing{Device: dev}) {
-				// Opened from the button: nobody waits, tell the cloud.
+			r.pump(ctx, &pumps, ev.Device)
+			if !r.pairing.Deliver(provisioning.Pairing{Device: dev}) { // opened from the button
 				r.agent.Post(provisioning.Event{Type: provisioning.EvDevicePaired, Device: &dev})
 			}
-			// A device paired again with an id the configuration names
-			// gets its extension back.
-			r.reattach()
+			r.reattach() // paired again: its extension, if the configuration names it
 		case dect.EventRegistrationClosed:
 			if p, ok := provisioning.Closed(ev.Reason); ok {
 				r.pairing.Deliver(p)
@@ -132,9 +126,7 @@ func (r *radio) Run(ctx context.Context) error {
 			}
 			dev.Name = ""
 			r.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: &dev, Reason: ev.Reason})
-		case dect.EventDeviceAttached:
-			// Back in range (or authenticated after a module reset): a
-			// call ringing for its extension now rings it too.
+		case dect.EventDeviceAttached: // back in range: what it missed
 			if dev := r.drv.Device(ev.Device.Handset); dev != nil {
 				r.lines.ua.Offer(dev)
 			}
@@ -146,10 +138,10 @@ func (r *radio) Run(ctx context.Context) error {
 	}
 }
 
-// startPump forwards a device's events to its extension until ctx ends or
-// the device is gone: then its last events are forwarded and it is
-// detached from its extension.
-func (r *radio) startPump(ctx context.Context, wg *sync.WaitGroup, info dect.DeviceInfo) {
+// pump forwards a device's events to its extension (or plays SIT if it
+// has none) until ctx ends or the device is gone; then its last events are
+// forwarded and it is detached.
+func (r *radio) pump(ctx context.Context, wg *sync.WaitGroup, info dect.DeviceInfo) {
 	dev := r.drv.Device(info.Handset)
 	if dev == nil {
 		return
@@ -157,7 +149,7 @@ func (r *radio) startPump(ctx context.Context, wg *sync.WaitGroup, info dect.Dev
 	forward := func(ev dect.DeviceEvent) {
 		if r.lines.ua.ExtensionOf(dev) == "" {
 			if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
-				_ = dev.PlayTone(endpoint.SIT) // assigned to no extension
+				_ = dev.PlayTone(endpoint.SIT)
 			}
 			return
 		}
@@ -171,6 +163,8 @@ func (r *radio) startPump(ctx context.Context, wg *sync.WaitGroup, info dect.Dev
 			select {
 			case <-ctx.Done():
 				return
+			case ev := <-dev.Events():
+				forward(ev)
 			case <-dev.Gone():
 				for {
 					select {
@@ -181,8 +175,6 @@ func (r *radio) startPump(ctx context.Context, wg *sync.WaitGroup, info dect.Dev
 						return
 					}
 				}
-			case ev := <-dev.Events():
-				forward(ev)
 			}
 		}
 	})

@@ -65,7 +65,9 @@ func (r *reporter) Run(ctx context.Context) error {
 func (r *reporter) event(ev sipua.Event) {
 	switch e := ev.(type) {
 	case *sipua.RegistrationEvent:
-		reg := provisioning.Registration{Extension: e.Extension, State: regState(e.State), Registrar: e.Registrar, Reason: e.LastError}
+		// The contract's registration states are sipua's words
+		// (TestRegistrationStatesAreTheContracts).
+		reg := provisioning.Registration{Extension: e.Extension, State: string(e.State), Registrar: e.Registrar, Reason: e.LastError}
 		if !e.ExpiresAt.IsZero() {
 			t := e.ExpiresAt // moved by every refresh (one event each)
 			reg.ExpiresAt = &t
@@ -98,15 +100,3 @@ func (r *reporter) event(ev sipua.Event) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func regState(s sipua.RegState) string {
-	switch s {
-	case sipua.RegRegistered:
-		return provisioning.RegRegistered
-	case sipua.RegRegistering:
-		return provisioning.RegRegistering
-	case sipua.RegFailed:
-		return provisioning.RegFailed
-	}
-	return provisioning.RegUnregistered
-}

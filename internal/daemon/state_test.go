@@ -169,3 +169,15 @@ func TestRegistrationsFollowTheConfiguration(t *testing.T) {
 		t.Fatalf("a removed extension came back in the state: %+v", regs)
 	}
 }
+
+// The user agent's registration states are reported as they are: they are
+// the contract's words (docs/mqtt-api.md).
+func TestRegistrationStatesAreTheContracts(t *testing.T) {
+	for s, want := range map[sipua.RegState]string{sipua.RegRegistered: provisioning.RegRegistered,
+		sipua.RegRegistering: provisioning.RegRegistering, sipua.RegFailed: provisioning.RegFailed,
+		sipua.RegUnregistered: provisioning.RegUnregistered} {
+		if string(s) != want {
+			t.Errorf("sipua %q is reported as %q, the contract says %q", s, string(s), want)
+		}
+	}
+}
