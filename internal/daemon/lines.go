@@ -135,9 +135,7 @@ func (l *lines) SetLine(s provisioning.LineSettings) error {
 func (l *lines) Lines() []provisioning.Line {
 	infos := l.radio.Devices()
 	sort.Slice(infos, func(i, j int) bool { return dectID(infos[i].IPEI) < dectID(infos[j].IPEI) })
-	l.mu.Lock()
-	port := provisioning.Line{Device: PortID, Extension: l.ua.ExtensionOf(l.port), State: "fault", Fault: l.portFault}
-	l.mu.Unlock()
+	port := provisioning.Line{Device: PortID, Extension: l.ua.ExtensionOf(l.port), State: "fault", Fault: l.fault()}
 	if port.Fault == "" {
 		port.State = string(l.port.Activity())
 	}
