@@ -57,13 +57,15 @@ var internalRooms = map[string]struct {
 	imports    []string // rooms its non-test code may import
 	importedBy string   // "cmd": only cmd/* and internal/daemon; "any": every room but floor 0; "tests": only test code
 }{
-	"internal/atomicfile": {importedBy: "any"},   // leaf: the durable file writer (dect, provisioning, ...)
-	"internal/buildinfo":  {importedBy: "cmd"},   // leaf: version stamped into the binaries
-	"internal/perf":       {importedBy: "tests"}, // measurement harness
-	"internal/testpeer":   {importedBy: "tests"}, // third-party peer harness
-	"internal/e2e":        {importedBy: "tests"}, // end-to-end tests
-	"internal/soak":       {importedBy: "tests"}, // randomized soak
-	"internal/armtest":    {importedBy: "tests"}, // the armv7 simulator under qemu
+	"internal/atomicfile": {importedBy: "any"},                                    // leaf: the durable file writer (dect, provisioning, ...)
+	"internal/buildinfo":  {importedBy: "cmd"},                                    // leaf: version stamped into the binaries
+	"internal/health":     {imports: []string{"hal"}, importedBy: "cmd"},          // the watchdog's loop tracker
+	"internal/settings":   {imports: []string{"provisioning"}, importedBy: "cmd"}, // the daemon's settings file
+	"internal/perf":       {importedBy: "tests"},                                  // measurement harness
+	"internal/testpeer":   {importedBy: "tests"},                                  // third-party peer harness
+	"internal/e2e":        {importedBy: "tests"},                                  // end-to-end tests
+	"internal/soak":       {importedBy: "tests"},                                  // randomized soak
+	"internal/armtest":    {importedBy: "tests"},                                  // the armv7 simulator under qemu
 }
 
 // checkInternal returns the violations of the internal/* rules by one

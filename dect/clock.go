@@ -18,11 +18,26 @@ func toDateTime(t time.Time) wire.DateTime {
 
 // localNow is the devices' clock: now in the configured time zone.
 func (d *Driver) localNow() wire.DateTime {
-	loc := d.opts.Location()
-	if loc == nil {
-		loc = time.Local
+	return toDateTime(time.Now().In(d.location()))
+}
+
+// location is the devices' time zone: SetLocation's, else
+// Options.Location's, else the host's.
+func (d *Driver) location() *time.Location {
+	if z := d.zone.Load(); z != nil {
+		return z
 	}
-	return toDateTime(time.Now().In(loc))
+	if loc := d.opts.Location(); loc != nil {
+		return loc
+	}
+	return time.Local
+}
+
+// SetLocation sets the devices' time zone (the configured one) and their
+// clock again soon; nil goes back to Options.Location.
+func (d *Driver) SetLocation(loc *time.Location) {
+	d.zone.Store(loc)
+	d.SyncClock()
 }
 
 // SyncClock sets the devices' clock again soon (the configured time zone
@@ -63,10 +78,7 @@ func (d *Driver) clockLoop(ctx context.Context) {
 // nextClock is how long until the clock is set again: ClockInterval, or
 // less if the zone's offset changes before.
 func (d *Driver) nextClock() time.Duration {
-	loc := d.opts.Location()
-	if loc == nil {
-		loc = time.Local
-	}
+	loc := d.location()
 	wait := d.opts.ClockInterval
 	if _, end := time.Now().In(loc).ZoneBounds(); !end.IsZero() {
 		wait = min(wait, time.Until(end))

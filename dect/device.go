@@ -74,6 +74,11 @@ func (v *Device) String() string { return v.info().String() }
 // Events delivers the device's user actions (buffered 64).
 func (v *Device) Events() <-chan DeviceEvent { return v.evs }
 
+// Gone is closed when the device is removed from this base (deregistered,
+// or replaced by pairing the same handset again); the events it reported
+// until then stay readable on Events.
+func (v *Device) Gone() <-chan struct{} { return v.gone }
+
 // Attached reports whether the device is in range and authenticated.
 func (v *Device) Attached() bool {
 	v.mu.Lock()
@@ -349,12 +354,12 @@ func (v *Device) call() (context.Context, context.CancelFunc) {
 }
 
 // shownTime is the call's time on the device's display: in the devices'
-// zone (Options.Location), now when cid.Time is zero.
+// zone (SetLocation, Options.Location), now when cid.Time is zero.
 func (v *Device) shownTime(t time.Time) time.Time {
 	if t.IsZero() {
 		t = time.Now()
 	}
-	return t.In(v.d.opts.Location())
+	return t.In(v.d.location())
 }
 
 // Ring makes the device ring with the caller shown on its display and the
@@ -413,6 +418,8 @@ func (v *Device) StopRinging() error {
 	}
 	return nil
 }
+
+var _ endpoint.Releaser = (*Device)(nil)
 
 // Release ends the device's call from the network side (the far end hung
 // up): the device's call is cleared and its audio disconnected. The

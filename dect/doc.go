@@ -13,6 +13,10 @@
 //   - registration mode (OpenRegistration/CloseRegistration): a PIN-protected
 //     window of at most 120 s with LED indication, table-full refusal and
 //     wrong-PIN lockout;
+//   - the base's button (Button: a long press opens registration mode, a
+//     short one pages every device or stops paging) and paging (PageFor,
+//     ended by the driver); WaitReady for callers that arrive while the
+//     module is still starting;
 //   - the table of paired devices and their authentication keys in the
 //     state directory (atomic writes with a checksummed backup);
 //   - authentication of devices when they attach and when they start a call;
@@ -26,7 +30,8 @@
 //     vocabulary of package endpoint: ringing with caller ID (its time in
 //     Options.Location) and cadence, tones, digits, answer and hang-up,
 //     message waiting with a count, call waiting, and its PCM audio channel
-//     (hal.Radio.Audio) at the call's rate. Each call is bounded by
+//     (hal.Radio.Audio) at the call's rate, and endpoint.Releaser (the
+//     network side ends its call). Each call is bounded by
 //     Options.RequestTimeout; DeviceEvent.Endpoint gives the events the call
 //     layer takes.
 //
@@ -39,7 +44,8 @@
 //
 // Usage: New(board.Radio, &Options{StateDir: ..., LED: leds["registration"]})
 // then Run(ctx) in its own goroutine; read Events() for registration and
-// module events, Device(n).Events() for each device's user actions.
+// module events, Device(n).Events() for each device's user actions until
+// Device(n).Gone() is closed.
 // Halt (periph's conn.Resource) leaves the radio inert without ending Run:
 // the registration window closed, paging stopped, no device ringing.
 package dect

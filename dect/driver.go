@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"basestation/dect/wire"
@@ -22,6 +23,7 @@ type Driver struct {
 	opts  Options
 	log   *slog.Logger
 	rnd   io.Reader
+	zone  atomic.Pointer[time.Location] // SetLocation's; nil: Options.Location
 
 	events chan Event
 	clockQ chan struct{} // SyncClock's request to the clock loop
@@ -135,6 +137,26 @@ func (d *Driver) Ready() bool {
 	return d.sess != nil
 }
 
+// WaitReady waits until the module is ready, ctx ends or max has passed,
+// and reports whether it is ready (just after start-up or a module reset
+// the module may still be booting).
+func (d *Driver) WaitReady(ctx context.Context, max time.Duration) bool {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	deadline := time.NewTimer(max)
+	defer deadline.Stop()
+	for !d.Ready() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-t.C:
+		}
+	}
+	return true
+}
+
 // Status is a snapshot of the radio for state reports.
 type Status struct {
 	Ready            bool   // module up and reconciled
@@ -214,8 +236,17 @@ func (d *Driver) random(b []byte) {
 // Page makes every device in range ring to be found (on) for PageDuration
 // or until Page(ctx, false).
 func (d *Driver) Page(ctx context.Context, on bool) error {
+	if !on {
+		return d.PageFor(ctx, 0)
+	}
+	return d.PageFor(ctx, d.opts.PageDuration)
+}
+
+// PageFor makes every device in range ring to be found for dur, or stops
+// paging (dur 0). A later call replaces the running page and its end.
+func (d *Driver) PageFor(ctx context.Context, dur time.Duration) error {
 	var f byte
-	if on {
+	if dur > 0 {
 		f = 1
 	}
 	if _, err := d.request(ctx, wire.Msg{Type: wire.TPage, On: f}); err != nil {
@@ -227,12 +258,12 @@ func (d *Driver) Page(ctx context.Context, on bool) error {
 		d.pageTimer.Stop()
 		d.pageTimer = nil
 	}
-	d.paging = on
-	if on {
-		d.pageTimer = time.AfterFunc(d.opts.PageDuration, func() {
+	d.paging = dur > 0
+	if dur > 0 {
+		d.pageTimer = time.AfterFunc(dur, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), d.opts.RequestTimeout)
 			defer cancel()
-			if err := d.Page(ctx, false); err != nil {
+			if err := d.PageFor(ctx, 0); err != nil {
 				d.log.Warn("dect: stop paging", "err", err)
 			}
 		})
@@ -248,11 +279,11 @@ func (d *Driver) Paging() bool {
 }
 
 // Button acts on a press of the base's button: held for LongPress or more
-// it opens the registration window (default duration) with pin; a shorter
-// press starts paging, or stops it if it is on.
-func (d *Driver) Button(ctx context.Context, p hal.ButtonPress, pin string) error {
+// it opens the registration window for window (0: the default) with pin; a
+// shorter press starts paging for PageDuration, or stops it if it is on.
+func (d *Driver) Button(ctx context.Context, p hal.ButtonPress, window time.Duration, pin string) error {
 	if p.Held >= d.opts.LongPress {
-		return d.OpenRegistration(ctx, 0, pin)
+		return d.OpenRegistration(ctx, window, pin)
 	}
 	return d.Page(ctx, !d.Paging())
 }

@@ -146,18 +146,10 @@ const (
 	OnHook
 )
 
+// String is the kind's name in the call vocabulary (endpoint.EventKind).
 func (k DeviceEventKind) String() string {
-	switch k {
-	case OffHook:
-		return "off-hook"
-	case Dialed:
-		return "dialed"
-	case Digit:
-		return "digit"
-	case Flash:
-		return "flash"
-	case OnHook:
-		return "on-hook"
+	if ev, ok := (DeviceEvent{Kind: k}).Endpoint(); ok {
+		return ev.Kind.String()
 	}
 	return fmt.Sprintf("DeviceEventKind(%d)", int(k))
 }

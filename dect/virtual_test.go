@@ -230,7 +230,7 @@ func TestVirtualButton(t *testing.T) {
 		drv, _, stop := startVirtual(t, dect.Options{PageDuration: 30 * time.Second})
 		defer stop()
 		ctx := context.Background()
-		if err := drv.Button(ctx, hal.ButtonPress{Held: 200 * time.Millisecond}, "0000"); err != nil {
+		if err := drv.Button(ctx, hal.ButtonPress{Held: 200 * time.Millisecond}, 0, "0000"); err != nil {
 			t.Fatal(err)
 		}
 		if !drv.Paging() {
@@ -241,12 +241,12 @@ func TestVirtualButton(t *testing.T) {
 		if drv.Paging() {
 			t.Fatal("paging did not stop after 30 s")
 		}
-		drv.Button(ctx, hal.ButtonPress{Held: time.Second}, "0000")
-		drv.Button(ctx, hal.ButtonPress{Held: time.Second}, "0000")
+		drv.Button(ctx, hal.ButtonPress{Held: time.Second}, 0, "0000")
+		drv.Button(ctx, hal.ButtonPress{Held: time.Second}, 0, "0000")
 		if drv.Paging() {
 			t.Fatal("second short press did not stop paging")
 		}
-		if err := drv.Button(ctx, hal.ButtonPress{Held: 3 * time.Second}, "0000"); err != nil {
+		if err := drv.Button(ctx, hal.ButtonPress{Held: 3 * time.Second}, 0, "0000"); err != nil {
 			t.Fatal(err)
 		}
 		if open, _ := drv.RegistrationOpen(); !open {

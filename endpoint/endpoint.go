@@ -107,6 +107,15 @@ type Wideband interface {
 	ConnectAudioAt(rate int) (AudioPort, error)
 }
 
+// Releaser is an Endpoint whose call is cleared from the network side
+// when the far end hangs up (a cordless device: its link and display are
+// released, and it then reports itself on-hook). The call layer calls
+// Release after the busy tone; an analog phone has no such thing (its
+// user hears busy tone and hangs up).
+type Releaser interface {
+	Release() error
+}
+
 // MessageCounter is an Endpoint whose display shows how many new messages
 // wait. The call layer calls SetMessageCount instead of SetMessageWaiting.
 type MessageCounter interface {

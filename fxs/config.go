@@ -246,3 +246,22 @@ func (c *Config) compile() (compiled, error) {
 	}
 	return out, nil
 }
+
+// WithSystem is c with the base's system settings in force: the tone
+// region, the dial plan, the long inter-digit timer and the time zone of
+// caller-ID times. A zero setting keeps c's own.
+func (c Config) WithSystem(region, dialPlan string, interDigit time.Duration, loc *time.Location) Config {
+	if region != "" {
+		c.Region = region
+	}
+	if dialPlan != "" {
+		c.DialPlan = dialPlan
+	}
+	if interDigit > 0 {
+		c.InterDigitLong = interDigit
+	}
+	if loc != nil {
+		c.Location = loc
+	}
+	return c
+}

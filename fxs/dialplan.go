@@ -262,3 +262,12 @@ func closure(alt []elem, st uint64) uint64 {
 	}
 	return st
 }
+
+// DialComplete reports whether number is complete under the port's dial
+// plan as it stands (the plan a DECT device's analog phone dials by too).
+func (p *Port) DialComplete(number string) bool {
+	p.cfgMu.RLock()
+	plan := p.plan
+	p.cfgMu.RUnlock()
+	return plan != nil && plan.Match(number, false) == Complete
+}

@@ -456,13 +456,7 @@ func (a *Agent) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 // connectOnce makes one connection attempt (every broker in turn) and
 // returns its outcome, or ctx's error when ctx ends first.
 func (a *Agent) connectOnce(ctx context.Context) error {
-	tok := a.client.Connect()
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return WaitToken(ctx, a.client.Connect())
 }
 
 // enqueue hands a message to the loop; it runs in paho's per-message
@@ -481,8 +475,8 @@ func (a *Agent) onConnect(ctx context.Context, c mqtt.Client) {
 	a.log.Info("provisioning: connected to broker")
 	handler := func(_ mqtt.Client, m mqtt.Message) { a.enqueue(ctx, m) }
 	tok := c.SubscribeMultiple(map[string]byte{a.topics.Desired: 1, a.topics.Commands: 1}, handler)
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		a.log.Error("provisioning: subscribe failed", "err", tok.Error())
+	if err := WaitTokenFor(ctx, tok, 10*time.Second); err != nil {
+		a.log.Error("provisioning: subscribe failed", "err", err)
 	}
 	a.online.Store(true)
 	select {
@@ -539,12 +533,8 @@ func (a *Agent) publish(topic string, payload []byte, retained bool) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		select {
-		case <-tok.Done():
-			if err := tok.Error(); err != nil {
-				a.log.Warn("provisioning: publish failed", "topic", topic, "err", err)
-			}
-		case <-a.runCtx.Done():
+		if err := WaitToken(a.runCtx, tok); err != nil && a.runCtx.Err() == nil {
+			a.log.Warn("provisioning: publish failed", "topic", topic, "err", err)
 		}
 	}()
 }
@@ -552,9 +542,7 @@ func (a *Agent) publish(topic string, payload []byte, retained bool) {
 // publishNow publishes and waits up to timeout for the acknowledgement.
 func (a *Agent) publishNow(topic string, payload []byte, retained bool, timeout time.Duration) {
 	tok := a.client.Publish(topic, 1, retained, payload)
-	if !tok.WaitTimeout(timeout) {
-		a.log.Warn("provisioning: publish not acknowledged in time", "topic", topic)
-	} else if err := tok.Error(); err != nil {
+	if err := WaitTokenFor(context.Background(), tok, timeout); err != nil {
 		a.log.Warn("provisioning: publish failed", "topic", topic, "err", err)
 	}
 }

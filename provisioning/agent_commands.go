@@ -287,12 +287,12 @@ func (a *Agent) cmdResync(cmd *Command) {
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if tok := c.Unsubscribe(a.topics.Desired); !tok.WaitTimeout(cmdTimeout) || tok.Error() != nil {
-			a.log.Warn("provisioning: resync: unsubscribe failed", "err", tok.Error())
+		if err := WaitTokenFor(ctx, c.Unsubscribe(a.topics.Desired), cmdTimeout); err != nil {
+			a.log.Warn("provisioning: resync: unsubscribe failed", "err", err)
 		}
 		tok := c.Subscribe(a.topics.Desired, 1, func(_ mqttClient, m mqttMessage) { a.enqueue(ctx, m) })
-		if !tok.WaitTimeout(cmdTimeout) || tok.Error() != nil {
-			a.log.Warn("provisioning: resync: subscribe failed", "err", tok.Error())
+		if err := WaitTokenFor(ctx, tok, cmdTimeout); err != nil {
+			a.log.Warn("provisioning: resync: subscribe failed", "err", err)
 		}
 	}()
 }

@@ -14,6 +14,16 @@
 // separate 0600 file). The contract's default dial plan is defined here
 // (DefaultDialPlan) and is the one the base applies.
 //
+// How a configuration is put in force is defined here too: ConfigApplier
+// (the Applier the daemon gives the agent) turns a document into a Plan —
+// SIP accounts for the extensions with a device on this base (AccountOf),
+// the analog line's digit map (DigitMap) and system settings, which device
+// rings for which extension — and applies it in order through Accounts,
+// LineSetup and Attachments, small interfaces the daemon satisfies with
+// sipua, fxs and dect. Registrations keeps the registrations of the
+// accounts in force; PairingSlot holds a registration window's one
+// outcome; WaitToken is the one way to wait on an MQTT token.
+//
 // The agent reaches the rest of the daemon only through the interfaces
 // defined here (Applier, Radio, StateSource); it imports no hardware package
 // (hal, fxs, dect, board, sim) and nothing of sipua. Its tests use the

@@ -138,6 +138,8 @@ func (c *call) finish(reason string) {
 		c.cancel(errors.New(reason))
 		u := c.u
 		u.mu.Lock()
+		var release endpoint.Releaser // the far end ended a cordless device's call
+		var releaseName string
 		wasActive := c.state >= csAnswering
 		// Held or waiting at its endpoint, which is in another call.
 		aside := c.owner != nil && c.owner.active != c && c.owner.active != nil
@@ -164,6 +166,9 @@ func (c *call) finish(reason string) {
 						tone = failureTone(reason)
 					}
 					_ = s.ep.PlayTone(tone)
+					if r, ok := s.ep.(endpoint.Releaser); ok && wasActive && !aside {
+						release, releaseName = r, s.name
+					}
 				}
 			}
 			if s.other == c {
@@ -176,6 +181,13 @@ func (c *call) finish(reason string) {
 		}
 		ms := c.ms
 		u.mu.Unlock()
+		if release != nil {
+			u.wg.Go(func() {
+				if err := release.Release(); err != nil {
+					u.log.Warn("releasing endpoint", "endpoint", releaseName, "error", err)
+				}
+			})
+		}
 		if ms != nil {
 			q := ms.Close()
 			u.emit(&QualityEvent{Extension: c.ext.name, CallID: c.dlg.callID, Summary: q, Time: time.Now()})

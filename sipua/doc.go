@@ -32,7 +32,12 @@
 //	ua.Detach(phone)
 //
 // Endpoint methods must return promptly; the Reporter never blocks (events
-// are queued per endpoint and handled in order).
+// are queued per endpoint and handled in order). The user agent is the one
+// registry of attachments: ua.Report(phone, ev) is the Reporter looked up,
+// ua.ExtensionOf(phone) says where it is attached, and ua.Offer(phone)
+// gives an endpoint back in reach its message state and a call ringing for
+// its extension. When the far end ends a call, an endpoint.Releaser (a
+// cordless device) is released after its busy tone.
 //
 // # Registration
 //

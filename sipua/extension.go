@@ -102,37 +102,61 @@ func (u *UA) Attach(ext string, ep endpoint.Endpoint) (Reporter, error) {
 	// its own changed).
 	_ = showMWI(ep, e.mwi)
 	// A call ringing for the extension rings the new endpoint too (a
-	// device assigned, or back in range, while the call is offered).
-	for _, c := range u.calls {
-		if c.ext == e && !c.out && c.state == csSetup && c.owner == nil {
-			cadence := e.cfg.RingCadence
-			if cadence == "" {
-				cadence = endpoint.Normal
-			}
-			if err := ep.Ring(c.cid, cadence); err != nil {
-				u.log.Warn("endpoint ring", "endpoint", s.name, "error", err)
-				break
-			}
-			s.ringing = c
-			c.ringing[s] = true
-			break
-		}
-	}
+	// device assigned while the call is offered).
+	u.ringIfOfferedLocked(s, nil)
 	go u.endpointLoop(s)
-	return func(ev endpoint.Event) {
-		s.qmu.Lock()
-		if len(s.queue) >= maxQueuedEvents {
-			s.qmu.Unlock()
-			u.log.Warn("endpoint event queue full, event dropped", "endpoint", s.name, "event", ev.Kind)
-			return
-		}
-		s.queue = append(s.queue, ev)
+	return func(ev endpoint.Event) { u.enqueue(s, ev) }, nil
+}
+
+// enqueue queues an endpoint's event for its loop; it never blocks.
+func (u *UA) enqueue(s *epState, ev endpoint.Event) {
+	s.qmu.Lock()
+	if len(s.queue) >= maxQueuedEvents {
 		s.qmu.Unlock()
-		select {
-		case s.signal <- struct{}{}:
-		default:
-		}
-	}, nil
+		u.log.Warn("endpoint event queue full, event dropped", "endpoint", s.name, "event", ev.Kind)
+		return
+	}
+	s.queue = append(s.queue, ev)
+	s.qmu.Unlock()
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+// Report is the Reporter of an attached endpoint, looked up: it queues ev
+// and reports true, or false if ep is attached to no extension.
+func (u *UA) Report(ep endpoint.Endpoint, ev endpoint.Event) bool {
+	u.mu.Lock()
+	s := u.attached[ep]
+	u.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	u.enqueue(s, ev)
+	return true
+}
+
+// ExtensionOf is the extension ep is attached to ("" if none).
+func (u *UA) ExtensionOf(ep endpoint.Endpoint) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if s := u.attached[ep]; s != nil && s.ext != nil {
+		return s.ext.name
+	}
+	return ""
+}
+
+// Offer tells an attached endpoint that is idle what it may have missed
+// while out of reach (a device back in range or reauthenticated): its
+// extension's message state, and a call ringing for the extension now.
+func (u *UA) Offer(ep endpoint.Endpoint) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if s := u.attached[ep]; s != nil && s.ext != nil && !s.offHook && s.ringing == nil && s.active == nil && s.other == nil {
+		_ = showMWI(ep, s.ext.mwi)
+		u.ringIfOfferedLocked(s, nil)
+	}
 }
 
 // Detach removes an endpoint: ringing stops at once; a call it holds is

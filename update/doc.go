@@ -5,7 +5,9 @@
 // reboot, the trial boot's health check and the one final result.
 //
 // It knows no hardware: idleness and health are asked through the Lines and
-// Health interfaces, which internal/daemon implements. It never writes a
+// Health interfaces. What the trial boot's health is (the cloud connected,
+// every account registered, the line without fault, the radio ready) is
+// Checks, whose checks internal/daemon wires to the rooms that know. It never writes a
 // slot itself; RAUC (the Installer) does. A job is persisted with
 // internal/atomicfile before each state is reported, so it survives a
 // restart and a power cut and ends with exactly one final state.

@@ -97,23 +97,23 @@ func TestCheckNamesTheField(t *testing.T) {
 		System:     provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US", TimeZone: "Nowhere/Atlantis"},
 		Extensions: []provisioning.Extension{{Number: "101", SIP: provisioning.SIPAccount{User: "101", Password: "x", Domain: "127.0.0.1"}, Devices: provisioning.Devices{Port: PortID}}},
 	}
-	errs := d.Check(c)
+	errs := d.applier.Check(c)
 	if len(errs) != 1 || errs[0].Path != "system.time_zone" {
 		t.Fatalf("errors %+v, want one for system.time_zone", errs)
 	}
 	c.System.TimeZone = "America/Toronto"
-	if errs := d.Check(c); len(errs) != 0 {
+	if errs := d.applier.Check(c); len(errs) != 0 {
 		t.Fatalf("valid configuration refused: %+v", errs)
 	}
-	tr, _ := d.translate(c)
-	if len(tr.exts) != 1 || tr.attach[PortID] != "101" {
+	tr, _ := d.applier.PlanFor(c)
+	if len(tr.Accounts) != 1 || tr.Attach[PortID] != "101" {
 		t.Fatalf("translation %+v", tr)
 	}
 	c.Extensions[0].Devices.Port = ""
 	c.Extensions[0].Devices.Linx = "dect-000000001"
-	tr, _ = d.translate(c)
-	if len(tr.exts) != 0 {
-		t.Fatalf("an extension with no device on this base is registered: %+v", tr.exts)
+	tr, _ = d.applier.PlanFor(c)
+	if len(tr.Accounts) != 0 {
+		t.Fatalf("an extension with no device on this base is registered: %+v", tr.Accounts)
 	}
 }
 
@@ -150,14 +150,14 @@ func TestRegisterRightAfterStart(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
 	defer ocancel()
-	ch, err := (*radioAdapter)(d).OpenRegistration(octx, 30*time.Second, "1234")
+	ch, err := d.pairing.OpenRegistration(octx, 30*time.Second, "1234")
 	if err != nil {
 		t.Fatalf("OpenRegistration right after start: %v", err)
 	}
 	if !b.Radio.RegistrationOpen() {
 		t.Fatal("the module's window is not open")
 	}
-	if err := (*radioAdapter)(d).CloseRegistration(octx); err != nil {
+	if err := d.pairing.CloseRegistration(octx); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -193,7 +193,7 @@ func TestPortGetsTheConfiguredZone(t *testing.T) {
 		Schema: provisioning.SchemaVersion, Base: "base-1", Version: 1,
 		System: provisioning.System{Registrars: []string{"sip:127.0.0.1:5999"}, ToneRegion: "US", TimeZone: "America/Toronto"},
 	}
-	if err := d.Apply(context.Background(), c); err != nil {
+	if err := d.applier.Apply(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	if loc := d.port.Config().Location; loc == nil || loc.String() != "America/Toronto" {

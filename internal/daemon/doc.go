@@ -1,20 +1,27 @@
-// Package daemon wires basestationd together: the analog port (fxs), the
-// DECT radio (dect), the SIP user agent (sipua) and the cloud agent
-// (provisioning), over a *hal.Board that cmd/basestationd gets from board
-// (the real hardware) and cmd/basesim gets from sim.
+// Package daemon is basestationd's wiring: it builds the rooms — the
+// analog port (fxs), the DECT radio (dect), the SIP user agent (sipua), the
+// cloud agent and configuration applier (provisioning), firmware update
+// (update) — over a *hal.Board that cmd/basestationd gets from board and
+// cmd/basesim from sim, and runs them. It holds no policy; each glue type
+// below has its own lock (if it has state) and its own Run:
 //
-// It is the wiring that cmd/basestationd and cmd/basesim share, kept out of
-// cmd so both mains can use it: it attaches the devices to their
-// extensions (the fxs port and each DECT device are endpoint.Endpoints
-// themselves, given their context — name, time zone — when built or
-// configured) and forwards their events to the call layer, the Applier
-// that turns the cloud's
-// configuration into SIP accounts and device assignments, the provisioning
-// Radio over the DECT driver, the base's LEDs and button, and the live
-// state reported to the cloud and shown by the simulator, and the health
-// tracker of the main loops' progress that the daemon's systemd watchdog
-// reads (health.go; wired when Options.Health is set).
+//   - lines: the base's devices as provisioning.Attachments and
+//     provisioning.LineSetup (the port and the radio's table of paired
+//     devices; attaching them is sipua's), and the port's events;
+//   - reporter: the user agent as provisioning.Accounts and StateSource,
+//     and its events turned into registrations and cloud events;
+//   - radio: the DECT driver as provisioning.Radio, its events, and each
+//     device's events to its extension;
+//   - panel: the LEDs and the button (whose presses are dect's to act on);
+//   - firmware: the updater, fed the agent's jobs, asked of the lines and
+//     of update.Checks.
 //
-// It may import every device and protocol package but never board or sim
-// (the board is handed in) and never cmd.
+// Policy lives in the rooms: provisioning.ConfigApplier puts configurations
+// in force, provisioning.Registrations keeps the registrations reported,
+// update.Checks is the trial boot's health, dect pages and pairs, sipua
+// knows which device is attached where. The settings file is
+// internal/settings; the watchdog's tracker is internal/health.
+//
+// It may import every room but never board or sim (the board is handed in)
+// and never cmd; only cmd/* imports it.
 package daemon

@@ -80,12 +80,12 @@ func TestKeyedDigitGoesOutOfBandOnly(t *testing.T) {
 			Devices: provisioning.Devices{Port: provisioning.PortDeviceID},
 		}},
 	}
-	if errs := d.Check(pc); len(errs) > 0 {
+	if errs := d.applier.Check(pc); len(errs) > 0 {
 		t.Fatalf("Check: %v", errs)
 	}
 	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 	defer acancel()
-	if err := d.Apply(actx, pc); err != nil {
+	if err := d.applier.Apply(actx, pc); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "101 registered", func() bool {

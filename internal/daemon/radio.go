@@ -2,9 +2,9 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
+	"sync"
 	"time"
 
 	"basestation/dect"
@@ -12,8 +12,28 @@ import (
 	"basestation/provisioning"
 )
 
-// radioAdapter is the DECT driver as provisioning.Radio.
-type radioAdapter Daemon
+var _ provisioning.Radio = (*radio)(nil)
+
+// radio is the DECT driver as the cloud agent needs it
+// (provisioning.Radio). Its Run follows the driver (pairings, removals,
+// devices back in range) and forwards each device's events to its
+// extension.
+type radio struct {
+	drv     *dect.Driver
+	lines   *lines
+	log     *slog.Logger
+	pairing provisioning.PairingSlot // the open window's outcome
+	// Set in New before anything runs, read-only after.
+	agent    *provisioning.Agent
+	reattach func()
+}
+
+// dectID is a DECT device's id in the cloud contract: "dect-" and its
+// 36-bit IPEI as 9 hex digits (stable across re-pairing, unlike the
+// handset number; the printed IPEI's check character can be '*').
+func dectID(ipei dect.IPEI) string {
+	return fmt.Sprintf("dect-%09x", uint64(ipei.EMC)<<20|uint64(ipei.PSN&0xFFFFF))
+}
 
 func deviceOf(info dect.DeviceInfo) provisioning.Device {
 	t := provisioning.DeviceLinx
@@ -23,272 +43,139 @@ func deviceOf(info dect.DeviceInfo) provisioning.Device {
 	return provisioning.Device{ID: dectID(info.IPEI), Type: t, Name: fmt.Sprintf("%s (handset %d)", info.Model, info.Handset)}
 }
 
-func (r *radioAdapter) OpenRegistration(ctx context.Context, window time.Duration, pin string) (<-chan provisioning.Pairing, error) {
-	d := (*Daemon)(r)
-	ch := make(chan provisioning.Pairing, 1)
-	d.mu.Lock()
-	if d.pairing != nil {
-		d.mu.Unlock()
-		return nil, provisioning.ErrRegistrationBusy
+// OpenRegistration opens registration mode; the channel gets its outcome.
+// A module still starting (just after boot or a reset) is given 5 s.
+func (r *radio) OpenRegistration(ctx context.Context, window time.Duration, pin string) (<-chan provisioning.Pairing, error) {
+	ch, err := r.pairing.Open()
+	if err != nil {
+		return nil, err
 	}
-	d.pairing = ch
-	d.mu.Unlock()
-	// Just after start-up (or a module reset) the radio module may still
-	// be booting: give it a moment rather than refusing the administrator.
-	d.waitRadioReady(ctx, 5*time.Second)
-	if err := d.radio.OpenRegistration(ctx, window, pin); err != nil {
-		d.mu.Lock()
-		d.pairing = nil
-		d.mu.Unlock()
+	r.drv.WaitReady(ctx, 5*time.Second)
+	if err := r.drv.OpenRegistration(ctx, window, pin); err != nil {
+		r.pairing.Cancel()
 		return nil, err
 	}
 	return ch, nil
 }
 
-func (r *radioAdapter) CloseRegistration(ctx context.Context) error {
-	return (*Daemon)(r).radio.CloseRegistration(ctx)
-}
+// CloseRegistration closes registration mode.
+func (r *radio) CloseRegistration(ctx context.Context) error { return r.drv.CloseRegistration(ctx) }
 
-func (r *radioAdapter) Devices() []provisioning.Device {
-	d := (*Daemon)(r)
+// Devices lists the paired devices with their extensions.
+func (r *radio) Devices() []provisioning.Device {
 	var out []provisioning.Device
-	for _, info := range d.radio.Devices() {
+	for _, info := range r.drv.Devices() {
 		dev := deviceOf(info)
-		dev.Extension = d.extensionOf(dev.ID)
+		if d := r.drv.Device(info.Handset); d != nil {
+			dev.Extension = r.lines.ua.ExtensionOf(d)
+		}
 		out = append(out, dev)
 	}
 	return out
 }
 
-func (r *radioAdapter) handsetOf(id string) (int, bool) {
-	for _, info := range (*Daemon)(r).radio.Devices() {
+// RemoveDevice detaches the device at once (a removed device must not
+// answer a call) and deregisters it.
+func (r *radio) RemoveDevice(ctx context.Context, id string) error {
+	for _, info := range r.drv.Devices() {
 		if dectID(info.IPEI) == id {
-			return info.Handset, true
+			r.lines.Detach(id)
+			return r.drv.Deregister(ctx, info.Handset)
 		}
 	}
-	return 0, false
+	return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
 }
 
-func (r *radioAdapter) RemoveDevice(ctx context.Context, id string) error {
-	d := (*Daemon)(r)
-	h, ok := r.handsetOf(id)
-	if !ok {
-		return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
-	}
-	// Stop it ringing for its extension at once, before the radio round
-	// trip: a removed device must not answer a call.
-	d.detach(id)
-	return d.radio.Deregister(ctx, h)
-}
+// Page pages every device for dur.
+func (r *radio) Page(ctx context.Context, dur time.Duration) error { return r.drv.PageFor(ctx, dur) }
 
-func (r *radioAdapter) Page(ctx context.Context, dur time.Duration) error {
-	d := (*Daemon)(r)
-	if err := d.radio.Page(ctx, true); err != nil {
-		return err
-	}
-	time.AfterFunc(dur, func() {
-		cctx, cancel := context.WithTimeout(context.Background(), pageStopTimeout)
-		defer cancel()
-		_ = d.radio.Page(cctx, false)
-	})
-	return nil
-}
-
-// radioEvents follows the DECT driver: pairing outcomes, removed devices,
-// devices coming and going, module recovery.
-func (d *Daemon) radioEvents(ctx context.Context) error {
-	// Pump the events of the devices paired before start.
-	for _, info := range d.radio.Devices() {
-		d.startDevicePump(ctx, info)
+// Run follows the driver until ctx ends, then waits for the device pumps.
+func (r *radio) Run(ctx context.Context) error {
+	var pumps sync.WaitGroup
+	defer pumps.Wait()
+	for _, info := range r.drv.Devices() { // the devices paired before start
+		r.pump(ctx, &pumps, info)
 	}
 	for {
 		var ev dect.Event
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev = <-d.radio.Events():
+		case ev = <-r.drv.Events():
 		}
-		d.log.Info("radio", "event", ev.String())
+		r.log.Info("radio", "event", ev.String())
 		switch ev.Kind {
 		case dect.EventPaired:
 			dev := deviceOf(ev.Device)
-			d.startDevicePump(ctx, ev.Device)
-			if !d.deliverPairing(provisioning.Pairing{Device: dev}) {
-				// Opened from the button: nobody waits, tell the cloud.
-				d.agent.Post(provisioning.Event{Type: provisioning.EvDevicePaired, Device: &dev})
+			r.pump(ctx, &pumps, ev.Device)
+			if !r.pairing.Deliver(provisioning.Pairing{Device: dev}) { // opened from the button
+				r.agent.Post(provisioning.Event{Type: provisioning.EvDevicePaired, Device: &dev})
 			}
-			// A device paired again with an id the configuration names
-			// gets its extension back.
-			d.reattach()
+			r.reattach() // paired again: its extension, if the configuration names it
 		case dect.EventRegistrationClosed:
-			switch ev.Reason {
-			case "paired":
-			case "timeout":
-				d.deliverPairing(provisioning.Pairing{Err: provisioning.ErrRegistrationTimeout})
-			default:
-				d.deliverPairing(provisioning.Pairing{Err: fmt.Errorf("%w (%s)", provisioning.ErrRegistrationClosed, ev.Reason)})
+			if p, ok := provisioning.Closed(ev.Reason); ok {
+				r.pairing.Deliver(p)
 			}
-			d.agent.StateChanged()
 		case dect.EventRegistrationRefused:
-			d.deliverPairing(provisioning.Pairing{Err: fmt.Errorf("registration refused: %s", ev.Reason)})
+			r.pairing.Deliver(provisioning.Pairing{Err: fmt.Errorf("registration refused: %s", ev.Reason)})
+			continue
 		case dect.EventDeregistered, dect.EventOrphan:
-			id := dectID(ev.Device.IPEI)
+			dev := deviceOf(ev.Device)
 			if ev.Kind == dect.EventOrphan {
-				id = dectID(ev.IPEI)
+				dev.ID = dectID(ev.IPEI)
 			}
-			d.detach(id)
-			d.stopDevicePump(ev.Device.Handset)
-			d.mu.Lock()
-			delete(d.dectEP, id)
-			d.mu.Unlock()
-			dev := provisioning.Device{ID: id, Type: provisioning.DeviceLinx}
-			if ev.Device.Type == dect.Headset {
-				dev.Type = provisioning.DeviceHeadset
+			dev.Name = ""
+			r.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: &dev, Reason: ev.Reason})
+		case dect.EventDeviceAttached: // back in range: what it missed
+			if dev := r.drv.Device(ev.Device.Handset); dev != nil {
+				r.lines.ua.Offer(dev)
 			}
-			d.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: &dev, Reason: ev.Reason})
-			d.agent.StateChanged()
-		case dect.EventDeviceAttached:
-			// Back in range (or authenticated after a module reset): a
-			// call ringing for its extension now rings it too.
-			d.refreshAttachment(dectID(ev.Device.IPEI))
-			d.agent.StateChanged()
 		case dect.EventModuleReady, dect.EventModuleLost, dect.EventDeviceDetached:
-			d.agent.StateChanged()
+		default:
+			continue
 		}
+		r.agent.StateChanged()
 	}
 }
 
-func (d *Daemon) deliverPairing(p provisioning.Pairing) bool {
-	d.mu.Lock()
-	ch := d.pairing
-	d.pairing = nil
-	d.mu.Unlock()
-	if ch == nil {
-		return false
-	}
-	ch <- p
-	return true
-}
-
-func (d *Daemon) startDevicePump(ctx context.Context, info dect.DeviceInfo) {
-	dev := d.radio.Device(info.Handset)
+// pump forwards a device's events to its extension (or plays SIT if it
+// has none) until ctx ends or the device is gone; then its last events are
+// forwarded and it is detached.
+func (r *radio) pump(ctx context.Context, wg *sync.WaitGroup, info dect.DeviceInfo) {
+	dev := r.drv.Device(info.Handset)
 	if dev == nil {
 		return
 	}
-	id := dectID(info.IPEI)
-	d.mu.Lock()
-	if d.pumps == nil {
-		d.pumps = map[int]context.CancelFunc{}
+	forward := func(ev dect.DeviceEvent) {
+		if r.lines.ua.ExtensionOf(dev) == "" {
+			if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
+				_ = dev.PlayTone(endpoint.SIT)
+			}
+			return
+		}
+		if sev, ok := ev.Endpoint(); ok {
+			r.lines.ua.Report(dev, sev)
+		}
+		r.agent.StateChanged()
 	}
-	if stop, ok := d.pumps[info.Handset]; ok {
-		stop()
-	}
-	pctx, stop := context.WithCancel(ctx)
-	d.pumps[info.Handset] = stop
-	d.dectEP[id] = dev
-	d.mu.Unlock()
-	go func() {
+	wg.Go(func() {
 		for {
 			select {
-			case <-pctx.Done():
+			case <-ctx.Done():
 				return
-			case ev, ok := <-dev.Events():
-				if !ok {
-					return
+			case ev := <-dev.Events():
+				forward(ev)
+			case <-dev.Gone():
+				for {
+					select {
+					case ev := <-dev.Events():
+						forward(ev)
+					default:
+						r.lines.detach(dev)
+						return
+					}
 				}
-				d.handleDeviceEvent(id, dev, ev)
 			}
 		}
-	}()
+	})
 }
-
-func (d *Daemon) stopDevicePump(handset int) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if stop, ok := d.pumps[handset]; ok {
-		stop()
-		delete(d.pumps, handset)
-	}
-}
-
-func (d *Daemon) handleDeviceEvent(id string, dev *dect.Device, ev dect.DeviceEvent) {
-	d.mu.Lock()
-	a := d.attached[id]
-	d.mu.Unlock()
-	if a == nil {
-		if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
-			_ = dev.PlayTone(endpoint.SIT)
-		}
-		return
-	}
-	if sev, ok := ev.Endpoint(); ok {
-		a.report(sev)
-	}
-	d.agent.StateChanged()
-}
-
-var errNotOnBase = errors.New("not a device of this base")
-
-// endpointFor returns the endpoint of a device id on this base.
-func (d *Daemon) endpointFor(id string) (endpoint.Endpoint, error) {
-	if id == PortID {
-		return d.port, nil
-	}
-	if !strings.HasPrefix(id, "dect-") {
-		return nil, fmt.Errorf("device %q: %w", id, errNotOnBase)
-	}
-	d.mu.Lock()
-	dev := d.dectEP[id]
-	d.mu.Unlock()
-	if dev == nil {
-		return nil, fmt.Errorf("device %q: %w", id, errNotOnBase)
-	}
-	return dev, nil
-}
-
-// waitRadioReady waits up to max (or ctx) for the DECT module to be ready.
-func (d *Daemon) waitRadioReady(ctx context.Context, max time.Duration) {
-	if d.radio.Ready() {
-		return
-	}
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	deadline := time.After(max)
-	for !d.radio.Ready() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-deadline:
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// refreshAttachment attaches an idle device to its extension again so the
-// call layer offers it what is ringing now.
-func (d *Daemon) refreshAttachment(id string) {
-	d.mu.Lock()
-	a := d.attached[id]
-	dev := d.dectEP[id]
-	fault := d.faults[id]
-	d.mu.Unlock()
-	if a == nil || dev == nil || busy(dev, fault) {
-		return
-	}
-	if err := d.ua.Detach(a.ep); err != nil {
-		d.log.Warn("re-attach", "device", id, "error", err)
-	}
-	rep, err := d.ua.Attach(a.ext, a.ep)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if err != nil {
-		delete(d.attached, id)
-		d.log.Warn("re-attach", "device", id, "extension", a.ext, "error", err)
-		return
-	}
-	d.attached[id] = &attachment{ext: a.ext, ep: a.ep, report: rep}
-}
-
-// pageStopTimeout bounds the request that ends paging.
-const pageStopTimeout = 3 * time.Second

@@ -40,7 +40,7 @@ func TestFailoverRetryReachesTheUserAgent(t *testing.T) {
 	}{{45, 45 * time.Second}, {0, provisioning.DefaultFailoverRetryS * time.Second}, {3600, time.Hour}} {
 		c.System.FailoverRetryS = tc.retryS
 		c.Version++
-		if err := d.Apply(context.Background(), c); err != nil {
+		if err := d.applier.Apply(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
 		sc := d.ua.Config()
@@ -115,7 +115,7 @@ func TestExpiresAtMovesOnRefresh(t *testing.T) {
 		Extensions: []provisioning.Extension{{Number: "101", SIP: provisioning.SIPAccount{User: "101", Password: "x", Domain: "127.0.0.1"},
 			Devices: provisioning.Devices{Port: PortID}}},
 	}
-	if err := d.Apply(context.Background(), c); err != nil {
+	if err := d.applier.Apply(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -123,7 +123,7 @@ func TestExpiresAtMovesOnRefresh(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	expiresAt := func() time.Time {
-		for _, r := range (*stateSource)(d).Registrations() {
+		for _, r := range d.reports.Registrations() {
 			if r.Extension == "101" && r.State == provisioning.RegRegistered && r.ExpiresAt != nil {
 				return *r.ExpiresAt
 			}

@@ -1,51 +1,102 @@
 package daemon
 
 import (
-	"sort"
+	"context"
+	"time"
 
 	"basestation/provisioning"
+	"basestation/sipua"
 )
 
-// stateSource is the daemon as provisioning.StateSource.
-type stateSource Daemon
-
-func (s *stateSource) Registrations() []provisioning.Registration {
-	d := (*Daemon)(s)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]provisioning.Registration, 0, len(d.regs))
-	for _, r := range d.regs {
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Extension < out[j].Extension })
-	return out
+// reporter is the user agent as the configuration and the cloud see it:
+// it puts the accounts in force (provisioning.Accounts), and its Run turns
+// the user agent's events into the registrations reported
+// (provisioning.Registrations) and cloud events. With lines it is the
+// agent's provisioning.StateSource.
+type reporter struct {
+	ua    *sipua.UA
+	lines *lines
+	regs  *provisioning.Registrations
+	// Set in New before anything runs, read-only after.
+	agent *provisioning.Agent
 }
 
-// Lines reports the port and every DECT device known now. The endpoints
-// and their extensions are taken in one snapshot under the lock: a device
-// removed meanwhile (the portal's "remove a device") is either in the
-// snapshot or not, never a nil endpoint read after the lock was released.
-// Each line's activity is read after, from the device itself.
-func (s *stateSource) Lines() []provisioning.Line {
-	d := (*Daemon)(s)
-	type dev struct {
-		id, ext, fault string
-		line           lineDev
+// CheckAccount reports what the user agent would refuse in a.
+func (r *reporter) CheckAccount(a provisioning.Account) error { return sipAccount(a).Validate() }
+
+// SetAccounts puts accts in force, all or nothing.
+func (r *reporter) SetAccounts(accts []provisioning.Account, failback time.Duration) error {
+	sc := r.ua.Config()
+	sc.Extensions, sc.Timing.Failback = nil, failback
+	for _, a := range accts {
+		sc.Extensions = append(sc.Extensions, sipua.Extension{Name: a.Extension, Account: sipAccount(a)})
 	}
-	d.mu.Lock()
-	devs := make([]dev, 0, 1+len(d.dectEP))
-	devs = append(devs, dev{id: PortID, ext: d.extensionOfLocked(PortID), line: d.port, fault: d.faults[PortID]})
-	for id, ep := range d.dectEP {
-		if ep == nil {
-			continue
+	return r.ua.SetConfig(sc)
+}
+
+func sipAccount(a provisioning.Account) sipua.Account {
+	s := sipua.Account{User: a.User, AuthUser: a.AuthUser, Password: a.Password, Domain: a.Domain,
+		Transport: sipua.Transport(a.Transport), Registrars: a.Registrars, OutboundProxy: a.OutboundProxy,
+		Expires: a.Expires, CallerIDNumber: a.CallerIDNumber, CallerIDName: a.CallerIDName, MWI: true}
+	if a.SRTPRequired {
+		s.SRTP = "required"
+	}
+	return s
+}
+
+// Registrations lists the accounts' registrations (StateSource).
+func (r *reporter) Registrations() []provisioning.Registration { return r.regs.List() }
+
+// Lines is lines.Lines (StateSource).
+func (r *reporter) Lines() []provisioning.Line { return r.lines.Lines() }
+
+// Run follows the user agent's events until ctx ends.
+func (r *reporter) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-r.ua.Events():
+			r.event(ev)
 		}
-		devs = append(devs, dev{id: id, ext: d.extensionOfLocked(id), line: ep, fault: d.faults[id]})
 	}
-	d.mu.Unlock()
-	sort.Slice(devs[1:], func(i, j int) bool { return devs[1+i].id < devs[1+j].id })
-	out := make([]provisioning.Line, 0, len(devs))
-	for _, v := range devs {
-		out = append(out, provisioning.Line{Device: v.id, Extension: v.ext, State: lineState(v.line, v.fault), Fault: v.fault})
-	}
-	return out
 }
+
+func (r *reporter) event(ev sipua.Event) {
+	switch e := ev.(type) {
+	case *sipua.RegistrationEvent:
+		// The contract's registration states are sipua's words
+		// (TestRegistrationStatesAreTheContracts).
+		reg := provisioning.Registration{Extension: e.Extension, State: string(e.State), Registrar: e.Registrar, Reason: e.LastError}
+		if !e.ExpiresAt.IsZero() {
+			t := e.ExpiresAt // moved by every refresh (one event each)
+			reg.ExpiresAt = &t
+		}
+		recorded, changed := r.regs.Update(reg)
+		if !recorded {
+			return // late news of an account no longer in force
+		}
+		if changed {
+			r.agent.Post(provisioning.Event{Type: provisioning.EvRegistrationState, Extension: e.Extension, State: reg.State, Reason: reg.Reason})
+		}
+	case *sipua.QualityEvent:
+		q := e.Summary
+		lossPct := 0.0
+		if q.Lost > 0 {
+			lossPct = 100 * float64(q.Lost) / float64(q.PacketsReceived+uint64(q.Lost))
+		}
+		r.agent.Post(provisioning.Event{Type: provisioning.EvCallQuality, Extension: e.Extension, Quality: &provisioning.CallQuality{
+			CallID: e.CallID, PacketsRx: q.PacketsReceived, PacketsLost: uint64(max(q.Lost, 0)),
+			LossPct: lossPct, JitterMs: ms(q.Jitter), RTTMs: ms(q.RTT), MOS: q.MOS,
+		}})
+		return
+	case *sipua.CallEvent:
+		r.lines.log.Info("call", "extension", e.Extension, "direction", e.Direction, "remote", e.Remote, "state", e.State, "reason", e.Reason, "endpoint", e.Endpoint)
+	case *sipua.MWIEvent:
+	default:
+		return
+	}
+	r.agent.StateChanged()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -19,19 +18,16 @@ import (
 // radio-event goroutine deletes the device's endpoint while the agent's
 // goroutine builds the state's lines. Lines must never touch an endpoint
 // that is gone (it used to re-read d.dectEP[id] after unlocking and
-// dereference nil), and under -race no field is read outside its lock.
+// dereference nil; now a device removed after the radio's snapshot has a
+// nil Device), and under -race no field is read outside its lock.
 func TestLinesWhileDevicesAreRemoved(t *testing.T) {
-	d := &Daemon{
-		port:     &fxs.Port{}, // zero: an idle line, all Lines reads of it
-		attached: map[string]*attachment{},
-		dectEP:   map[string]*dect.Device{},
-		regs:     map[string]provisioning.Registration{},
+	ua, err := sipua.New(sipua.Config{Listen: "127.0.0.1:0"}, quiet())
+	if err != nil {
+		t.Fatal(err)
 	}
+	table := &fakeTable{devs: map[int]*dect.Device{}}
+	d := &lines{port: &fxs.Port{}, radio: table, ua: ua} // zero port: an idle line, all Lines reads of it
 	const rounds, reporters = 20000, 2
-	ids := make([]string, 8)
-	for i := range ids {
-		ids[i] = fmt.Sprintf("dect-%09x", i+1)
-	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for range reporters {
@@ -39,24 +35,46 @@ func TestLinesWhileDevicesAreRemoved(t *testing.T) {
 		go report(t, d, stop, &wg)
 	}
 	for r := range rounds { // the radio pairing and removing devices
-		id := ids[r%len(ids)]
-		d.mu.Lock()
-		if d.dectEP[id] == nil {
-			d.dectEP[id] = &dect.Device{} // zero: an idle device, all Lines reads of it
-			d.attached[id] = &attachment{ext: "101"}
+		h := 1 + r%8
+		table.mu.Lock()
+		if table.devs[h] == nil {
+			table.devs[h] = &dect.Device{} // zero: an idle device, all Lines reads of it
 		} else {
-			delete(d.dectEP, id)
-			delete(d.attached, id)
+			delete(table.devs, h)
 		}
-		d.mu.Unlock()
+		table.mu.Unlock()
 		runtime.Gosched()
 	}
 	close(stop)
 	wg.Wait()
 }
 
+// fakeTable is the radio's table of paired devices, changed by the test.
+type fakeTable struct {
+	mu   sync.Mutex
+	devs map[int]*dect.Device
+}
+
+func (f *fakeTable) Devices() []dect.DeviceInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []dect.DeviceInfo
+	for h := range f.devs {
+		out = append(out, dect.DeviceInfo{Handset: h, IPEI: dect.IPEI{PSN: uint32(h)}})
+	}
+	return out
+}
+
+func (f *fakeTable) Device(h int) *dect.Device {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.devs[h]
+}
+
+func (f *fakeTable) SetLocation(*time.Location) {}
+
 // report builds the state's lines until stop, as the agent does.
-func report(t *testing.T, d *Daemon, stop <-chan struct{}, wg *sync.WaitGroup) {
+func report(t *testing.T, d *lines, stop <-chan struct{}, wg *sync.WaitGroup) {
 	defer wg.Done()
 	for {
 		select {
@@ -64,7 +82,7 @@ func report(t *testing.T, d *Daemon, stop <-chan struct{}, wg *sync.WaitGroup) {
 			return
 		default:
 		}
-		lines := (*stateSource)(d).Lines()
+		lines := d.Lines()
 		if len(lines) == 0 || lines[0].Device != PortID {
 			t.Errorf("lines %+v: the port is not first", lines)
 			return
@@ -120,12 +138,12 @@ func TestRegistrationsFollowTheConfiguration(t *testing.T) {
 	}
 	actx, acancel := context.WithTimeout(ctx, 10*time.Second)
 	defer acancel()
-	if err := d.Apply(actx, c); err != nil {
+	if err := d.applier.Apply(actx, c); err != nil {
 		t.Fatal(err)
 	}
 	regsOf := func() map[string]bool {
 		m := map[string]bool{}
-		for _, r := range (*stateSource)(d).Registrations() {
+		for _, r := range d.reports.Registrations() {
 			m[r.Extension] = true
 		}
 		return m
@@ -138,16 +156,28 @@ func TestRegistrationsFollowTheConfiguration(t *testing.T) {
 	c2 := c.Clone()
 	c2.Version = 2
 	c2.Extensions = c2.Extensions[1:] // 101 removed
-	if err := d.Apply(actx, c2); err != nil {
+	if err := d.applier.Apply(actx, c2); err != nil {
 		t.Fatal(err)
 	}
-	if regs := (*stateSource)(d).Registrations(); len(regs) != 0 {
+	if regs := d.reports.Registrations(); len(regs) != 0 {
 		t.Fatalf("after 101 was removed the state still lists %+v", regs)
 	}
 	// The user agent's late events for the removed account (its
 	// un-REGISTER) must not bring it back.
 	time.Sleep(500 * time.Millisecond)
-	if regs := (*stateSource)(d).Registrations(); len(regs) != 0 {
+	if regs := d.reports.Registrations(); len(regs) != 0 {
 		t.Fatalf("a removed extension came back in the state: %+v", regs)
+	}
+}
+
+// The user agent's registration states are reported as they are: they are
+// the contract's words (docs/mqtt-api.md).
+func TestRegistrationStatesAreTheContracts(t *testing.T) {
+	for s, want := range map[sipua.RegState]string{sipua.RegRegistered: provisioning.RegRegistered,
+		sipua.RegRegistering: provisioning.RegRegistering, sipua.RegFailed: provisioning.RegFailed,
+		sipua.RegUnregistered: provisioning.RegUnregistered} {
+		if string(s) != want {
+			t.Errorf("sipua %q is reported as %q, the contract says %q", s, string(s), want)
+		}
 	}
 }

@@ -1,7 +1,7 @@
 package daemon
 
 // Firmware update wiring (docs/mqtt-api.md §5.4): the update room gets the
-// daemon's line states (Lines) and health (Health) through small adapters,
+// line states (lines.Idle) and the trial boot's health (update.Checks),
 // and the provisioning agent hands it firmware-update jobs.
 
 import (
@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -32,38 +31,49 @@ type UpdateOptions struct {
 	Tune func(*update.Config)
 }
 
-// setupUpdate builds the updater when o.Update is set and registers it
-// with the agent's options. The updater's jobs live in StateDir/update,
-// outside the slots, with the configuration, secrets and pairings.
-func (d *Daemon) setupUpdate(o Options, popts *provisioning.Options) error {
+// firmware is the firmware-update glue: it takes the agent's jobs
+// (provisioning.FirmwareUpdater) and runs the updater, which asks the lines
+// whether they are idle and update.Checks whether the trial boot is healthy.
+type firmware struct {
+	updater *update.Updater
+	health  update.Checks
+	// Set in New before anything runs, read-only after.
+	agent *provisioning.Agent
+}
+
+// newFirmware builds the updater when o.Update is set (nil otherwise). The
+// updater's jobs live in stateDir/update, outside the slots, with the
+// configuration, secrets and pairings.
+func newFirmware(o Options, stateDir string, l *lines, health update.Checks) (*firmware, error) {
 	uo := o.Update
 	if uo == nil {
-		return nil
+		return nil, nil
 	}
 	if o.Reboot == nil {
-		return errors.New("firmware update: the base cannot reboot itself (no Reboot)")
+		return nil, errors.New("firmware update: the base cannot reboot itself (no Reboot)")
 	}
 	ca, err := os.ReadFile(uo.CAFile)
 	if err != nil {
-		return fmt.Errorf("firmware update: CA: %w", err)
+		return nil, fmt.Errorf("firmware update: CA: %w", err)
 	}
 	client, err := update.NewHTTPClient(ca)
 	if err != nil {
-		return fmt.Errorf("firmware update: %w", err)
+		return nil, fmt.Errorf("firmware update: %w", err)
 	}
-	dir := filepath.Join(d.cfg.StateDir, "update")
+	dir := filepath.Join(stateDir, "update")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return nil, err
 	}
+	f := &firmware{health: health}
 	fields := strings.Fields(Firmware)
 	cfg := update.Config{
 		Dir:            dir,
 		Installer:      uo.Installer,
-		Lines:          (*updateLines)(d),
-		Health:         (*updateHealth)(d),
+		Lines:          l,
+		Health:         health,
 		HTTP:           client,
 		Reboot:         o.Reboot,
-		Report:         func(j update.Job) error { return d.agent.PublishFirmwareJob(wireJob(j)) },
+		Report:         func(j update.Job) error { return f.agent.PublishFirmwareJob(wireJob(j)) },
 		Running:        fields[len(fields)-1],
 		AllowDowngrade: uo.AllowDowngrade,
 		IdleDeadline:   uo.IdleDeadline,
@@ -72,22 +82,10 @@ func (d *Daemon) setupUpdate(o Options, popts *provisioning.Options) error {
 	if uo.Tune != nil {
 		uo.Tune(&cfg)
 	}
-	u, err := update.New(cfg)
-	if err != nil {
-		return err
+	if f.updater, err = update.New(cfg); err != nil {
+		return nil, err
 	}
-	d.updater = u
-	popts.FirmwareUpdater = (*firmwareAdapter)(d)
-	return nil
-}
-
-// runUpdate runs the updater, if any, until ctx ends.
-func (d *Daemon) runUpdate(ctx context.Context) error {
-	if d.updater == nil {
-		<-ctx.Done()
-		return nil
-	}
-	return d.updater.Run(ctx)
+	return f, nil
 }
 
 func wireJob(j update.Job) provisioning.FirmwareJob {
@@ -97,57 +95,11 @@ func wireJob(j update.Job) provisioning.FirmwareJob {
 	}
 }
 
-// firmwareAdapter takes the agent's firmware-update jobs.
-type firmwareAdapter Daemon
-
-func (f *firmwareAdapter) SubmitFirmware(_ context.Context, id string, a provisioning.FirmwareUpdateArgs) (provisioning.FirmwareJob, error) {
+// SubmitFirmware takes the agent's firmware-update job.
+func (f *firmware) SubmitFirmware(_ context.Context, id string, a provisioning.FirmwareUpdateArgs) (provisioning.FirmwareJob, error) {
 	j, err := f.updater.Submit(update.Request{ID: id, URL: a.URL, Version: a.Version, Size: a.Size, SHA256: a.SHA256, AllowDowngrade: a.AllowDowngrade})
 	if err != nil {
 		return provisioning.FirmwareJob{}, err
 	}
 	return wireJob(j), nil
-}
-
-// updateLines is the daemon's line states as the updater asks them.
-type updateLines Daemon
-
-// Idle reports whether no line has a call up or being set up.
-func (l *updateLines) Idle() bool {
-	for _, ln := range (*stateSource)(l).Lines() {
-		if ln.Busy() {
-			return false
-		}
-	}
-	return true
-}
-
-// updateHealth is the trial boot's health: MQTT connected, every extension
-// with an account here registered, the SLIC without fault, the radio ready.
-type updateHealth Daemon
-
-func (h *updateHealth) Healthy(context.Context) error {
-	d := (*Daemon)(h)
-	var bad []string
-	if !d.agent.Connected() {
-		bad = append(bad, "MQTT not connected")
-	}
-	d.mu.Lock()
-	for ext, on := range d.accounts {
-		if on && d.regs[ext].State != provisioning.RegRegistered {
-			bad = append(bad, fmt.Sprintf("extension %s not registered (%s)", ext, d.regs[ext].State))
-		}
-	}
-	fault := d.faults[PortID]
-	d.mu.Unlock()
-	if fault != "" {
-		bad = append(bad, "SLIC: "+fault)
-	}
-	if !d.radio.Ready() {
-		bad = append(bad, "radio not ready")
-	}
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		return errors.New(strings.Join(bad, "; "))
-	}
-	return nil
 }

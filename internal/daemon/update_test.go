@@ -71,7 +71,7 @@ func TestUpdateSeesLinesAndHealth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.updater == nil {
+	if d.firmware == nil {
 		t.Fatal("no updater built")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -79,14 +79,14 @@ func TestUpdateSeesLinesAndHealth(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	lines := (*updateLines)(d)
+	lines := d.lines
 	waitFor(t, "idle lines at start", lines.Idle)
 	b.Phone.OffHook()
 	waitFor(t, "the off-hook port counts as busy", func() bool { return !lines.Idle() })
 	b.Phone.OnHook()
 	waitFor(t, "idle again on-hook", lines.Idle)
 
-	err = (*updateHealth)(d).Healthy(ctx)
+	err = d.firmware.health.Healthy(ctx)
 	if err == nil || !strings.Contains(err.Error(), "MQTT not connected") {
 		t.Fatalf("health with no broker: %v", err)
 	}

@@ -113,15 +113,11 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	po.SetKeepAlive(30 * time.Second)
 	po.SetDefaultPublishHandler(func(mqtt.Client, mqtt.Message) {})
 	c := mqtt.NewClient(po)
-	tok := c.Connect()
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, err)
+	if err := provisioning.WaitToken(ctx, c.Connect()); err != nil {
+		if ctx.Err() != nil {
+			c.Disconnect(0)
 		}
-	case <-ctx.Done():
-		c.Disconnect(0)
-		return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, ctx.Err())
+		return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, err)
 	}
 	return &Client{c: c, o: o, log: o.Logger, rand: hex.EncodeToString(r[:3]), subs: map[string]map[*listener]bool{}}, nil
 }
@@ -137,15 +133,10 @@ func (c *Client) topics(base string) provisioning.Topics {
 func (c *Client) Close() { c.c.Disconnect(250) }
 
 func wait(ctx context.Context, tok mqtt.Token, what string) error {
-	select {
-	case <-tok.Done():
-		if err := tok.Error(); err != nil {
-			return fmt.Errorf("cloud: %s: %w", what, err)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("cloud: %s: %w", what, ctx.Err())
+	if err := provisioning.WaitToken(ctx, tok); err != nil {
+		return fmt.Errorf("cloud: %s: %w", what, err)
 	}
+	return nil
 }
 
 // subscribe subscribes to filter and delivers its messages to the
@@ -188,7 +179,7 @@ func (c *Client) subscribe(ctx context.Context, filter string) (<-chan mqtt.Mess
 			c.opMu.Lock()
 			defer c.opMu.Unlock()
 			if remove() {
-				c.c.Unsubscribe(filter).WaitTimeout(2 * time.Second)
+				_ = provisioning.WaitTokenFor(context.Background(), c.c.Unsubscribe(filter), 2*time.Second)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package daemon
+package health
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"basestation/dect"
 	"basestation/hal"
 )
 
@@ -101,8 +100,8 @@ func (h *Health) Stale(now time.Time, within time.Duration) []string {
 	return out
 }
 
-// linePCM counts the frame loop's reads of the SLIC's PCM channel.
-func (h *Health) linePCM(p hal.PCM) hal.PCM {
+// LinePCM counts the frame loop's reads of the SLIC's PCM channel.
+func (h *Health) LinePCM(p hal.PCM) hal.PCM {
 	if p == nil {
 		return nil
 	}
@@ -122,16 +121,11 @@ func (p *beatPCM) ReadFrame(ctx context.Context, dst []int16) error {
 	return err
 }
 
-// radioPort returns the driver's OpenPort with the serial port's opens,
-// reads and writes counted; open is the driver's own (nil: tarm/serial on
-// radio.Device, as the driver opens it).
-func (h *Health) radioPort(radio hal.Radio, o *dect.Options) func() (io.ReadWriteCloser, error) {
+// RadioPort returns open with the serial port's opens, reads and writes
+// counted as the "radio" loop's beats (open is the radio driver's way of
+// opening the module's port).
+func (h *Health) RadioPort(open func() (io.ReadWriteCloser, error)) func() (io.ReadWriteCloser, error) {
 	l := h.Loop(LoopRadio)
-	open := o.OpenPort
-	if open == nil {
-		rt := o.ReadTimeout
-		open = func() (io.ReadWriteCloser, error) { return dect.OpenSerial(radio, rt) }
-	}
 	return func() (io.ReadWriteCloser, error) {
 		l.Beat() // an attempt is progress; a failing port is logged by dect
 		p, err := open()
@@ -163,11 +157,11 @@ func (p *beatPort) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// probeSIP sends an OPTIONS to the SIP listener from a loopback UDP socket
+// ProbeSIP sends an OPTIONS to the SIP listener from a loopback UDP socket
 // every ProbeEvery and beats the "sip" loop for each answer (the user agent
 // answers an OPTIONS from anyone with a stateless 200). listenAddr is the
 // user agent's bound address ("" until it listens).
-func (h *Health) probeSIP(ctx context.Context, listenAddr func() string) error {
+func (h *Health) ProbeSIP(ctx context.Context, listenAddr func() string) error {
 	l := h.Loop(LoopSIP)
 	every := h.ProbeEvery
 	if every <= 0 {
