@@ -154,6 +154,8 @@ func (a *Agent) cmdLocate(ctx context.Context, cmd *Command) {
 	switch {
 	case errors.Is(err, ErrUnknownDevice):
 		a.finish(cmd, Result{Status: StatusRejected, Reason: fmt.Sprintf("device %s is not paired with this base", args.Device)})
+	case errors.Is(err, ErrUnsupported):
+		a.finish(cmd, Result{Status: StatusRejected, Reason: "locate is not supported by this base's radio module", Detail: err.Error()})
 	case err != nil:
 		a.finish(cmd, Result{Status: StatusFailed, Reason: "radio: " + err.Error()})
 	default:

@@ -154,6 +154,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if d.firmware != nil {
 		popts.FirmwareUpdater = d.firmware
 	}
+	if d.port != nil {
+		popts.LineTester = portTests{d.port}
+	}
 	if o.Agent != nil {
 		o.Agent(&popts)
 	}

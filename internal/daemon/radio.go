@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -12,7 +13,10 @@ import (
 	"basestation/provisioning"
 )
 
-var _ provisioning.Radio = (*radio)(nil)
+var (
+	_ provisioning.Radio   = (*radio)(nil)
+	_ provisioning.Locator = (*radio)(nil)
+)
 
 // radio is the DECT driver as the cloud agent needs it
 // (provisioning.Radio). Its Run follows the driver (pairings, removals,
@@ -68,6 +72,7 @@ func (r *radio) Devices() []provisioning.Device {
 		dev := deviceOf(info)
 		if d := r.drv.Device(info.Handset); d != nil {
 			dev.Extension = r.lines.ua.ExtensionOf(d)
+			dev.Radio = radioHealth(d.Health())
 		}
 		out = append(out, dev)
 	}
@@ -81,6 +86,20 @@ func (r *radio) RemoveDevice(ctx context.Context, id string) error {
 		if dectID(info.IPEI) == id {
 			r.lines.Detach(id)
 			return r.drv.Deregister(ctx, info.Handset)
+		}
+	}
+	return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
+}
+
+// Locate rings one device to be found (provisioning.Locator).
+func (r *radio) Locate(ctx context.Context, id string, on bool) error {
+	for _, info := range r.drv.Devices() {
+		if dectID(info.IPEI) == id {
+			err := r.drv.Locate(ctx, info.Handset, on)
+			if errors.Is(err, dect.ErrNotSupported) {
+				return fmt.Errorf("%w: %v", provisioning.ErrUnsupported, err)
+			}
+			return err
 		}
 	}
 	return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
@@ -130,7 +149,14 @@ func (r *radio) Run(ctx context.Context) error {
 			if dev := r.drv.Device(ev.Device.Handset); dev != nil {
 				r.lines.ua.Offer(dev)
 			}
-		case dect.EventModuleReady, dect.EventModuleLost, dect.EventDeviceDetached:
+			if e, ok := radioEvent(ev); ok {
+				r.agent.Post(e)
+			}
+		case dect.EventDeviceDetached:
+			if e, ok := radioEvent(ev); ok {
+				r.agent.Post(e)
+			}
+		case dect.EventModuleReady, dect.EventModuleLost, dect.EventDeviceHealth:
 		default:
 			continue
 		}

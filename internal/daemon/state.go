@@ -19,6 +19,9 @@ type reporter struct {
 	regs  *provisioning.Registrations
 	// Set in New before anything runs, read-only after.
 	agent *provisioning.Agent
+	// answered: when each answered call connected, for its call-ended
+	// event (Run's goroutine only).
+	answered map[string]time.Time
 }
 
 // CheckAccount reports what the user agent would refuse in a.
@@ -92,11 +95,32 @@ func (r *reporter) event(ev sipua.Event) {
 		return
 	case *sipua.CallEvent:
 		r.lines.log.Info("call", "extension", e.Extension, "direction", e.Direction, "remote", e.Remote, "state", e.State, "reason", e.Reason, "endpoint", e.Endpoint)
+		r.callEvent(e)
 	case *sipua.MWIEvent:
 	default:
 		return
 	}
 	r.agent.StateChanged()
+}
+
+// callEvent posts call-ended when a call ends, with its talk time.
+func (r *reporter) callEvent(e *sipua.CallEvent) {
+	if r.answered == nil {
+		r.answered = map[string]time.Time{}
+	}
+	switch e.State {
+	case "connected":
+		if _, ok := r.answered[e.CallID]; !ok {
+			r.answered[e.CallID] = e.Time
+		}
+	case "ended", "failed":
+		sum := &provisioning.CallSummary{Direction: e.Direction, Result: callResult(e.State, e.Reason), Peer: e.Remote}
+		if t0, ok := r.answered[e.CallID]; ok && !t0.IsZero() && !e.Time.IsZero() {
+			sum.DurationS = e.Time.Sub(t0).Round(time.Second).Seconds()
+		}
+		delete(r.answered, e.CallID)
+		r.agent.Post(provisioning.Event{Type: provisioning.EvCallEnded, Extension: e.Extension, Call: sum, Reason: e.Reason})
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"basestation/dect"
+	"basestation/fxs"
+	"basestation/provisioning"
+)
+
+// portTests gives the agent the analog port's diagnostics
+// (provisioning.LineTester): the port's own results as JSON, its refusals
+// in the contract's words.
+type portTests struct{ port *fxs.Port }
+
+func (p portTests) LineTest(ctx context.Context, port string) (json.RawMessage, error) {
+	r, err := p.port.LineTest(ctx)
+	if err != nil {
+		return nil, diagErr(err)
+	}
+	return json.Marshal(r)
+}
+
+func (p portTests) CallerIDSelfTest(ctx context.Context) (json.RawMessage, error) {
+	r, err := p.port.CallerIDSelfTest(ctx)
+	if err != nil {
+		return nil, diagErr(err)
+	}
+	return json.Marshal(r)
+}
+
+func diagErr(err error) error {
+	switch {
+	case errors.Is(err, fxs.ErrLineBusy):
+		return fmt.Errorf("%w: %v", provisioning.ErrLineBusy, err)
+	case errors.Is(err, fxs.ErrTestUnsupported):
+		return fmt.Errorf("%w: %v", provisioning.ErrUnsupported, err)
+	}
+	return err
+}
+
+// radioHealth is a paired device's health in the contract's form.
+func radioHealth(h dect.Health) *provisioning.RadioHealth {
+	r := &provisioning.RadioHealth{Link: h.Link, RSSIdBm: h.RSSI, LinkQualityPct: h.Quality, BatteryPct: h.Battery, Firmware: h.Firmware}
+	if !h.LastSeen.IsZero() {
+		t := h.LastSeen.UTC().Truncate(time.Second)
+		r.LastSeen = &t
+	}
+	return r
+}
+
+// radioEvent is the cloud event of a driver event about a device's link,
+// if it is one.
+func radioEvent(e dect.Event) (provisioning.Event, bool) {
+	dev := &provisioning.Device{ID: dectID(e.Device.IPEI), Type: deviceType(e.Device.Type)}
+	switch e.Kind {
+	case dect.EventDeviceDetached:
+		return provisioning.Event{Type: provisioning.EvDeviceOutOfRange, Device: dev, Reason: e.Reason}, true
+	case dect.EventDeviceAttached:
+		return provisioning.Event{Type: provisioning.EvDeviceBackInRange, Device: dev}, true
+	}
+	return provisioning.Event{}, false
+}
+
+func deviceType(t dect.DeviceType) provisioning.DeviceType {
+	if t == dect.Headset {
+		return provisioning.DeviceHeadset
+	}
+	return provisioning.DeviceLinx
+}
+
+// callResult is a finished call's result in the contract's words, from
+// sipua's final state and reason.
+func callResult(state, reason string) string {
+	if state == "ended" {
+		return "answered"
+	}
+	switch {
+	case strings.HasPrefix(reason, "486"), strings.HasPrefix(reason, "600"):
+		return "busy"
+	case reason == "no answer", strings.HasPrefix(reason, "480"), strings.HasPrefix(reason, "408"):
+		return "no-answer"
+	case strings.HasPrefix(reason, "603"), strings.Contains(reason, "declined"):
+		return "rejected"
+	case strings.Contains(reason, "cancel"), strings.HasPrefix(reason, "487"), strings.HasPrefix(reason, "local"):
+		return "cancelled"
+	}
+	return "failed"
+}
