@@ -77,3 +77,23 @@ func TestStatusErrorMatchesByCode(t *testing.T) {
 		t.Errorf("message %q", got)
 	}
 }
+
+func TestCallEventResult(t *testing.T) {
+	for _, c := range []struct{ state, reason, want string }{
+		{"ended", "remote bye", "answered"},
+		{"failed", "486 Busy Here", "busy"},
+		{"failed", "600 Busy Everywhere", "busy"},
+		{"failed", "no answer", "no-answer"},
+		{"failed", "480 Temporarily Unavailable", "no-answer"},
+		{"failed", "603 Decline", "rejected"},
+		{"failed", "cancelled", "cancelled"},
+		{"failed", "487 Request Terminated", "cancelled"},
+		{"failed", "local on-hook", "cancelled"},
+		{"failed", "invite: timed out", "failed"},
+		{"failed", "404 Not Found", "failed"},
+	} {
+		if got := (&CallEvent{State: c.state, Reason: c.reason}).Result(); got != c.want {
+			t.Errorf("%s %q: %s, want %s", c.state, c.reason, got, c.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -64,6 +65,27 @@ type QualityEvent struct {
 	CallID    string
 	Summary   QualitySummary
 	Time      time.Time
+}
+
+// Result says how an ended or failed call went: "answered" (it was
+// connected), "busy", "no-answer", "rejected" (declined), "cancelled"
+// (given up before an answer) or "failed".
+func (e *CallEvent) Result() string {
+	if e.State == "ended" {
+		return "answered"
+	}
+	r := e.Reason
+	switch {
+	case strings.HasPrefix(r, "486"), strings.HasPrefix(r, "600"):
+		return "busy"
+	case r == "no answer", strings.HasPrefix(r, "480"), strings.HasPrefix(r, "408"):
+		return "no-answer"
+	case strings.HasPrefix(r, "603"), strings.Contains(r, "declined"):
+		return "rejected"
+	case strings.Contains(r, "cancel"), strings.HasPrefix(r, "487"), strings.HasPrefix(r, "local"):
+		return "cancelled"
+	}
+	return "failed"
 }
 
 func (*RegistrationEvent) event() {}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"basestation/dect"
@@ -72,23 +71,4 @@ func deviceType(t dect.DeviceType) provisioning.DeviceType {
 		return provisioning.DeviceHeadset
 	}
 	return provisioning.DeviceLinx
-}
-
-// callResult is a finished call's result in the contract's words, from
-// sipua's final state and reason.
-func callResult(state, reason string) string {
-	if state == "ended" {
-		return "answered"
-	}
-	switch {
-	case strings.HasPrefix(reason, "486"), strings.HasPrefix(reason, "600"):
-		return "busy"
-	case reason == "no answer", strings.HasPrefix(reason, "480"), strings.HasPrefix(reason, "408"):
-		return "no-answer"
-	case strings.HasPrefix(reason, "603"), strings.Contains(reason, "declined"):
-		return "rejected"
-	case strings.Contains(reason, "cancel"), strings.HasPrefix(reason, "487"), strings.HasPrefix(reason, "local"):
-		return "cancelled"
-	}
-	return "failed"
 }

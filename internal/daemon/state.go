@@ -114,7 +114,7 @@ func (r *reporter) callEvent(e *sipua.CallEvent) {
 			r.answered[e.CallID] = e.Time
 		}
 	case "ended", "failed":
-		sum := &provisioning.CallSummary{Direction: e.Direction, Result: callResult(e.State, e.Reason), Peer: e.Remote}
+		sum := &provisioning.CallSummary{Direction: e.Direction, Result: e.Result(), Peer: e.Remote}
 		if t0, ok := r.answered[e.CallID]; ok && !t0.IsZero() && !e.Time.IsZero() {
 			sum.DurationS = e.Time.Sub(t0).Round(time.Second).Seconds()
 		}
