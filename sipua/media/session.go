@@ -43,6 +43,9 @@ type Config struct {
 	RTCPInterval time.Duration
 	// CNAME for RTCP SDES; default "basestation".
 	CNAME string
+	// DSCP marks the RTP and RTCP packets sent (qos.go): 0 means EF (46);
+	// negative leaves them unmarked.
+	DSCP int
 }
 
 // Errors returned by Session methods.
@@ -125,6 +128,7 @@ type Session struct {
 	up, down   *halfband
 	codecFrame []int16 // one 10 ms frame at the codec rate
 	played     uint64
+	q          qualityState // RFC 3611 / RFC 6035 accounting (quality.go)
 }
 
 const (
@@ -162,6 +166,9 @@ func NewSession(cfg Config) (*Session, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DSCP > 63 {
+		return nil, fmt.Errorf("media: session: DSCP %d: must be 0..63 (or negative: unmarked)", cfg.DSCP)
+	}
 	if cfg.JitterMin <= 0 {
 		cfg.JitterMin = 20 * time.Millisecond
 	}
@@ -178,6 +185,18 @@ func NewSession(cfg Config) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DSCP == 0 {
+		cfg.DSCP = DSCPEF
+	}
+	if cfg.DSCP > 0 {
+		for _, c := range []*net.UDPConn{rc, cc} {
+			if err := MarkDSCP(c, cfg.DSCP); err != nil {
+				rc.Close()
+				cc.Close()
+				return nil, fmt.Errorf("media: session: %w", err)
+			}
+		}
+	}
 	s := &Session{cfg: cfg, rtpConn: rc, rtcpConn: cc, start: time.Now()}
 	if s.rx, err = newDatagramReader(s.rxBuf[:], rc, cc); err != nil {
 		rc.Close()
@@ -193,6 +212,7 @@ func NewSession(cfg Config) (*Session, error) {
 	s.ts = binary.BigEndian.Uint32(b[2:6]) ^ uint32(b[6])<<24
 	s.marker = true
 	s.jb = newJitterBuffer(int(cfg.JitterMin/(10*time.Millisecond)), int(cfg.JitterMax/(10*time.Millisecond)))
+	s.q.bg = newBurstGap()
 	return s, nil
 }
 
