@@ -46,6 +46,12 @@ type Config struct {
 	// DSCP marks the RTP and RTCP packets sent (qos.go): 0 means EF (46);
 	// negative leaves them unmarked.
 	DSCP int
+	// OnQuality, if set, is called from Run's goroutine every
+	// QualityEvery (default 5 s) with the reception counters
+	// (QualitySnapshot; Metrics of a period are the difference of two).
+	// It must not block.
+	OnQuality    func(QualitySnapshot)
+	QualityEvery time.Duration
 }
 
 // Errors returned by Session methods.
@@ -180,6 +186,9 @@ func NewSession(cfg Config) (*Session, error) {
 	}
 	if cfg.CNAME == "" {
 		cfg.CNAME = "basestation"
+	}
+	if cfg.QualityEvery <= 0 {
+		cfg.QualityEvery = 5 * time.Second
 	}
 	rc, cc, err := bindPair(cfg.LocalAddr)
 	if err != nil {
@@ -409,6 +418,7 @@ func (s *Session) loop(ctx context.Context, port AudioPort, rate int) error {
 	in := make([]int16, rate/100)
 	out := make([]int16, rate/100)
 	nextRTCP := time.Now().Add(s.rtcpDelay())
+	nextQuality := time.Now().Add(s.cfg.QualityEvery)
 	for n := 0; ; n++ {
 		if err := port.ReadFrame(ctx, in); err != nil {
 			if ctx.Err() == nil {
@@ -421,6 +431,10 @@ func (s *Session) loop(ctx context.Context, port AudioPort, rate int) error {
 		if !now.Before(nextRTCP) {
 			s.sendRTCP(false)
 			nextRTCP = now.Add(s.rtcpDelay())
+		}
+		if s.cfg.OnQuality != nil && !now.Before(nextQuality) {
+			s.cfg.OnQuality(s.QualitySnapshot())
+			nextQuality = now.Add(s.cfg.QualityEvery)
 		}
 		if err := port.WriteFrame(ctx, out); err != nil {
 			if ctx.Err() == nil {
