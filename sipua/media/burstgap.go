@@ -39,6 +39,7 @@ type burstGap struct {
 	highest    int64 // extended sequence number of the highest packet seen
 	classified int64 // every sequence number below has been decided
 	win        [lossWindow]uint8
+	decided    uint64 // sequence numbers decided so far
 	pkt, lost  uint64 // Appendix A.2 state: received run, losses in the current burst
 	c          burstCounts
 }
@@ -65,9 +66,11 @@ func (b *burstGap) packet(seq uint16, discarded bool) {
 		// The sender restarted its sequence (RFC 3550 A.1's large jump):
 		// decide what is pending and start again here.
 		b.flush()
-		b.highest, b.classified = int64(seq), int64(seq)
+		b.highest, b.classified, b.decided = int64(seq), int64(seq), 0
 		b.win[int(seq)%lossWindow] = st
 		return
+	case e < b.classified && b.decided == 0 && b.highest-e < lossWindow:
+		b.classified = e // reordered at the start of the stream
 	case e < b.classified:
 		return // already decided (counted lost)
 	case e > b.highest:
@@ -87,6 +90,7 @@ func (b *burstGap) decide() {
 	st := *w
 	*w = pktNone
 	b.classified++
+	b.decided++
 	if st == pktReceived {
 		b.pkt++
 		return
