@@ -136,7 +136,9 @@ func TestQualityThroughRelay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go r.run(ctx)
-	rtcpOf := func(s *Session) netip.AddrPort { return netip.AddrPortFrom(s.LocalAddr().Addr(), s.LocalAddr().Port()+1) }
+	rtcpOf := func(s *Session) netip.AddrPort {
+		return netip.AddrPortFrom(s.LocalAddr().Addr(), s.LocalAddr().Port()+1)
+	}
 	tap := newRTCPTap(t, rtcpOf(a), rtcpOf(b)) // RTCP both ways goes through the tap
 	base := Negotiated{Codec: PCMU, PTime: 20 * time.Millisecond, Direction: SendRecv}
 	na, nb := base, base
