@@ -179,6 +179,29 @@ func (m *qualityMonitor) observe(sn media.QualitySnapshot) {
 	m.mu.Lock()
 	window := sn.Metrics(m.lastCheck)
 	m.lastCheck = sn
+	events := m.judgeLocked(window, sn.At)
+	// Reports keep their schedule (start + k·Interval) within half a
+	// check window, however the checks drift.
+	if m.cfg.Interval > 0 && !sn.At.Before(m.nextReport.Add(-m.cfg.Window/2)) {
+		events = append(events, &QualityEvent{Extension: m.ext, CallID: m.callID, Report: QualityInterval,
+			Metrics: sn.Metrics(m.lastReport), Time: sn.At})
+		m.lastReport = sn
+		m.nextReport = m.nextReport.Add(m.cfg.Interval)
+		if !m.nextReport.After(sn.At) {
+			m.nextReport = sn.At.Add(m.cfg.Interval)
+		}
+	}
+	m.mu.Unlock()
+	for _, e := range events {
+		m.u.emit(e)
+	}
+}
+
+// judgeLocked checks a window's figures against the thresholds: an alert
+// is raised when a figure crosses its threshold and cleared when a later
+// window is back on the good side (m.mu held). A window without packets
+// (hold, media stopped) checks only the round trip.
+func (m *qualityMonitor) judgeLocked(window media.Metrics, at time.Time) []Event {
 	var events []Event
 	for _, c := range m.checks {
 		if c.limit < 0 {
@@ -195,22 +218,13 @@ func (m *qualityMonitor) observe(sn media.QualitySnapshot) {
 		switch {
 		case bad && !m.raised[c.name]:
 			m.raised[c.name] = true
-			events = append(events, m.alert(c, "raised", v, window, sn.At))
+			events = append(events, m.alert(c, "raised", v, window, at))
 		case !bad && m.raised[c.name]:
 			delete(m.raised, c.name)
-			events = append(events, m.alert(c, "cleared", v, window, sn.At))
+			events = append(events, m.alert(c, "cleared", v, window, at))
 		}
 	}
-	if m.cfg.Interval > 0 && !sn.At.Before(m.nextReport) {
-		events = append(events, &QualityEvent{Extension: m.ext, CallID: m.callID, Report: QualityInterval,
-			Metrics: sn.Metrics(m.lastReport), Time: sn.At})
-		m.lastReport = sn
-		m.nextReport = sn.At.Add(m.cfg.Interval)
-	}
-	m.mu.Unlock()
-	for _, e := range events {
-		m.u.emit(e)
-	}
+	return events
 }
 
 func (m *qualityMonitor) alert(c alertMetric, state string, v float64, w media.Metrics, at time.Time) *QualityAlertEvent {
