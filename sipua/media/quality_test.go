@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"basestation/internal/testpeer"
 )
 
 // rfc3550Jitter is the RFC 3550 §6.4.1 interarrival jitter estimator, in
@@ -226,9 +228,12 @@ func TestQualityThroughRelay(t *testing.T) {
 // Wireshark's dissector decode their VoIP Metrics blocks; the last must
 // match m (the final figures).
 func tsharkDecodesXR(t *testing.T, dgrams [][]byte, m Metrics) {
-	path, err := exec.LookPath("tshark")
+	path, err := testpeer.LookPath("tshark")
 	if err != nil {
-		t.Log("tshark not installed: the XR blocks are not cross-checked by Wireshark's dissector (scripts/install-peers.sh installs it)")
+		if testpeer.InCI() {
+			t.Fatalf("tshark is required and missing in CI: %v; install with %s", err, testpeer.InstallHint)
+		}
+		t.Logf("tshark not installed: the XR blocks are not cross-checked by Wireshark's dissector (%s)", testpeer.InstallHint)
 		return
 	}
 	pcap := filepath.Join(t.TempDir(), "xr.pcap")
