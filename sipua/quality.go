@@ -18,7 +18,7 @@ type QualityConfig struct {
 	// always sent).
 	Interval time.Duration
 	// Window is how often, and over how long a window, the thresholds
-	// are checked during a call [5s].
+	// are checked during a call [5s, or Interval when shorter].
 	Window time.Duration
 	// MinMOSLQ alerts when a window's MOS-LQ falls below it [3.5]; G.711
 	// calls only (G.722 has no MOS-LQ: MinR applies).
@@ -52,6 +52,9 @@ func (q QualityConfig) withDefaults() QualityConfig {
 	}
 	if q.Window <= 0 {
 		q.Window = DefaultQualityWindow
+		if q.Interval > 0 && q.Interval < q.Window {
+			q.Window = q.Interval
+		}
 	}
 	f := func(v *float64, def float64) {
 		if *v == 0 {
