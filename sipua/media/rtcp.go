@@ -106,9 +106,6 @@ func (s *Session) sendRTCP(bye bool) {
 	pkts := []rtcp.Packet{first, &rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{
 		Source: s.ssrc, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: s.cfg.CNAME}},
 	}}}}
-	if bye {
-		s.q.flush = true // the stream ends: decide the packets still pending
-	}
 	if xr := s.xrPacketLocked(now); xr != nil {
 		pkts = append(pkts, xr)
 	}

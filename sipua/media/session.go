@@ -365,6 +365,7 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.q.flush = true // no more packets: Quality decides the pending ones
 	running, stop := s.running, s.stopRun
 	s.mu.Unlock()
 	if running {
@@ -447,6 +448,9 @@ func (s *Session) loop(ctx context.Context, port AudioPort, rate int) error {
 
 // finish ends a run: RTCP BYE, sockets closed, quality summary logged.
 func (s *Session) finish() {
+	s.mu.Lock()
+	s.q.flush = true // the stream ends: decide the packets still pending (quality.go)
+	s.mu.Unlock()
 	s.sendRTCP(true)
 	s.mu.Lock()
 	s.closed = true
