@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +120,44 @@ func FuzzParseVoIPMetrics(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPeerXRKept: the peer's VoIP Metrics block about our SSRC is kept
+// (RemoteQuality); a block about another source is ignored; a block out
+// of range counts as an invalid packet and is not kept.
+func TestPeerXRKept(t *testing.T) {
+	s, err := NewSession(Config{Logger: quietLog(), LocalAddr: netip.MustParseAddrPort("127.0.0.1:0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Apply(Negotiated{Codec: PCMA, PTime: 20 * time.Millisecond, Remote: netip.MustParseAddrPort("127.0.0.1:9")}); err != nil {
+		t.Fatal(err)
+	}
+	send := func(blk *rtcp.VoIPMetricsReportBlock) {
+		b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 7}, &rtcp.ExtendedReport{SenderSSRC: 7, Reports: []rtcp.ReportBlock{blk}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		s.handleRTCPLocked(b, netip.MustParseAddrPort("127.0.0.1:9"), time.Now())
+		s.mu.Unlock()
+	}
+	m := Metrics{Expected: 100, LossRate: 2, Gmin: 16, RFactor: 88, MOSLQ: 4.2, MOSCQ: 4.1, JBNominal: 40 * time.Millisecond}
+	send(m.VoIPMetricsBlock(s.ssrc + 1))
+	if !s.RemoteQuality().At.IsZero() {
+		t.Fatal("a block about another SSRC was kept")
+	}
+	send(m.VoIPMetricsBlock(s.ssrc))
+	r := s.RemoteQuality()
+	if r.At.IsZero() || r.Sender != 7 || r.Metrics.MOSLQ != 4.2 || r.Metrics.RFactor != 88 || r.Metrics.Codec != PCMA {
+		t.Fatalf("kept %+v", r)
+	}
+	bad := m.VoIPMetricsBlock(s.ssrc)
+	bad.MOSLQ = 99
+	before := s.Stats().Invalid
+	send(bad)
+	if s.Stats().Invalid != before+1 || s.RemoteQuality().Metrics.MOSLQ != 4.2 {
+		t.Errorf("an out-of-range block: invalid %d→%d, kept %+v", before, s.Stats().Invalid, s.RemoteQuality().Metrics)
+	}
 }
