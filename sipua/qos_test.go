@@ -52,7 +52,8 @@ func firstTOS(t *testing.T, c *net.UDPConn, d time.Duration) (int, string) {
 	return 0, ""
 }
 
-// TestSIPOverUDPMarked: the REGISTER leaves the UA's SIP socket with DSCP
+// TestSIPOverUDPMarked: the REGISTER (and the registrar probe's CRLF)
+// leave the UA's SIP sockets with DSCP
 // CS3 (TOS 0x60) by default, the configured class otherwise, unmarked
 // with -1; read from the packets received by a registrar socket.
 func TestSIPOverUDPMarked(t *testing.T) {
@@ -62,13 +63,17 @@ func TestSIPOverUDPMarked(t *testing.T) {
 		t.Run(fmt.Sprint(tc.dscp), func(t *testing.T) {
 			reg := udpTOSSocket(t)
 			startUA(t, Config{SIPDSCP: tc.dscp, Extensions: []Extension{ext("101", "1001", "pw", reg.LocalAddr().String())}})
-			tos, msg := firstTOS(t, reg, 5*time.Second)
-			if !strings.HasPrefix(msg, "REGISTER ") {
-				t.Fatalf("received %.40q, want a REGISTER", msg)
+			// The registrar probe's CRLF may come first: it is SIP too.
+			for range 10 {
+				tos, msg := firstTOS(t, reg, 5*time.Second)
+				if tos != tc.want {
+					t.Errorf("%.12q TOS %#x, want %#x", msg, tos, tc.want)
+				}
+				if strings.HasPrefix(msg, "REGISTER ") {
+					return
+				}
 			}
-			if tos != tc.want {
-				t.Errorf("REGISTER TOS %#x, want %#x", tos, tc.want)
-			}
+			t.Error("no REGISTER received")
 		})
 	}
 }
