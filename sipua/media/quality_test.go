@@ -112,8 +112,9 @@ func (tp *rtcpTap) datagrams() [][]byte {
 // interarrival jitter of that delay: E|d1−d2| = 90/3 = 30 ms), with a
 // 20 ms packet time. B's figures (the Metrics its quality reports and its
 // RTCP XR carry) must give the loss within ±1 point of the loss applied
-// and the jitter within ±5 ms of the jitter applied (both the nominal
-// 30 ms and the relay's own RFC 3550 measure of what it emitted). B's XR
+// and the jitter within ±5 ms of the jitter applied: the relay's own
+// RFC 3550 measure of what it emitted, and the nominal 30 ms when the
+// host let the relay keep to it (a loaded host fires its timers late). B's XR
 // VoIP Metrics blocks reach A, whose pion/rtcp decoding gives B's
 // figures; where tshark is installed its RTCP XR dissector decodes the
 // same blocks.
@@ -136,8 +137,9 @@ func TestQualityThroughRelay(t *testing.T) {
 	}
 	r.a, r.b = a.LocalAddr(), b.LocalAddr()
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go r.run(ctx)
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); r.run(ctx) }()
+	defer func() { cancel(); <-relayDone }() // no goroutine outlives the test
 	rtcpOf := func(s *Session) netip.AddrPort {
 		return netip.AddrPortFrom(s.LocalAddr().Addr(), s.LocalAddr().Port()+1)
 	}
@@ -180,10 +182,19 @@ func TestQualityThroughRelay(t *testing.T) {
 	if math.Abs(applied-lossPct) > 1.5 {
 		t.Errorf("the relay applied %.2f %% loss for a nominal %d %%", applied, lossPct)
 	}
-	for _, ref := range []time.Duration{appliedJitter, truth.mean()} {
-		if d := m.Jitter - ref; d > 5*time.Millisecond || d < -5*time.Millisecond {
-			t.Errorf("jitter %v, applied %v: more than 5 ms apart", m.Jitter, ref)
+	near := func(a, b time.Duration) bool { return a-b <= 5*time.Millisecond && b-a <= 5*time.Millisecond }
+	if !near(m.Jitter, truth.mean()) {
+		t.Errorf("jitter %v, applied %v (the relay's emission): more than 5 ms apart", m.Jitter, truth.mean())
+	}
+	switch {
+	case near(truth.mean(), appliedJitter):
+		if !near(m.Jitter, appliedJitter) {
+			t.Errorf("jitter %v, applied %v: more than 5 ms apart", m.Jitter, appliedJitter)
 		}
+	default:
+		// A loaded host fires the relay's timers late: it applied more
+		// jitter than asked, and the figures are judged against that.
+		t.Logf("the relay emitted with %v of jitter, not the nominal %v (host loaded): compared with what it emitted", truth.mean(), appliedJitter)
 	}
 	if m.Expected < 200 || m.GapDuration <= 0 || m.GapDensity <= 0 || m.JBNominal < 40*time.Millisecond ||
 		m.JBAbsMax != 300*time.Millisecond || m.EndSystemDelay != m.JBNominal+30*time.Millisecond || m.RoundTrip <= 0 {
