@@ -82,8 +82,8 @@ func (q QualityConfig) validate() error {
 	if q.Window < 0 || (q.Window > 0 && q.Window < time.Second) {
 		errs = append(errs, fmt.Errorf("quality window %v: must be at least 1s", q.Window))
 	}
-	if q.Interval > 0 && q.Window > q.Interval {
-		errs = append(errs, fmt.Errorf("quality window %v: longer than the interval %v", q.Window, q.Interval))
+	if d := q.withDefaults(); d.Interval > 0 && d.Window > d.Interval {
+		errs = append(errs, fmt.Errorf("quality window %v: longer than the interval %v", d.Window, d.Interval))
 	}
 	if q.MinMOSLQ > 4.5 || math.IsNaN(q.MinMOSLQ) {
 		errs = append(errs, fmt.Errorf("quality min MOS-LQ %v: must be at most 4.5", q.MinMOSLQ))

@@ -183,8 +183,10 @@ func TestQualityConfigValidate(t *testing.T) {
 			t.Errorf("error %v does not name %q", err, f)
 		}
 	}
-	if err := (Config{Quality: QualityConfig{Interval: 10 * time.Second, Window: 20 * time.Second}}).Validate(); err == nil {
-		t.Error("a window longer than the interval accepted")
+	for _, q := range []QualityConfig{{Interval: 10 * time.Second, Window: 20 * time.Second}, {Window: time.Minute}} {
+		if err := (Config{Quality: q}).Validate(); err == nil {
+			t.Errorf("window %v longer than the interval %v accepted", q.Window, q.Interval)
+		}
 	}
 	if err := (Config{Quality: QualityConfig{Interval: -1, MaxJitter: -1}, SIPDSCP: -1, RTPDSCP: 46}).Validate(); err != nil {
 		t.Errorf("off and unmarked refused: %v", err)
