@@ -46,9 +46,22 @@ type LineSettings struct {
 type Accounts interface {
 	// CheckAccount reports what the user agent would refuse in a.
 	CheckAccount(a Account) error
-	// SetAccounts puts accts in force, all or nothing; failback is the
-	// time on a fallback registrar before the primary is tried again.
-	SetAccounts(accts []Account, failback time.Duration) error
+	// SetAccounts puts accts in force with the system's SIP settings, all
+	// or nothing.
+	SetAccounts(accts []Account, s SIPSettings) error
+}
+
+// SIPSettings are the system settings the user agent takes with the
+// accounts.
+type SIPSettings struct {
+	// Failback is the time on a fallback registrar before the primary is
+	// tried again (system.failover_retry_s).
+	Failback time.Duration
+	// DSCP is the class SIP signalling is marked with (system.sip_dscp,
+	// 0..63; 0 leaves it unmarked).
+	DSCP int
+	// Quality is system.call_quality with every default filled in.
+	Quality CallQualitySettings
 }
 
 // LineSetup is the analog line (and the devices' clocks) as the applier
@@ -74,7 +87,7 @@ type Plan struct {
 	Accounts []Account         // the extensions with a device on this base
 	Attach   map[string]string // device id -> extension number
 	Line     LineSettings
-	Failback time.Duration
+	SIP      SIPSettings
 }
 
 // ConfigApplier puts configurations in force over the base's devices. Its
@@ -128,7 +141,8 @@ func (c *ConfigApplier) PlanFor(cfg *Config) (*Plan, []FieldError) {
 		errs = append(errs, FieldError{Path: path, Message: fmt.Sprintf(format, a...)})
 	}
 	cfg = cfg.WithDefaults()
-	p := &Plan{Attach: map[string]string{}, Failback: time.Duration(cfg.System.FailoverRetryS) * time.Second,
+	p := &Plan{Attach: map[string]string{}, SIP: SIPSettings{Failback: time.Duration(cfg.System.FailoverRetryS) * time.Second,
+		DSCP: cfg.System.SIPDSCPValue(), Quality: cfg.System.QualitySettings()},
 		Line: LineSettings{Region: cfg.System.ToneRegion, DialPlan: DigitMap(cfg), Location: time.UTC,
 			InterDigit: time.Duration(cfg.System.InterDigitTimeoutS) * time.Second}}
 	if tz := cfg.System.TimeZone; tz != "" {
@@ -191,7 +205,7 @@ func (c *ConfigApplier) Apply(_ context.Context, cfg *Config) error {
 		on[a.Extension] = true
 	}
 	prev := c.regs.setAccounts(on)
-	if err := c.accounts.SetAccounts(p.Accounts, p.Failback); err != nil {
+	if err := c.accounts.SetAccounts(p.Accounts, p.SIP); err != nil {
 		c.regs.setAccounts(prev)
 		return fmt.Errorf("SIP accounts: %w", err)
 	}

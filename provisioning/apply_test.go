@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 // fakeBase is the daemon's side of applying: accounts, line and devices,
@@ -30,7 +29,7 @@ func (f *fakeBase) CheckAccount(a Account) error {
 	return nil
 }
 
-func (f *fakeBase) SetAccounts(accts []Account, _ time.Duration) error {
+func (f *fakeBase) SetAccounts(accts []Account, _ SIPSettings) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.refuse != nil {

@@ -62,6 +62,11 @@ type System struct {
 	// RegistrationWindowS is the default registration-mode window in
 	// seconds (10..120, default 120); commands may ask for up to 120.
 	RegistrationWindowS int `json:"registration_window_s,omitempty"`
+	// SIPDSCP is the DiffServ class of the SIP packets (0..63; absent:
+	// 24, CS3). RTP is always EF (46).
+	SIPDSCP *int `json:"sip_dscp,omitempty"`
+	// CallQuality sets the call-quality reports and alerts (quality.go).
+	CallQuality *CallQualitySettings `json:"call_quality,omitempty"`
 }
 
 // Extension is one user of the office with the devices of this base that
@@ -200,6 +205,18 @@ func (c *Config) Clone() *Config {
 	n := *c
 	n.System.Registrars = append([]string(nil), c.System.Registrars...)
 	n.System.DialPlan = append([]string(nil), c.System.DialPlan...)
+	if c.System.SIPDSCP != nil {
+		v := *c.System.SIPDSCP
+		n.System.SIPDSCP = &v
+	}
+	if q := c.System.CallQuality; q != nil {
+		cq := *q
+		if q.IntervalS != nil {
+			v := *q.IntervalS
+			cq.IntervalS = &v
+		}
+		n.System.CallQuality = &cq
+	}
 	n.Extensions = append([]Extension(nil), c.Extensions...)
 	for i := range n.Extensions {
 		n.Extensions[i].SIP.Registrars = append([]string(nil), c.Extensions[i].SIP.Registrars...)

@@ -280,7 +280,7 @@ func knownEventType(t string) bool {
 	switch t {
 	case EvDevicePaired, EvDeviceRemoved, EvRegistrationState, EvLineFault, EvCallQuality,
 		EvRegistrationMode, EvConfigApplied, EvConfigRejected, EvConfigPending, EvError,
-		EvDeviceOutOfRange, EvDeviceBackInRange, EvCallEnded, EvRestart:
+		EvDeviceOutOfRange, EvDeviceBackInRange, EvCallEnded, EvCallQualityAlert, EvRestart:
 		return true
 	}
 	return false
@@ -295,30 +295,38 @@ type Event struct {
 	Type   string    `json:"type"`
 
 	Device    *Device `json:"device,omitempty"`    // device-paired, device-removed, line-fault
-	Extension string  `json:"extension,omitempty"` // registration-state, line-fault, call-quality
+	Extension string  `json:"extension,omitempty"` // registration-state, line-fault, call-quality(-alert)
 	// State is the registration state (registration-state) or "open" /
 	// "closed" (registration-mode).
-	State   string       `json:"state,omitempty"`
-	Reason  string       `json:"reason,omitempty"`
-	Fault   string       `json:"fault,omitempty"` // line-fault
-	Quality *CallQuality `json:"quality,omitempty"`
-	Version uint64       `json:"version,omitempty"` // config-*
-	Errors  []FieldError `json:"errors,omitempty"`  // config-rejected
-	Waiting []string     `json:"waiting_for,omitempty"`
-	Topic   string       `json:"topic,omitempty"` // error: the offending topic
-	Call    *CallSummary `json:"call,omitempty"`  // call-ended
+	State   string        `json:"state,omitempty"`
+	Reason  string        `json:"reason,omitempty"`
+	Fault   string        `json:"fault,omitempty"`   // line-fault
+	Quality *CallQuality  `json:"quality,omitempty"` // call-quality
+	Alert   *QualityAlert `json:"alert,omitempty"`   // call-quality-alert
+	Version uint64        `json:"version,omitempty"` // config-*
+	Errors  []FieldError  `json:"errors,omitempty"`  // config-rejected
+	Waiting []string      `json:"waiting_for,omitempty"`
+	Topic   string        `json:"topic,omitempty"` // error: the offending topic
+	Call    *CallSummary  `json:"call,omitempty"`  // call-ended
 }
 
-// CallQuality are the RTCP figures of a finished call.
+// CallQuality is a call-quality report: Report "interval" (the figures
+// of the last call_quality.interval_s) or "end" (the whole call). The
+// RFC 6035 figures are in Metrics; Remote are the far end's, from its
+// RTCP XR, when it sends them (end report).
 type CallQuality struct {
-	CallID      string  `json:"call_id,omitempty"`
-	DurationS   float64 `json:"duration_s"`
-	PacketsRx   uint64  `json:"packets_rx"`
-	PacketsLost uint64  `json:"packets_lost"`
-	LossPct     float64 `json:"loss_pct"`
-	JitterMs    float64 `json:"jitter_ms"`
-	RTTMs       float64 `json:"rtt_ms,omitempty"`
-	MOS         float64 `json:"mos,omitempty"`
+	CallID      string          `json:"call_id,omitempty"`
+	Report      string          `json:"report,omitempty"` // interval, end (absent: end)
+	Codec       string          `json:"codec,omitempty"`  // PCMU, PCMA, G722
+	DurationS   float64         `json:"duration_s"`       // of the period reported
+	PacketsRx   uint64          `json:"packets_rx"`
+	PacketsLost uint64          `json:"packets_lost"`
+	LossPct     float64         `json:"loss_pct"`
+	JitterMs    float64         `json:"jitter_ms"`
+	RTTMs       float64         `json:"rtt_ms,omitempty"`
+	MOS         float64         `json:"mos,omitempty"`
+	Metrics     *QualityMetrics `json:"metrics,omitempty"`
+	Remote      *QualityMetrics `json:"remote,omitempty"`
 }
 
 // Registration states of an extension's SIP account.

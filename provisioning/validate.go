@@ -149,6 +149,7 @@ func validateSystem(c *checker, s *System) {
 	checkRange(c, "system.register_expires_s", s.RegisterExpiresS, 60, 3600)
 	checkRange(c, "system.inter_digit_timeout_s", s.InterDigitTimeoutS, 1, 30)
 	checkRange(c, "system.registration_window_s", s.RegistrationWindowS, 10, MaxRegistrationWindowS)
+	validateQuality(c, s)
 	switch s.ToneRegion {
 	case "US", "CA":
 	default:

@@ -189,8 +189,7 @@ func (c *call) finish(reason string) {
 			})
 		}
 		if ms != nil {
-			q := ms.Close()
-			u.emit(&QualityEvent{Extension: c.ext.name, CallID: c.dlg.callID, Summary: q, Time: time.Now()})
+			u.emit(ms.endReport(ms.Close()))
 		}
 		state := "ended"
 		if !wasActive {

@@ -176,6 +176,12 @@ type Config struct {
 	EmergencyNumbers []string
 	// Timing; zero values take the defaults documented on Timing.
 	Timing Timing
+	// Quality sets the call-quality reports and alerts (quality.go).
+	Quality QualityConfig
+	// SIPDSCP marks the SIP packets sent (UDP, TCP and TLS): 0 means CS3
+	// (24); negative leaves them unmarked. RTPDSCP marks RTP and RTCP:
+	// 0 means EF (46); negative unmarked. See qos.go.
+	SIPDSCP, RTPDSCP int
 }
 
 // Timing holds the retry and keepalive intervals. Zero fields take the
@@ -254,6 +260,15 @@ func (c Config) Validate() error {
 	}
 	if c.RTPPortMin < 0 || c.RTPPortMax > 65535 || c.RTPPortMin > c.RTPPortMax {
 		errs = append(errs, fmt.Errorf("RTP port range %d-%d: invalid", c.RTPPortMin, c.RTPPortMax))
+	}
+	if err := c.Quality.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SIPDSCP > 63 {
+		errs = append(errs, fmt.Errorf("SIP DSCP %d: must be 0..63 (or negative: unmarked)", c.SIPDSCP))
+	}
+	if c.RTPDSCP > 63 {
+		errs = append(errs, fmt.Errorf("RTP DSCP %d: must be 0..63 (or negative: unmarked)", c.RTPDSCP))
 	}
 	seen := map[string]bool{}
 	for _, e := range c.Extensions {

@@ -27,7 +27,7 @@
 //	go ua.Run(ctx)                    // sockets, registrations, calls
 //	report, err := ua.Attach("101", phone) // phone: an endpoint.Endpoint
 //	report(endpoint.Event{Kind: endpoint.OffHook}) // from the driver
-//	for ev := range ua.Events() { ... } // *RegistrationEvent, *MWIEvent, *CallEvent, *QualityEvent
+//	for ev := range ua.Events() { ... } // *RegistrationEvent, *MWIEvent, *CallEvent, *QualityEvent, *QualityAlertEvent
 //	ua.SetConfig(newCfg) / ua.SetAccounts(exts) // live: add, change, remove
 //	ua.Detach(phone)
 //
@@ -127,8 +127,26 @@
 // SuppressInBandDTMF(bool) (the analog port's) is asked to keep their
 // tones out of the audio, so the far end gets each digit once, as an
 // event. RFC 4733 events received are played to the endpoint as DTMF tone pairs
-// (replacing the received audio while they last). At call end a QualityEvent carries media.Stats
-// (packets, loss, jitter, RTT, MOS).
+// (replacing the received audio while they last).
+//
+// # Call quality
+//
+// Every call's media sends RTCP XR VoIP Metrics (RFC 3611 §4.7) with its
+// reports and keeps the far end's (media.Session.RemoteQuality). During a
+// call a QualityEvent (Report "interval") carries the RFC 6035 figures of
+// each Config.Quality.Interval (30 s; negative: none), and when it ends a
+// QualityEvent (Report "end") those of the whole call with media.Stats
+// and the far end's XR figures. Every Quality.Window (5 s) the window's
+// figures are checked against the thresholds (MOS-LQ 3.5 for G.711, R
+// 70, loss heard 3 %, jitter 40 ms, round trip 400 ms): a crossing is a
+// QualityAlertEvent "raised", the return "cleared" (quality.go).
+//
+// # QoS marking
+//
+// SIP leaves with DSCP Config.SIPDSCP (CS3, 24) on UDP, on TCP and TLS
+// connections sipgo dials (its transports get a marking dialer) and on
+// TCP connections accepted (the listening socket is marked); RTP and
+// RTCP with Config.RTPDSCP (EF, 46). See qos.go.
 //
 // # Message waiting
 //

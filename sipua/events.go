@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"basestation/sipua/media"
 )
 
 // Event is published by the user agent for the cloud and the daemon:
-// one of *RegistrationEvent, *MWIEvent, *CallEvent, *QualityEvent.
+// one of *RegistrationEvent, *MWIEvent, *CallEvent, *QualityEvent,
+// *QualityAlertEvent.
 type Event interface{ event() }
 
 // RegState is the state of an extension's registration.
@@ -59,11 +62,18 @@ type CallEvent struct {
 	Time  time.Time
 }
 
-// QualityEvent is the quality summary of one call, emitted when it ends.
+// QualityEvent is a call-quality report: every QualityConfig.Interval
+// during the call (Report "interval", Metrics of the interval) and when
+// it ends (Report "end", Metrics of the whole call, Summary the
+// session's counters, Remote the far end's last RTCP XR VoIP Metrics
+// about our stream, if it sent any). See quality.go.
 type QualityEvent struct {
 	Extension string
 	CallID    string
-	Summary   QualitySummary
+	Report    QualityReport
+	Metrics   media.Metrics
+	Remote    media.RemoteMetrics // end report only
+	Summary   QualitySummary      // end report only
 	Time      time.Time
 }
 

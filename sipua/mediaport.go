@@ -22,6 +22,7 @@ type QualitySummary = media.Stats
 // detached (hold, call-waiting swap) without ending the RTP session.
 type mediaSess struct {
 	u     *UA
+	mon   *qualityMonitor // interval reports and alerts (quality.go)
 	s     *media.Session
 	neg   *media.Negotiator
 	sw    *switchPort
@@ -85,13 +86,17 @@ func (u *UA) codecsFor(c *call) []media.Codec {
 }
 
 func (u *UA) newMediaAt(c *call, bind netip.AddrPort, adv netip.Addr, mode media.SRTPMode, codecs []media.Codec) (*mediaSess, error) {
-	m := &mediaSess{u: u, sw: &switchPort{}}
+	conf := u.conf()
+	m := &mediaSess{u: u, sw: &switchPort{}, mon: newQualityMonitor(u, c.ext.name, c.dlg.callID, conf.Quality)}
 	s, err := media.NewSession(media.Config{
 		LocalAddr: bind,
 		Logger:    u.log,
 		OnDigit: func(d media.Digit) {
 			m.sw.playDigit(d.Rune(), d.Duration)
 		},
+		DSCP:         conf.RTPDSCP,
+		OnQuality:    m.mon.observe,
+		QualityEvery: m.mon.cfg.Window,
 	})
 	if err != nil {
 		return nil, err
@@ -153,6 +158,7 @@ func (m *mediaSess) Attach(p endpoint.AudioPort) {
 		ctx, cancel := context.WithCancel(context.Background())
 		m.stop = cancel
 		m.done = make(chan struct{})
+		m.mon.begin(time.Now())
 		go func() {
 			defer close(m.done)
 			if err := m.s.Run(ctx, m.sw); err != nil {

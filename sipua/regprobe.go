@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"basestation/sipua/media"
 )
 
 // localIP is the address we put in Via/Contact towards target.
@@ -91,6 +93,9 @@ func (u *UA) probeUDP(ctx context.Context, dest string) error {
 		return err
 	}
 	defer c.Close()
+	if d := u.conf().sipDSCP(); d >= 0 {
+		_ = media.MarkDSCP(c, d) // best effort: the probe is a CRLF keepalive
+	}
 	stop := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Now()) })
 	defer stop()
 	_ = c.SetReadDeadline(time.Now().Add(probeWait))

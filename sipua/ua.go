@@ -153,7 +153,7 @@ func (u *UA) Run(ctx context.Context) error {
 	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: conf.TLSRootCAs}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(u.userAgent()), sipgo.WithUserAgenTLSConfig(tlsConf),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(u.udpPrefilter)))
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(u.udpPrefilter), sipTransports(conf.sipDSCP())))
 	if err != nil {
 		return fmt.Errorf("sipua: %w", err)
 	}
@@ -168,6 +168,9 @@ func (u *UA) Run(ctx context.Context) error {
 	if err != nil {
 		ua.Close()
 		return err
+	}
+	if err := markSIPListeners(pc, tl, conf.sipDSCP()); err != nil {
+		u.log.Warn("SIP packets not marked for QoS", "err", err)
 	}
 	laddr := pc.LocalAddr().(*net.UDPAddr)
 	runCtx, cancel := context.WithCancel(ctx)

@@ -28,9 +28,10 @@ type reporter struct {
 func (r *reporter) CheckAccount(a provisioning.Account) error { return sipAccount(a).Validate() }
 
 // SetAccounts puts accts in force, all or nothing.
-func (r *reporter) SetAccounts(accts []provisioning.Account, failback time.Duration) error {
+func (r *reporter) SetAccounts(accts []provisioning.Account, s provisioning.SIPSettings) error {
 	sc := r.ua.Config()
-	sc.Extensions, sc.Timing.Failback = nil, failback
+	sc.Extensions = nil
+	sipSettings(s, &sc)
 	for _, a := range accts {
 		sc.Extensions = append(sc.Extensions, sipua.Extension{Name: a.Extension, Account: sipAccount(a)})
 	}
@@ -82,16 +83,10 @@ func (r *reporter) event(ev sipua.Event) {
 		if changed {
 			r.agent.Post(provisioning.Event{Type: provisioning.EvRegistrationState, Extension: e.Extension, State: reg.State, Reason: reg.Reason})
 		}
-	case *sipua.QualityEvent:
-		q := e.Summary
-		lossPct := 0.0
-		if q.Lost > 0 {
-			lossPct = 100 * float64(q.Lost) / float64(q.PacketsReceived+uint64(q.Lost))
+	case *sipua.QualityEvent, *sipua.QualityAlertEvent:
+		if ce, ok := qualityEvent(ev); ok {
+			r.agent.Post(ce)
 		}
-		r.agent.Post(provisioning.Event{Type: provisioning.EvCallQuality, Extension: e.Extension, Quality: &provisioning.CallQuality{
-			CallID: e.CallID, PacketsRx: q.PacketsReceived, PacketsLost: uint64(max(q.Lost, 0)),
-			LossPct: lossPct, JitterMs: ms(q.Jitter), RTTMs: ms(q.RTT), MOS: q.MOS,
-		}})
 		return
 	case *sipua.CallEvent:
 		r.lines.log.Info("call", "extension", e.Extension, "direction", e.Direction, "remote", e.Remote, "state", e.State, "reason", e.Reason, "endpoint", e.Endpoint)
@@ -123,4 +118,3 @@ func (r *reporter) callEvent(e *sipua.CallEvent) {
 	}
 }
 
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

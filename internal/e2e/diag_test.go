@@ -128,6 +128,9 @@ func TestDiagnosticsThroughTheCloud(t *testing.T) {
 	var kinds []string
 	for _, e := range log {
 		kinds = append(kinds, e.Type)
+		if e.Type == provisioning.EvCallQuality && (e.Quality == nil || e.Quality.Report != provisioning.QualityEnd || e.Quality.Metrics == nil || e.Quality.Codec == "") {
+			t.Errorf("call-quality entry %+v, want the end report with RFC 6035 metrics", e.Quality)
+		}
 		if e.Type == provisioning.EvCallEnded {
 			if c := e.Call; e.Extension != "101" || c == nil || c.Direction != "out" || c.Result != "answered" || c.DurationS < 1 || c.DurationS > 5 {
 				t.Errorf("call-ended entry %+v (call %+v), want 101's outgoing call answered, 2 s", e, e.Call)
@@ -137,7 +140,7 @@ func TestDiagnosticsThroughTheCloud(t *testing.T) {
 			t.Errorf("out-of-range entry %+v", e)
 		}
 	}
-	for _, want := range []string{provisioning.EvCallEnded, provisioning.EvDeviceOutOfRange, provisioning.EvDevicePaired, provisioning.EvRegistrationState, provisioning.EvConfigApplied, provisioning.EvRestart} {
+	for _, want := range []string{provisioning.EvCallQuality, provisioning.EvCallEnded, provisioning.EvDeviceOutOfRange, provisioning.EvDevicePaired, provisioning.EvRegistrationState, provisioning.EvConfigApplied, provisioning.EvRestart} {
 		if !slices.Contains(kinds, want) {
 			t.Errorf("event log lacks %s: %v", want, kinds)
 		}

@@ -4,7 +4,11 @@
 // RFC 4568/3711 on github.com/pion/srtp/v3) with an adaptive jitter buffer,
 // packet-loss concealment (after ITU-T G.711 Appendix I), RFC 4733
 // telephone events, symmetric RTP (latching) and a quality summary with an
-// E-model MOS (ITU-T G.107). Codecs: G.711 µ-law/A-law (subpackage g711)
+// E-model MOS (ITU-T G.107). Quality: RTCP XR VoIP Metrics (RFC 3611 §4.7,
+// on pion/rtcp's ExtendedReport; xr.go) are sent with every RTCP report
+// and the peer's are kept; Metrics are the RFC 3611 / RFC 6035 figures of
+// any period (QualitySnapshot.Metrics), burst/gap after RFC 3611 Appendix
+// A.2 (burstgap.go). RTP and RTCP are marked DSCP EF (qos.go). Codecs: G.711 µ-law/A-law (subpackage g711)
 // and G.722 (subpackage g722), RTP clock 8000 for all three (RFC 3551).
 //
 // It owns everything between the SDP body of a SIP message and the
@@ -32,7 +36,8 @@
 //	// hold:      neg.SetDirection(media.SendOnly); offer, _ := neg.Offer(); ...
 //	//            params, err = neg.ProcessAnswer(resp.Body()); sess.Apply(params)
 //	// DTMF from the endpoint: sess.SendDigit('5', 120*time.Millisecond)
-//	// after Run returns: st := sess.Stats() (MOS, loss, jitter, RTT)
+//	// after Run returns: st := sess.Stats() (MOS, loss, jitter, RTT),
+//	// m := sess.Quality() (RFC 6035 figures), sess.RemoteQuality() (peer's XR)
 //
 // Outgoing calls use neg.Offer() for the INVITE and neg.ProcessAnswer on the
 // 200 OK body.

@@ -32,6 +32,11 @@ func FuzzReceiveDatagram(f *testing.F) {
 		f.Fatal(err)
 	}
 	s.portRate = 8000
+	// A peer's XR VoIP Metrics about our stream (reaches the RTCP
+	// handler as rtcp-mux: PT 201).
+	xrm := Metrics{Expected: 1, Gmin: 16, RFactor: 80, MOSLQ: 4}
+	xr, _ := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 9}, &rtcp.ExtendedReport{SenderSSRC: 9, Reports: []rtcp.ReportBlock{xrm.VoIPMetricsBlock(s.ssrc)}}})
+	f.Add(xr)
 	from := netip.MustParseAddrPort("127.0.0.1:40000")
 	out := make([]int16, 80)
 	start := time.Now()
@@ -50,5 +55,7 @@ func FuzzReceiveDatagram(f *testing.F) {
 		s.playTick(out)
 		s.mu.Unlock()
 		_ = s.Stats()
+		_ = s.Quality()
+		_ = s.RemoteQuality()
 	})
 }

@@ -24,6 +24,13 @@ type relay struct {
 	dropped   atomic.Int64
 	sizes     sync.Map // packet size → count (from a)
 	wg        sync.WaitGroup
+	// onForward, if set, sees each packet forwarded to b when it leaves
+	// (from the relay's timer goroutines).
+	onForward func(p []byte, at time.Time)
+	// exactLoss drops exactly lossPct %: one packet at a random place in
+	// each block of 100/lossPct (lossPct must divide 100).
+	exactLoss        bool
+	blockPos, dropAt int // run's own
 }
 
 func newRelay(t *testing.T, lossPct, dupPct int, jitter time.Duration) *relay {
@@ -58,7 +65,19 @@ func (r *relay) run(ctx context.Context) {
 		}
 		v, _ := r.sizes.LoadOrStore(n, new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
-		if rng.IntN(100) < r.lossPct {
+		if r.exactLoss {
+			// One packet at a random place in each block of 100/lossPct.
+			block := 100 / r.lossPct
+			if r.blockPos%block == 0 {
+				r.dropAt = rng.IntN(block)
+			}
+			drop := r.blockPos%block == r.dropAt
+			r.blockPos++
+			if drop {
+				r.dropped.Add(1)
+				continue
+			}
+		} else if rng.IntN(100) < r.lossPct {
 			r.dropped.Add(1)
 			continue
 		}
@@ -73,6 +92,9 @@ func (r *relay) run(ctx context.Context) {
 				defer r.wg.Done()
 				r.conn.WriteToUDPAddrPort(p, r.b)
 				r.forwarded.Add(1)
+				if r.onForward != nil {
+					r.onForward(p, time.Now())
+				}
 			})
 		}
 	}

@@ -51,6 +51,8 @@ func (s *Session) handleRTCPLocked(b []byte, from netip.AddrPort, now time.Time)
 			reports = p.Reports
 		case *rtcp.ReceiverReport:
 			reports = p.Reports
+		case *rtcp.ExtendedReport:
+			s.handleXRLocked(p, now)
 		}
 		for _, r := range reports {
 			if r.SSRC != s.ssrc {
@@ -67,7 +69,8 @@ func (s *Session) handleRTCPLocked(b []byte, from netip.AddrPort, now time.Time)
 	}
 }
 
-// sendRTCP sends a compound SR or RR + SDES (+ BYE when bye).
+// sendRTCP sends a compound SR or RR + SDES + XR VoIP Metrics (once a
+// packet was received; xr.go) (+ BYE when bye).
 func (s *Session) sendRTCP(bye bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,6 +106,9 @@ func (s *Session) sendRTCP(bye bool) {
 	pkts := []rtcp.Packet{first, &rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{
 		Source: s.ssrc, Items: []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: s.cfg.CNAME}},
 	}}}}
+	if xr := s.xrPacketLocked(now); xr != nil {
+		pkts = append(pkts, xr)
+	}
 	if bye {
 		pkts = append(pkts, &rtcp.Goodbye{Sources: []uint32{s.ssrc}})
 	}

@@ -43,6 +43,15 @@ type Config struct {
 	RTCPInterval time.Duration
 	// CNAME for RTCP SDES; default "basestation".
 	CNAME string
+	// DSCP marks the RTP and RTCP packets sent (qos.go): 0 means EF (46);
+	// negative leaves them unmarked.
+	DSCP int
+	// OnQuality, if set, is called from Run's goroutine every
+	// QualityEvery (default 5 s) with the reception counters
+	// (QualitySnapshot; Metrics of a period are the difference of two).
+	// It must not block.
+	OnQuality    func(QualitySnapshot)
+	QualityEvery time.Duration
 }
 
 // Errors returned by Session methods.
@@ -125,6 +134,7 @@ type Session struct {
 	up, down   *halfband
 	codecFrame []int16 // one 10 ms frame at the codec rate
 	played     uint64
+	q          qualityState // RFC 3611 / RFC 6035 accounting (quality.go)
 }
 
 const (
@@ -162,6 +172,9 @@ func NewSession(cfg Config) (*Session, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.DSCP > 63 {
+		return nil, fmt.Errorf("media: session: DSCP %d: must be 0..63 (or negative: unmarked)", cfg.DSCP)
+	}
 	if cfg.JitterMin <= 0 {
 		cfg.JitterMin = 20 * time.Millisecond
 	}
@@ -174,9 +187,24 @@ func NewSession(cfg Config) (*Session, error) {
 	if cfg.CNAME == "" {
 		cfg.CNAME = "basestation"
 	}
+	if cfg.QualityEvery <= 0 {
+		cfg.QualityEvery = 5 * time.Second
+	}
 	rc, cc, err := bindPair(cfg.LocalAddr)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.DSCP == 0 {
+		cfg.DSCP = DSCPEF
+	}
+	if cfg.DSCP > 0 {
+		for _, c := range []*net.UDPConn{rc, cc} {
+			if err := MarkDSCP(c, cfg.DSCP); err != nil {
+				rc.Close()
+				cc.Close()
+				return nil, fmt.Errorf("media: session: %w", err)
+			}
+		}
 	}
 	s := &Session{cfg: cfg, rtpConn: rc, rtcpConn: cc, start: time.Now()}
 	if s.rx, err = newDatagramReader(s.rxBuf[:], rc, cc); err != nil {
@@ -193,6 +221,7 @@ func NewSession(cfg Config) (*Session, error) {
 	s.ts = binary.BigEndian.Uint32(b[2:6]) ^ uint32(b[6])<<24
 	s.marker = true
 	s.jb = newJitterBuffer(int(cfg.JitterMin/(10*time.Millisecond)), int(cfg.JitterMax/(10*time.Millisecond)))
+	s.q.bg = newBurstGap()
 	return s, nil
 }
 
@@ -336,6 +365,7 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.q.flush = true // no more packets: Quality decides the pending ones
 	running, stop := s.running, s.stopRun
 	s.mu.Unlock()
 	if running {
@@ -389,6 +419,7 @@ func (s *Session) loop(ctx context.Context, port AudioPort, rate int) error {
 	in := make([]int16, rate/100)
 	out := make([]int16, rate/100)
 	nextRTCP := time.Now().Add(s.rtcpDelay())
+	nextQuality := time.Now().Add(s.cfg.QualityEvery)
 	for n := 0; ; n++ {
 		if err := port.ReadFrame(ctx, in); err != nil {
 			if ctx.Err() == nil {
@@ -402,6 +433,10 @@ func (s *Session) loop(ctx context.Context, port AudioPort, rate int) error {
 			s.sendRTCP(false)
 			nextRTCP = now.Add(s.rtcpDelay())
 		}
+		if s.cfg.OnQuality != nil && !now.Before(nextQuality) {
+			s.cfg.OnQuality(s.QualitySnapshot())
+			nextQuality = now.Add(s.cfg.QualityEvery)
+		}
 		if err := port.WriteFrame(ctx, out); err != nil {
 			if ctx.Err() == nil {
 				return fmt.Errorf("media: audio port write: %w", err)
@@ -413,6 +448,9 @@ func (s *Session) loop(ctx context.Context, port AudioPort, rate int) error {
 
 // finish ends a run: RTCP BYE, sockets closed, quality summary logged.
 func (s *Session) finish() {
+	s.mu.Lock()
+	s.q.flush = true // the stream ends: decide the packets still pending (quality.go)
+	s.mu.Unlock()
 	s.sendRTCP(true)
 	s.mu.Lock()
 	s.closed = true

@@ -115,6 +115,7 @@ func (s *Session) handleRTPLocked(b []byte, from netip.AddrPort, now time.Time) 
 			return
 		}
 		s.jb.countOnly(h.SequenceNumber, h.SSRC)
+		s.qualityPacket(h.SequenceNumber, false)
 		if d, ok := s.dtmfRx.packet(h.Timestamp, h.Marker, e); ok {
 			s.queueDigit(d)
 		}
@@ -124,6 +125,7 @@ func (s *Session) handleRTPLocked(b []byte, from netip.AddrPort, now time.Time) 
 		// RFC 3389 comfort noise (not negotiated by us, but some peers
 		// send it): part of the stream, played as silence.
 		s.jb.countOnly(h.SequenceNumber, h.SSRC)
+		s.qualityPacket(h.SequenceNumber, false)
 		return
 	}
 	if pt != s.neg.PayloadType {
@@ -131,7 +133,11 @@ func (s *Session) handleRTPLocked(b []byte, from netip.AddrPort, now time.Time) 
 		return
 	}
 	arrival := int64(now.Sub(s.start) * 8000 / time.Second)
+	late, dups := s.jb.st.late, s.jb.st.duplicates
 	s.jb.push(h.SequenceNumber, h.Timestamp, h.SSRC, s.rpkt.Payload, arrival)
+	if s.jb.st.duplicates == dups {
+		s.qualityPacket(h.SequenceNumber, s.jb.st.late != late)
+	}
 }
 
 // latch implements symmetric RTP: send to where the peer's packets come
