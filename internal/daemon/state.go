@@ -117,4 +117,3 @@ func (r *reporter) callEvent(e *sipua.CallEvent) {
 		r.agent.Post(provisioning.Event{Type: provisioning.EvCallEnded, Extension: e.Extension, Call: sum, Reason: e.Reason})
 	}
 }
-
