@@ -28,6 +28,9 @@ type UpdateOptions struct {
 	AllowDowngrade bool
 	// IdleDeadline and HealthDeadline: 0 means the updater's defaults.
 	IdleDeadline, HealthDeadline time.Duration
+	// Running is the running image's version (the booted slot's); empty:
+	// the version in Firmware. The simulator's slots say which build runs.
+	Running string
 	// Tune adjusts the updater's configuration last (tests).
 	Tune func(*update.Config)
 }
@@ -55,7 +58,13 @@ func (d *Daemon) setupUpdate(o Options, popts *provisioning.Options) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	fields := strings.Fields(Firmware)
+	running := uo.Running
+	if running == "" {
+		fields := strings.Fields(Firmware)
+		running = fields[len(fields)-1]
+	} else {
+		popts.Firmware = "basestationd " + running // what the cloud sees
+	}
 	cfg := update.Config{
 		Dir:            dir,
 		Installer:      uo.Installer,
@@ -64,7 +73,7 @@ func (d *Daemon) setupUpdate(o Options, popts *provisioning.Options) error {
 		HTTP:           client,
 		Reboot:         o.Reboot,
 		Report:         func(j update.Job) error { return d.agent.PublishFirmwareJob(wireJob(j)) },
-		Running:        fields[len(fields)-1],
+		Running:        running,
 		AllowDowngrade: uo.AllowDowngrade,
 		IdleDeadline:   uo.IdleDeadline,
 		HealthDeadline: uo.HealthDeadline,
