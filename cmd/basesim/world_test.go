@@ -123,7 +123,7 @@ func (e *simEnv) softphone(ext string) softphoneView {
 }
 
 func (e *simEnv) registered(ext string) bool {
-	for _, r := range e.w.d.Status().Registrations {
+	for _, r := range e.w.daemon().Status().Registrations {
 		if r.Extension == ext && r.State == "registered" {
 			return true
 		}
