@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"basestation/internal/testpeer"
+)
+
+// startFirmwareSim is the simulated office with the firmware platform:
+// real RAUC on a private D-Bus, two file slots, the boot-counter
+// bootloader; the trial boot's health deadline is 3 s.
+func startFirmwareSim(t *testing.T) *simEnv {
+	t.Helper()
+	testpeer.Require(t, fwPeers...)
+	return startSimWith(t, func(o *options) {
+		o.Firmware = true
+		o.FirmwareDir = t.TempDir()
+		o.FirmwareServe = "127.0.0.1:0"
+		o.HealthDeadline = 3 * time.Second
+	})
+}
+
+func (e *simEnv) firmware() fwView {
+	e.t.Helper()
+	var v fwView
+	e.mustOK("GET", "/v1/firmware", "", &v)
+	return v
+}
+
+func (e *simEnv) build(name string) fwBuild {
+	e.t.Helper()
+	for _, b := range e.firmware().Builds {
+		if b.Name == name {
+			return b
+		}
+	}
+	e.t.Fatalf("no build %q", name)
+	return fwBuild{}
+}
+
+func (e *simEnv) bsctlUpdate(b fwBuild, extra ...string) (string, error) {
+	e.t.Helper()
+	args := append([]string{"update", "--fw-version", b.Version, "--size", fmt.Sprint(b.Size), "--sha256", b.SHA256}, extra...)
+	return e.bsctl(append(args, b.URL)...)
+}
+
+// bsctl update against basesim with real RAUC (issue 13's first
+// acceptance): the good build downloads (progress bar), installs into the
+// inactive slot B, the base reboots into it, proves healthy and is marked
+// good: succeeded, and the cloud sees the new firmware. Then a build that
+// never registers installs into slot A, fails its health check on every
+// trial boot, the bootloader falls back to B after its attempts, and the
+// job ends rolled-back. The configuration (extension 101 on the port)
+// survives every reboot.
+func TestBsctlUpdateGoodThenNeverRegisters(t *testing.T) {
+	e := startFirmwareSim(t)
+	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
+	if v := e.firmware(); v.Booted != "A" || v.Version != "0.1.0" || v.Slots["B"] != "empty" {
+		t.Fatalf("before the update: %+v", v)
+	}
+	good := e.build("good")
+	out, err := e.bsctlUpdate(good, "--id", "fw-good")
+	if err != nil {
+		t.Fatalf("bsctl update (good): %v\n%s", err, out)
+	}
+	for _, want := range []string{"downloading [", fmt.Sprintf("100%% %d/%d bytes", good.Size, good.Size), "verifying", "waiting-for-idle",
+		"installing", "rebooting", "checking-health", good.Version + ": succeeded"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bsctl update output lacks %q:\n%s", want, out)
+		}
+	}
+	v := e.firmware()
+	bl := v.Bootloader
+	if v.Booted != "B" || v.Version != good.Version || v.Boots != 2 || bl["primary"] != "B" || bl["B_attempts"] != "3" || bl["B_trial"] != "0" {
+		t.Fatalf("after the good update: %+v", v)
+	}
+	e.eventually("101 registered on the new build", 10*time.Second, func() bool { return e.registered("101") })
+	if out, err := e.bsctl("state"); err != nil || !strings.Contains(out, "firmware: basestationd "+good.Version) {
+		t.Fatalf("bsctl state after the update: %v\n%s", err, out)
+	}
+
+	bad := e.build("never-registers")
+	out, err = e.bsctlUpdate(bad)
+	if err == nil {
+		t.Fatalf("bsctl update (never-registers) succeeded:\n%s", out)
+	}
+	for _, want := range []string{"checking-health: not healthy within 3s: extension 101 not registered", bad.Version + ": rolled-back", "ended rolled-back"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bsctl update output lacks %q:\n%s", want, out)
+		}
+	}
+	v = e.firmware()
+	bl = v.Bootloader
+	// Boots: 2 so far, 3 trial boots of A, then B again.
+	if v.Booted != "B" || v.Version != good.Version || v.Boots != 2+3+1 || bl["primary"] != "B" || bl["A_attempts"] != "0" || v.Slots["A"] != bad.Version+" (never-registers)" {
+		t.Fatalf("after the bad update: %+v", v)
+	}
+	e.eventually("101 registered again on the good build", 10*time.Second, func() bool { return e.registered("101") })
+
+	// The good job's id again is answered with its result, not run again.
+	out, err = e.bsctlUpdate(good, "--id", "fw-good")
+	if err != nil || !strings.Contains(out, "succeeded [job seen before; not run again]") {
+		t.Fatalf("re-sent job: %v\n%s", err, out)
+	}
+	if n := e.firmware().Boots; n != 6 {
+		t.Fatalf("the re-sent job rebooted the base: %d boots", n)
+	}
+}
