@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +110,88 @@ func TestBsctlUpdateGoodThenNeverRegisters(t *testing.T) {
 	}
 	if n := e.firmware().Boots; n != 6 {
 		t.Fatalf("the re-sent job rebooted the base: %d boots", n)
+	}
+}
+
+// jobState is the daemon's current firmware job state from its jobs file
+// ("" when no job runs).
+func (e *simEnv) jobState() string {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.w.opt.StateDir, "update", "update-jobs.json"))
+	if err != nil {
+		return ""
+	}
+	var f struct {
+		Current *struct {
+			State string `json:"state"`
+		} `json:"current"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil || f.Current == nil {
+		return ""
+	}
+	return f.Current.State
+}
+
+// An update pushed during a call waits (issue 13, acceptance 4): the job
+// stays in waiting-for-idle, nothing is written to a slot, the call's
+// audio flows both ways; once the phone hangs up the update installs,
+// reboots and succeeds.
+func TestBsctlUpdateWaitsForTheCall(t *testing.T) {
+	e := startFirmwareSim(t)
+	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
+	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
+	e.eventually("dial tone", 3*time.Second, func() bool { return e.port().Phone.Hearing == "dial" })
+	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"102"}`, nil)
+	e.eventually("Bob's phone rings", 5*time.Second, func() bool { return e.softphone("102").State == "incoming" })
+	e.mustOK("POST", "/v1/softphones/102/answer", "", nil)
+	e.eventually("connected", 5*time.Second, func() bool { return e.softphone("102").State == "connected" })
+
+	type result struct {
+		out string
+		err error
+	}
+	// bsctl is built (and the base seen at its first firmware) before
+	// the update runs in its own goroutine.
+	if out, err := e.bsctl("state"); err != nil || !strings.Contains(out, "firmware: basestationd 0.1.0") {
+		t.Fatalf("bsctl state: %v\n%s", err, out)
+	}
+	done := make(chan result, 1)
+	good := e.build("good")
+	go func() {
+		out, err := e.bsctlUpdate(good)
+		done <- result{out, err}
+	}()
+	e.eventually("the job waits for the call", 20*time.Second, func() bool { return e.jobState() == "waiting-for-idle" })
+	e.w.board.Phone.Speak(toneSamples(700, 6*time.Second))
+	for range 3 {
+		before := e.softphone("102").ReceivedAudio
+		time.Sleep(time.Second)
+		sp := e.softphone("102")
+		if sp.State != "connected" || sp.ReceivedAudio <= before {
+			t.Fatalf("the call during the wait: %s, %d packets (was %d)", sp.State, sp.ReceivedAudio, before)
+		}
+		if hz := sp.HeardHz; hz < 690 || hz > 710 {
+			t.Fatalf("Bob hears %.0f Hz during the wait, want the phone's 700", hz)
+		}
+		if f := dominantHz(e.w.board.Phone.EarAudio(), 4000); f < 985 || f > 1015 {
+			t.Fatalf("the analog phone hears %.0f Hz during the wait, want Bob's 1000", f)
+		}
+		if st, v := e.jobState(), e.firmware(); st != "waiting-for-idle" || v.Slots["B"] != "empty" || v.Boots != 1 {
+			t.Fatalf("during the call: job %s, slots %v, %d boots", st, v.Slots, v.Boots)
+		}
+	}
+	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
+	e.eventually("Bob's call ends", 5*time.Second, func() bool { return e.softphone("102").State == "idle" })
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("bsctl update did not end after the call")
+	}
+	if r.err != nil || !strings.Contains(r.out, good.Version+": succeeded") {
+		t.Fatalf("bsctl update: %v\n%s", r.err, r.out)
+	}
+	if v := e.firmware(); v.Booted != "B" || v.Boots != 2 {
+		t.Fatalf("after the call: %+v", v)
 	}
 }
