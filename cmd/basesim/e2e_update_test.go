@@ -56,13 +56,28 @@ func (e *simEnv) bsctlUpdate(b fwBuild, extra ...string) (string, error) {
 // good: succeeded, and the cloud sees the new firmware. Then a build that
 // never registers installs into slot A, fails its health check on every
 // trial boot, the bootloader falls back to B after its attempts, and the
-// job ends rolled-back. The configuration (extension 101 on the port)
-// survives every reboot.
+// job ends rolled-back. The configuration (extension 101 on the port) and
+// a Linx's pairing survive every reboot.
 func TestBsctlUpdateGoodThenNeverRegisters(t *testing.T) {
 	e := startFirmwareSim(t)
 	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
 	if v := e.firmware(); v.Booted != "A" || v.Version != "0.1.0" || v.Slots["B"] != "empty" {
 		t.Fatalf("before the update: %+v", v)
+	}
+	// A paired Linx on 101: the pairing lives in the state directory,
+	// outside the slots, and must survive the update and the rollback.
+	linx, devID := e.registerDevice("linx", "1357")
+	if out, err := e.bsctl("assign", "--ext", "101", "--device", devID); err != nil {
+		t.Fatalf("bsctl assign: %v\n%s", err, out)
+	}
+	e.eventually("the Linx attached", 10*time.Second, func() bool { return e.device(linx).Attached })
+	paired := func() bool {
+		for _, d := range e.w.daemon().Status().Devices {
+			if d.ID == devID {
+				return e.device(linx).Attached
+			}
+		}
+		return false
 	}
 	good := e.build("good")
 	out, err := e.bsctlUpdate(good, "--id", "fw-good")
@@ -81,6 +96,7 @@ func TestBsctlUpdateGoodThenNeverRegisters(t *testing.T) {
 		t.Fatalf("after the good update: %+v", v)
 	}
 	e.eventually("101 registered on the new build", 10*time.Second, func() bool { return e.registered("101") })
+	e.eventually("the Linx still paired and attached on the new build", 15*time.Second, paired)
 	if out, err := e.bsctl("state"); err != nil || !strings.Contains(out, "firmware: basestationd "+good.Version) {
 		t.Fatalf("bsctl state after the update: %v\n%s", err, out)
 	}
@@ -102,6 +118,7 @@ func TestBsctlUpdateGoodThenNeverRegisters(t *testing.T) {
 		t.Fatalf("after the bad update: %+v", v)
 	}
 	e.eventually("101 registered again on the good build", 10*time.Second, func() bool { return e.registered("101") })
+	e.eventually("the Linx still paired and attached after the rollback", 15*time.Second, paired)
 
 	// The good job's id again is answered with its result, not run again.
 	out, err = e.bsctlUpdate(good, "--id", "fw-good")
