@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -108,7 +109,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "basesim: stopping")
-	time.Sleep(200 * time.Millisecond) // let the daemon leave the line safe
+	// The daemon leaves the line safe; the firmware platform's RAUC
+	// service and bus (own process groups) are stopped.
+	select {
+	case <-w.baseDone:
+	case <-time.After(10 * time.Second):
+		return errors.New("the base did not stop within 10 s")
+	}
+	time.Sleep(200 * time.Millisecond)
 	return nil
 }
 
@@ -126,7 +134,7 @@ Simulated Base Station %q is running.
 	if w.fw != nil {
 		fmt.Fprintf(out, "  firmware:                %s   (slots, bootloader state, bundles; console: firmware)\n", w.fw.dir)
 		for _, b := range w.fw.builds {
-			fmt.Fprintf(out, "    update to the %s build: go run ./cmd/bsctl --broker %s --base %s --timeout 10m update --fw-version %s --size %d --sha256 %s %s\n",
+			fmt.Fprintf(out, "    update to the %s build: go run ./cmd/bsctl --broker %s --base %s update --fw-version %s --size %d --sha256 %s %s\n",
 				b.Name, w.broker.URL(), w.opt.BaseID, b.Version, b.Size, b.SHA256, b.URL)
 		}
 	}
