@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
 	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +14,9 @@ import (
 	"time"
 
 	"basestation/internal/daemon"
+	"basestation/provisioning"
+	"basestation/provisioning/cloud"
+	"basestation/sim/broker"
 	"basestation/update"
 )
 
@@ -79,5 +86,88 @@ func TestPlatformFlags(t *testing.T) {
 	pl.options(&o)
 	if o.Reboot != nil || o.Update != nil {
 		t.Fatalf("options without the flags: %+v", o)
+	}
+}
+
+// basestationd started with the update flags takes a firmware-update
+// command as a job (its first report is queued, then downloading), where
+// without them the base answers "not supported".
+func TestUpdateFlagsTurnFirmwareJobsOn(t *testing.T) {
+	b, err := broker.Start(broker.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	dir := t.TempDir()
+	// The bundle server: never answers with the bundle (the job is not
+	// meant to finish here), its certificate is the firmware CA.
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	ca := filepath.Join(dir, "fw-ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := func(extra ...string) []string {
+		return append([]string{"--board", "sim", "--base-id", "b1", "--state-dir", filepath.Join(dir, "state"),
+			"--sip-listen", "127.0.0.1:0", "--broker", b.URL(), "--log-level", "error"}, extra...)
+	}
+	c, err := cloud.Dial(context.Background(), cloud.Options{Brokers: []string{b.URL()}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fa := provisioning.FirmwareUpdateArgs{URL: srv.URL + "/b.raucb", Version: "9.0.0", Size: 1000, SHA256: strings.Repeat("ab", 32)}
+
+	for _, tc := range []struct {
+		name  string
+		extra []string
+	}{
+		{"off", nil},
+		{"on", []string{"--firmware-ca", ca, "--reboot-command", "true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, pl, err := parseAll(args(tc.extra...), io.Discard, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- serve(ctx, cfg, io.Discard, hooks{platform: pl}) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			}()
+			deadline := time.Now().Add(15 * time.Second)
+			for {
+				st, err := c.Status(ctx, "b1")
+				if err == nil && st.Online {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the base did not come online")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			fctx, fcancel := context.WithTimeout(ctx, 15*time.Second)
+			defer fcancel()
+			var states []string
+			_, r, err := c.FirmwareUpdate(fctx, "b1", "fw-"+tc.name, fa, func(j provisioning.FirmwareJob) {
+				states = append(states, j.State)
+				if j.State == provisioning.JobDownloading {
+					fcancel() // seen enough: the job runs
+				}
+			})
+			if tc.name == "off" {
+				if err != nil || r == nil || r.Status != provisioning.StatusRejected || !strings.Contains(r.Reason, "not supported") {
+					t.Fatalf("without the flags: result %+v, err %v", r, err)
+				}
+				return
+			}
+			if r != nil || len(states) < 2 || states[0] != provisioning.JobQueued || states[1] != provisioning.JobDownloading {
+				t.Fatalf("with the flags: result %+v, job states %v (err %v)", r, states, err)
+			}
+		})
 	}
 }
