@@ -101,6 +101,7 @@ func (w *world) handler() http.Handler {
 	w.route(mux, "POST /v1/radio/reset", w.postRadioReset)
 	w.route(mux, "GET /v1/pbx", w.getPBX)
 	w.route(mux, "POST /v1/pbx/voicemail", w.postVoicemail)
+	w.route(mux, "GET /v1/firmware", w.getFirmware)
 	w.route(mux, "GET /v1/softphones", w.getSoftphones)
 	w.route(mux, "GET /v1/softphones/{ext}", w.getSoftphone)
 	w.route(mux, "POST /v1/softphones/{ext}/{action}", w.postSoftphone)
@@ -113,11 +114,11 @@ func (w *world) handler() http.Handler {
 func (w *world) getBase(ctx context.Context, r *http.Request) (any, error) {
 	return map[string]any{
 		"base":   w.opt.BaseID,
-		"status": w.d.Status(),
+		"status": w.daemon().Status(),
 		"leds":   w.board.LEDStates(),
 		"mqtt":   w.broker.URL(),
 		"pbx":    w.pbx.Addr(),
-		"sip":    w.d.SIPAddr(),
+		"sip":    w.daemon().SIPAddr(),
 	}, nil
 }
 
@@ -153,7 +154,7 @@ func (w *world) getPort(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return portView{Phone: ph.State(), Line: w.d.Port().State().String(), Hook: w.d.Port().Hook().String()}, nil
+	return portView{Phone: ph.State(), Line: w.daemon().Port().State().String(), Hook: w.daemon().Port().Hook().String()}, nil
 }
 
 func (w *world) postPort(ctx context.Context, r *http.Request) (any, error) {
@@ -504,6 +505,8 @@ func consoleCommand(line string) (method, path, body string, err error) {
 	switch f[0] {
 	case "status":
 		return "GET", "/v1/base", "", nil
+	case "firmware":
+		return "GET", "/v1/firmware", "", nil
 	case "port", "phone":
 		return "GET", "/v1/ports/1", "", nil
 	case "offhook", "onhook":

@@ -113,7 +113,7 @@ func TestConfigChangeDuringCallOnAnotherLine(t *testing.T) {
 	e.eventually("ringing", 10*time.Second, func() bool { return e.port().Phone.Ringing })
 	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
 	e.eventually("Bob connected", 5*time.Second, func() bool { return e.softphone("102").State == "connected" })
-	v0 := e.w.d.Status().AppliedVersion
+	v0 := e.w.daemon().Status().AppliedVersion
 
 	_, id := e.registerDevice("headset", "4321")
 	if out, err := e.bsctl("assign", "--ext", "103", "--device", id); err != nil {
@@ -123,7 +123,7 @@ func TestConfigChangeDuringCallOnAnotherLine(t *testing.T) {
 		t.Fatalf("bsctl set: %v\n%s", err, out)
 	}
 	e.eventually("103 registered from the base", 10*time.Second, func() bool { return e.registered("103") })
-	if v := e.w.d.Status().AppliedVersion; v < v0+2 {
+	if v := e.w.daemon().Status().AppliedVersion; v < v0+2 {
 		t.Fatalf("applied version %d, want at least %d", v, v0+2)
 	}
 	// The call on the analog port is still up, audio flowing.
@@ -184,7 +184,7 @@ func TestLEDsAndButton(t *testing.T) {
 	}
 	e.w.board.SLIC.InjectThermalAlarm()
 	e.eventually("fault LED on", 5*time.Second, func() bool { return e.w.board.LEDs[hal.LEDFault].State() == hal.LEDOn })
-	if f := e.w.d.Status().Faults["port1"]; f == "" {
+	if f := e.w.daemon().Status().Faults["port1"]; f == "" {
 		t.Fatal("no fault reported for port1")
 	}
 	e.w.board.SLIC.ClearThermalAlarm()

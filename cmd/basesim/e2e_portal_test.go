@@ -38,7 +38,7 @@ func TestBsctlCallerIDAndRemoveDevice(t *testing.T) {
 	if err != nil || strings.Contains(out, id) {
 		t.Fatalf("103 still lists the removed headset: %v\n%s", err, out)
 	}
-	for _, d := range e.w.d.Status().Devices {
+	for _, d := range e.w.daemon().Status().Devices {
 		if d.ID == id {
 			t.Fatalf("the base still knows %s", id)
 		}
@@ -63,7 +63,7 @@ func TestRadioFaultsFromTheControlAPI(t *testing.T) {
 	boots := e.w.board.Radio.Stats().Boots
 	e.mustOK("POST", "/v1/radio/reset", "", nil)
 	e.eventually("the module rebooted and the Linx re-attached", 10*time.Second, func() bool {
-		return e.w.board.Radio.Stats().Boots > boots && e.w.d.Status().RadioReady && e.device(linx).Attached
+		return e.w.board.Radio.Stats().Boots > boots && e.w.daemon().Status().RadioReady && e.device(linx).Attached
 	})
 	e.mustOK("POST", "/v1/softphones/102/call", `{"to":"101"}`, nil)
 	e.eventually("the Linx rings after the reset", 10*time.Second, func() bool { return e.device(linx).Call == "ringing" })

@@ -153,7 +153,7 @@ func TestLinxJoinsExtension101(t *testing.T) {
 	// Its user hangs up the analog phone behind the Linx.
 	e.mustOK("POST", "/v1/devices/"+linx+"/onhook", "", nil)
 	e.eventually("the line is idle", 5*time.Second, func() bool {
-		for _, l := range e.w.d.Status().Lines {
+		for _, l := range e.w.daemon().Status().Lines {
 			if l.State != "idle" {
 				return false
 			}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -38,6 +39,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&opt.PBX, "pbx", opt.PBX, "stand-in PBX listen address")
 	fs.StringVar(&opt.SIP, "sip", opt.SIP, "the daemon's SIP listen address")
 	fs.StringVar(&opt.API, "api", opt.API, "control API listen address (empty: none)")
+	fs.BoolVar(&opt.Firmware, "firmware", false, "simulate firmware updates: two slots, RAUC on a private D-Bus, signed builds served over HTTPS (needs rauc, dbus-daemon, squashfs-tools)")
+	fs.StringVar(&opt.FirmwareDir, "firmware-dir", "", "the simulated slots, bootloader state and bundles (default: a new temporary directory)")
+	fs.StringVar(&opt.FirmwareServe, "firmware-serve", opt.FirmwareServe, "listen address of the HTTPS server of the signed builds")
+	fs.DurationVar(&opt.IdleDeadline, "update-idle-deadline", opt.IdleDeadline, "how long an update waits for idle lines before it ends rejected/busy")
+	fs.DurationVar(&opt.HealthDeadline, "update-health-deadline", opt.HealthDeadline, "how long a trial boot has to prove healthy")
 	console := fs.Bool("console", true, "read console commands from standard input")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version and build, then exit")
@@ -103,7 +109,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "basesim: stopping")
-	time.Sleep(200 * time.Millisecond) // let the daemon leave the line safe
+	// The daemon leaves the line safe; the firmware platform's RAUC
+	// service and bus (own process groups) are stopped.
+	select {
+	case <-w.baseDone:
+	case <-time.After(10 * time.Second):
+		return errors.New("the base did not stop within 10 s")
+	}
+	time.Sleep(200 * time.Millisecond)
 	return nil
 }
 
@@ -114,9 +127,16 @@ Simulated Base Station %q is running.
   stand-in PBX:            sip:%s   users: %s
   daemon SIP:              %s
   state directory:         %s
-`, w.opt.BaseID, w.broker.URL(), w.pbx.Addr(), usersLine(w), w.d.SIPAddr(), w.opt.StateDir)
+`, w.opt.BaseID, w.broker.URL(), w.pbx.Addr(), usersLine(w), w.daemon().SIPAddr(), w.opt.StateDir)
 	if api != "" {
 		fmt.Fprintf(out, "  control API:             %s   (curl %s/v1/base)\n", api, api)
+	}
+	if w.fw != nil {
+		fmt.Fprintf(out, "  firmware:                %s   (slots, bootloader state, bundles; console: firmware)\n", w.fw.dir)
+		for _, b := range w.fw.builds {
+			fmt.Fprintf(out, "    update to the %s build: go run ./cmd/bsctl --broker %s --base %s update --fw-version %s --size %d --sha256 %s %s\n",
+				b.Name, w.broker.URL(), w.opt.BaseID, b.Version, b.Size, b.SHA256, b.URL)
+		}
 	}
 	fmt.Fprintf(out, `
 Try it (docs/simulator.md has the whole walk-through):
@@ -150,6 +170,7 @@ const consoleHelp = `console commands (each is a control-API request; see docs/s
   devices | add linx|headset     simulated DECT devices
   dev NAME [pair PIN|offhook|answer|onhook|dial DIGITS|range in|out|power-on|power-off]
   button [MS]                    press the base's button (>= 3000 ms opens registration)
+  firmware                       the simulated slots, bootloader state and signed builds (--firmware)
   radio [reset | faults C D U]   the DECT module: link stats; reset it; inject corrupt/drop/dup rates
   pbx | vm EXT NEW [OLD]         the stand-in PBX; set voicemail counts
   sp [EXT [call TO|answer|hangup|tone HZ|digits D]]   the other users' softphones

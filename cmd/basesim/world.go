@@ -9,9 +9,11 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"basestation/hal"
 	"basestation/internal/daemon"
 	"basestation/provisioning"
 	"basestation/provisioning/cloud"
@@ -39,6 +41,12 @@ type options struct {
 	Log        *slog.Logger
 	// Fast shortens the daemon's reconnect timers (tests).
 	Fast bool
+	// Firmware turns on the firmware update simulation (firmware.go) in
+	// FirmwareDir (default: a new temporary directory), its bundle server
+	// on FirmwareServe; IdleDeadline and HealthDeadline are the updater's.
+	Firmware                     bool
+	FirmwareDir, FirmwareServe   string
+	IdleDeadline, HealthDeadline time.Duration
 }
 
 type user struct{ Number, Name, Password string }
@@ -55,7 +63,10 @@ func defaultOptions() options {
 			{"102", "Bob Softphone", "bob-pw"},
 			{"103", "Carol Cordless", "carol-pw"},
 		},
-		Softphones: []string{"102"},
+		Softphones:     []string{"102"},
+		FirmwareServe:  "127.0.0.1:18443",
+		IdleDeadline:   10 * time.Minute,
+		HealthDeadline: 30 * time.Second,
 	}
 }
 
@@ -66,8 +77,17 @@ type world struct {
 	board  *sim.Board
 	broker *broker.Broker
 	pbx    *pbx.PBX
-	d      *daemon.Daemon
 	cloud  *cloud.Client
+	// fw is the firmware platform (nil: updates off); reboot asks the
+	// base's loop (runBase) to restart the daemon; baseDone is closed when
+	// that loop has ended.
+	fw       *firmware
+	hw       *hal.Board // the base's hardware as every boot of the daemon sees it
+	reboot   chan struct{}
+	baseDone chan struct{}
+
+	dmu sync.Mutex
+	d   *daemon.Daemon // the running instance; guarded by dmu
 
 	mu     sync.Mutex
 	phones map[string]*softphone.Phone
@@ -112,33 +132,38 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 		return nil, err
 	}
 	go func() { _ = w.board.Run(ctx) }()
+	w.hw = w.board.HAL()
+	w.hw.SLIC.Port = &reopenPort{Port: w.hw.SLIC.Port}
 
-	cfg := daemon.Defaults()
-	cfg.Board = "sim"
-	cfg.BaseID = opt.BaseID
-	cfg.StateDir = w.opt.StateDir
-	cfg.MQTT.Broker = w.broker.URL()
-	cfg.SIP.Listen = opt.SIP
-	cfg.SIP.RTPPortMin, cfg.SIP.RTPPortMax = 0, 0
-	dopt := daemon.Options{Board: w.board.HAL(), Log: opt.Log.With("base", opt.BaseID)}
-	dopt.SIP = func(c *sipua.Config) { c.RTPPortMin, c.RTPPortMax = 0, 0 }
-	if opt.Fast {
-		dopt.Agent = func(o *provisioning.Options) {
-			o.ConnectRetryInterval = 100 * time.Millisecond
-			o.MaxReconnectInterval = time.Second
+	if opt.Firmware {
+		dir := opt.FirmwareDir
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "basesim-firmware-"); err != nil {
+				w.broker.Close()
+				w.board.Close()
+				return nil, err
+			}
+		}
+		fields := strings.Fields(daemon.Firmware)
+		w.fw, err = newFirmware(dir, fields[len(fields)-1], opt.FirmwareServe, opt.Log.With("sim", "firmware"))
+		if err != nil {
+			w.broker.Close()
+			w.board.Close()
+			return nil, fmt.Errorf("firmware simulation: %w", err)
 		}
 	}
-	w.d, err = daemon.New(cfg, dopt)
+	w.reboot = make(chan struct{}, 1)
+	w.baseDone = make(chan struct{})
+	d, err := w.bootBase()
 	if err != nil {
 		w.broker.Close()
 		w.board.Close()
+		if w.fw != nil {
+			w.fw.Close()
+		}
 		return nil, err
 	}
-	go func() {
-		if err := w.d.Run(ctx); err != nil {
-			w.log.Error("daemon stopped", "error", err)
-		}
-	}()
+	go w.runBase(ctx, d)
 
 	w.cloud, err = cloud.Dial(ctx, cloud.Options{Brokers: []string{w.broker.URL()}, ClientID: "basesim-portal", Logger: opt.Log.With("sim", "portal")})
 	if err != nil {
@@ -151,11 +176,120 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 	}
 	go func() {
 		<-ctx.Done()
+		<-w.baseDone
 		w.cloud.Close()
 		w.board.Close()
 		w.broker.Close()
 	}()
 	return w, nil
+}
+
+// daemon is the base's running daemon instance.
+func (w *world) daemon() *daemon.Daemon {
+	w.dmu.Lock()
+	defer w.dmu.Unlock()
+	return w.d
+}
+
+// bootBase powers the base on: with the firmware simulation, the
+// bootloader picks a slot and the daemon runs the build it holds;
+// otherwise the daemon of this binary. The configuration, secrets and
+// pairings are in the state directory, outside the slots.
+func (w *world) bootBase() (*daemon.Daemon, error) {
+	opt := w.opt
+	cfg := daemon.Defaults()
+	cfg.Board = "sim"
+	cfg.BaseID = opt.BaseID
+	cfg.StateDir = opt.StateDir
+	cfg.MQTT.Broker = w.broker.URL()
+	cfg.SIP.Listen = opt.SIP
+	cfg.SIP.RTPPortMin, cfg.SIP.RTPPortMax = 0, 0
+	dopt := daemon.Options{Board: w.hw, Log: opt.Log.With("base", opt.BaseID), Reboot: w.askReboot}
+	broken := false
+	if w.fw != nil {
+		version, health, err := w.fw.boot()
+		if err != nil {
+			return nil, err
+		}
+		broken = health != "good"
+		dopt.Update = &daemon.UpdateOptions{Installer: w.fw.installer(), CAFile: w.fw.caFile, Running: version,
+			IdleDeadline: opt.IdleDeadline, HealthDeadline: opt.HealthDeadline}
+	}
+	dopt.SIP = func(c *sipua.Config) {
+		c.RTPPortMin, c.RTPPortMax = 0, 0
+		if broken {
+			// The "never-registers" build: every SIP request of its user
+			// agent times out at once.
+			c.Timing.RequestTimeout = time.Nanosecond
+		}
+	}
+	if opt.Fast {
+		dopt.Agent = func(o *provisioning.Options) {
+			o.ConnectRetryInterval = 100 * time.Millisecond
+			o.MaxReconnectInterval = time.Second
+		}
+	}
+	d, err := daemon.New(cfg, dopt)
+	if err != nil {
+		if w.fw != nil {
+			w.fw.powerOff()
+		}
+		return nil, err
+	}
+	w.dmu.Lock()
+	w.d = d
+	w.dmu.Unlock()
+	return d, nil
+}
+
+// askReboot is the daemon's Reboot: the base's loop restarts it.
+func (w *world) askReboot(context.Context) error {
+	select {
+	case w.reboot <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// runBase runs the daemon until ctx ends; a reboot stops it (the line left
+// safe), powers the platform off and boots again.
+func (w *world) runBase(ctx context.Context, d *daemon.Daemon) {
+	defer close(w.baseDone)
+	defer func() {
+		if w.fw != nil {
+			w.fw.Close()
+		}
+	}()
+	for {
+		dctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- d.Run(dctx) }()
+		rebooting := false
+		select {
+		case <-ctx.Done():
+		case <-w.reboot:
+			rebooting = true
+		case err := <-done:
+			done <- err
+		}
+		stop()
+		if err := <-done; err != nil {
+			w.log.Error("daemon stopped", "error", err)
+			return
+		}
+		if !rebooting {
+			return
+		}
+		if w.fw != nil {
+			w.fw.powerOff()
+		}
+		w.log.Info("base rebooting")
+		var err error
+		if d, err = w.bootBase(); err != nil {
+			w.log.Error("base did not boot", "error", err)
+			return
+		}
+	}
 }
 
 // seedConfig publishes the office's first configuration if the cloud has

@@ -34,12 +34,21 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func startSim(t *testing.T) *simEnv {
 	t.Helper()
+	return startSimWith(t, nil)
+}
+
+// startSimWith is startSim with the options changed by tune first.
+func startSimWith(t *testing.T, tune func(*options)) *simEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	opt := defaultOptions()
 	opt.MQTT, opt.PBX, opt.SIP, opt.API = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0", ""
 	opt.StateDir = t.TempDir()
 	opt.Log = testLogger(t)
 	opt.Fast = true
+	if tune != nil {
+		tune(&opt)
+	}
 	w, err := newWorld(ctx, opt)
 	if err != nil {
 		cancel()
@@ -55,6 +64,11 @@ func startSim(t *testing.T) *simEnv {
 	t.Cleanup(func() {
 		e.api.Close()
 		cancel()
+		select {
+		case <-w.baseDone: // the daemon and the firmware platform stopped
+		case <-time.After(10 * time.Second):
+			t.Error("the base's loop did not end within 10 s")
+		}
 		time.Sleep(300 * time.Millisecond)
 	})
 	return e
@@ -123,7 +137,7 @@ func (e *simEnv) softphone(ext string) softphoneView {
 }
 
 func (e *simEnv) registered(ext string) bool {
-	for _, r := range e.w.d.Status().Registrations {
+	for _, r := range e.w.daemon().Status().Registrations {
 		if r.Extension == ext && r.State == "registered" {
 			return true
 		}

@@ -46,6 +46,21 @@ var errVersion = errors.New("version printed")
 
 // parse reads flags and the configuration file into a validated Config.
 func parse(args []string, stdout, stderr io.Writer) (daemon.Config, error) {
+	cfg, _, err := parseAll(args, stdout, stderr)
+	return cfg, err
+}
+
+// parseAll is parse with the platform flags (reboot, firmware updates).
+func parseAll(args []string, stdout, stderr io.Writer) (daemon.Config, platform, error) {
+	cfg, pl, err := parseFlags(args, stdout, stderr)
+	if err != nil {
+		return cfg, pl, err
+	}
+	return cfg, pl, pl.check()
+}
+
+func parseFlags(args []string, stdout, stderr io.Writer) (daemon.Config, platform, error) {
+	var pl platform
 	def := daemon.Defaults()
 	fs := flag.NewFlagSet("basestationd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -60,25 +75,26 @@ func parse(args []string, stdout, stderr io.Writer) (daemon.Config, error) {
 		logFmt   = fs.String("log-format", "", "text or json (default "+def.Log.Format+")")
 		version  = fs.Bool("version", false, "print the version and build, then exit")
 	)
+	pl.flags(fs)
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return daemon.Config{}, errVersion // help printed: exit 0
+			return daemon.Config{}, pl, errVersion // help printed: exit 0
 		}
-		return daemon.Config{}, fmt.Errorf("%w: %v", errUsage, err)
+		return daemon.Config{}, pl, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return daemon.Config{}, fmt.Errorf("%w: unexpected argument %q (the only subcommand is probe, given first)", errUsage, fs.Arg(0))
+		return daemon.Config{}, pl, fmt.Errorf("%w: unexpected argument %q (the only subcommand is probe, given first)", errUsage, fs.Arg(0))
 	}
 	if *version {
 		fmt.Fprintln(stdout, buildinfo.String("basestationd"))
-		return daemon.Config{}, errVersion
+		return daemon.Config{}, pl, errVersion
 	}
 	cfg := daemon.Defaults()
 	if *cfgFile != "" {
 		c, err := daemon.LoadConfig(*cfgFile)
 		if err != nil {
-			return cfg, err
+			return cfg, pl, err
 		}
 		cfg = c
 	}
@@ -95,9 +111,9 @@ func parse(args []string, stdout, stderr io.Writer) (daemon.Config, error) {
 	set(&cfg.Log.Level, *logLevel)
 	set(&cfg.Log.Format, *logFmt)
 	if err := cfg.Validate(board.Names()); err != nil {
-		return cfg, err
+		return cfg, pl, err
 	}
-	return cfg, nil
+	return cfg, pl, nil
 }
 
 // usage prints the synopsis, every flag with its default, and every key of
@@ -130,17 +146,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "probe" {
 		return runProbe(ctx, args[1:], stdout, stderr)
 	}
-	cfg, err := parse(args, stdout, stderr)
+	cfg, pl, err := parseAll(args, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, stderr, hooks{})
+	return serve(ctx, cfg, stderr, hooks{platform: pl})
 }
 
 // hooks let tests reach into start-up.
 type hooks struct {
 	// board, if set, may change the board before the daemon is built.
 	board func(*hal.Board)
+	// platform is how the base reboots and updates its firmware.
+	platform platform
 }
 
 // serve runs the daemon with a validated configuration until ctx ends.
@@ -195,7 +213,9 @@ func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) e
 			}
 		}
 	}
-	d, err := daemon.New(cfg, daemon.Options{Board: hw, Log: log, Health: health})
+	dopt := daemon.Options{Board: hw, Log: log, Health: health}
+	hk.platform.options(&dopt)
+	d, err := daemon.New(cfg, dopt)
 	if err != nil {
 		return err
 	}

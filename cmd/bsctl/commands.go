@@ -68,7 +68,7 @@ func commands() []command {
 		{name: "reboot", group: groupBases, summary: "restart the base", needBase: true,
 			about: "Restarts the base. Calls in progress are dropped.",
 			new:   func() runner { return &simpleCmd{name: provisioning.CmdReboot} }},
-		{name: "update", group: groupBases, args: "--version V (--file BUNDLE | --size N --sha256 HEX) [--id ID] [--allow-downgrade] URL", summary: "update the base's firmware, show progress and the final result", needBase: true, follows: true,
+		{name: "update", group: groupBases, args: "--fw-version V (--file BUNDLE | --size N --sha256 HEX) [--id ID] [--allow-downgrade] URL", summary: "update the base's firmware, show progress and the final result", needBase: true, follows: true,
 			about: "Sends a firmware-update job for the signed bundle at URL (https) and follows it: download progress, verification, waiting for idle lines, installation, reboot, health check, and the one final result (succeeded, failed, rolled-back or rejected with its reason). Re-sending the same --id never installs twice.",
 			new:   func() runner { return &updateCmd{} }},
 

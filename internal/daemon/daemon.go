@@ -153,6 +153,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	}
 	if d.firmware != nil {
 		popts.FirmwareUpdater = d.firmware
+		if r := o.Update.Running; r != "" {
+			popts.Firmware = "basestationd " + r // what the cloud sees: the booted slot's build
+		}
 	}
 	if d.port != nil {
 		popts.LineTester = portTests{d.port}

@@ -27,6 +27,9 @@ type UpdateOptions struct {
 	AllowDowngrade bool
 	// IdleDeadline and HealthDeadline: 0 means the updater's defaults.
 	IdleDeadline, HealthDeadline time.Duration
+	// Running is the running image's version (the booted slot's); empty:
+	// the version in Firmware. The simulator's slots say which build runs.
+	Running string
 	// Tune adjusts the updater's configuration last (tests).
 	Tune func(*update.Config)
 }
@@ -65,7 +68,11 @@ func newFirmware(o Options, stateDir string, l *lines, health update.Checks) (*f
 		return nil, err
 	}
 	f := &firmware{health: health}
-	fields := strings.Fields(Firmware)
+	running := uo.Running
+	if running == "" {
+		fields := strings.Fields(Firmware)
+		running = fields[len(fields)-1]
+	}
 	cfg := update.Config{
 		Dir:            dir,
 		Installer:      uo.Installer,
@@ -74,7 +81,7 @@ func newFirmware(o Options, stateDir string, l *lines, health update.Checks) (*f
 		HTTP:           client,
 		Reboot:         o.Reboot,
 		Report:         func(j update.Job) error { return f.agent.PublishFirmwareJob(wireJob(j)) },
-		Running:        fields[len(fields)-1],
+		Running:        running,
 		AllowDowngrade: uo.AllowDowngrade,
 		IdleDeadline:   uo.IdleDeadline,
 		HealthDeadline: uo.HealthDeadline,
