@@ -7,7 +7,7 @@ BIN     := bin
 LDFLAGS := -s -w
 export GOFLAGS ?= -mod=mod
 
-.PHONY: all sim test test-short test-arm soak race-repeat noalloc fuzz-smoke build cross bench bench-smoke lint fuzz peers clean
+.PHONY: all sim test test-short test-arm soak race-repeat noalloc powercut fuzz-smoke build cross bench bench-smoke lint fuzz peers clean
 
 all: build
 
@@ -21,6 +21,7 @@ test: peers lint
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) race-repeat
 	$(MAKE) noalloc
+	$(MAKE) powercut
 	$(MAKE) fuzz-smoke
 	$(MAKE) bench-smoke
 	$(MAKE) cross
@@ -45,6 +46,12 @@ soak:
 # allocates on its own); CI runs them here.
 noalloc:
 	$(GO) test -count=1 -run 'Alloc' ./sipua/... ./fxs/... ./dect/...
+
+# The firmware update's power-cut trials, the acceptance's 200 (CI set),
+# without the race detector: under it they take 7½ minutes, so the race
+# run does 40 (update/powercut_test.go).
+powercut: peers
+	CI=true $(GO) test -count=1 -run 'TestRAUCPowerCut$$' -timeout 15m ./update/
 
 # A short run of the fuzz targets that face the network directly.
 FUZZ_SMOKE ?= 15s
