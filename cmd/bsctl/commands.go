@@ -119,8 +119,8 @@ func commands() []command {
 			about: "Prints the bases' events as they come (one JSON object a line with --json) until Ctrl-C, or until --count events.",
 			new:   func() runner { return &eventsCmd{} }},
 
-		{name: "diag", group: groupDiag, args: "[--log 20] [--types T1,T2]", summary: "radio health of every DECT device and the base's recent events", needBase: true,
-			about: "Shows each paired DECT device's radio link as the base reports it (in range or why not, signal, link quality, battery, firmware, last seen) and the base's event log, newest first: registrations, calls with their result, line faults, pairings, updates and restarts with their reason. --types keeps only those event types; --log 0 leaves the log out.",
+		{name: "diag", group: groupDiag, args: "[--line-test] [--self-test] [--log 20] [--types T1,T2]", summary: "line test, caller-ID self-test, radio health and recent events", needBase: true,
+			about: "Shows each paired DECT device's radio link as the base reports it (in range or why not, signal, link quality, battery, firmware, last seen) and the base's event log, newest first: registrations, calls with their result, line faults, pairings, updates and restarts with their reason. --line-test also runs the analog line test (GR-909: foreign voltages, leakage, receiver off-hook, ringers) and --self-test the caller-ID self-test, each with every measurement and its verdict; both need the port idle. --types keeps only those event types; --log 0 leaves the log out.",
 			new:   func() runner { return &diagCmd{} }},
 		{name: "locate", group: groupDiag, args: "[--off] DEVICE", summary: "ring one DECT device to find it", needBase: true,
 			about: "Makes one paired DECT device ring so it can be found (page rings them all). It stops when picked up, when it leaves, or with --off.",

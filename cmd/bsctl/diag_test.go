@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -59,4 +62,39 @@ func TestRadioColumns(t *testing.T) {
 	if got != "switched-off\t-\t-\t-\t-\t-" {
 		t.Errorf("%q", got)
 	}
+}
+
+// fakeTester answers line-test and callerid-self-test with results in the
+// contract's form (docs/mqtt-api.md §5.5).
+type fakeTester struct{ busy bool }
+
+func (f fakeTester) LineTest(context.Context, string) (json.RawMessage, error) {
+	if f.busy {
+		return nil, fmt.Errorf("fxs: line busy: line call: %w", provisioning.ErrLineBusy)
+	}
+	return json.RawMessage(`{"pass":false,"tests":[{"name":"hazard_potential","pass":true,"measurements":[{"name":"tip_ground_ac","value":0,"unit":"V_rms","limit":"max","threshold":50,"pass":true}]},{"name":"resistive_faults","pass":false,"measurements":[{"name":"tip_ground","value":87666,"unit":"ohm","limit":"min","threshold":150000,"pass":false}]},{"name":"ren","pass":false,"skipped":"foreign voltage"}]}`), nil
+}
+
+func (f fakeTester) CallerIDSelfTest(context.Context) (json.RawMessage, error) {
+	return json.RawMessage(`{"pass":false,"failure":"FSK: checksum","stages":[{"name":"fsk","pass":false,"expected":"80 1E","got":"80 0E"},{"name":"dtmf","pass":false,"skipped":"not supported"},{"name":"cadence","pass":true}]}`), nil
+}
+
+func TestDiagRunsLineTestAndSelfTest(t *testing.T) {
+	fb := startFakeBase(t, broker.Options{}, func(o *provisioning.Options) { o.LineTester = fakeTester{} })
+	r := fb.bsctl(t, "--base", "bs-1", "diag", "--line-test", "--self-test", "--log", "0")
+	expect(t, r, 0, "Line test: FAIL", "resistive_faults", "tip_ground", "87666 ohm", "min 150000", "skipped: foreign voltage",
+		"Caller-ID self-test: FAIL: FSK: checksum", "sent 80 1E, got 80 0E", "cadence  pass")
+	r = fb.bsctl(t, "--base", "bs-1", "--json", "diag", "--line-test", "--log", "0")
+	var rep struct {
+		LineTest struct {
+			Pass  bool `json:"pass"`
+			Tests []any
+		} `json:"line_test"`
+	}
+	if err := json.Unmarshal([]byte(r.out), &rep); err != nil || len(rep.LineTest.Tests) != 3 {
+		t.Fatalf("--json diag --line-test: %v\n%s", err, r.out)
+	}
+
+	busy := startFakeBase(t, broker.Options{}, func(o *provisioning.Options) { o.LineTester = fakeTester{busy: true} })
+	expect(t, busy.bsctl(t, "--base", "bs-1", "diag", "--line-test"), 1, "rejected: busy", "line busy")
 }
