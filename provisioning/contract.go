@@ -273,6 +273,9 @@ const (
 	EvDeviceBackInRange = "device-back-in-range"
 	// EvCallEnded: a call on a device of the base ended (Call set).
 	EvCallEnded = "call-ended"
+	// EvSelfTest: the caller-ID self-test ran by itself (after a firmware
+	// update); Reason says after what and its verdict.
+	EvSelfTest = "callerid-self-test"
 )
 
 // knownEventType: t is an event type of the contract (or the log's restart).
@@ -280,7 +283,7 @@ func knownEventType(t string) bool {
 	switch t {
 	case EvDevicePaired, EvDeviceRemoved, EvRegistrationState, EvLineFault, EvCallQuality,
 		EvRegistrationMode, EvConfigApplied, EvConfigRejected, EvConfigPending, EvError,
-		EvDeviceOutOfRange, EvDeviceBackInRange, EvCallEnded, EvCallQualityAlert, EvRestart:
+		EvDeviceOutOfRange, EvDeviceBackInRange, EvCallEnded, EvCallQualityAlert, EvSelfTest, EvRestart:
 		return true
 	}
 	return false

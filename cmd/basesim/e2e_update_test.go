@@ -103,6 +103,11 @@ func TestBsctlUpdateGoodThenNeverRegisters(t *testing.T) {
 	if out, err := e.bsctl("state"); err != nil || !strings.Contains(out, "firmware: basestationd "+good.Version) {
 		t.Fatalf("bsctl state after the update: %v\n%s", err, out)
 	}
+	// The new build tests its caller-ID path once it is marked good.
+	e.eventually("the caller-ID self-test after the update", 30*time.Second, func() bool {
+		out, err := e.bsctl("diag", "--types", "callerid-self-test", "--log", "5")
+		return err == nil && strings.Contains(out, "after the update to "+good.Version+": pass")
+	})
 
 	bad := e.build("never-registers")
 	out, err = e.bsctlUpdate(bad)

@@ -141,6 +141,9 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	if d.firmware, err = newFirmware(o, cfg.StateDir, d.lines, checks); err != nil {
 		return nil, err
 	}
+	if d.firmware != nil && d.port != nil {
+		d.firmware.selfTest = portTests{d.port}.selfTest
+	}
 
 	popts := provisioning.Options{BaseID: cfg.BaseID, StateDir: cfg.StateDir, TopicRoot: cfg.MQTT.TopicRoot,
 		Applier: d.applier, Radio: d.pairing, State: d.reports,
@@ -205,7 +208,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		run("health", func(ctx context.Context) error { return d.health.ProbeSIP(ctx, d.ua.ListenAddr) })
 	}
 	if d.firmware != nil {
-		run("update", d.firmware.updater.Run)
+		run("update", d.firmware.Run)
 	}
 	<-ctx.Done()
 	wg.Wait()

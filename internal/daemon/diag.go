@@ -72,3 +72,16 @@ func deviceType(t dect.DeviceType) provisioning.DeviceType {
 	}
 	return provisioning.DeviceLinx
 }
+
+// selfTest runs the caller-ID self-test: nil when it passed, the failed
+// stage otherwise; fxs.ErrLineBusy when the port is in use.
+func (p portTests) selfTest(ctx context.Context) error {
+	r, err := p.port.CallerIDSelfTest(ctx)
+	switch {
+	case err != nil:
+		return err
+	case !r.Pass:
+		return fmt.Errorf("caller-ID self-test failed: %s", r.Failure)
+	}
+	return nil
+}

@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
+	"basestation/fxs"
 	"basestation/provisioning"
 	"basestation/update"
 )
@@ -40,6 +42,10 @@ type UpdateOptions struct {
 type firmware struct {
 	updater *update.Updater
 	health  update.Checks
+	// selfTest is the caller-ID self-test run after every update that
+	// succeeded (nil without an analog port); due carries the version.
+	selfTest func(context.Context) error
+	due      chan string
 	// Set in New before anything runs, read-only after.
 	agent *provisioning.Agent
 }
@@ -67,7 +73,7 @@ func newFirmware(o Options, stateDir string, l *lines, health update.Checks) (*f
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f := &firmware{health: health}
+	f := &firmware{health: health, due: make(chan string, 1)}
 	running := uo.Running
 	if running == "" {
 		fields := strings.Fields(Firmware)
@@ -80,7 +86,7 @@ func newFirmware(o Options, stateDir string, l *lines, health update.Checks) (*f
 		Health:         health,
 		HTTP:           client,
 		Reboot:         o.Reboot,
-		Report:         func(j update.Job) error { return f.agent.PublishFirmwareJob(wireJob(j)) },
+		Report:         f.report,
 		Running:        running,
 		AllowDowngrade: uo.AllowDowngrade,
 		IdleDeadline:   uo.IdleDeadline,
@@ -93,6 +99,65 @@ func newFirmware(o Options, stateDir string, l *lines, health update.Checks) (*f
 		return nil, err
 	}
 	return f, nil
+}
+
+// report publishes a job's report; an update that succeeded (this build,
+// marked good) has its caller-ID path self-tested next.
+func (f *firmware) report(j update.Job) error {
+	if j.State == update.Succeeded && !j.Duplicate {
+		select {
+		case f.due <- j.Version:
+		default:
+		}
+	}
+	return f.agent.PublishFirmwareJob(wireJob(j))
+}
+
+// Run runs the updater and, after each successful update, the caller-ID
+// self-test (waiting for the port to be idle), reported as an event.
+func (f *firmware) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case v := <-f.due:
+				f.selfTestAfter(ctx, v)
+			}
+		}
+	})
+	return f.updater.Run(ctx)
+}
+
+// selfTestRetry is how often a self-test waiting for a busy port retries.
+const selfTestRetry = 30 * time.Second
+
+func (f *firmware) selfTestAfter(ctx context.Context, version string) {
+	if f.selfTest == nil {
+		return
+	}
+	for {
+		err := f.selfTest(ctx)
+		if errors.Is(err, fxs.ErrLineBusy) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(selfTestRetry):
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		verdict := "pass"
+		if err != nil {
+			verdict = err.Error()
+		}
+		f.agent.Post(provisioning.Event{Type: provisioning.EvSelfTest, Reason: "after the update to " + version + ": " + verdict})
+		return
+	}
 }
 
 func wireJob(j update.Job) provisioning.FirmwareJob {
