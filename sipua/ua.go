@@ -193,6 +193,9 @@ func (u *UA) Run(ctx context.Context) error {
 		pc.Close()
 		tl.Close()
 		ua.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while starting: cancellation is not an error
+		}
 		return err
 	}
 	u.log.Info("SIP listening", "addr", laddr.String())
