@@ -236,15 +236,16 @@ func b2u(b bool) byte {
 
 // ReadMsg reads one message from r into m, using buf (grown as needed) for
 // the frame; m's slices are fresh copies. The stream ending between
-// messages is io.EOF; inside one, an error wrapping ErrTruncated.
+// messages returns the reader's error as is (io.EOF at the end); inside
+// one, an error wrapping ErrTruncated.
 func ReadMsg(r io.Reader, buf []byte, m *Msg) ([]byte, error) {
 	if cap(buf) < MaxLength+2 {
 		buf = make([]byte, MaxLength+2)
 	}
 	buf = buf[:2]
 	if n, err := io.ReadFull(r, buf); err != nil {
-		if err == io.EOF && n == 0 {
-			return buf, io.EOF
+		if n == 0 {
+			return buf, err // between messages: io.EOF or the reader's own error
 		}
 		return buf, fmt.Errorf("%w: the stream ended in the length field (%v)", ErrTruncated, err)
 	}
