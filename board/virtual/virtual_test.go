@@ -334,7 +334,10 @@ func TestMalformedFromServer(t *testing.T) {
 		want  string
 	}{
 		{"garbage", func(uint16) []byte { return []byte{0, 3, 0x99, 0, 1} }, "unknown type 0x99"},
-		{"client type", func(tag uint16) []byte { b, _ := wire.Append(nil, &wire.Msg{Type: wire.TLED, Tag: tag, Name: "x"}); return b }, "the server sent LED"},
+		{"client type", func(tag uint16) []byte {
+			b, _ := wire.Append(nil, &wire.Msg{Type: wire.TLED, Tag: tag, Name: "x"})
+			return b
+		}, "the server sent LED"},
 		{"unknown tag", func(uint16) []byte { b, _ := wire.Append(nil, &wire.Msg{Type: wire.TOK, Tag: 999}); return b }, "tag 999, which no request has"},
 		{"truncated", func(uint16) []byte { return []byte{0, 9, 0x04} }, "truncated"},
 	} {
