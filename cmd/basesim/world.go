@@ -19,6 +19,7 @@ import (
 	"basestation/sim/broker"
 	"basestation/sim/pbx"
 	"basestation/sim/softphone"
+	"basestation/sim/vboard"
 	"basestation/sipua"
 )
 
@@ -39,6 +40,10 @@ type options struct {
 	Log        *slog.Logger
 	// Fast shortens the daemon's reconnect timers (tests).
 	Fast bool
+	// ServeBoard, if set, is a Unix socket path: the simulated board is
+	// served there (docs/virtual-board.md) for an external basestationd
+	// (--board virtual:PATH) instead of running the daemon in process.
+	ServeBoard string
 }
 
 type user struct{ Number, Name, Password string }
@@ -64,9 +69,10 @@ type world struct {
 	opt    options
 	log    *slog.Logger
 	board  *sim.Board
+	server *vboard.Server // ServeBoard mode: the board's server
 	broker *broker.Broker
 	pbx    *pbx.PBX
-	d      *daemon.Daemon
+	d      *daemon.Daemon // nil in ServeBoard mode
 	cloud  *cloud.Client
 
 	mu     sync.Mutex
@@ -113,32 +119,16 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 	}
 	go func() { _ = w.board.Run(ctx) }()
 
-	cfg := daemon.Defaults()
-	cfg.Board = "sim"
-	cfg.BaseID = opt.BaseID
-	cfg.StateDir = w.opt.StateDir
-	cfg.MQTT.Broker = w.broker.URL()
-	cfg.SIP.Listen = opt.SIP
-	cfg.SIP.RTPPortMin, cfg.SIP.RTPPortMax = 0, 0
-	dopt := daemon.Options{Board: w.board.HAL(), Log: opt.Log.With("base", opt.BaseID)}
-	dopt.SIP = func(c *sipua.Config) { c.RTPPortMin, c.RTPPortMax = 0, 0 }
-	if opt.Fast {
-		dopt.Agent = func(o *provisioning.Options) {
-			o.ConnectRetryInterval = 100 * time.Millisecond
-			o.MaxReconnectInterval = time.Second
-		}
+	if opt.ServeBoard != "" {
+		err = w.serveBoard(ctx)
+	} else {
+		err = w.startDaemon(ctx)
 	}
-	w.d, err = daemon.New(cfg, dopt)
 	if err != nil {
 		w.broker.Close()
 		w.board.Close()
 		return nil, err
 	}
-	go func() {
-		if err := w.d.Run(ctx); err != nil {
-			w.log.Error("daemon stopped", "error", err)
-		}
-	}()
 
 	w.cloud, err = cloud.Dial(ctx, cloud.Options{Brokers: []string{w.broker.URL()}, ClientID: "basesim-portal", Logger: opt.Log.With("sim", "portal")})
 	if err != nil {
@@ -246,4 +236,50 @@ func (w *world) softphoneNames() []string {
 	}
 	sort.Slice(n, func(i, j int) bool { a, _ := strconv.Atoi(n[i]); b, _ := strconv.Atoi(n[j]); return a < b })
 	return n
+}
+
+// startDaemon runs the daemon in process on the simulated board.
+func (w *world) startDaemon(ctx context.Context) error {
+	var err error
+	cfg := daemon.Defaults()
+	cfg.Board = "sim"
+	cfg.BaseID = w.opt.BaseID
+	cfg.StateDir = w.opt.StateDir
+	cfg.MQTT.Broker = w.broker.URL()
+	cfg.SIP.Listen = w.opt.SIP
+	cfg.SIP.RTPPortMin, cfg.SIP.RTPPortMax = 0, 0
+	dopt := daemon.Options{Board: w.board.HAL(), Log: w.opt.Log.With("base", w.opt.BaseID)}
+	dopt.SIP = func(c *sipua.Config) { c.RTPPortMin, c.RTPPortMax = 0, 0 }
+	if w.opt.Fast {
+		dopt.Agent = func(o *provisioning.Options) {
+			o.ConnectRetryInterval = 100 * time.Millisecond
+			o.MaxReconnectInterval = time.Second
+		}
+	}
+	w.d, err = daemon.New(cfg, dopt)
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := w.d.Run(ctx); err != nil {
+			w.log.Error("daemon stopped", "error", err)
+		}
+	}()
+	return nil
+}
+
+// serveBoard serves the simulated board on w.opt.ServeBoard until ctx ends,
+// for an external basestationd.
+func (w *world) serveBoard(ctx context.Context) error {
+	l, err := vboard.Listen(w.opt.ServeBoard)
+	if err != nil {
+		return err
+	}
+	w.server = vboard.New(w.board.HAL(), vboard.Options{Log: w.log.With("sim", "vboard")})
+	go func() {
+		if err := w.server.Serve(ctx, l); err != nil {
+			w.log.Error("virtual board server stopped", "error", err)
+		}
+	}()
+	return nil
 }

@@ -285,6 +285,13 @@ func (d *Daemon) setLED(name string, s hal.LEDState) {
 // portEvents forwards the analog port's events to the extension it is
 // attached to, and handles the port when it belongs to none.
 func (d *Daemon) portEvents(ctx context.Context) error {
+	// A phone off-hook at start-up (a restart during a call) belongs to
+	// the extension of the stored configuration: wait until it is applied.
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-d.agent.Booted():
+	}
 	for {
 		select {
 		case <-ctx.Done():
