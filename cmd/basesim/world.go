@@ -180,6 +180,11 @@ func (w *world) seedConfig(ctx context.Context) error {
 		}
 		cfg.Extensions = append(cfg.Extensions, e)
 	}
+	if w.d == nil {
+		// The daemon is external and may not run yet: publish the
+		// configuration (retained) without waiting for it to be applied.
+		return w.cloud.Publish(ctx, cfg)
+	}
 	_, err = w.cloud.Push(ctx, cfg, nil)
 	return err
 }
