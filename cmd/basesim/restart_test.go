@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -89,6 +90,7 @@ func TestRestartSurvival(t *testing.T) {
 			e := r.env(t)
 			t0 := time.Now()
 			for i := 0; i < rounds; i++ {
+				e.t.Logf("round %d", i+1)
 				c.setup(e)
 				r.killAndRestart(e, c.offHook, fmt.Sprintf("%s, round %d", c.name, i+1))
 				c.cleanup(e)
@@ -161,13 +163,21 @@ func startRestartRig(t *testing.T) *restartRig {
 		cancel()
 		t.Fatal(err)
 	}
+	// A fixed SIP port, as on the board: the restarted daemon's REGISTER
+	// replaces the killed one's binding instead of adding a dead contact.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sipAddr := pc.LocalAddr().String()
+	pc.Close()
 	conf := filepath.Join(dir, "basestationd.json")
 	if err := os.WriteFile(conf, []byte(`{"sip": {"rtp_port_min": 47000, "rtp_port_max": 47999}}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r := &restartRig{t: t, w: w, api: httptest.NewServer(w.handler()), bin: bin,
 		args: []string{"--config", conf, "--board", "virtual:" + opt.ServeBoard, "--base-id", opt.BaseID, "--state-dir", opt.StateDir,
-			"--broker", w.broker.URL(), "--sip-listen", "127.0.0.1:0", "--log-level", "info"}}
+			"--broker", w.broker.URL(), "--sip-listen", sipAddr, "--log-level", "info"}}
 	t.Cleanup(func() {
 		r.stop()
 		r.api.Close()
