@@ -44,7 +44,7 @@ func TestRestartSurvival(t *testing.T) {
 	cases := []struct {
 		name    string
 		setup   func(e *simEnv, round int) // brings the scenario to the moment of the kill
-		offHook bool            // the analog phone is off-hook across the restart
+		offHook bool                       // the analog phone is off-hook across the restart
 		cleanup func(e *simEnv)
 	}{
 		{"port rings", func(e *simEnv, _ int) {
