@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"basestation/internal/testpeer"
 	"basestation/sim/radio"
 	"basestation/sim/slic"
 )
@@ -39,7 +40,16 @@ func TestRestartSurvival(t *testing.T) {
 	r := startRestartRig(t)
 	start := time.Now()
 	t.Cleanup(func() {
-		t.Logf("restart survival: %d rounds per case in %v; slowest recovery %v", rounds, time.Since(start).Round(time.Millisecond), r.slowest)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		med := time.Duration(0)
+		if len(r.took) > 0 {
+			ts := append([]time.Duration(nil), r.took...)
+			sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
+			med = ts[len(ts)/2]
+		}
+		t.Logf("restart survival: %d rounds per case in %v; %d recoveries, median %v, slowest %v (limit %v)",
+			rounds, time.Since(start).Round(time.Millisecond), len(r.took), med.Round(time.Millisecond), r.slowest.Round(time.Millisecond), recoveryLimit())
 	})
 	cases := []struct {
 		name    string
@@ -58,27 +68,27 @@ func TestRestartSurvival(t *testing.T) {
 		}},
 		{"call on the port", func(e *simEnv, _ int) {
 			e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
-			e.eventually("dial tone", 3*time.Second, func() bool { return e.port().Phone.Hearing == "dial" })
+			e.eventually("dial tone", 5*time.Second, func() bool { return e.port().Phone.Hearing == "dial" })
 			e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"102"}`, nil)
-			e.eventually("Bob's phone rings", 5*time.Second, func() bool { return e.softphone("102").State == "incoming" })
+			e.eventually("Bob's phone rings", 10*time.Second, func() bool { return e.softphone("102").State == "incoming" })
 			e.mustOK("POST", "/v1/softphones/102/answer", "", nil)
-			e.eventually("connected", 5*time.Second, func() bool { return e.softphone("102").State == "connected" })
+			e.eventually("connected", 10*time.Second, func() bool { return e.softphone("102").State == "connected" })
 		}, true, func(e *simEnv) {
 			_ = e.call("POST", "/v1/softphones/102/hangup", "", nil)
-			e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
+			_ = e.call("POST", "/v1/ports/1/onhook", "", nil)
 		}},
 		{"call on a Linx", func(e *simEnv, _ int) {
 			e.mustOK("POST", "/v1/devices/"+r.linx+"/offhook", "", nil)
 			time.Sleep(300 * time.Millisecond)
 			e.mustOK("POST", "/v1/devices/"+r.linx+"/dial", `{"digits":"102#"}`, nil)
-			e.eventually("Bob's phone rings", 5*time.Second, func() bool { return e.softphone("102").State == "incoming" })
+			e.eventually("Bob's phone rings", 10*time.Second, func() bool { return e.softphone("102").State == "incoming" })
 			e.mustOK("POST", "/v1/softphones/102/answer", "", nil)
-			e.eventually("the Linx's call is connected", 5*time.Second, func() bool {
+			e.eventually("the Linx's call is connected", 10*time.Second, func() bool {
 				return e.softphone("102").State == "connected" && e.device(r.linx).AudioRate != 0
 			})
 		}, false, func(e *simEnv) {
 			_ = e.call("POST", "/v1/softphones/102/hangup", "", nil)
-			e.mustOK("POST", "/v1/devices/"+r.linx+"/onhook", "", nil)
+			_ = e.call("POST", "/v1/devices/"+r.linx+"/onhook", "", nil)
 		}},
 		{"pairing", func(e *simEnv, round int) {
 			e.mustOK("POST", "/v1/base/button", `{"held_ms": 3500}`, nil)
@@ -97,13 +107,24 @@ func TestRestartSurvival(t *testing.T) {
 		t.Run(strings.ReplaceAll(c.name, " ", "_"), func(t *testing.T) {
 			e := r.env(t)
 			t0 := time.Now()
-			for i := 0; i < rounds; i++ {
-				e.t.Logf("round %d", i+1)
-				c.setup(e, i)
-				r.killAndRestart(e, c.offHook, fmt.Sprintf("%s, round %d", c.name, i+1))
+			// A failed round still leaves the office idle for the next case.
+			t.Cleanup(func() {
 				c.cleanup(e)
-				e.eventually("Bob idle", 10*time.Second, func() bool { return e.softphone("102").State == "idle" })
-				e.eventually("the Linx idle", 10*time.Second, func() bool { return e.device(r.linx).Call == radio.CallIdle })
+				_ = e.call("POST", "/v1/softphones/102/hangup", "", nil)
+			})
+			for i := 0; i < rounds; i++ {
+				func() {
+					defer func() {
+						if t.Failed() {
+							t.Logf("(in round %d)", i+1)
+						}
+					}()
+					c.setup(e, i)
+					r.killAndRestart(e, c.offHook, fmt.Sprintf("%s, round %d", c.name, i+1))
+					c.cleanup(e)
+					e.eventually("Bob idle", 10*time.Second, func() bool { return e.softphone("102").State == "idle" })
+					e.eventually("the Linx idle", 10*time.Second, func() bool { return e.device(r.linx).Call == radio.CallIdle })
+				}()
 			}
 			t.Logf("%s: %d rounds in %v", c.name, rounds, time.Since(t0).Round(time.Millisecond))
 			r.mu.Lock()
@@ -131,7 +152,7 @@ type restartRig struct {
 	cmd      *exec.Cmd
 	stderr   *lockedBuf
 	slowest  time.Duration
-	restarts int
+	took     []time.Duration // every recovery (guarded by mu)
 }
 
 type lockedBuf struct {
@@ -289,7 +310,7 @@ func (r *restartRig) killAndRestart(e *simEnv, offHook bool, what string) {
 	}
 	r.start()
 	restarted := time.Now()
-	deadline := restarted.Add(2 * time.Second)
+	deadline := restarted.Add(recoveryLimit())
 	var why string
 	for {
 		why = r.recovered(e, killed, offHook, boots, table, old)
@@ -300,17 +321,28 @@ func (r *restartRig) killAndRestart(e *simEnv, offHook bool, what string) {
 			r.mu.Lock()
 			log := r.stderr.String()
 			r.mu.Unlock()
-			t.Fatalf("%s: 2 s after the restart: %s\nnew daemon's log:\n%s\nkilled daemon's log (tail):\n%s", what, why, log, tail(prevLog.String(), 3000))
+			t.Fatalf("%s: %v after the restart: %s\nnew daemon's log:\n%s\nkilled daemon's log (tail):\n%s", what, recoveryLimit(), why, log, tail(prevLog.String(), 3000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	took := time.Since(restarted)
 	r.mu.Lock()
-	r.restarts++
+	r.took = append(r.took, took)
 	if took > r.slowest {
 		r.slowest = took
 	}
 	r.mu.Unlock()
+}
+
+// recoveryLimit is the 2 s of the acceptance. A -race build slows the
+// simulated board (in this process) several times and CI shares two cores
+// between every package's tests; there the limit only bounds a failure.
+func recoveryLimit() time.Duration {
+	d := 2 * time.Second
+	if raceEnabled || testpeer.InCI() {
+		d *= 3
+	}
+	return d
 }
 
 func tail(s string, n int) string {
