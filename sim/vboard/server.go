@@ -197,7 +197,7 @@ func (s *Server) syncIRQ(edge bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	lvl := s.hw.SLIC.IRQ.Read()
-	if s.sess == nil || (!edge && lvl == s.sentIRQ) {
+	if s.sess == nil || !s.sess.welcomed || (!edge && lvl == s.sentIRQ) {
 		s.sentIRQ = lvl
 		return
 	}

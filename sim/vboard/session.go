@@ -38,6 +38,10 @@ type session struct {
 	wmu  sync.Mutex
 	wbuf []byte
 
+	// welcomed: WELCOME is sent, so IRQ messages may follow (guarded by
+	// the server's mu, under which WELCOME is sent).
+	welcomed bool
+
 	chans map[uint8]*channel // owned by run's goroutine
 }
 
@@ -149,6 +153,7 @@ func (ss *session) welcome(tag uint16) error {
 		lvl = hw.SLIC.IRQ.Read()
 	}
 	ss.s.sentIRQ = lvl
+	ss.welcomed = true
 	defer ss.s.mu.Unlock()
 	return ss.send(&wire.Msg{Type: wire.TWelcome, Tag: tag, Version: wire.Version, Name: hw.Name,
 		SLIC: hw.SLIC.Name, RadioDev: hw.Radio.Device, RadioBaud: uint32(hw.Radio.Baud),
