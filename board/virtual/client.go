@@ -75,6 +75,7 @@ type client struct {
 	err     error                    // why the connection ended
 
 	done    chan struct{} // closed when the reader ends
+	pcms    map[uint8]*pcm // the current object of each DECT channel (guarded by mu)
 	irq     *irqPin
 	presses chan hal.ButtonPress
 	once    sync.Once
@@ -114,7 +115,7 @@ func dial(ctx context.Context, path, name string) (*client, *wire.Msg, error) {
 		return fail(fmt.Errorf("server speaks protocol version %d, this client %d", w.Version, wire.Version))
 	}
 	_ = conn.SetDeadline(time.Time{})
-	c := &client{path: path, conn: conn, pending: map[uint16]chan wire.Msg{}, done: make(chan struct{}),
+	c := &client{path: path, conn: conn, pending: map[uint16]chan wire.Msg{}, done: make(chan struct{}), pcms: map[uint8]*pcm{},
 		presses: make(chan hal.ButtonPress, 8)}
 	c.irq = newIRQPin(c, w.SLIC, w.Level)
 	go c.readLoop(r)
@@ -148,10 +149,21 @@ func (c *client) board(w *wire.Msg) *hal.Board {
 				if rate != hal.RateNarrowband && rate != hal.RateWideband {
 					return nil, fmt.Errorf("virtual board: DECT audio rate %d is not 8000 or 16000", rate)
 				}
-				if _, err := c.call(context.Background(), nil, &wire.Msg{Type: wire.TPCMOpen, Ch: uint8(slot + 1), Rate: uint16(rate)}); err != nil {
+				ch := uint8(slot + 1)
+				if _, err := c.call(context.Background(), nil, &wire.Msg{Type: wire.TPCMOpen, Ch: ch, Rate: uint16(rate)}); err != nil {
 					return nil, err
 				}
-				return newPCM(c, uint8(slot+1), rate), nil
+				// As on the board, a slot assigned again ends its previous
+				// channel: that object's calls return hal.ErrClosed.
+				p := newPCM(c, ch, rate)
+				c.mu.Lock()
+				old := c.pcms[ch]
+				c.pcms[ch] = p
+				c.mu.Unlock()
+				if old != nil {
+					old.closeLocal()
+				}
+				return p, nil
 			},
 		},
 		LEDs:   leds,

@@ -306,6 +306,17 @@ func (p *pcm) Close() error {
 	var err error
 	p.once.Do(func() {
 		close(p.closed)
+		if p.ch != 0 {
+			p.c.mu.Lock()
+			current := p.c.pcms[p.ch] == p
+			if current {
+				delete(p.c.pcms, p.ch)
+			}
+			p.c.mu.Unlock()
+			if !current {
+				return // the slot was assigned again: the channel is not ours
+			}
+		}
 		if p.c.lost() != nil {
 			return
 		}
@@ -316,6 +327,9 @@ func (p *pcm) Close() error {
 	})
 	return err
 }
+
+// closeLocal ends this object's use of a channel assigned again.
+func (p *pcm) closeLocal() { p.once.Do(func() { close(p.closed) }) }
 
 var _ hal.PCM = (*pcm)(nil)
 

@@ -177,6 +177,32 @@ func TestBoardOverSocket(t *testing.T) {
 	if err := dp.ReadFrame(ctx, w); !errors.Is(err, hal.ErrClosed) {
 		t.Errorf("read after Close: %v", err)
 	}
+	// A slot assigned again ends the old channel object, and closing the
+	// old object leaves the new channel alone.
+	a1, err := b.Radio.Audio(2, hal.RateNarrowband)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2, err := b.Radio.Audio(2, hal.RateNarrowband)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := make([]int16, 80)
+	if err := a1.ReadFrame(ctx, n); !errors.Is(err, hal.ErrClosed) {
+		t.Errorf("the replaced channel reads: %v", err)
+	}
+	if err := a1.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a2.ReadFrame(ctx, n); err != nil {
+		t.Errorf("the new channel after the old one closed: %v", err)
+	}
+	if err := a2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SLIC.PCM.Close(); err != nil {
+		t.Errorf("closing the SLIC slot: %v", err)
+	}
 	if _, err := b.Radio.Audio(9, hal.RateNarrowband); err == nil {
 		t.Error("slot 9 opened")
 	}

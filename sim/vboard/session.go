@@ -237,6 +237,10 @@ func (ss *session) handle(m *wire.Msg) {
 		}
 	case wire.TPCMClose:
 		c := ss.chans[m.Ch]
+		if c == nil && m.Ch == 0 {
+			ss.reply(m.Tag, nil) // the SLIC's slot is always there
+			return
+		}
 		if c == nil {
 			ss.reply(m.Tag, refusedf("PCM_CLOSE of channel %d, which is not open", m.Ch))
 			return
