@@ -74,7 +74,7 @@ type client struct {
 	pending map[uint16]chan wire.Msg // nil value: abandoned, reply still due
 	err     error                    // why the connection ended
 
-	done    chan struct{} // closed when the reader ends
+	done    chan struct{}  // closed when the reader ends
 	pcms    map[uint8]*pcm // the current object of each DECT channel (guarded by mu)
 	irq     *irqPin
 	presses chan hal.ButtonPress
