@@ -116,7 +116,10 @@ func TestRestartSurvival(t *testing.T) {
 				func() {
 					defer func() {
 						if t.Failed() {
-							t.Logf("(in round %d)", i+1)
+							r.mu.Lock()
+							log := tail(r.stderr.String(), 4000)
+							r.mu.Unlock()
+							t.Logf("(in round %d) phone %+v; PBX calls %+v\ndaemon's log (tail):\n%s", i+1, r.w.board.Phone.State(), r.w.pbx.Calls(), log)
 						}
 					}()
 					c.setup(e, i)
