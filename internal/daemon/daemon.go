@@ -284,6 +284,10 @@ func (d *Daemon) setLED(name string, s hal.LEDState) {
 
 // portEvents forwards the analog port's events to the extension it is
 // attached to, and handles the port when it belongs to none.
+// startGrace bounds how long the port's events wait at start-up for its
+// extension's registration.
+const startGrace = time.Second
+
 func (d *Daemon) portEvents(ctx context.Context) error {
 	// A phone off-hook at start-up (a restart during a call) belongs to
 	// the extension of the stored configuration: wait until it is applied.
@@ -291,6 +295,19 @@ func (d *Daemon) portEvents(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	case <-d.agent.Booted():
+	}
+	// Its REGISTER went out with the configuration; give it up to
+	// startGrace, or that phone gets the out-of-service intercept (SIT,
+	// then reorder) for a registration that completes milliseconds later.
+	for deadline := time.Now().Add(startGrace); time.Now().Before(deadline); {
+		if ext := d.extensionOf(PortID); ext == "" || d.registered(ext) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	for {
 		select {
