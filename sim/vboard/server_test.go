@@ -109,4 +109,3 @@ func FuzzServer(f *testing.F) {
 		<-writeDone
 	})
 }
-
