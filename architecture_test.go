@@ -189,3 +189,32 @@ func TestArchitectureRulesBite(t *testing.T) {
 		}
 	}
 }
+
+// The board's daemon carries no simulator: nothing cmd/basestationd links
+// in, directly or through any other package, is basestation/sim or below.
+// It reaches the simulator's board only over its socket (board/virtual).
+func TestArchitectureDaemonBinaryHasNoSimulator(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "./cmd/basestationd").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 20 {
+		t.Fatalf("go list -deps found only %d packages", len(deps))
+	}
+	if bad := simDeps(deps); len(bad) > 0 {
+		t.Errorf("cmd/basestationd links in the simulator: %v", bad)
+	}
+	if len(simDeps([]string{"basestation/sim/vboard", "basestation/board/virtual"})) != 1 {
+		t.Error("the check does not see sim/vboard")
+	}
+}
+
+func simDeps(deps []string) (bad []string) {
+	for _, d := range deps {
+		if d == module+"/sim" || strings.HasPrefix(d, module+"/sim/") {
+			bad = append(bad, d)
+		}
+	}
+	return bad
+}

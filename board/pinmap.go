@@ -30,7 +30,8 @@ type PinMap struct {
 }
 
 // Boards lists the board revisions this firmware knows, by name. The
-// daemon's --board flag selects one ("sim" selects the simulator instead).
+// daemon's --board flag selects one (virtual:SOCKET selects the simulator's
+// board instead, see board/virtual).
 func Boards() map[string]PinMap {
 	return map[string]PinMap{
 		"bs1": {

@@ -151,6 +151,7 @@ type Agent struct {
 	events    chan Event
 	changed   chan struct{}
 	internal  chan func()
+	booted    chan struct{} // closed after boot (Booted)
 
 	appliedVersion atomic.Uint64
 	running        atomic.Bool
@@ -260,8 +261,15 @@ func NewAgent(o Options) (*Agent, error) {
 		events:    make(chan Event, 128),
 		changed:   make(chan struct{}, 1),
 		internal:  make(chan func(), 16),
+		booted:    make(chan struct{}),
 	}, nil
 }
+
+// Booted is closed once Run has applied the stored configuration (or found
+// none usable): from then on the configuration in force is the stored one.
+// The daemon handles line events after it, so that a phone found off-hook
+// at start-up is served by its extension, not refused as unassigned.
+func (a *Agent) Booted() <-chan struct{} { return a.booted }
 
 // Session is the id of this run of the agent, carried by its birth
 // message and last will (a will of an older session is stale).
@@ -308,6 +316,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 	a.runCtx = ctx
 	a.boot(ctx)
+	close(a.booted)
 
 	dw, err := a.store.loadCommands(a.o.DedupWindow)
 	if err != nil {

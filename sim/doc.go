@@ -5,7 +5,9 @@
 // lamp), sim/radio (the DECT module emulated behind a pseudo-terminal, with
 // simulated Linx and Headset devices), sim/broker (an in-process MQTT
 // broker), sim/pbx (a minimal SIP registrar and proxy standing in for the
-// cloud PBX) and sim/softphone (other users' SIP phones). This package
+// cloud PBX), sim/softphone (other users' SIP phones) and sim/vboard (the
+// board's hardware served on a Unix socket to a daemon in another process,
+// docs/virtual-board.md). This package
 // assembles them into a *hal.Board plus the stand-ins, for cmd/basesim and
 // for tests.
 //

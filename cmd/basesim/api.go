@@ -112,14 +112,20 @@ func (w *world) handler() http.Handler {
 }
 
 func (w *world) getBase(ctx context.Context, r *http.Request) (any, error) {
-	return map[string]any{
-		"base":   w.opt.BaseID,
-		"status": w.daemon().Status(),
-		"leds":   w.board.LEDStates(),
-		"mqtt":   w.broker.URL(),
-		"pbx":    w.pbx.Addr(),
-		"sip":    w.daemon().SIPAddr(),
-	}, nil
+	v := map[string]any{
+		"base": w.opt.BaseID,
+		"leds": w.board.LEDStates(),
+		"mqtt": w.broker.URL(),
+		"pbx":  w.pbx.Addr(),
+	}
+	if d := w.daemon(); d != nil {
+		v["status"], v["sip"] = d.Status(), d.SIPAddr()
+	} else {
+		st := w.server.Stats()
+		v["virtual_board"] = map[string]any{"socket": w.opt.ServeBoard, "dect_module": w.board.Radio.Device(),
+			"daemon_connected": st.Connected, "daemon_sessions": st.Sessions}
+	}
+	return v, nil
 }
 
 func (w *world) postButton(ctx context.Context, r *http.Request) (any, error) {
@@ -145,8 +151,8 @@ func (w *world) port(r *http.Request) (*phone.Phone, error) {
 
 type portView struct {
 	Phone phone.State `json:"phone"`
-	Line  string      `json:"line"`
-	Hook  string      `json:"hook"`
+	Line  string      `json:"line,omitempty"`
+	Hook  string      `json:"hook,omitempty"`
 }
 
 func (w *world) getPort(ctx context.Context, r *http.Request) (any, error) {
@@ -154,7 +160,11 @@ func (w *world) getPort(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return portView{Phone: ph.State(), Line: w.daemon().Port().State().String(), Hook: w.daemon().Port().Hook().String()}, nil
+	v := portView{Phone: ph.State()}
+	if d := w.daemon(); d != nil { // the daemon's view of the line, when it runs here
+		v.Line, v.Hook = d.Port().State().String(), d.Port().Hook().String()
+	}
+	return v, nil
 }
 
 func (w *world) postPort(ctx context.Context, r *http.Request) (any, error) {

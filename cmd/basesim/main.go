@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&opt.FirmwareServe, "firmware-serve", opt.FirmwareServe, "listen address of the HTTPS server of the signed builds")
 	fs.DurationVar(&opt.IdleDeadline, "update-idle-deadline", opt.IdleDeadline, "how long an update waits for idle lines before it ends rejected/busy")
 	fs.DurationVar(&opt.HealthDeadline, "update-health-deadline", opt.HealthDeadline, "how long a trial boot has to prove healthy")
+	fs.StringVar(&opt.ServeBoard, "serve-board", "", "serve the simulated board on this Unix `socket` and wait for an external basestationd --board virtual:SOCKET (default: run the daemon in process)")
 	console := fs.Bool("console", true, "read console commands from standard input")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version and build, then exit")
@@ -121,13 +122,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func printWelcome(out io.Writer, w *world, api string) {
+	daemonLine := w.opt.SIP
+	d := w.daemon()
+	if d != nil {
+		daemonLine = d.SIPAddr()
+	}
 	fmt.Fprintf(out, `
 Simulated Base Station %q is running.
   MQTT broker (the cloud): %s
   stand-in PBX:            sip:%s   users: %s
   daemon SIP:              %s
-  state directory:         %s
-`, w.opt.BaseID, w.broker.URL(), w.pbx.Addr(), usersLine(w), w.daemon().SIPAddr(), w.opt.StateDir)
+`, w.opt.BaseID, w.broker.URL(), w.pbx.Addr(), usersLine(w), daemonLine)
+	if d != nil {
+		fmt.Fprintf(out, "  state directory:         %s\n", w.opt.StateDir)
+	} else {
+		fmt.Fprintf(out, `  virtual board:           %s   (DECT module on %s)
+  the daemon is not running here: start it in another terminal with
+    go run ./cmd/basestationd --board virtual:%s --base-id %s \
+      --broker %s --sip-listen %s --state-dir %s
+`, w.opt.ServeBoard, w.board.Radio.Device(), w.opt.ServeBoard, w.opt.BaseID, w.broker.URL(), w.opt.SIP, w.opt.StateDir)
+	}
 	if api != "" {
 		fmt.Fprintf(out, "  control API:             %s   (curl %s/v1/base)\n", api, api)
 	}

@@ -21,6 +21,7 @@ import (
 	"basestation/sim/broker"
 	"basestation/sim/pbx"
 	"basestation/sim/softphone"
+	"basestation/sim/vboard"
 	"basestation/sipua"
 )
 
@@ -47,6 +48,10 @@ type options struct {
 	Firmware                     bool
 	FirmwareDir, FirmwareServe   string
 	IdleDeadline, HealthDeadline time.Duration
+	// ServeBoard, if set, is a Unix socket path: the simulated board is
+	// served there (docs/virtual-board.md) for an external basestationd
+	// (--board virtual:PATH) instead of running the daemon in process.
+	ServeBoard string
 }
 
 type user struct{ Number, Name, Password string }
@@ -75,6 +80,7 @@ type world struct {
 	opt    options
 	log    *slog.Logger
 	board  *sim.Board
+	server *vboard.Server // ServeBoard mode: the board's server
 	broker *broker.Broker
 	pbx    *pbx.PBX
 	cloud  *cloud.Client
@@ -135,26 +141,38 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 	w.hw = w.board.HAL()
 	w.hw.SLIC.Port = &reopenPort{Port: w.hw.SLIC.Port}
 
-	if opt.Firmware {
-		dir := opt.FirmwareDir
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "basesim-firmware-"); err != nil {
-				w.broker.Close()
-				w.board.Close()
-				return nil, err
-			}
-		}
-		fields := strings.Fields(daemon.Firmware)
-		w.fw, err = newFirmware(dir, fields[len(fields)-1], opt.FirmwareServe, opt.Log.With("sim", "firmware"))
-		if err != nil {
-			w.broker.Close()
-			w.board.Close()
-			return nil, fmt.Errorf("firmware simulation: %w", err)
-		}
-	}
 	w.reboot = make(chan struct{}, 1)
 	w.baseDone = make(chan struct{})
-	d, err := w.bootBase()
+	if opt.ServeBoard != "" {
+		if opt.Firmware {
+			w.broker.Close()
+			w.board.Close()
+			return nil, errors.New("--firmware needs the daemon in process; it does not go with --serve-board")
+		}
+		err = w.serveBoard(ctx)
+	} else {
+		if opt.Firmware {
+			dir := opt.FirmwareDir
+			if dir == "" {
+				if dir, err = os.MkdirTemp("", "basesim-firmware-"); err != nil {
+					w.broker.Close()
+					w.board.Close()
+					return nil, err
+				}
+			}
+			fields := strings.Fields(daemon.Firmware)
+			w.fw, err = newFirmware(dir, fields[len(fields)-1], opt.FirmwareServe, opt.Log.With("sim", "firmware"))
+			if err != nil {
+				w.broker.Close()
+				w.board.Close()
+				return nil, fmt.Errorf("firmware simulation: %w", err)
+			}
+		}
+		var d *daemon.Daemon
+		if d, err = w.bootBase(); err == nil {
+			go w.runBase(ctx, d)
+		}
+	}
 	if err != nil {
 		w.broker.Close()
 		w.board.Close()
@@ -163,7 +181,6 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 		}
 		return nil, err
 	}
-	go w.runBase(ctx, d)
 
 	w.cloud, err = cloud.Dial(ctx, cloud.Options{Brokers: []string{w.broker.URL()}, ClientID: "basesim-portal", Logger: opt.Log.With("sim", "portal")})
 	if err != nil {
@@ -324,6 +341,11 @@ func (w *world) seedConfig(ctx context.Context) error {
 		}
 		cfg.Extensions = append(cfg.Extensions, e)
 	}
+	if w.d == nil {
+		// The daemon is external and may not run yet: publish the
+		// configuration (retained) without waiting for it to be applied.
+		return w.cloud.Publish(ctx, cfg)
+	}
 	_, err = w.cloud.Push(ctx, cfg, nil)
 	return err
 }
@@ -380,4 +402,21 @@ func (w *world) softphoneNames() []string {
 	}
 	sort.Slice(n, func(i, j int) bool { a, _ := strconv.Atoi(n[i]); b, _ := strconv.Atoi(n[j]); return a < b })
 	return n
+}
+
+// serveBoard serves the simulated board on w.opt.ServeBoard until ctx ends,
+// for an external basestationd.
+func (w *world) serveBoard(ctx context.Context) error {
+	l, err := vboard.Listen(w.opt.ServeBoard)
+	if err != nil {
+		return err
+	}
+	w.server = vboard.New(w.board.HAL(), vboard.Options{Log: w.log.With("sim", "vboard")})
+	go func() {
+		defer close(w.baseDone)
+		if err := w.server.Serve(ctx, l); err != nil {
+			w.log.Error("virtual board server stopped", "error", err)
+		}
+	}()
+	return nil
 }

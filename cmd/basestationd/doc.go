@@ -3,10 +3,13 @@
 // PBX over SIP, and takes its configuration from the cloud over MQTT.
 //
 //	basestationd --board bs1 --base-id base-0001 --config /etc/basestationd.json
-//	basestationd --board sim --base-id base-1 --state-dir /tmp/bs --broker tcp://127.0.0.1:1883
+//	basestationd --board virtual:/tmp/board.sock --base-id base-1 --state-dir /tmp/bs --broker tcp://127.0.0.1:11883
 //	basestationd probe --board bs1
 //
-// The board and the base id are required (no default); the other settings
+// The board and the base id are required (no default): without a board it
+// refuses to start. virtual:SOCKET is the simulator's board served by
+// basesim --serve-board SOCKET (board/virtual, docs/virtual-board.md); the
+// binary itself contains no simulator (architecture_test.go checks it). the other settings
 // have defaults that -h shows and the start-up log line prints. Flags
 // override the configuration file (packaging/basestationd.json shows every
 // key). Every invalid setting is refused naming it; a board whose device
@@ -23,6 +26,6 @@
 // pass/fail table with the next step for each failure.
 //
 // It is wiring only: flags and the configuration file (internal/daemon),
-// the board (board, or sim for --board sim), log/slog. No package imports
+// the board (board, or board/virtual for virtual:SOCKET), log/slog. No package imports
 // it.
 package main

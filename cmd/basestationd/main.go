@@ -17,11 +17,11 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"basestation/board"
+	"basestation/board/virtual"
 	"basestation/hal"
 	"basestation/internal/buildinfo"
 	"basestation/internal/daemon"
 	"basestation/provisioning"
-	"basestation/sim"
 )
 
 func main() {
@@ -66,7 +66,7 @@ func parseFlags(args []string, stdout, stderr io.Writer) (daemon.Config, platfor
 	fs.SetOutput(stderr)
 	var (
 		cfgFile  = fs.String("config", "", "configuration `file` (JSON, every key in packaging/basestationd.json); flags override it (default: none)")
-		boardN   = fs.String("board", "", "`board`: sim or one of "+strings.Join(board.Names(), ", ")+" (required: no default)")
+		boardN   = fs.String("board", "", "`board`: one of "+strings.Join(board.Names(), ", ")+", or virtual:SOCKET for the simulator's board (basesim --serve-board SOCKET) (required: no default)")
 		stateDir = fs.String("state-dir", "", "state `directory` (applied configuration, DECT pairings), created 0700 if missing (default "+def.StateDir+")")
 		baseID   = fs.String("base-id", "", "this base's `id` in the MQTT topic tree: "+provisioning.BaseIDRule+" (required: no default)")
 		broker   = fs.String("broker", "", "MQTT broker `URL`: tcp://host:port or ssl://host:port (default "+def.MQTT.Broker+")")
@@ -144,7 +144,7 @@ func logger(cfg daemon.Config, w io.Writer) *slog.Logger {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "probe" {
-		return runProbe(ctx, args[1:], stdout, stderr)
+		return runProbe(ctx, args[1:], stdout, stderr, nil)
 	}
 	cfg, pl, err := parseAll(args, stdout, stderr)
 	if err != nil {
@@ -173,30 +173,11 @@ func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) e
 		"state_dir", cfg.StateDir, "state_dir_exists", statErr == nil, "sip_listen", cfg.SIP.Listen,
 		"mqtt_broker", broker, "mqtt_tls", cfg.MQTT.CAFile != "" || cfg.MQTT.CertFile != "", "topic_root", cfg.MQTT.TopicRoot)
 
-	var hw *hal.Board
-	var simBoard *sim.Board
-	var err error
-	if cfg.Board == "sim" {
-		simBoard, err = sim.NewBoard(sim.Config{Log: log})
-		if err != nil {
-			return err
-		}
-		defer simBoard.Close()
-		hw = simBoard.HAL()
-	} else {
-		pm, err := board.Lookup(cfg.Board)
-		if err != nil {
-			return err
-		}
-		if err := preflight(pm); err != nil {
-			return err
-		}
-		hw, err = board.Open(pm, board.Options{})
-		if err != nil {
-			return fmt.Errorf("%w\n(basestationd probe --board %s checks every device and says what to do)", err, cfg.Board)
-		}
-		defer hw.Closer.Close()
+	hw, err := openBoard(ctx, cfg.Board)
+	if err != nil {
+		return err
 	}
+	defer hw.Closer.Close()
 	if hk.board != nil {
 		hk.board(hw)
 	}
@@ -221,14 +202,6 @@ func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) e
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	// The simulated board's goroutine is owned here: it stops with the
-	// daemon and its error is reported, not dropped.
-	simDone := make(chan error, 1)
-	if simBoard != nil {
-		go func() { simDone <- simBoard.Run(ctx) }()
-	} else {
-		simDone <- nil
-	}
 	notifyDone := make(chan struct{})
 	if health != nil {
 		go func() {
@@ -242,9 +215,29 @@ func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) e
 	err = d.Run(ctx)
 	cancel()
 	<-notifyDone
-	if serr := <-simDone; serr != nil && !errors.Is(serr, context.Canceled) && err == nil {
-		err = fmt.Errorf("simulated board: %w", serr)
-	}
 	log.Info("basestationd stopped; line left safe")
 	return err
 }
+
+// openBoard opens the board the configuration names: a real board by its
+// pin map, or the simulator's board over its socket (virtual:PATH).
+func openBoard(ctx context.Context, name string) (*hal.Board, error) {
+	if path, ok := strings.CutPrefix(name, virtualPrefix); ok {
+		return virtual.Open(ctx, path, virtual.Options{Client: "basestationd"})
+	}
+	pm, err := board.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := preflight(pm); err != nil {
+		return nil, err
+	}
+	hw, err := board.Open(pm, board.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("%w\n(basestationd probe --board %s checks every device and says what to do)", err, name)
+	}
+	return hw, nil
+}
+
+// virtualPrefix names the simulator's board served on a Unix socket.
+const virtualPrefix = "virtual:"

@@ -27,14 +27,16 @@ func TestBadFlagsAndConfigNameTheSetting(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--bord", "sim"}, "flag provided but not defined: -bord"},
+		{[]string{"--bord", "bs1"}, "flag provided but not defined: -bord"},
 		// No silent defaults: the board and the base id are required.
 		{[]string{"--base-id", "b1"}, "setting board: required"},
-		{[]string{"--board", "sim"}, "setting base_id: required"},
+		{[]string{"--board", "virtual:/run/b.sock"}, "setting base_id: required"},
+		{[]string{"--board", "sim", "--base-id", "b1"}, `setting board: "sim" is not a known board`},
+		{[]string{"--base-id", "b1"}, "setting board: required"},
 		// One base-id rule (provisioning.CheckBaseID), named setting.
-		{[]string{"--board", "sim", "--base-id", "Base_1"}, `setting base_id: base id "Base_1" is not 1-64 characters of a-z, 0-9 and '-'`},
-		{[]string{"--board", "sim", "--base-id", "-b"}, "setting base_id"},
-		{[]string{"--board", "sim", "--base-id", "b1", "--sip-listen", "127.0.0.1:99999"}, `setting sip.listen: "127.0.0.1:99999": port "99999" is not a number 0-65535`},
+		{[]string{"--board", "bs1", "--base-id", "Base_1"}, `setting base_id: base id "Base_1" is not 1-64 characters of a-z, 0-9 and '-'`},
+		{[]string{"--board", "bs1", "--base-id", "-b"}, "setting base_id"},
+		{[]string{"--board", "bs1", "--base-id", "b1", "--sip-listen", "127.0.0.1:99999"}, `setting sip.listen: "127.0.0.1:99999": port "99999" is not a number 0-65535`},
 		{[]string{"--board", "bs9"}, "setting board"},
 		{[]string{"--broker", "http://x"}, "setting mqtt.broker"},
 		{[]string{"--log-level", "chatty"}, "setting log.level"},
@@ -55,24 +57,26 @@ func TestBadFlagsAndConfigNameTheSetting(t *testing.T) {
 func TestFlagsOverrideConfigFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.json")
 	os.WriteFile(p, []byte(`{"base_id": "from-file", "board": "bs1"}`), 0o600)
-	cfg, err := parse([]string{"--config", p, "--board", "sim"}, io.Discard, io.Discard)
+	cfg, err := parse([]string{"--config", p, "--board", "virtual:/run/b.sock"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.BaseID != "from-file" || cfg.Board != "sim" {
+	if cfg.BaseID != "from-file" || cfg.Board != "virtual:/run/b.sock" {
 		t.Fatalf("cfg = %+v", cfg)
 	}
 }
 
-// The daemon as a process on the simulated board: it starts with no cloud
-// reachable, and SIGTERM stops it cleanly within a few seconds.
+// The daemon as a process on the simulated board (served by this test on
+// a socket): it starts with no cloud reachable, and SIGTERM stops it
+// cleanly within a few seconds.
 func TestSIGTERMStopsTheDaemon(t *testing.T) {
+	_, vb := servedBoard(t)
 	bin := filepath.Join(t.TempDir(), "basestationd")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, "--board", "sim", "--base-id", "base-1", "--state-dir", t.TempDir(), "--broker", "tcp://127.0.0.1:1", "--sip-listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "--board", vb, "--base-id", "base-1", "--state-dir", t.TempDir(), "--broker", "tcp://127.0.0.1:1", "--sip-listen", "127.0.0.1:0")
 	cmd.Stderr = &syncWriter{w: &stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -157,7 +161,8 @@ func TestHelpShowsEveryDefault(t *testing.T) {
 // (they have defaults); the board and base id are not defaulted.
 func TestStartPrintsTheSettingsInForce(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
-	cfg, err := parse([]string{"--board", "sim", "--base-id", "b1", "--state-dir", dir, "--sip-listen", "127.0.0.1:0", "--broker", "tcp://127.0.0.1:1"}, io.Discard, io.Discard)
+	_, vb := servedBoard(t)
+	cfg, err := parse([]string{"--board", vb, "--base-id", "b1", "--state-dir", dir, "--sip-listen", "127.0.0.1:0", "--broker", "tcp://127.0.0.1:1"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +180,7 @@ func TestStartPrintsTheSettingsInForce(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := log.String()
-	for _, want := range []string{"basestationd starting", "board=sim", "base_id=b1", "state_dir=" + dir, "state_dir_exists=false", "sip_listen=127.0.0.1:0", "mqtt_broker=tcp://127.0.0.1:1"} {
+	for _, want := range []string{"basestationd starting", "board=" + vb, "base_id=b1", "state_dir=" + dir, "state_dir_exists=false", "sip_listen=127.0.0.1:0", "mqtt_broker=tcp://127.0.0.1:1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("start-up log lacks %q:\n%s", want, out)
 		}

@@ -45,7 +45,8 @@ func TestSystemdNotifyAndWatchdog(t *testing.T) {
 	// heartbeat allows, to keep the test short.
 	t.Setenv("WATCHDOG_USEC", "4000000")
 
-	cfg, err := parse([]string{"--board", "sim", "--base-id", "b1", "--state-dir", t.TempDir(),
+	_, vb := servedBoard(t)
+	cfg, err := parse([]string{"--board", vb, "--base-id", "b1", "--state-dir", t.TempDir(),
 		"--sip-listen", "127.0.0.1:0", "--broker", "tcp://127.0.0.1:1", "--log-level", "error"}, io.Discard, io.Discard)
 	if err != nil {
 		t.Fatal(err)

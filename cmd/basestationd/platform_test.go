@@ -29,7 +29,7 @@ func TestPlatformFlags(t *testing.T) {
 	if err := os.WriteFile(ca, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{"--board", "sim", "--base-id", "b1"}
+	base := []string{"--board", "virtual:/run/b.sock", "--base-id", "b1"}
 	cases := []struct {
 		args []string
 		want string
@@ -107,8 +107,9 @@ func TestUpdateFlagsTurnFirmwareJobsOn(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	_, board := servedBoard(t)
 	args := func(extra ...string) []string {
-		return append([]string{"--board", "sim", "--base-id", "b1", "--state-dir", filepath.Join(dir, "state"),
+		return append([]string{"--board", board, "--base-id", "b1", "--state-dir", filepath.Join(dir, "state"),
 			"--sip-listen", "127.0.0.1:0", "--broker", b.URL(), "--log-level", "error"}, extra...)
 	}
 	c, err := cloud.Dial(context.Background(), cloud.Options{Brokers: []string{b.URL()}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

@@ -17,11 +17,11 @@ import (
 	"periph.io/x/conn/v3/gpio"
 
 	"basestation/board"
+	"basestation/board/virtual"
 	"basestation/dect"
 	"basestation/fxs/proslic"
 	"basestation/hal"
 	"basestation/internal/daemon"
-	"basestation/sim"
 )
 
 // A probe check's outcome.
@@ -54,20 +54,6 @@ type promptOperator struct {
 
 func (p promptOperator) Do(action string) {
 	fmt.Fprintf(p.w, ">>> %s now (within %v)\n", action, p.wait)
-}
-
-// simOperator acts on the simulated board.
-type simOperator struct{ b *sim.Board }
-
-func (s simOperator) Do(action string) {
-	switch action {
-	case actLift:
-		s.b.Phone.OffHook()
-	case actHangUp:
-		s.b.Phone.OnHook()
-	case actPress:
-		_ = s.b.PressButton(200 * time.Millisecond)
-	}
 }
 
 const (
@@ -383,12 +369,13 @@ func printTable(w io.Writer, res []checkResult) int {
 // errProbeFailed ends a probe with failures (exit 1; the table says which).
 var errProbeFailed = errors.New("probe: some checks failed")
 
-// runProbe is `basestationd probe`.
-func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// runProbe is `basestationd probe`; op, if not nil, stands in for the
+// person at the board (tests).
+func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer, op operator) error {
 	def := daemon.Defaults()
 	fs := flag.NewFlagSet("basestationd probe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	boardN := fs.String("board", "", "`board`: sim or one of "+strings.Join(board.Names(), ", ")+" (required: no default)")
+	boardN := fs.String("board", "", "`board`: one of "+strings.Join(board.Names(), ", ")+", or virtual:SOCKET (required: no default)")
 	stateDir := fs.String("state-dir", def.StateDir, "state `directory` holding the DECT device table (the daemon's; stop the daemon first)")
 	wait := fs.Duration("wait", 15*time.Second, "how long to wait for each action asked of the person at the board (lift the handset, press the button)")
 	verbose := fs.Bool("v", false, "log what the drivers do")
@@ -399,7 +386,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if *boardN == "" {
-		return fmt.Errorf("%w: setting board: required (--board sim or one of %v)", errUsage, board.Names())
+		return fmt.Errorf("%w: setting board: required (--board virtual:SOCKET or one of %v)", errUsage, board.Names())
 	}
 	if *wait <= 0 {
 		return fmt.Errorf("%w: setting wait: %v is not a positive duration", errUsage, *wait)
@@ -411,18 +398,16 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	o := probeOptions{wait: *wait, stateDir: *stateDir, log: log, op: promptOperator{stdout, *wait}}
 	var res []checkResult
-	if *boardN == "sim" {
-		sb, err := sim.NewBoard(sim.Config{Log: log})
+	if op != nil {
+		o.op = op
+	}
+	if path, ok := strings.CutPrefix(*boardN, virtualPrefix); ok {
+		hw, err := virtual.Open(ctx, path, virtual.Options{Client: "basestationd probe"})
 		if err != nil {
 			return err
 		}
-		defer sb.Close()
-		bctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- sb.Run(bctx) }()
-		defer func() { cancel(); <-done }()
-		o.op = simOperator{sb}
-		res = probeBoard(ctx, sb.HAL(), o)
+		defer hw.Closer.Close()
+		res = probeBoard(ctx, hw, o)
 	} else {
 		pm, err := board.Lookup(*boardN)
 		if err != nil {

@@ -21,8 +21,9 @@ import (
 // probe on the simulated board passes every check, and the table lists
 // each one.
 func TestProbeSimulatedBoardPassesEveryCheck(t *testing.T) {
+	sb, vb := servedBoard(t)
 	var out strings.Builder
-	err := run(context.Background(), []string{"probe", "--board", "sim", "--state-dir", t.TempDir(), "--wait", "5s"}, &out, io.Discard)
+	err := runProbe(context.Background(), []string{"--board", vb, "--state-dir", t.TempDir(), "--wait", "5s"}, &out, io.Discard, simOperator{sb})
 	if err != nil {
 		t.Fatalf("probe: %v\n%s", err, out.String())
 	}

@@ -11,7 +11,7 @@ import (
 // testConfig is the defaults with the two settings that have none.
 func testConfig() Config {
 	c := Defaults()
-	c.Board, c.BaseID = "sim", "base-1"
+	c.Board, c.BaseID = "virtual:/run/basesim/board.sock", "base-1"
 	return c
 }
 

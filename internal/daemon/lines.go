@@ -148,9 +148,33 @@ func (l *lines) Lines() []provisioning.Line {
 	return out
 }
 
+// startGrace bounds how long the port's events wait at start-up for its
+// extension's registration.
+const startGrace = time.Second
+
 // Run forwards the analog port's events to its extension and reports the
-// port out of service while it belongs to none.
+// port out of service while it belongs to none, until ctx ends.
 func (l *lines) Run(ctx context.Context) error {
+	// A phone off-hook at start-up (a restart during a call) belongs to
+	// the extension of the stored configuration: wait until it is applied.
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-l.agent.Booted():
+	}
+	// Its REGISTER went out with the configuration; give it up to
+	// startGrace, or that phone gets the out-of-service intercept (SIT,
+	// then reorder) for a registration that completes milliseconds later.
+	for deadline := time.Now().Add(startGrace); time.Now().Before(deadline); {
+		if ext := l.ua.ExtensionOf(l.port); ext == "" || l.registered(ext) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():

@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 }
 
 // runChild is the process under test: the daemon on the simulated board,
-// the way basestationd --board sim and basesim wire it, plus a control
+// the way basesim wires it, plus a control
 // socket through which the harness acts as the people at the phones.
 func runChild(args []string) error {
 	fs := flag.NewFlagSet(childArg, flag.ContinueOnError)

@@ -13,7 +13,7 @@
 //     "perf-child" (test code may import sim; non-test code outside cmd/
 //     may not): the daemon (internal/daemon) on the simulated board (SLIC
 //     model with the analog phone, DECT module emulator behind a pty with
-//     its devices), wired as basestationd --board sim and basesim wire it
+//     its devices), wired as basesim wires it
 //     (random RTP ports, as basesim), plus a loopback control socket
 //     through which the test lifts the phone and answers on the devices;
 //   - the far ends run in the test process, so their cost is not counted:
@@ -21,8 +21,10 @@
 //     the cloud portal (provisioning/cloud: configuration, Register New
 //     Device, assignment) and the callers (sim/softphone, PCMU 20 ms);
 //   - the real basestationd binary (go build ./cmd/basestationd, --board
-//     sim) is measured registered and idle with no device (it cannot pair
-//     any), which shows what hosting the daemon in the test binary adds;
+//     virtual:SOCKET, the simulated board served from the test process, so
+//     the daemon is measured alone) is measured registered and idle with no
+//     device (it cannot pair any), which shows what hosting the daemon in
+//     the test binary adds;
 //   - baresip 1.0 (Debian baresip-core) is the anchor with the same far
 //     ends: four accounts registered at the same PBX, auto-answer, PCMU,
 //     aufile source (an 8 kHz mono WAV; its per-call copy is modelled and

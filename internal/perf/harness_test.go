@@ -19,9 +19,11 @@ import (
 	"basestation/internal/testpeer"
 	"basestation/provisioning"
 	"basestation/provisioning/cloud"
+	"basestation/sim"
 	"basestation/sim/broker"
 	"basestation/sim/pbx"
 	"basestation/sim/softphone"
+	"basestation/sim/vboard"
 )
 
 // plan is one measurement run's shape.
@@ -493,7 +495,9 @@ func pushConfig(t testing.TB, ctx context.Context, f *farEnds, base string, exts
 }
 
 // measureBinary runs the real basestationd binary (go build
-// ./cmd/basestationd) with --board sim against the same broker and PBX and
+// ./cmd/basestationd) with --board virtual:SOCKET, the simulated board
+// served from this test process (so the process measured is the daemon
+// alone), against the same broker and PBX and
 // measures it registered (101 on the analog port) and MQTT connected; it
 // has no way to pair devices, so this is the anchor for how much the test
 // binary hosting the child adds.
@@ -506,7 +510,8 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) Window
 	}
 	const base = "perf-bsd"
 	sip := testpeer.FreePort(t, false)
-	proc := startMeasured(t, dir, bin, "--board", "sim", "--broker", f.broker.URL(), "--base-id", base,
+	vb := serveBoard(t, ctx)
+	proc := startMeasured(t, dir, bin, "--board", vb, "--broker", f.broker.URL(), "--base-id", base,
 		"--state-dir", dir+"/state", "--sip-listen", fmt.Sprintf("127.0.0.1:%d", sip), "--log-level", "warn")
 	pushConfig(t, ctx, f, base, []string{"106"})
 	eventually(t, "basestationd's 106 registered", 20*time.Second, func() bool {
@@ -817,4 +822,37 @@ func startMeasured(t testing.TB, dir, bin string, args ...string) *testpeer.Proc
 	}
 	ts := testpeer.Require(t, "taskset")[0]
 	return testpeer.Start(t, dir, ts, append([]string{"-c", cpu, bin}, args...)...)
+}
+
+// serveBoard serves a simulated board on a Unix socket from the test
+// process, as basesim --serve-board does, until the test ends, and returns
+// basestationd's --board value for it.
+func serveBoard(t testing.TB, ctx context.Context) string {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	b, err := sim.NewBoard(sim.Config{Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "pvb") // short: a socket path has at most 107 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := dir + "/board.sock"
+	l, err := vboard.Listen(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = b.Run(ctx) }()
+	go func() { defer wg.Done(); _ = vboard.New(b.HAL(), vboard.Options{Log: log}).Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		b.Close()
+		os.RemoveAll(dir)
+	})
+	return "virtual:" + path
 }

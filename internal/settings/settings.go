@@ -18,8 +18,9 @@ import (
 // comes from the cloud over MQTT (package provisioning) and is persisted in
 // the state directory.
 type Config struct {
-	// Board is "sim" for the simulated board or a board name (see
-	// board.Names). Required: there is no default board.
+	// Board is a board name (see board.Names) or "virtual:" and the
+	// socket of the simulator's board (board/virtual). Required: there is
+	// no default board.
 	Board string `json:"board"`
 	// StateDir holds the applied configuration, secrets, the DECT device
 	// table. Created 0700 if missing.
@@ -109,15 +110,16 @@ func (c *Config) Validate(knownBoards []string) error {
 	bad := func(field, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("setting %s: %s", field, fmt.Sprintf(format, a...)))
 	}
-	okBoard := c.Board == "sim"
+	vpath, virtual := strings.CutPrefix(c.Board, "virtual:")
+	okBoard := virtual && vpath != ""
 	for _, b := range knownBoards {
 		okBoard = okBoard || c.Board == b
 	}
 	switch {
 	case c.Board == "":
-		bad("board", "required (--board or \"board\" in the config file): sim or one of %v", knownBoards)
+		bad("board", "required (--board or \"board\" in the config file): one of %v or virtual:SOCKET", knownBoards)
 	case !okBoard:
-		bad("board", "%q is not sim or a known board %v", c.Board, knownBoards)
+		bad("board", "%q is not a known board %v nor virtual:SOCKET (the simulator's board; the simulator itself is basesim)", c.Board, knownBoards)
 	}
 	if c.StateDir == "" {
 		bad("state_dir", "must not be empty")

@@ -10,7 +10,7 @@ import (
 // testConfig is the defaults with the two settings that have none.
 func testConfig() Config {
 	c := Defaults()
-	c.Board, c.BaseID = "sim", "base-1"
+	c.Board, c.BaseID = "virtual:/run/basesim/board.sock", "base-1"
 	return c
 }
 
@@ -20,6 +20,12 @@ func TestDefaultsNeedBoardAndBaseID(t *testing.T) {
 	c := testConfig()
 	if err := c.Validate([]string{"bs1"}); err != nil {
 		t.Fatal(err)
+	}
+	for _, b := range []string{"sim", "virtual:", "bs2"} {
+		c.Board = b
+		if err := c.Validate([]string{"bs1"}); err == nil || !strings.Contains(err.Error(), "setting board: ") {
+			t.Errorf("board %q: %v, want it refused", b, err)
+		}
 	}
 	d := Defaults()
 	err := d.Validate([]string{"bs1"})
