@@ -306,3 +306,55 @@ func TestModuleResetAtRandomMoments(t *testing.T) {
 	}
 	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
 }
+
+// TestModuleResetKeepsRegistrationWindow (soak F9): a module reset the
+// administrator did not ask for (the module's own reset, or the base's
+// recovery from a lost link) does not close an open registration window:
+// after start-up it is open in the module again, with its PIN, until its
+// own end, and a device can pair meanwhile.
+func TestModuleResetKeepsRegistrationWindow(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	linx := r.emu.NewLinx(radio.DeviceOptions{})
+	linx.PowerOn()
+	opened := time.Now()
+	if err := r.drv.OpenRegistration(ctxT(t, 5*time.Second), 4*time.Second, "4321"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvent(dect.EventRegistrationOpened, time.Second)
+	r.emu.ResetModule()
+	if e := r.waitEvent(dect.EventModuleReady, 3*time.Second); e.Reason != "recovered" {
+		t.Fatalf("ready reason %q", e.Reason)
+	}
+	if open, until := r.drv.RegistrationOpen(); !open || until.Before(opened.Add(3900*time.Millisecond)) {
+		t.Fatalf("after the reset the driver's window is open=%v until %v", open, until)
+	}
+	if !r.emu.RegistrationOpen() {
+		t.Fatal("the module's window is closed after the reset")
+	}
+	if err := linx.Pair(ctxT(t, 5*time.Second), "4321"); err != nil {
+		t.Fatalf("pairing in the window that outlived the reset: %v", err)
+	}
+	if e := r.waitEvent(dect.EventPaired, 5*time.Second); e.Device.Handset == 0 {
+		t.Fatalf("paired %+v", e.Device)
+	}
+	// Pairing closes the window, as always.
+	if e := r.waitEvent(dect.EventRegistrationClosed, time.Second); e.Reason != "paired" {
+		t.Fatalf("window closed %q, want paired", e.Reason)
+	}
+
+	// Unused, it still ends at its own time, in the module too.
+	opened = time.Now()
+	if err := r.drv.OpenRegistration(ctxT(t, 5*time.Second), 2*time.Second, "4321"); err != nil {
+		t.Fatal(err)
+	}
+	r.emu.ResetModule()
+	r.waitEvent(dect.EventModuleReady, 3*time.Second)
+	e := r.waitEvent(dect.EventRegistrationClosed, 4*time.Second)
+	if e.Reason != "timeout" || time.Since(opened) < 1900*time.Millisecond {
+		t.Fatalf("window closed %q after %v, want timeout after 2 s", e.Reason, time.Since(opened))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if r.emu.RegistrationOpen() {
+		t.Error("the module's window is still open after the end")
+	}
+}
