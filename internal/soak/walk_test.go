@@ -821,11 +821,23 @@ func (r *run) stepRemove(d *simDev) (string, func() error) {
 		m.paired[d.name] = false
 		if ext != "" {
 			m.unassign(d.id)
-			m.version++ // the portal publishes the next version without it
-			m.nextVersion = max(m.nextVersion, m.version+1)
 		}
 		if err != nil {
 			return violatef("remove-device %s: %v", d.id, err)
+		}
+		if ext != "" {
+			// The portal published the next version without it: the next
+			// after every version the base has seen, which need not be
+			// the model's version + 1 (a rejected one is skipped).
+			cfg, err := r.w.cloud.Desired(ctx, baseID)
+			if err != nil {
+				return violatef("remove-device %s: reading the version the portal published: %v", d.id, err)
+			}
+			if cfg.Version <= m.version || cfg.ExtensionOf(d.id) != nil {
+				return violatef("remove-device %s: the portal's desired configuration is v%d (applied v%d) with the device on %v", d.id, cfg.Version, m.version, cfg.ExtensionOf(d.id))
+			}
+			m.version = cfg.Version
+			m.nextVersion = max(m.nextVersion, m.version+1)
 		}
 		if res.Status != provisioning.StatusSucceeded {
 			return violatef("remove-device %s ended %s (%s)", d.id, res.Status, res.Reason)
@@ -1702,12 +1714,9 @@ func (r *run) stepModuleReset() (string, func() error) {
 	return "reset the DECT module", func() error {
 		m, w := r.m, r.w
 		boots := w.board.Radio.Stats().Boots
+		// An open registration window survives the reset (the base opens
+		// it in the module again for the time it has left): m.win stays.
 		w.board.Radio.ResetModule()
-		if m.win != nil {
-			if err := r.endWindow(provisioning.StatusFailed, ""); err != nil {
-				return err
-			}
-		}
 		if err := r.waitFor("the module booted again", 15*time.Second, func() string {
 			if w.board.Radio.Stats().Boots == boots {
 				return "not yet"
