@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -356,5 +357,45 @@ func TestModuleResetKeepsRegistrationWindow(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if r.emu.RegistrationOpen() {
 		t.Error("the module's window is still open after the end")
+	}
+}
+
+// TestReleasedDeviceIdleOnlyWithItsOnHook (soak seed 2 step 471): while
+// Release tells the module, the device is not yet idle; once it reads
+// idle, its OnHook ("released") is already on the event channel. The
+// base reports the line from Activity and the call layer learns of the
+// on-hook from the event: a call offered when the line reads idle must
+// not find the device still off-hook in the call layer.
+func TestReleasedDeviceIdleOnlyWithItsOnHook(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	hs := r.emu.NewHeadset(radio.DeviceOptions{})
+	dh := r.pair(hs, "1234")
+	for round := range 5 {
+		if err := dh.Ring(endpoint.CallerID{Number: "200"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
+		hs.Answer()
+		devEvent(t, dh, dect.OffHook)
+		if a := dh.Activity(); a == endpoint.Idle {
+			t.Fatalf("round %d: activity %v during the call", round, a)
+		}
+		done := make(chan error, 1)
+		go func() { done <- dh.Release() }()
+		for dh.Activity() != endpoint.Idle {
+			runtime.Gosched()
+		}
+		select {
+		case e := <-dh.Events():
+			if e.Kind != dect.OnHook || e.Reason != "released" {
+				t.Fatalf("round %d: event %+v, want OnHook released", round, e)
+			}
+		default:
+			t.Fatalf("round %d: the device reads idle before its on-hook is reported", round)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		waitDev(t, hs, "released", func(s radio.DeviceState) bool { return s.Call == radio.CallIdle })
 	}
 }
