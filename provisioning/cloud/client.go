@@ -193,14 +193,7 @@ func (c *Client) subscribe(ctx context.Context, filters ...string) (<-chan mqtt.
 		}
 	}
 	for _, f := range filters {
-		tok := c.c.Subscribe(f, 1, func(_ mqtt.Client, m mqtt.Message) { c.dispatch(f, m) })
-		err := wait(ctx, tok, "subscribe "+f)
-		if err == nil {
-			if code, ok := tok.(*mqtt.SubscribeToken).Result()[f]; ok && code >= 0x80 {
-				err = fmt.Errorf("cloud: subscribe %s: %w (code %#x)", f, ErrRefused, code)
-			}
-		}
-		if err != nil {
+		if err := c.subscribeOne(ctx, f); err != nil {
 			unsubscribe(remove())
 			return nil, nil, err
 		}
@@ -214,6 +207,31 @@ func (c *Client) subscribe(ctx context.Context, filters ...string) (<-chan mqtt.
 		})
 	}
 	return l.ch, cancel, nil
+}
+
+// subscribeOne sends one SUBSCRIBE for filter and checks the broker's
+// answer. The subscription is QoS 0: the session is clean, so QoS 1 would
+// buy no redelivery, and it would put every message to this client in the
+// broker's in-flight table, whose packet ids some brokers (mochi) also
+// check the client's own SUBSCRIBE against, refusing it as "packet
+// identifier in use" (0x91). That refusal is transient and is retried
+// with a new packet id; any other refusal (an ACL) is ErrRefused.
+func (c *Client) subscribeOne(ctx context.Context, f string) error {
+	const idInUse = 0x91
+	for try := 1; ; try++ {
+		tok := c.c.Subscribe(f, 0, func(_ mqtt.Client, m mqtt.Message) { c.dispatch(f, m) })
+		if err := wait(ctx, tok, "subscribe "+f); err != nil {
+			return err
+		}
+		code, ok := tok.(*mqtt.SubscribeToken).Result()[f]
+		if !ok || code < 0x80 {
+			return nil
+		}
+		if code != idInUse || try == 5 {
+			return fmt.Errorf("cloud: subscribe %s: %w (code %#x)", f, ErrRefused, code)
+		}
+		c.log.Debug("cloud: subscription refused, packet id in use; retrying", "filter", f)
+	}
 }
 
 // listener is one consumer of a filter: an unbounded queue in arrival
