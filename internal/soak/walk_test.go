@@ -1415,8 +1415,8 @@ func (r *run) stepCallWaiting(c *call) (string, func() error) {
 		m.calls = append(m.calls, c2)
 		defer m.removeCall(c2)
 		if err := r.waitFor("the call-waiting caller ID", settle, func() string {
-			if cid := ph.State().CallerID; cid == nil || !cid.CallWaiting || cid.Number != sp2 {
-				return fmt.Sprintf("caller ID %+v", cid)
+			if st := ph.State(); st.CallerID == nil || !st.CallerID.CallWaiting || st.CallerID.Number != sp2 {
+				return fmt.Sprintf("caller ID %+v (the phone has acknowledged %d CAS in all)", st.CallerID, st.CASAcks)
 			}
 			return ""
 		}); err != nil {
