@@ -1509,6 +1509,26 @@ func (r *run) stepTransfer(c *call) (string, func() error) {
 		}); err != nil {
 			return err
 		}
+		// The stand-in PBX carries out the REFER itself: it calls the
+		// target, re-INVITEs the transferee with the target's answer and
+		// only then swaps the legs. A transferee hanging up before that
+		// ends the old call and leaves the target's new leg behind (a
+		// limit of sim/pbx, nothing the base takes part in), so the walk
+		// waits for the swap.
+		if err := r.waitFor("the PBX to complete the transfer to "+sp2, settle, func() string {
+			p := w.thePBX()
+			if p == nil {
+				return "no PBX"
+			}
+			for _, ci := range p.Calls() {
+				if ci.TransferredTo == sp2 && ci.Ended.IsZero() {
+					return ""
+				}
+			}
+			return "not yet"
+		}); err != nil {
+			return err
+		}
 		if err := w.phones[c.sp].Hangup(ctx); err != nil {
 			return violatef("%s hanging up: %v", c.sp, err)
 		}
