@@ -181,7 +181,7 @@ func (res seedResult) report(t *testing.T) string {
 		switch {
 		case strings.HasPrefix(l, "STEP "):
 			steps = append(steps, l)
-		case strings.HasPrefix(l, "QUIET "), strings.HasPrefix(l, "DONE "), strings.HasPrefix(l, "TIMES "):
+		case strings.HasPrefix(l, "QUIET "), strings.HasPrefix(l, "DONE "), strings.HasPrefix(l, "TIMES "), strings.HasPrefix(l, "NOTE "):
 			quiet = append(quiet, l)
 		case strings.HasPrefix(l, "VIOLATION "), strings.HasPrefix(l, "FAIL "):
 			problems = append(problems, l)
