@@ -54,6 +54,8 @@ type Client struct {
 	// syncTopic is this client's own topic for the markers that end a
 	// read of retained messages (readRetained).
 	syncTopic string
+
+	bg sync.WaitGroup // resubscribe goroutines, waited for by Close
 }
 
 // Errors of the cloud side.
@@ -111,7 +113,29 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	po.SetConnectTimeout(10 * time.Second)
 	po.SetKeepAlive(30 * time.Second)
 	po.SetDefaultPublishHandler(func(mqtt.Client, mqtt.Message) {})
+	cl := &Client{o: o, log: o.Logger, rand: hex.EncodeToString(r[:3]), subs: map[string]map[*listener]bool{},
+		syncTopic: o.TopicRoot + "/" + SyncLevel + "/" + hex.EncodeToString(r[:])}
+	// The session is clean: after an automatic reconnect the broker has
+	// forgotten every subscription, so the ones in use are made again
+	// (a Push or Command waiting across a broker restart, or a takeover
+	// of the client id, would otherwise wait for a report it never gets).
+	connected := false
+	var connMu sync.Mutex
+	po.SetOnConnectHandler(func(mc mqtt.Client) {
+		connMu.Lock()
+		again := connected
+		connected = true
+		connMu.Unlock()
+		if again {
+			cl.bg.Add(1)
+			go func() {
+				defer cl.bg.Done()
+				cl.resubscribe()
+			}()
+		}
+	})
 	c := mqtt.NewClient(po)
+	cl.c = c
 	tok := c.Connect()
 	select {
 	case <-tok.Done():
@@ -122,8 +146,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		c.Disconnect(0)
 		return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, ctx.Err())
 	}
-	return &Client{c: c, o: o, log: o.Logger, rand: hex.EncodeToString(r[:3]), subs: map[string]map[*listener]bool{},
-		syncTopic: o.TopicRoot + "/" + SyncLevel + "/" + hex.EncodeToString(r[:])}, nil
+	return cl, nil
 }
 
 func (c *Client) root() string { return c.o.TopicRoot }
@@ -134,7 +157,10 @@ func (c *Client) topics(base string) provisioning.Topics {
 }
 
 // Close disconnects.
-func (c *Client) Close() { c.c.Disconnect(250) }
+func (c *Client) Close() {
+	c.c.Disconnect(250)
+	c.bg.Wait()
+}
 
 func wait(ctx context.Context, tok mqtt.Token, what string) error {
 	select {
@@ -231,6 +257,25 @@ func (c *Client) subscribeOne(ctx context.Context, f string) error {
 			return fmt.Errorf("cloud: subscribe %s: %w (code %#x)", f, ErrRefused, code)
 		}
 		c.log.Debug("cloud: subscription refused, packet id in use; retrying", "filter", f)
+	}
+}
+
+// resubscribe makes every subscription in use again after a reconnect.
+func (c *Client) resubscribe() {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	c.subMu.Lock()
+	filters := make([]string, 0, len(c.subs))
+	for f := range c.subs {
+		filters = append(filters, f)
+	}
+	c.subMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, f := range filters {
+		if err := c.subscribeOne(ctx, f); err != nil {
+			c.log.Warn("cloud: subscription not made again after reconnecting", "filter", f, "err", err)
+		}
 	}
 }
 

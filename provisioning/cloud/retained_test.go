@@ -250,3 +250,51 @@ func TestUpdateSkipsARejectedVersion(t *testing.T) {
 		t.Fatalf("update published v%d, base applied %d; want 45 (44 was rejected)", next.Version, st.Config.AppliedVersion)
 	}
 }
+
+// TestPushSurvivesBrokerRestart: a Push waiting for the base's report
+// when the broker restarts (its session is clean: the broker forgets the
+// subscription) still sees the report after the client reconnects (soak
+// seed 1 step 421, where a takeover of the client id had the same effect).
+func TestPushSurvivesBrokerRestart(t *testing.T) {
+	br, err := broker.Start(broker.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := br.Addr()
+	c := dial(t, br.URL())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cfg := provisioningtest.SampleConfig("bs-1", 5)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Push(ctx, cfg, nil)
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // subscribed, published
+	br.Close()
+	br2, err := broker.Start(broker.Options{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer br2.Close()
+	// The client reconnects by itself (within its 5 s back-off); the base
+	// reports afterwards.
+	deadline := time.Now().Add(12 * time.Second)
+	for !c.c.IsConnectionOpen() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Retained, as the base publishes it: a subscription made again at
+	// any time gets it.
+	st, _ := json.Marshal(provisioning.State{Schema: 1, Base: "bs-1", Config: provisioning.ConfigState{AppliedVersion: 5}})
+	if err := br2.Publish(provisioning.TopicsFor("bs-1").State, st, true, 1); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("push across the restart: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the push did not see the report made after the broker restarted")
+	}
+}
