@@ -21,6 +21,9 @@ type extension struct {
 	endpoints []*epState
 	mwi       MessageSummary
 	mwiCallID string
+	// mwiSeq is the highest CSeq of a message-summary NOTIFY applied, per
+	// dialog (Call-ID); guarded by UA.mu.
+	mwiSeq map[string]uint32
 
 	cancel context.CancelFunc
 	done   chan struct{}

@@ -134,3 +134,29 @@ func TestNewMessages(t *testing.T) {
 		}
 	}
 }
+
+// Soak (seed 1 step 484): two NOTIFYs of one subscription sent 1 ms apart
+// (3 new, then 0 new) were handled out of order, and the device kept
+// showing 3 messages for an empty mailbox. A NOTIFY older (lower CSeq)
+// than one already applied in its dialog changes nothing; other dialogs
+// (a replaced subscription) keep their own order.
+func TestStaleNotifyIgnored(t *testing.T) {
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw", "127.0.0.1:9")}})
+	lamp := newFakeEndpoint("analog", 0)
+	if _, err := u.Attach("101", lamp); err != nil {
+		t.Fatal(err)
+	}
+	u.mu.Lock()
+	e := u.exts["101"]
+	u.mu.Unlock()
+	u.setMWIInOrder(e, "sub-a", 7, summary(t, "yes", 3, 0))
+	u.setMWIInOrder(e, "sub-a", 9, summary(t, "no", 0, 3)) // sent last
+	u.setMWIInOrder(e, "sub-a", 8, summary(t, "yes", 1, 2)) // overtaken
+	if got, want := lamp.logged("mwi"), []string{"mwi false", "mwi true", "mwi false"}; !slices.Equal(got, want) {
+		t.Fatalf("lamp got %q, want %q (the stale NOTIFY must not light it)", got, want)
+	}
+	u.setMWIInOrder(e, "sub-b", 1, summary(t, "yes", 2, 0)) // another dialog: its own order
+	if got := lamp.logged("mwi"); got[len(got)-1] != "mwi true" {
+		t.Fatalf("a new dialog's first NOTIFY was not applied: %q", got)
+	}
+}
