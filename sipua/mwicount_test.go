@@ -150,7 +150,7 @@ func TestStaleNotifyIgnored(t *testing.T) {
 	e := u.exts["101"]
 	u.mu.Unlock()
 	u.setMWIInOrder(e, "sub-a", 7, summary(t, "yes", 3, 0))
-	u.setMWIInOrder(e, "sub-a", 9, summary(t, "no", 0, 3)) // sent last
+	u.setMWIInOrder(e, "sub-a", 9, summary(t, "no", 0, 3))  // sent last
 	u.setMWIInOrder(e, "sub-a", 8, summary(t, "yes", 1, 2)) // overtaken
 	if got, want := lamp.logged("mwi"), []string{"mwi false", "mwi true", "mwi false"}; !slices.Equal(got, want) {
 		t.Fatalf("lamp got %q, want %q (the stale NOTIFY must not light it)", got, want)
