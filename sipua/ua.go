@@ -190,6 +190,11 @@ func (u *UA) Run(ctx context.Context) error {
 		pc.Close()
 		tl.Close()
 		ua.Close()
+		<-serveErr
+		<-serveErr
+		if ctx.Err() != nil {
+			return nil // stopped while starting: not a failure
+		}
 		return err
 	}
 	u.log.Info("SIP listening", "addr", laddr.String())
