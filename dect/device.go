@@ -415,9 +415,10 @@ func (v *Device) StopRinging() error {
 
 // Release ends the device's call from the network side (the far end hung
 // up): the device's call is cleared and its audio disconnected. The
-// device is idle again, and the module reports no hang-up for a release
-// it was told of: Release reports OnHook (Reason "released") itself, so
-// the call layer knows the device is free.
+// module reports no hang-up for a release it was told of: Release reports
+// OnHook (Reason "released") itself, so the call layer knows the device is
+// free. Until the module confirms, Activity says Dialing; the device reads
+// Idle only together with that event.
 func (v *Device) Release() error {
 	ctx, cancel := v.call()
 	defer cancel()
