@@ -37,10 +37,10 @@ race-repeat:
 	$(GO) test -race -count=$(RACE_COUNT) -timeout 20m $(RACE_PKGS)
 
 # The randomized whole-base soak under the race detector: 3 seeds x 700
-# steps (docs/soak.md). Not yet part of `make test`: it still finds open
-# bugs (internal/soak/FINDINGS.md).
+# steps (docs/soak.md). `make test` runs it too (TestSoak in ./...); this
+# target runs it alone.
 soak:
-	$(GO) test -race -count=1 -timeout 20m ./internal/soak -soak
+	$(GO) test -race -count=1 -timeout 20m ./internal/soak
 
 # Zero-allocation assertions need a build without the race detector (it
 # allocates on its own); CI runs them here.

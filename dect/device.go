@@ -49,6 +49,9 @@ const (
 	stIdle callState = iota
 	stRinging
 	stActive
+	// stReleasing: Release is telling the module; the device is idle, and
+	// reported so, once the module confirms and OnHook is emitted.
+	stReleasing
 )
 
 type inItem struct {
@@ -235,6 +238,10 @@ func (v *Device) handle(ctx context.Context, s *session, m wire.Msg, timer *time
 	case wire.TReleaseInd:
 		v.mu.Lock()
 		prev := v.state
+		if prev == stReleasing {
+			v.mu.Unlock() // Release ends it and reports the on-hook
+			return
+		}
 		v.state = stIdle
 		v.mu.Unlock()
 		v.dropAudio()
@@ -423,22 +430,35 @@ var _ endpoint.Releaser = (*Device)(nil)
 
 // Release ends the device's call from the network side (the far end hung
 // up): the device's call is cleared and its audio disconnected. The
-// device is idle again, and the module reports no hang-up for a release
-// it was told of: Release reports OnHook (Reason "released") itself, so
-// the call layer knows the device is free.
+// module reports no hang-up for a release it was told of: Release reports
+// OnHook (Reason "released") itself, so the call layer knows the device is
+// free. Until the module confirms, Activity says Dialing; the device reads
+// Idle only together with that event.
 func (v *Device) Release() error {
 	ctx, cancel := v.call()
 	defer cancel()
 	v.mu.Lock()
-	had := v.state != stIdle
-	v.state = stIdle
+	had := v.state != stIdle && v.state != stReleasing
+	if had {
+		v.state = stReleasing
+	}
 	v.mu.Unlock()
-	v.dropAudio()
 	if !had {
 		return nil
 	}
-	defer v.emit(DeviceEvent{Kind: OnHook, Reason: "released"})
-	if _, err := v.d.request(ctx, wire.Msg{Type: wire.TRelease, Handset: byte(v.rec.Handset), Reason: wire.ReleaseNormal}); err != nil && !errors.Is(err, ErrNotReady) {
+	v.dropAudio()
+	_, err := v.d.request(ctx, wire.Msg{Type: wire.TRelease, Handset: byte(v.rec.Handset), Reason: wire.ReleaseNormal})
+	// Idle and OnHook together: whoever sees the device idle (the
+	// reported line) can count on its on-hook being on its way to the
+	// call layer, so a call offered now rings it rather than finding it
+	// busy (soak seed 2 step 471). A detach meanwhile reported its own.
+	v.mu.Lock()
+	if v.state == stReleasing {
+		v.state = stIdle
+		v.emit(DeviceEvent{Kind: OnHook, Reason: "released"})
+	}
+	v.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrNotReady) {
 		return v.fail("release", err)
 	}
 	return nil
@@ -618,7 +638,7 @@ func (v *Device) Activity() endpoint.Activity {
 		return endpoint.Ringing
 	case v.state == stActive && v.audio != nil:
 		return endpoint.Talking
-	case v.state == stActive:
+	case v.state == stActive, v.state == stReleasing:
 		return endpoint.Dialing
 	}
 	return endpoint.Idle

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 
@@ -305,4 +306,96 @@ func TestModuleResetAtRandomMoments(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
+}
+
+// TestModuleResetKeepsRegistrationWindow (soak F9): a module reset the
+// administrator did not ask for (the module's own reset, or the base's
+// recovery from a lost link) does not close an open registration window:
+// after start-up it is open in the module again, with its PIN, until its
+// own end, and a device can pair meanwhile.
+func TestModuleResetKeepsRegistrationWindow(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	linx := r.emu.NewLinx(radio.DeviceOptions{})
+	linx.PowerOn()
+	opened := time.Now()
+	if err := r.drv.OpenRegistration(ctxT(t, 5*time.Second), 4*time.Second, "4321"); err != nil {
+		t.Fatal(err)
+	}
+	r.waitEvent(dect.EventRegistrationOpened, time.Second)
+	r.emu.ResetModule()
+	if e := r.waitEvent(dect.EventModuleReady, 3*time.Second); e.Reason != "recovered" {
+		t.Fatalf("ready reason %q", e.Reason)
+	}
+	if open, until := r.drv.RegistrationOpen(); !open || until.Before(opened.Add(3900*time.Millisecond)) {
+		t.Fatalf("after the reset the driver's window is open=%v until %v", open, until)
+	}
+	if !r.emu.RegistrationOpen() {
+		t.Fatal("the module's window is closed after the reset")
+	}
+	if err := linx.Pair(ctxT(t, 5*time.Second), "4321"); err != nil {
+		t.Fatalf("pairing in the window that outlived the reset: %v", err)
+	}
+	if e := r.waitEvent(dect.EventPaired, 5*time.Second); e.Device.Handset == 0 {
+		t.Fatalf("paired %+v", e.Device)
+	}
+	// Pairing closes the window, as always.
+	if e := r.waitEvent(dect.EventRegistrationClosed, time.Second); e.Reason != "paired" {
+		t.Fatalf("window closed %q, want paired", e.Reason)
+	}
+
+	// Unused, it still ends at its own time, in the module too.
+	opened = time.Now()
+	if err := r.drv.OpenRegistration(ctxT(t, 5*time.Second), 2*time.Second, "4321"); err != nil {
+		t.Fatal(err)
+	}
+	r.emu.ResetModule()
+	r.waitEvent(dect.EventModuleReady, 3*time.Second)
+	e := r.waitEvent(dect.EventRegistrationClosed, 4*time.Second)
+	if e.Reason != "timeout" || time.Since(opened) < 1900*time.Millisecond {
+		t.Fatalf("window closed %q after %v, want timeout after 2 s", e.Reason, time.Since(opened))
+	}
+	time.Sleep(100 * time.Millisecond)
+	if r.emu.RegistrationOpen() {
+		t.Error("the module's window is still open after the end")
+	}
+}
+
+// TestReleasedDeviceIdleOnlyWithItsOnHook (soak seed 2 step 471): while
+// Release tells the module, the device is not yet idle; once it reads
+// idle, its OnHook ("released") is already on the event channel. The
+// base reports the line from Activity and the call layer learns of the
+// on-hook from the event: a call offered when the line reads idle must
+// not find the device still off-hook in the call layer.
+func TestReleasedDeviceIdleOnlyWithItsOnHook(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	hs := r.emu.NewHeadset(radio.DeviceOptions{})
+	dh := r.pair(hs, "1234")
+	for round := range 5 {
+		if err := dh.Ring(endpoint.CallerID{Number: "200"}, ""); err != nil {
+			t.Fatal(err)
+		}
+		waitDev(t, hs, "ringing", func(s radio.DeviceState) bool { return s.Call == radio.CallRinging })
+		hs.Answer()
+		devEvent(t, dh, dect.OffHook)
+		if a := dh.Activity(); a == endpoint.Idle {
+			t.Fatalf("round %d: activity %v during the call", round, a)
+		}
+		done := make(chan error, 1)
+		go func() { done <- dh.Release() }()
+		for dh.Activity() != endpoint.Idle {
+			runtime.Gosched()
+		}
+		select {
+		case e := <-dh.Events():
+			if e.Kind != dect.OnHook || e.Reason != "released" {
+				t.Fatalf("round %d: event %+v, want OnHook released", round, e)
+			}
+		default:
+			t.Fatalf("round %d: the device reads idle before its on-hook is reported", round)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		waitDev(t, hs, "released", func(s radio.DeviceState) bool { return s.Call == radio.CallIdle })
+	}
 }

@@ -261,8 +261,41 @@ func (d *Driver) startup(ctx context.Context, s *session) error {
 		reason = "recovered"
 	}
 	d.mu.Unlock()
+	d.reopenWindow(ctx, s)
 	d.emit(Event{Kind: EventModuleReady, Firmware: h.Firmware, Reason: reason})
 	return nil
+}
+
+// reopenWindow opens a registration window that a module reset
+// interrupted again in the module, with its PIN, for the time it has left
+// (an administrator's Register New Device survives a reset the base did
+// not ask for). A window with under a second left, or that the module
+// refuses, is closed.
+func (d *Driver) reopenWindow(ctx context.Context, s *session) {
+	d.mu.Lock()
+	open, gen, pin, left := d.reg.open, d.reg.gen, d.reg.pin, time.Until(d.reg.until)
+	d.mu.Unlock()
+	if !open {
+		return
+	}
+	secs := (left + time.Second - 1) / time.Second
+	if left < time.Second || secs > 0xffff {
+		d.closeWindowGen("timeout", true, gen)
+		return
+	}
+	if _, err := s.request(ctx, wire.Msg{Type: wire.TRegOpen, Seconds: uint16(secs), PIN: pin}); err != nil {
+		d.log.Warn("dect: registration window not reopened after the module reset", "err", err)
+		d.closeWindowGen("module-reset", false, gen)
+		return
+	}
+	d.mu.Lock()
+	still := d.reg.open && d.reg.gen == gen
+	d.mu.Unlock()
+	if !still { // closed meanwhile (its timer, close-registration)
+		_, _ = s.request(ctx, wire.Msg{Type: wire.TRegClose})
+		return
+	}
+	d.log.Info("dect: registration window reopened after the module reset", "left", left.Round(time.Millisecond))
 }
 
 // sessionEnded drops everything that lived in the module: calls, audio,
@@ -281,7 +314,11 @@ func (d *Driver) sessionEnded(s *session, reason string) {
 	if !wasReady {
 		return
 	}
-	d.closeWindow(reason, false)
+	if reason != "module-reset" {
+		// A module reset keeps the window: its timer runs on and start-up
+		// opens it in the module again (reopenWindow).
+		d.closeWindow(reason, false)
+	}
 	d.mu.Lock()
 	d.paging = false
 	if d.pageTimer != nil {

@@ -212,7 +212,7 @@ func dialCloud(t testing.TB, e *env) *cloud.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cloud.Dial(ctx, cloud.Options{Brokers: []string{e.url}, TLS: e.cloudTLS, Logger: logger(t), RetainedWait: 300 * time.Millisecond})
+	c, err := cloud.Dial(ctx, cloud.Options{Brokers: []string{e.url}, TLS: e.cloudTLS, Logger: logger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

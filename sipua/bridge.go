@@ -14,8 +14,15 @@ func (u *UA) offerIncoming(c *call) bool {
 	if cadence == "" {
 		cadence = endpoint.Normal
 	}
+	soon := false
 	for _, s := range e.endpoints {
 		switch {
+		case s.ringing == nil && s.active == nil && s.other == nil && s.offHook && onHookOnItsWay(s.ep):
+			// The phone is idle (put down, or released after the far end
+			// hung up) but its on-hook has not reached the bridge yet: it
+			// rings when it does (ringIfOfferedLocked), rather than the
+			// caller hearing busy from a phone the base reports idle.
+			soon = true
 		case s.ringing == nil && s.active == nil && s.other == nil && !s.offHook:
 			if err := s.ep.Ring(c.cid, cadence); err != nil {
 				u.log.Warn("endpoint ring", "endpoint", s.name, "error", err)
@@ -32,7 +39,21 @@ func (u *UA) offerIncoming(c *call) bool {
 			c.cw[s] = true
 		}
 	}
-	return len(c.ringing)+len(c.cw) > 0
+	return len(c.ringing)+len(c.cw) > 0 || soon
+}
+
+// activityOf is an endpoint that knows what its phone is doing now
+// (fxs.Port, dect.Device), ahead of the events the bridge has handled.
+type activityOf interface {
+	Activity() endpoint.Activity
+}
+
+// onHookOnItsWay says whether an endpoint the bridge still holds off-hook
+// (with no call) is idle already: its on-hook event is queued or on its
+// way. An endpoint that cannot tell is taken as off-hook.
+func onHookOnItsWay(ep endpoint.Endpoint) bool {
+	a, ok := ep.(activityOf)
+	return ok && a.Activity() == endpoint.Idle
 }
 
 // ringStoppedLocked notes that s no longer rings for c; when nobody is

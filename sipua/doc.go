@@ -90,7 +90,10 @@
 // a tel: number wins, with its visual separators removed), else the From.
 // An offer with no common
 // codec (or SRTP mismatch) gets 488; with no endpoint able to take it,
-// 486. Codec preference: G.722 first for a call that may reach a
+// 486 (an endpoint the bridge still holds off-hook but that says it is
+// idle, its on-hook on the way, counts as able: it rings when the on-hook
+// arrives). A message-summary NOTIFY older (lower CSeq) than one already
+// applied in its dialog is answered 200 and ignored. Codec preference: G.722 first for a call that may reach a
 // wideband endpoint (endpoint.Wideband: an incoming call to an extension
 // with one, a call placed from one), whose channel then opens at 16 kHz;
 // PCMU, PCMA, G.722 otherwise. Otherwise every idle endpoint of the extension rings at once and

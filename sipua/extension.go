@@ -21,6 +21,9 @@ type extension struct {
 	endpoints []*epState
 	mwi       MessageSummary
 	mwiCallID string
+	// mwiSeq is the highest CSeq of a message-summary NOTIFY applied, per
+	// dialog (Call-ID); guarded by UA.mu.
+	mwiSeq map[string]uint32
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -91,8 +94,14 @@ func (u *UA) Attach(ext string, ep endpoint.Endpoint) (Reporter, error) {
 	if e == nil {
 		return nil, fmt.Errorf("sipua: attach %q: %w", ext, ErrNoSuchExtension)
 	}
-	if u.attached[ep] != nil {
-		return nil, fmt.Errorf("sipua: attach %v: %w to %q", ep, ErrAlreadyAttached, u.attached[ep].ext.name)
+	if old := u.attached[ep]; old != nil {
+		if old.ext != nil {
+			return nil, fmt.Errorf("sipua: attach %v: %w to %q", ep, ErrAlreadyAttached, old.ext.name)
+		}
+		// Its extension was removed from the configuration (its calls
+		// ended then): the stale attachment gives way.
+		delete(u.attached, ep)
+		close(old.gone)
 	}
 	s := &epState{ep: ep, ext: e, name: fmt.Sprint(ep), signal: make(chan struct{}, 1), gone: make(chan struct{})}
 	e.endpoints = append(e.endpoints, s)

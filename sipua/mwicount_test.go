@@ -2,6 +2,7 @@ package sipua
 
 import (
 	"basestation/endpoint"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -132,5 +133,58 @@ func TestNewMessages(t *testing.T) {
 		if got := ms.NewMessages(); got != c.want {
 			t.Errorf("%q: NewMessages %d, want %d", c.body, got, c.want)
 		}
+	}
+}
+
+// Soak (seed 1 step 484): two NOTIFYs of one subscription sent 1 ms apart
+// (3 new, then 0 new) were handled out of order, and the device kept
+// showing 3 messages for an empty mailbox. A NOTIFY older (lower CSeq)
+// than one already applied in its dialog changes nothing; other dialogs
+// (a replaced subscription) keep their own order.
+func TestStaleNotifyIgnored(t *testing.T) {
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw", "127.0.0.1:9")}})
+	lamp := newFakeEndpoint("analog", 0)
+	if _, err := u.Attach("101", lamp); err != nil {
+		t.Fatal(err)
+	}
+	u.mu.Lock()
+	e := u.exts["101"]
+	u.mu.Unlock()
+	u.setMWIInOrder(e, "sub-a", 7, summary(t, "yes", 3, 0))
+	u.setMWIInOrder(e, "sub-a", 9, summary(t, "no", 0, 3))  // sent last
+	u.setMWIInOrder(e, "sub-a", 8, summary(t, "yes", 1, 2)) // overtaken
+	if got, want := lamp.logged("mwi"), []string{"mwi false", "mwi true", "mwi false"}; !slices.Equal(got, want) {
+		t.Fatalf("lamp got %q, want %q (the stale NOTIFY must not light it)", got, want)
+	}
+	u.setMWIInOrder(e, "sub-b", 1, summary(t, "yes", 2, 0)) // another dialog: its own order
+	if got := lamp.logged("mwi"); got[len(got)-1] != "mwi true" {
+		t.Fatalf("a new dialog's first NOTIFY was not applied: %q", got)
+	}
+}
+
+// Soak (seeds 1–3, a few steps in): an extension removed from the
+// configuration left its endpoints in the registry with no extension, and
+// attaching one of them to another extension dereferenced the missing
+// extension: the base panicked. The stale attachment now gives way.
+func TestAttachAfterItsExtensionWasRemoved(t *testing.T) {
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw", "127.0.0.1:9")}})
+	dev := newFakeEndpoint("dect", 0)
+	if _, err := u.Attach("101", dev); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.SetConfig(Config{Extensions: []Extension{ext("102", "1002", "pw", "127.0.0.1:9")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := u.ExtensionOf(dev); got != "" {
+		t.Fatalf("endpoint of a removed extension reports extension %q", got)
+	}
+	if _, err := u.Attach("102", dev); err != nil {
+		t.Fatalf("attach to 102 after 101 was removed: %v", err)
+	}
+	if got := u.ExtensionOf(dev); got != "102" {
+		t.Fatalf("extension %q, want 102", got)
+	}
+	if _, err := u.Attach("102", dev); !errors.Is(err, ErrAlreadyAttached) {
+		t.Fatalf("second attach: %v, want ErrAlreadyAttached", err)
 	}
 }

@@ -189,12 +189,46 @@ func (u *UA) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	respond(tx, req, 200, "OK")
-	u.setMWI(e, ms)
+	u.setMWIInOrder(e, cid, req.CSeq().SeqNo, ms)
+}
+
+// maxMWIDialogs bounds the dialogs whose NOTIFY order an extension
+// remembers (the current subscription and a few it replaced).
+const maxMWIDialogs = 8
+
+// setMWIInOrder applies a NOTIFY's message state unless a later NOTIFY
+// of the same dialog (a higher CSeq) has been applied already: NOTIFYs
+// are handled concurrently and may arrive out of order, and the last one
+// sent is the mailbox's state (RFC 3261 §12.2.2 orders requests in a
+// dialog by CSeq). A stale one is answered 200 all the same: an error
+// would make the notifier drop the subscription.
+func (u *UA) setMWIInOrder(e *extension, callID string, seq uint32, ms MessageSummary) {
+	u.mu.Lock()
+	if last, ok := e.mwiSeq[callID]; ok && seq <= last {
+		u.mu.Unlock()
+		u.log.Debug("stale message-summary NOTIFY ignored", "ext", e.name, "cseq", seq, "applied", last)
+		return
+	}
+	if e.mwiSeq == nil || len(e.mwiSeq) >= maxMWIDialogs {
+		e.mwiSeq = map[string]uint32{}
+	}
+	e.mwiSeq[callID] = seq
+	u.applyMWILocked(e, ms)
+	u.mu.Unlock()
+	u.emit(&MWIEvent{Extension: e.name, Summary: ms, Time: time.Now()})
 }
 
 // setMWI records the extension's message state and tells its endpoints.
 func (u *UA) setMWI(e *extension, ms MessageSummary) {
 	u.mu.Lock()
+	u.applyMWILocked(e, ms)
+	u.mu.Unlock()
+	u.emit(&MWIEvent{Extension: e.name, Summary: ms, Time: time.Now()})
+}
+
+// applyMWILocked records the message state and tells the endpoints that
+// show a change. u.mu held.
+func (u *UA) applyMWILocked(e *extension, ms MessageSummary) {
 	changed := e.mwi.Waiting != ms.Waiting
 	recount := e.mwi.NewMessages() != ms.NewMessages()
 	e.mwi = ms
@@ -207,8 +241,6 @@ func (u *UA) setMWI(e *extension, ms MessageSummary) {
 			u.log.Warn("endpoint MWI", "endpoint", s.name, "error", err)
 		}
 	}
-	u.mu.Unlock()
-	u.emit(&MWIEvent{Extension: e.name, Summary: ms, Time: time.Now()})
 }
 
 // transfer blind-transfers the call to number (REFER, RFC 3515) and ends

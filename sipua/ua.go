@@ -193,8 +193,10 @@ func (u *UA) Run(ctx context.Context) error {
 		pc.Close()
 		tl.Close()
 		ua.Close()
+		<-serveErr
+		<-serveErr
 		if ctx.Err() != nil {
-			return nil // stopped while starting: cancellation is not an error
+			return nil // stopped while starting: not a failure
 		}
 		return err
 	}

@@ -28,22 +28,7 @@ var (
 	flagQuiet    = flag.Int("quiet-every", 120, "steps between quiet points (resource checks)")
 	flagLog      = flag.String("soak-log", "", "debug log of the base to this file (child processes append .seedN)")
 	flagKeep     = flag.Bool("keep-going", false, "after a violation, bring the base back to a known state and go on (long runs)")
-	flagSoak     = flag.Bool("soak", false, "run the soak walk (also implied by -seed, -seeds, -steps or -duration, or BASESTATION_SOAK=1)")
 )
-
-// soakAsked says whether this run should walk: the walk still finds open
-// bugs (FINDINGS.md), so `make test` does not run it until they are fixed;
-// `make soak` and the replay commands do.
-func soakAsked() bool {
-	asked := *flagSoak || os.Getenv("BASESTATION_SOAK") == "1"
-	flag.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "seed", "seeds", "steps", "duration":
-			asked = true
-		}
-	})
-	return asked
-}
 
 // seedsSet says whether -seeds was given on the command line.
 func seedsSet() bool {
@@ -115,9 +100,6 @@ func runChild(args []string) int {
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the soak is not short")
-	}
-	if !soakAsked() {
-		t.Skip("the soak walk runs with -soak (make soak); it still finds open bugs, see internal/soak/FINDINGS.md")
 	}
 	first, n := *flagSeed, *flagSeeds
 	if first == 0 {
@@ -199,7 +181,7 @@ func (res seedResult) report(t *testing.T) string {
 		switch {
 		case strings.HasPrefix(l, "STEP "):
 			steps = append(steps, l)
-		case strings.HasPrefix(l, "QUIET "), strings.HasPrefix(l, "DONE "), strings.HasPrefix(l, "TIMES "):
+		case strings.HasPrefix(l, "QUIET "), strings.HasPrefix(l, "DONE "), strings.HasPrefix(l, "TIMES "), strings.HasPrefix(l, "NOTE "):
 			quiet = append(quiet, l)
 		case strings.HasPrefix(l, "VIOLATION "), strings.HasPrefix(l, "FAIL "):
 			problems = append(problems, l)

@@ -58,6 +58,8 @@ const (
 // world.go builds it, with the broker and the PBX restartable on the same
 // addresses.
 type world struct {
+	portalDials int // connections of the portal's client so far
+
 	log *slog.Logger
 	dir string
 
@@ -169,7 +171,10 @@ func newWorld(ctx context.Context, dir string, log *slog.Logger) (w *world, err 
 }
 
 func (w *world) dialCloud(ctx context.Context) (*cloud.Client, error) {
-	c, err := cloud.Dial(ctx, cloud.Options{Brokers: []string{"tcp://" + w.brokerAddr}, ClientID: "soak-portal",
+	// A new id for every connection: the closed client's last reconnect
+	// must not take the new one's session over.
+	w.portalDials++
+	c, err := cloud.Dial(ctx, cloud.Options{Brokers: []string{"tcp://" + w.brokerAddr}, ClientID: fmt.Sprintf("soak-portal-%d", w.portalDials),
 		Logger: w.log.With("sim", "portal")})
 	if err != nil {
 		return nil, fmt.Errorf("portal client: %w", err)

@@ -35,10 +35,6 @@ type Options struct {
 	// provisioning.TopicPrefix, "bs/v1"); it must match the bases'
 	// mqtt.topic_root.
 	TopicRoot string
-	// RetainedWait is how long to wait for a retained message after the
-	// subscription is acknowledged before concluding there is none
-	// (default 1 s).
-	RetainedWait time.Duration
 }
 
 // Client is a connected cloud-side client. Its methods may be called from
@@ -54,6 +50,12 @@ type Client struct {
 	opMu  sync.Mutex // serializes SUBSCRIBE/UNSUBSCRIBE
 	subMu sync.Mutex
 	subs  map[string]map[*listener]bool
+
+	// syncTopic is this client's own topic for the markers that end a
+	// read of retained messages (readRetained).
+	syncTopic string
+
+	bg sync.WaitGroup // resubscribe goroutines, waited for by Close
 }
 
 // Errors of the cloud side.
@@ -65,6 +67,8 @@ var (
 	// ErrNotPublished marks a configuration that failed validation on the
 	// cloud side and was therefore never sent to the base.
 	ErrNotPublished = errors.New("configuration not published")
+	// ErrRefused means the broker refused a subscription (its ACL).
+	ErrRefused = errors.New("subscription refused by the broker")
 	// ErrOffline means the base's last will says it is offline.
 	ErrOffline = errors.New("the base is offline")
 )
@@ -82,9 +86,6 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	if err := provisioning.CheckTopicRoot(o.TopicRoot); err != nil {
 		return nil, fmt.Errorf("cloud: %w", err)
-	}
-	if o.RetainedWait == 0 {
-		o.RetainedWait = time.Second
 	}
 	var r [6]byte
 	_, _ = rand.Read(r[:])
@@ -112,14 +113,36 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	po.SetConnectTimeout(10 * time.Second)
 	po.SetKeepAlive(30 * time.Second)
 	po.SetDefaultPublishHandler(func(mqtt.Client, mqtt.Message) {})
+	cl := &Client{o: o, log: o.Logger, rand: hex.EncodeToString(r[:3]), subs: map[string]map[*listener]bool{},
+		syncTopic: o.TopicRoot + "/" + SyncLevel + "/" + hex.EncodeToString(r[:])}
+	// The session is clean: after an automatic reconnect the broker has
+	// forgotten every subscription, so the ones in use are made again
+	// (a Push or Command waiting across a broker restart, or a takeover
+	// of the client id, would otherwise wait for a report it never gets).
+	connected := false
+	var connMu sync.Mutex
+	po.SetOnConnectHandler(func(mc mqtt.Client) {
+		connMu.Lock()
+		again := connected
+		connected = true
+		connMu.Unlock()
+		if again {
+			cl.bg.Add(1)
+			go func() {
+				defer cl.bg.Done()
+				cl.resubscribe()
+			}()
+		}
+	})
 	c := mqtt.NewClient(po)
+	cl.c = c
 	if err := provisioning.WaitToken(ctx, c.Connect()); err != nil {
 		if ctx.Err() != nil {
 			c.Disconnect(0)
 		}
 		return nil, fmt.Errorf("cloud: connect to %v: %w", o.Brokers, err)
 	}
-	return &Client{c: c, o: o, log: o.Logger, rand: hex.EncodeToString(r[:3]), subs: map[string]map[*listener]bool{}}, nil
+	return cl, nil
 }
 
 func (c *Client) root() string { return c.o.TopicRoot }
@@ -130,7 +153,10 @@ func (c *Client) topics(base string) provisioning.Topics {
 }
 
 // Close disconnects.
-func (c *Client) Close() { c.c.Disconnect(250) }
+func (c *Client) Close() {
+	c.c.Disconnect(250)
+	c.bg.Wait()
+}
 
 func wait(ctx context.Context, tok mqtt.Token, what string) error {
 	if err := provisioning.WaitToken(ctx, tok); err != nil {
@@ -139,51 +165,109 @@ func wait(ctx context.Context, tok mqtt.Token, what string) error {
 	return nil
 }
 
-// subscribe subscribes to filter and delivers its messages to the
-// returned channel until the returned cancel function is called. Several
-// callers may listen on the same filter at once (paho keeps one handler
-// per filter): the broker subscription is shared and dropped with the last
-// listener. Every call sends a SUBSCRIBE, so the broker delivers the
-// retained message again; the other listeners see that copy too.
-func (c *Client) subscribe(ctx context.Context, filter string) (<-chan mqtt.Message, func(), error) {
+// subscribe subscribes to every filter and delivers their messages, in
+// the order the broker sent them, to the returned channel until the
+// returned cancel function is called. Several callers may listen on the
+// same filter at once (paho keeps one handler per filter): the broker
+// subscription is shared and dropped with the last listener. Every call
+// sends a SUBSCRIBE, so the broker delivers the retained messages again;
+// the other listeners see that copy too. A filter the broker refuses (an
+// ACL) is an error.
+func (c *Client) subscribe(ctx context.Context, filters ...string) (<-chan mqtt.Message, func(), error) {
 	c.opMu.Lock()
 	defer c.opMu.Unlock()
 	l := newListener()
 	c.subMu.Lock()
-	s := c.subs[filter]
-	if s == nil {
-		s = map[*listener]bool{}
-		c.subs[filter] = s
+	for _, f := range filters {
+		s := c.subs[f]
+		if s == nil {
+			s = map[*listener]bool{}
+			c.subs[f] = s
+		}
+		s[l] = true
 	}
-	s[l] = true
 	c.subMu.Unlock()
-	remove := func() bool {
+	// remove takes l off every filter and returns the filters it was the
+	// last listener of.
+	remove := func() []string {
 		c.subMu.Lock()
 		defer c.subMu.Unlock()
-		delete(s, l)
-		close(l.done)
-		if len(s) == 0 {
-			delete(c.subs, filter)
-			return true
+		var last []string
+		for _, f := range filters {
+			s := c.subs[f]
+			delete(s, l)
+			if len(s) == 0 && s != nil {
+				delete(c.subs, f)
+				last = append(last, f)
+			}
 		}
-		return false
+		close(l.done)
+		return last
 	}
-	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { c.dispatch(filter, m) })
-	if err := wait(ctx, tok, "subscribe "+filter); err != nil {
-		remove()
-		return nil, nil, err
+	unsubscribe := func(fs []string) {
+		for _, f := range fs {
+			_ = provisioning.WaitTokenFor(context.Background(), c.c.Unsubscribe(f), 2*time.Second)
+		}
+	}
+	for _, f := range filters {
+		if err := c.subscribeOne(ctx, f); err != nil {
+			unsubscribe(remove())
+			return nil, nil, err
+		}
 	}
 	var once sync.Once
 	cancel := func() {
 		once.Do(func() {
 			c.opMu.Lock()
 			defer c.opMu.Unlock()
-			if remove() {
-				_ = provisioning.WaitTokenFor(context.Background(), c.c.Unsubscribe(filter), 2*time.Second)
-			}
+			unsubscribe(remove())
 		})
 	}
 	return l.ch, cancel, nil
+}
+
+// subscribeOne sends one SUBSCRIBE for filter and checks the broker's
+// answer. The subscription is QoS 0: the session is clean, so QoS 1 would
+// buy no redelivery, and it would put every message to this client in the
+// broker's in-flight table, whose packet ids some brokers (mochi) also
+// check the client's own SUBSCRIBE against, refusing it as "packet
+// identifier in use" (0x91). That refusal is transient and is retried
+// with a new packet id; any other refusal (an ACL) is ErrRefused.
+func (c *Client) subscribeOne(ctx context.Context, f string) error {
+	const idInUse = 0x91
+	for try := 1; ; try++ {
+		tok := c.c.Subscribe(f, 0, func(_ mqtt.Client, m mqtt.Message) { c.dispatch(f, m) })
+		if err := wait(ctx, tok, "subscribe "+f); err != nil {
+			return err
+		}
+		code, ok := tok.(*mqtt.SubscribeToken).Result()[f]
+		if !ok || code < 0x80 {
+			return nil
+		}
+		if code != idInUse || try == 5 {
+			return fmt.Errorf("cloud: subscribe %s: %w (code %#x)", f, ErrRefused, code)
+		}
+		c.log.Debug("cloud: subscription refused, packet id in use; retrying", "filter", f)
+	}
+}
+
+// resubscribe makes every subscription in use again after a reconnect.
+func (c *Client) resubscribe() {
+	c.opMu.Lock()
+	defer c.opMu.Unlock()
+	c.subMu.Lock()
+	filters := make([]string, 0, len(c.subs))
+	for f := range c.subs {
+		filters = append(filters, f)
+	}
+	c.subMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, f := range filters {
+		if err := c.subscribeOne(ctx, f); err != nil {
+			c.log.Warn("cloud: subscription not made again after reconnecting", "filter", f, "err", err)
+		}
+	}
 }
 
 // listener is one consumer of a filter: an unbounded queue in arrival
@@ -247,28 +331,55 @@ func (c *Client) dispatch(filter string, m mqtt.Message) {
 	}
 }
 
-// retained returns the retained message on topic, or nil if none arrives
-// within RetainedWait after the subscription.
-func (c *Client) retained(ctx context.Context, topic string) ([]byte, error) {
-	ch, cancel, err := c.subscribe(ctx, topic)
+// SyncLevel is the topic level under the topic root of the cloud
+// clients' own marker topics (<root>/_cloud/<random>): a client publishes a
+// marker there, not retained, to learn that the broker has sent it every
+// retained message of a subscription. The portal's broker account needs
+// read and write on it (readwrite <root>/# does).
+const SyncLevel = "_cloud"
+
+// readRetained passes every retained message on filter to fn and returns
+// once the broker has sent them all. It subscribes to filter, then
+// publishes a marker on the client's sync topic: a broker sends a new
+// subscription's retained messages before it handles the client's next
+// packet, and delivers the messages of one client's subscriptions in the
+// order it queued them, so the marker arrives after the last retained
+// message (if any). No timer decides that a topic has no retained message:
+// a slow broker makes the read slow, never wrong.
+func (c *Client) readRetained(ctx context.Context, filter string, fn func(mqtt.Message)) error {
+	ch, cancel, err := c.subscribe(ctx, filter, c.syncTopic)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer cancel()
-	t := time.NewTimer(c.o.RetainedWait)
-	defer t.Stop()
+	marker := []byte(c.NewCommandID())
+	if err := c.PublishRaw(ctx, c.syncTopic, marker, false); err != nil {
+		return err
+	}
 	for {
 		select {
 		case m := <-ch:
-			if m.Retained() {
-				return m.Payload(), nil
+			if m.Topic() == c.syncTopic {
+				if string(m.Payload()) == string(marker) {
+					return nil
+				}
+				continue // another read's marker
 			}
-		case <-t.C:
-			return nil, nil
+			if m.Retained() {
+				fn(m)
+			}
 		case <-ctx.Done():
-			return nil, fmt.Errorf("cloud: read %s: %w", topic, ctx.Err())
+			return fmt.Errorf("cloud: read %s: %w", filter, ctx.Err())
 		}
 	}
+}
+
+// retained returns the retained message on topic, or nil if there is none
+// (an empty payload is one deleted).
+func (c *Client) retained(ctx context.Context, topic string) ([]byte, error) {
+	var last []byte
+	err := c.readRetained(ctx, topic, func(m mqtt.Message) { last = m.Payload() })
+	return last, err
 }
 
 // BaseInfo is what the broker holds about one base.
@@ -281,42 +392,30 @@ type BaseInfo struct {
 // Bases lists the bases that have a retained status or state on the
 // broker, sorted by id.
 func (c *Client) Bases(ctx context.Context) ([]BaseInfo, error) {
-	ch, cancel, err := c.subscribe(ctx, c.root()+"/+/+")
-	if err != nil {
-		return nil, err
-	}
-	defer cancel()
 	found := map[string]*BaseInfo{}
-	t := time.NewTimer(c.o.RetainedWait)
-	defer t.Stop()
-loop:
-	for {
-		select {
-		case m := <-ch:
-			base, leaf, ok := provisioning.ParseTopicUnder(c.root(), m.Topic())
-			if !ok || !m.Retained() || len(m.Payload()) == 0 {
-				continue
-			}
-			bi := found[base]
-			if bi == nil {
-				bi = &BaseInfo{ID: base}
-				found[base] = bi
-			}
-			switch leaf {
-			case "status":
-				if s, err := provisioning.DecodeStatus(m.Payload()); err == nil && s.Base == base {
-					bi.Status = s
-				}
-			case "state":
-				if s, err := provisioning.DecodeState(m.Payload()); err == nil && s.Base == base {
-					bi.State = s
-				}
-			}
-		case <-t.C:
-			break loop
-		case <-ctx.Done():
-			return nil, fmt.Errorf("cloud: list bases: %w", ctx.Err())
+	err := c.readRetained(ctx, c.root()+"/+/+", func(m mqtt.Message) {
+		base, leaf, ok := provisioning.ParseTopicUnder(c.root(), m.Topic())
+		if !ok || len(m.Payload()) == 0 {
+			return
 		}
+		bi := found[base]
+		if bi == nil {
+			bi = &BaseInfo{ID: base}
+			found[base] = bi
+		}
+		switch leaf {
+		case "status":
+			if s, err := provisioning.DecodeStatus(m.Payload()); err == nil && s.Base == base {
+				bi.Status = s
+			}
+		case "state":
+			if s, err := provisioning.DecodeState(m.Payload()); err == nil && s.Base == base {
+				bi.State = s
+			}
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cloud: list bases: %w", err)
 	}
 	out := make([]BaseInfo, 0, len(found))
 	for _, bi := range found {
@@ -449,9 +548,17 @@ func (c *Client) Update(ctx context.Context, base string, modify func(*provision
 	next.Version = cur.Version + 1
 	var known []provisioning.Device
 	if st != nil {
-		if st.Config.AppliedVersion >= next.Version {
-			next.Version = st.Config.AppliedVersion + 1
+		// Past every version the base has seen: applied, rejected (a
+		// report still carrying that rejection would answer the new
+		// document) or pending.
+		seen := st.Config.AppliedVersion
+		if r := st.Config.Rejected; r != nil {
+			seen = max(seen, r.Version)
 		}
+		if p := st.Config.Pending; p != nil {
+			seen = max(seen, p.Version)
+		}
+		next.Version = max(next.Version, seen+1)
 		known = append(known, st.Devices...)
 	}
 	if errs := provisioning.Validate(next, base, known); len(errs) > 0 {

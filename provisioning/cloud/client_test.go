@@ -50,7 +50,7 @@ func dial(t *testing.T, url string) *Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, Options{Brokers: []string{url}, RetainedWait: 200 * time.Millisecond})
+	c, err := Dial(ctx, Options{Brokers: []string{url}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestTopicRoot(t *testing.T) {
 
 	octx, ocancel := context.WithTimeout(ctx, 5*time.Second)
 	defer ocancel()
-	c, err := Dial(octx, Options{Brokers: []string{br.URL()}, TopicRoot: root, RetainedWait: 200 * time.Millisecond})
+	c, err := Dial(octx, Options{Brokers: []string{br.URL()}, TopicRoot: root})
 	if err != nil {
 		t.Fatal(err)
 	}
