@@ -57,12 +57,34 @@ func (e *simEnv) registerDevice(kind, pin string) (string, string) {
 		out string
 		err error
 	}
-	done := make(chan res, 1)
-	go func() {
-		out, err := e.bsctl("--json", "register", "--window", "60s", "--pin", pin)
-		done <- res{out, err}
-	}()
-	e.eventually("registration window open", 15*time.Second, func() bool { return e.w.board.Radio.RegistrationOpen() })
+	// A base just started may refuse the window while its radio module is
+	// still coming up (it waits 5 s for it): the administrator tries again.
+	var done chan res
+	for try := 1; ; try++ {
+		done = make(chan res, 1)
+		go func() {
+			out, err := e.bsctl("--json", "register", "--window", "60s", "--pin", pin)
+			done <- res{out, err}
+		}()
+		var refused *res
+		e.eventually("registration window open", 15*time.Second, func() bool {
+			select {
+			case r := <-done:
+				refused = &r
+				return true
+			default:
+			}
+			return e.w.board.Radio.RegistrationOpen()
+		})
+		if refused == nil {
+			break
+		}
+		if try == 3 {
+			e.t.Fatalf("bsctl register ended before the window opened, %d times: %v\n%s", try, refused.err, refused.out)
+		}
+		e.t.Logf("bsctl register ended before the window opened (%v); again:\n%s", refused.err, refused.out)
+		time.Sleep(time.Second)
+	}
 	e.mustOK("POST", "/v1/devices/"+dv.Name+"/pair", `{"pin":"`+pin+`"}`, nil)
 	r := <-done
 	if r.err != nil {
