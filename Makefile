@@ -29,9 +29,8 @@ test: peers lint
 
 # The packages where goroutines meet (SIP transactions, the daemon's
 # wiring, the simulator's world, the MQTT agent, the radio link) run once
-# more under the race detector (twice in all; the soak's three seeds run
-# in parallel in the first), so a race that shows one run in five is less
-# likely to land unseen. RACE_COUNT=2 doubles it when the 30-minute CI
+# more under the race detector (twice in all), so a race that shows one
+# run in five is less likely to land unseen. RACE_COUNT=2 doubles it when the 30-minute CI
 # budget allows (it does not since the firmware and restart e2e tests).
 RACE_PKGS ?= ./sipua ./internal/daemon ./cmd/basesim ./provisioning ./dect
 RACE_COUNT ?= 1
