@@ -110,6 +110,9 @@ func (p *panel) button(ctx context.Context) error {
 		if c := p.applier.Applied(); c != nil {
 			win = time.Duration(c.System.RegistrationWindowS) * time.Second
 		}
+		// A module still starting (after boot or a reset) is given 5 s, as
+		// the cloud's register-device is: a press is not lost to it.
+		p.radio.WaitReady(ctx, 5*time.Second)
 		if err := p.radio.Button(ctx, press, win, DefaultPIN); err != nil {
 			p.log.Warn("button", "held", press.Held, "error", err)
 		}
