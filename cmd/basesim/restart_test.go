@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -205,12 +204,10 @@ func startRestartRig(t *testing.T) *restartRig {
 	}
 	// A fixed SIP port, as on the board: the restarted daemon's REGISTER
 	// replaces the killed one's binding instead of adding a dead contact.
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sipAddr := pc.LocalAddr().String()
-	pc.Close()
+	// The daemon listens on it for UDP and TCP: it must be free for both
+	// (a port free for UDP alone was found taken on TCP in CI, and the
+	// daemon could not start).
+	sipAddr := fmt.Sprintf("127.0.0.1:%d", testpeer.FreePort(t, false))
 	conf := filepath.Join(dir, "basestationd.json")
 	if err := os.WriteFile(conf, []byte(`{"sip": {"rtp_port_min": 47000, "rtp_port_max": 47999}}`), 0o600); err != nil {
 		t.Fatal(err)
