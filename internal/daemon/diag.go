@@ -56,7 +56,8 @@ func radioHealth(h dect.Health) *provisioning.RadioHealth {
 // radioEvent is the cloud event of a driver event about a device's link,
 // if it is one.
 func radioEvent(e dect.Event) (provisioning.Event, bool) {
-	dev := &provisioning.Device{ID: dectID(e.Device.IPEI), Type: deviceType(e.Device.Type)}
+	d := deviceOf(e.Device)
+	dev := &provisioning.Device{ID: d.ID, Type: d.Type}
 	switch e.Kind {
 	case dect.EventDeviceDetached:
 		return provisioning.Event{Type: provisioning.EvDeviceOutOfRange, Device: dev, Reason: e.Reason}, true
@@ -64,13 +65,6 @@ func radioEvent(e dect.Event) (provisioning.Event, bool) {
 		return provisioning.Event{Type: provisioning.EvDeviceBackInRange, Device: dev}, true
 	}
 	return provisioning.Event{}, false
-}
-
-func deviceType(t dect.DeviceType) provisioning.DeviceType {
-	if t == dect.Headset {
-		return provisioning.DeviceHeadset
-	}
-	return provisioning.DeviceLinx
 }
 
 // selfTest runs the caller-ID self-test: nil when it passed, the failed
