@@ -483,9 +483,31 @@ func (a *Agent) enqueue(ctx context.Context, m mqtt.Message) {
 func (a *Agent) onConnect(ctx context.Context, c mqtt.Client) {
 	a.log.Info("provisioning: connected to broker")
 	handler := func(_ mqtt.Client, m mqtt.Message) { a.enqueue(ctx, m) }
-	tok := c.SubscribeMultiple(map[string]byte{a.topics.Desired: 1, a.topics.Commands: 1}, handler)
-	if err := WaitTokenFor(ctx, tok, 10*time.Second); err != nil {
-		a.log.Error("provisioning: subscribe failed", "err", err)
+	// The SUBACK's codes count, not only the token: a refused subscription
+	// would leave a base that says it is online deaf to its commands. A
+	// broker (mochi) may refuse one as "packet identifier in use" (0x91)
+	// while its own in-flight ids collide: that is retried.
+	const idInUse = 0x91
+	for try := 1; ; try++ {
+		tok := c.SubscribeMultiple(map[string]byte{a.topics.Desired: 1, a.topics.Commands: 1}, handler)
+		if err := WaitTokenFor(ctx, tok, 10*time.Second); err != nil {
+			a.log.Error("provisioning: subscribe failed", "err", err)
+			break
+		}
+		retry := false
+		for topic, code := range tok.(*mqtt.SubscribeToken).Result() {
+			switch {
+			case code < 0x80:
+			case code == idInUse && try < 5:
+				retry = true
+			default:
+				a.log.Error("provisioning: subscription refused by the broker", "topic", topic, "code", code)
+			}
+		}
+		if !retry {
+			break
+		}
+		a.log.Warn("provisioning: subscription refused (packet id in use); subscribing again", "try", try)
 	}
 	a.online.Store(true)
 	select {
