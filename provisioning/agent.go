@@ -487,12 +487,32 @@ func (a *Agent) onConnect(ctx context.Context, c mqtt.Client) {
 	// would leave a base that says it is online deaf to its commands. A
 	// broker (mochi) may refuse one as "packet identifier in use" (0x91)
 	// while its own in-flight ids collide: that is retried.
+	// A base that cannot subscribe does not say it is online: it drops
+	// the connection and keepConnected makes a new one after its back-off.
+	if err := a.subscribe(ctx, c, handler); err != nil {
+		a.log.Error("provisioning: not subscribed; connecting again", "err", err)
+		c.Disconnect(250)
+		select {
+		case a.lost <- err:
+		default:
+		}
+		return
+	}
+	a.online.Store(true)
+	select {
+	case a.connected <- struct{}{}:
+	default:
+	}
+}
+
+// subscribe subscribes to the base's desired-configuration and command
+// topics and checks the broker's answer for each.
+func (a *Agent) subscribe(ctx context.Context, c mqtt.Client, handler mqtt.MessageHandler) error {
 	const idInUse = 0x91
 	for try := 1; ; try++ {
 		tok := c.SubscribeMultiple(map[string]byte{a.topics.Desired: 1, a.topics.Commands: 1}, handler)
 		if err := WaitTokenFor(ctx, tok, 10*time.Second); err != nil {
-			a.log.Error("provisioning: subscribe failed", "err", err)
-			break
+			return fmt.Errorf("subscribe: %w", err)
 		}
 		retry := false
 		for topic, code := range tok.(*mqtt.SubscribeToken).Result() {
@@ -501,18 +521,13 @@ func (a *Agent) onConnect(ctx context.Context, c mqtt.Client) {
 			case code == idInUse && try < 5:
 				retry = true
 			default:
-				a.log.Error("provisioning: subscription refused by the broker", "topic", topic, "code", code)
+				return fmt.Errorf("subscription to %s refused by the broker (code %#x)", topic, code)
 			}
 		}
 		if !retry {
-			break
+			return nil
 		}
 		a.log.Warn("provisioning: subscription refused (packet id in use); subscribing again", "try", try)
-	}
-	a.online.Store(true)
-	select {
-	case a.connected <- struct{}{}:
-	default:
 	}
 }
 

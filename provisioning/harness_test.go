@@ -26,7 +26,45 @@ func logger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	return slog.New(slog.NewTextHandler(failLog(t), &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+}
+
+// testLogs holds each test's log lines (one buffer per test, shared by
+// every logger made for it); they are printed only when the test fails,
+// so a failure seen once in CI comes with the base's and broker's side.
+var testLogs sync.Map // testing.TB → *lockedBuffer
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() < 4<<20 { // bounded: a runaway loop must not eat the memory
+		b.buf.Write(p)
+	}
+	return len(p), nil
+}
+
+func failLog(t testing.TB) io.Writer {
+	if w, ok := testLogs.Load(t); ok {
+		return w.(*lockedBuffer)
+	}
+	b := &lockedBuffer{}
+	testLogs.Store(t, b)
+	// Registered first, so it runs after the cleanups that stop the
+	// bases and brokers: their last lines are in.
+	t.Cleanup(func() {
+		testLogs.Delete(t)
+		if t.Failed() {
+			b.mu.Lock()
+			fmt.Fprintf(os.Stderr, "--- log of %s:\n%s", t.Name(), b.buf.String())
+			b.mu.Unlock()
+		}
+	})
+	return b
 }
 
 // env is a broker the tests run against, which they can stop and start

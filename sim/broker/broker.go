@@ -70,6 +70,9 @@ func Start(opts Options) (*Broker, error) {
 	if err := srv.AddHook(&authHook{acl: opts.ACL, tls: opts.TLS != nil}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
+	if err := srv.AddHook(&sessionOrderHook{srv: srv, log: log}, nil); err != nil {
+		return nil, fmt.Errorf("broker: add session-order hook: %w", err)
+	}
 	l := listeners.NewTCP(listeners.Config{ID: "sim", Address: addr, TLSConfig: opts.TLS})
 	if err := srv.AddListener(l); err != nil {
 		return nil, fmt.Errorf("broker: listen on %s: %w", addr, err)
@@ -185,4 +188,61 @@ func commonName(cl *mqtt.Client) string {
 		return ""
 	}
 	return st.PeerCertificates[0].Subject.CommonName
+}
+
+// sessionOrderHook makes a client that connects with the id of a clean
+// session still being taken down wait until that teardown is over.
+//
+// mochi (v2.7.9) ends a clean session in the old connection's goroutine:
+// it removes the session's subscriptions and its client-table entry by
+// client id. When the same id connects again at once (a base that
+// restarts), that can run after the new connection subscribed, so the
+// new connection loses its subscriptions or its table entry, and with
+// them every message for it: the base says it is online and never hears
+// a command. Admitting the new connection only after the old one is gone
+// from the table orders the two. A live session (a real takeover) is
+// stopped first; a persistent (non-clean) session is left to mochi's
+// takeover, which keeps it in the table.
+type sessionOrderHook struct {
+	mqtt.HookBase
+	srv *mqtt.Server
+	log *slog.Logger
+}
+
+func (h *sessionOrderHook) ID() string { return "sim-session-order" }
+
+func (h *sessionOrderHook) Provides(b byte) bool { return b == mqtt.OnConnect }
+
+// teardownWait bounds how long a connection waits for the old session of
+// its id to end.
+const teardownWait = 3 * time.Second
+
+func (h *sessionOrderHook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
+	old, ok := h.srv.Clients.Get(cl.ID)
+	if !ok || old == cl || !cleanSession(old) {
+		return nil
+	}
+	if !old.Closed() {
+		old.Stop(packets.ErrSessionTakenOver)
+	}
+	deadline := time.Now().Add(teardownWait)
+	for {
+		cur, ok := h.srv.Clients.Get(cl.ID)
+		if !ok || cur != old {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			h.log.Warn("broker: old session still being taken down; admitting the new connection anyway", "client", cl.ID)
+			return nil
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// cleanSession reports whether mochi ends c's session when it disconnects.
+func cleanSession(c *mqtt.Client) bool {
+	if c.Properties.ProtocolVersion == 5 {
+		return c.Properties.Props.SessionExpiryInterval == 0
+	}
+	return c.Properties.Clean
 }
