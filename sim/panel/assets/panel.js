@@ -154,6 +154,7 @@ function renderPhone(p) {
   const box = $('#phone');
   box.classList.toggle('offhook', ph.hook === 'off-hook');
   box.classList.toggle('ringing', !!ph.ringing);
+  box.dataset.hook = ph.hook || ''; box.dataset.rings = ph.rings || 0;
   $('#phone-lamp').classList.toggle('on', !!ph.message_waiting);
   const c = ph.caller_id, d = $('#phone-display');
   const name = c ? (c.name || (c.name_private ? 'PRIVATE' : c.name_out_of_area ? 'OUT OF AREA' : '')) : '';
