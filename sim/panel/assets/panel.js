@@ -4,9 +4,9 @@
 'use strict';
 const API = new URL('../v1/', location.href).pathname; // the control API, beside the panel
 const SELF = new URL('./', location.href).pathname;    // the panel's own feeds
-// Candidate event streams (SSE) of the control API, tried in order; without
-// one the timeline is derived from the polled state.
-const EVENT_STREAMS = ['events'];
+// Candidate event streams (Server-Sent Events) of the control API, tried in
+// order; without one the timeline is derived from the polled state.
+const EVENT_STREAMS = ['events/stream', 'events'];
 const POLL_MS = 400, LINE_MS = 250, TIMELINE_MAX = 500;
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -83,32 +83,51 @@ function change(src, key, value, text) {
   if (key in prev && prev[key] !== v && timeline.derived) addEvent(src, text ?? `${key}: ${value}`);
   prev[key] = v;
 }
-function startEvents() {
+async function startEvents() {
   const note = $('#events-source');
-  const tryStream = i => {
-    if (i >= EVENT_STREAMS.length) {
-      note.textContent = `no event stream in this basesim's API (tried ${EVENT_STREAMS.map(p => API + p).join(', ')}): the timeline is derived from the polled state, to within ${POLL_MS} ms`;
-      note.className = 'note warn';
-      return;
-    }
-    const es = new EventSource(API + EVENT_STREAMS[i]);
-    let opened = false;
-    es.onopen = () => { opened = true; timeline.derived = false; note.textContent = 'events: ' + API + EVENT_STREAMS[i] + ' (server timestamps)'; note.className = 'note'; };
-    es.onmessage = m => showStreamEvent(m.data);
-    es.onerror = () => {
-      if (!opened) { es.close(); tryStream(i + 1); } else if (es.readyState === EventSource.CLOSED) { timeline.derived = true; note.textContent = 'event stream closed: deriving from polled state'; }
-    };
-    for (const kind of ['line', 'dect', 'sip', 'mqtt', 'base', 'event']) es.addEventListener(kind, m => showStreamEvent(m.data, kind));
-  };
-  tryStream(0);
+  for (const path of EVENT_STREAMS) {
+    let res;
+    try { res = await fetch(API + path, { headers: { Accept: 'text/event-stream' } }); } catch (_) { continue; }
+    if (!res.ok || !(res.headers.get('Content-Type') || '').startsWith('text/event-stream') || !res.body) { res.body?.cancel(); continue; }
+    timeline.derived = false;
+    note.textContent = 'events: ' + API + path + ' (timestamps of the simulator)'; note.className = 'note';
+    readSSE(res.body, showStreamEvent).finally(() => {
+      timeline.derived = true;
+      note.textContent = 'the event stream ended: the timeline is derived from the polled state'; note.className = 'note warn';
+    });
+    return;
+  }
+  note.textContent = `no event stream in this basesim's API (tried ${EVENT_STREAMS.map(p => API + p).join(', ')}): the timeline is derived from the polled state, to within ${POLL_MS} ms`;
+  note.className = 'note warn';
 }
-function showStreamEvent(data, kind) {
+// readSSE parses a text/event-stream body, calling onEvent(data, event name).
+async function readSSE(body, onEvent) {
+  const rd = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = '', data = [], name = '';
+  for (;;) {
+    const { value, done } = await rd.read();
+    if (done) return;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const ln = buf.slice(0, i).replace(/\r$/, ''); buf = buf.slice(i + 1);
+      if (ln === '') { if (data.length) onEvent(data.join('\n'), name); data = []; name = ''; continue; }
+      if (ln.startsWith(':')) continue;
+      const c = ln.indexOf(':'), f = c < 0 ? ln : ln.slice(0, c), v = c < 0 ? '' : ln.slice(c + 1).replace(/^ /, '');
+      if (f === 'data') data.push(v); else if (f === 'event') name = v;
+    }
+  }
+}
+const SOURCES = { line: 'line', phone: 'line', port: 'line', dect: 'dect', radio: 'dect', sip: 'sip', pbx: 'sip', mqtt: 'mqtt', cloud: 'mqtt', broker: 'mqtt', base: 'base' };
+function showStreamEvent(data, name) {
   let v;
-  try { v = norm(JSON.parse(data)); } catch (_) { addEvent(kind || 'base', data); return; }
+  try { v = norm(JSON.parse(data)); } catch (_) { addEvent('base', (name ? name + ' ' : '') + data); return; }
   const at = v.time || v.at || v.ts || v.timestamp;
-  const src = String(v.source || v.src || v.room || kind || 'base').toLowerCase();
-  const rest = Object.fromEntries(Object.entries(v).filter(([k]) => !['time', 'at', 'ts', 'timestamp', 'source', 'src', 'room'].includes(k)));
-  addEvent(['line', 'dect', 'sip', 'mqtt', 'base'].includes(src) ? src : 'base', JSON.stringify(rest), at);
+  const src = SOURCES[String(v.source || v.src || '').toLowerCase()] || 'base';
+  const detail = v.detail && typeof v.detail === 'object' ? Object.entries(v.detail).map(([k, x]) => `${k}=${typeof x === 'object' ? JSON.stringify(x) : x}`).join(' ') : '';
+  const rest = Object.entries(v).filter(([k]) => !['seq', 'time', 'at', 'ts', 'timestamp', 'source', 'src', 'kind', 'subject', 'detail'].includes(k))
+    .map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ');
+  addEvent(src, `${v.kind || name || 'event'}${v.subject ? ' ' + v.subject : ''}${v.source && SOURCES[v.source] !== v.source ? ' (' + v.source + ')' : ''}: ${detail} ${rest}`.trim(), at);
 }
 
 // ---- the base ---------------------------------------------------------------
@@ -132,7 +151,7 @@ function renderBase(b) {
     Object.assign(kv, { 'applied version': st.applied_version, cloud: st.cloud_connected ? 'connected' : 'not connected',
       radio: st.radio_ready ? 'ready' : 'not ready', 'registration open': st.registration_open, uptime: st.uptime });
     for (const r of st.registrations || []) kv['SIP ' + r.extension] = r.state;
-    for (const l of st.lines || []) kv[`line ${l.device}`] = `${l.extension}: ${l.state}`;
+    for (const l of st.lines || []) kv[`line ${l.device}`] = `${l.extension || '(no extension)'}: ${l.state}`;
     change('mqtt', 'applied', st.applied_version, `configuration version ${st.applied_version} applied`);
     change('mqtt', 'cloud', st.cloud_connected, st.cloud_connected ? 'cloud connected' : 'cloud disconnected');
     change('dect', 'regopen', st.registration_open, st.registration_open ? 'registration window open' : 'registration window closed');
@@ -159,20 +178,22 @@ function renderPhone(p) {
   const c = ph.caller_id, d = $('#phone-display');
   const name = c ? (c.name || (c.name_private ? 'PRIVATE' : c.name_out_of_area ? 'OUT OF AREA' : '')) : '';
   const number = c ? (c.number || (c.private ? 'PRIVATE' : c.out_of_area ? 'OUT OF AREA' : '')) : '';
-  $('.cid-name', d).textContent = c ? (c.call_waiting ? '⇆ ' : '') + name : '';
+  $('.cid-name', d).textContent = c ? (c.call_waiting ? 'CW ' : '') + name : '';
   $('.cid-number', d).textContent = number;
   const dt = c && c.date;
   $('.cid-date', d).textContent = dt && dt.month ? `${String(dt.month).padStart(2, '0')}/${String(dt.day).padStart(2, '0')} ${String(dt.hour).padStart(2, '0')}:${String(dt.minute).padStart(2, '0')}` : '';
   $('.hearing', d).textContent = ph.hook === 'off-hook' ? 'hears: ' + (ph.hearing || '') : ph.ringing ? 'RINGING' : '';
   $('.mwi-text', d).textContent = ph.message_waiting ? 'MESSAGE WAITING' : '';
-  fillKV($('#phone-state'), { hook: ph.hook, 'line (daemon)': p.line, ringing: ph.ringing, 'valid rings': ph.rings, hearing: ph.hearing,
+  const daemonLine = typeof p.line === 'string' ? p.line : p.daemon ? p.daemon.state : undefined;
+  if (p.line && typeof p.line === 'object') fillKV($('#line-measure'), p.line);
+  fillKV($('#phone-state'), { hook: ph.hook, 'line (daemon)': daemonLine, ringing: ph.ringing, 'valid rings': ph.rings, hearing: ph.hearing,
     sit: ph.sit, busy: ph.busy, recording: ph.recording, 'CAS acks': ph.cas_acks, 'CID errors': ph.cid_errors, 'last CID error': ph.last_cid_error });
   change('line', 'hook', ph.hook, `phone ${ph.hook}`);
   change('line', 'ringing', !!ph.ringing, ph.ringing ? 'ring on' : 'ring off');
   change('line', 'hearing', ph.hearing, `phone hears ${ph.hearing}`);
   change('line', 'cid', c ? c.received : null, c ? `caller ID ${c.format || ''}: ${name} ${number}${c.call_waiting ? ' (call waiting)' : ''}` : 'caller ID cleared');
   change('line', 'lamp', !!ph.message_waiting, ph.message_waiting ? 'message-waiting lamp on' : 'message-waiting lamp off');
-  change('line', 'linestate', p.line, `line state ${p.line}`);
+  change('line', 'linestate', daemonLine, `line state ${daemonLine}`);
 }
 function buildKeypad(box, onKey) {
   for (const k of '123456789*0#') box.append(Object.assign(el('button', { 'data-key': k }, k), { onclick: () => onKey(k) }));
@@ -182,13 +203,15 @@ function buildRotary() {
   const mk = (t, a) => { const e = document.createElementNS(ns, t); for (const [k, v] of Object.entries(a)) e.setAttribute(k, v); return e; };
   svg.append(mk('circle', { r: 96, fill: '#d9d2c2', stroke: '#555' }), mk('circle', { r: 34, fill: '#c9c0ad' }));
   '1234567890'.split('').forEach((dg, i) => {
-    const a = (-60 - i * 28) * Math.PI / 180, x = 70 * Math.cos(a), y = -70 * Math.sin(a);
+    // As on a real dial: 1 at two o'clock, on round anticlockwise to 0
+    // just past the finger stop at four o'clock.
+    const a = (30 + i * 30) * Math.PI / 180, x = 70 * Math.cos(a), y = -70 * Math.sin(a);
     const g = mk('g', { 'data-digit': dg });
     g.append(mk('circle', { class: 'hole', cx: x, cy: y, r: 15 }), Object.assign(mk('text', { x, y }), { textContent: dg }));
     g.addEventListener('click', () => act('POST', 'ports/1/dial', { digits: dg, mode: 'pulse' }));
     svg.append(g);
   });
-  svg.append(mk('path', { d: 'M 60 60 L 88 80', stroke: '#333', 'stroke-width': 5 }));
+  svg.append(mk('path', { d: 'M 49 34 L 78 54', stroke: '#333', 'stroke-width': 5 }));
 }
 
 // ---- the line: level and spectrum ------------------------------------------
@@ -205,7 +228,7 @@ async function pollLine() {
     const sp = $('#spectrum-peak');
     sp.textContent = pk ? `peak ${Math.round(pk.hz)} Hz` : 'no tone';
     sp.dataset.hz = pk ? Math.round(pk.hz) : '';
-    fillKV($('#line-state'), { 'ring bursts seen': line.rings.filter(r => r.valid).length,
+    fillKV($('#line-rings'), { 'ring bursts seen': line.rings.filter(r => r.valid).length,
       'last ring': line.rings.length ? new Date(line.rings[line.rings.length - 1].start).toISOString().slice(11, 23) : '' });
   } catch (e) {
     line.ok = false;
@@ -238,7 +261,8 @@ function deviceCard(name) {
 }
 function renderDevices(list) {
   const seen = new Set();
-  for (const { name, state: s } of list || []) {
+  for (const d of list || []) {
+    const { name, state: s } = d;
     seen.add(name);
     const c = deviceCard(name);
     c.classList.toggle('ringing', s.call === 'ringing');
@@ -248,8 +272,9 @@ function renderDevices(list) {
     reg.className = 'badge reg ' + (s.registered && s.attached ? 'ok' : s.denied ? 'bad' : '');
     const who = s.caller && (s.caller.name || s.caller.number) ? `${s.caller.name || ''} ${s.caller.number || ''}` : '';
     $('.d-caller', c).textContent = s.call === 'ringing' || s.call === 'connected' ? who : '';
-    $('.d-status', c).replaceChildren(`${s.powered ? '' : 'OFF '}${s.call || ''}${s.tone ? ' · hears ' + s.tone : ''}${s.waiting ? ' · waiting: ' + (s.waiting.name || s.waiting.number) : ''} `,
-      s.mwi ? el('span', { class: 'mwi' }, `✉ ${s.mwi_count}`) : '');
+    const heard = d.heard && d.heard.hz ? ` · hears ${Math.round(d.heard.hz)} Hz` : '';
+    $('.d-status', c).replaceChildren(`${s.powered ? '' : 'OFF '}${s.call || ''}${s.tone ? ' · hears ' + s.tone : heard}${s.waiting ? ' · waiting: ' + (s.waiting.name || s.waiting.number) : ''} `,
+      s.mwi ? el('span', { class: 'mwi' }, `MSG ${s.mwi_count}`) : '');
     fillKV($('.d-kv', c), { IPEI: s.ipei, hook: s.off_hook ? 'off-hook' : 'on-hook', 'in range': s.in_range, RSSI: s.rssi + ' dBm',
       'link quality': s.link_quality + ' %', battery: s.battery < 0 ? 'mains' : s.battery + ' %', firmware: s.firmware,
       audio: s.audio_rate ? `${s.audio_rate} Hz, slot ${s.audio_slot}` : 'none', released: s.released, clock: s.clock });
@@ -271,9 +296,9 @@ function callerCard(ext) {
   const hz = el('input', { class: 'hz', type: 'number', value: 1000, min: 0, max: 3800 });
   const dg = el('input', { class: 'sp-digits', size: 6, placeholder: 'digits' });
   const b = (label, action, body) => Object.assign(el('button', { 'data-action': action }, label),
-    { onclick: () => act('POST', `softphones/${ext}/${action}`, body ? body() : undefined) });
+    { onclick: () => act('POST', `${callers.path}/${ext}/${action}`, body ? body() : undefined) });
   c = el('div', { class: 'caller', id, 'data-ext': ext },
-    el('div', {}, el('b', {}, ext), ' ', el('span', { class: 'state' }), ' ', el('span', { class: 'info note' })),
+    el('div', {}, el('b', {}, ext), ' ', el('span', { class: 'who' }), ' ', el('span', { class: 'state' }), ' ', el('span', { class: 'info note' })),
     el('div', { class: 'controls' }, 'call', to, b('call', 'call', () => ({ to: to.value })), b('answer', 'answer'), b('hang up', 'hangup'),
       hz, b('tone', 'tone', () => ({ hz: Number(hz.value) })), dg, b('send DTMF', 'digits', () => ({ digits: dg.value }))));
   $('#callers').append(c);
@@ -281,11 +306,13 @@ function callerCard(ext) {
 }
 function renderCallers(list) {
   for (const s of list || []) {
-    const c = callerCard(s.extension);
+    const ext = s.extension ?? s.number;
+    const c = callerCard(ext);
+    $('.who', c).textContent = s.name || '';
     $('.state', c).textContent = s.state;
     $('.info', c).textContent = `hears ${Math.round(s.heard_hz || 0)} Hz · digits "${s.digits_received || ''}" · ${s.received_packets || 0} RTP` +
       (s.last_caller_id || s.last_from ? ` · last caller ${s.last_caller_id || ''} ${s.last_from || ''} ${s.last_identity || ''}` : '');
-    change('sip', 'sp.' + s.extension, s.state, `softphone ${s.extension}: ${s.state}`);
+    change('sip', 'sp.' + ext, s.state, `softphone ${ext}: ${s.state}`);
   }
 }
 function renderPBX(p) {
@@ -298,13 +325,30 @@ function renderPBX(p) {
   for (const c of p.calls || []) change('sip', 'call.' + c.id, c.state, `PBX call ${c.id} ${c.caller} → ${c.dialled}: ${c.state}`);
 }
 
+// The simulated callers are /v1/callers in the newer API, /v1/softphones
+// (fixed extensions) in the older one.
+const callers = { path: '' };
+async function findCallers() {
+  try {
+    await request('GET', 'callers');
+    callers.path = 'callers';
+    $('#callers-note').textContent = '';
+  } catch (e) {
+    if (e.status !== 404) throw e;
+    callers.path = 'softphones';
+    $('#callers-note').textContent = 'this basesim has the fixed softphones only (no /v1/callers): adding callers is not available';
+    $('#callers-note').className = 'note warn';
+  }
+}
+
 // ---- polling ----------------------------------------------------------------
 let polling = false, tick = 0, firmwareShown = false;
 async function poll() {
   if (polling) return;
   polling = true;
   try {
-    const [base, port, devices, sps] = await Promise.all(['base', 'ports/1', 'devices', 'softphones'].map(p => request('GET', p)));
+    if (!callers.path) await findCallers();
+    const [base, port, devices, sps] = await Promise.all(['base', 'ports/1', 'devices', callers.path].map(p => request('GET', p)));
     renderBase(base); renderPhone(port); renderDevices(devices); renderCallers(sps);
     if (tick++ % 3 === 0) {
       renderPBX(await request('GET', 'pbx'));
@@ -377,6 +421,16 @@ function plotRecording(name, buf, start) {
   info.dataset.rings = rings.length; info.dataset.fsk = fsk.length; info.dataset.duration = dur.toFixed(2);
 }
 
+// dialBody adds the dialing options that are filled in (the older API
+// refuses fields it does not know, so empty ones are not sent).
+function dialBody(b, keys) {
+  for (const k of keys) {
+    const v = $(`#dial-options [data-opt="${k}"]`).value;
+    if (v !== '') b[k] = Number(v);
+  }
+  return b;
+}
+
 // ---- wiring -----------------------------------------------------------------
 function wire() {
   const on = (id, f) => { $(id).onclick = f; };
@@ -387,8 +441,14 @@ function wire() {
   on('#handset', () => act('POST', phoneState.hook === 'off-hook' ? 'ports/1/onhook' : 'ports/1/offhook'));
   buildKeypad($('#keypad'), k => act('POST', 'ports/1/dial', { digits: k }));
   buildRotary();
-  on('#dial-dtmf', () => act('POST', 'ports/1/dial', { digits: $('#dial-digits').value }));
-  on('#dial-pulse', () => act('POST', 'ports/1/dial', { digits: $('#dial-digits').value, mode: 'pulse' }));
+  on('#dial-dtmf', () => act('POST', 'ports/1/dial', dialBody({ digits: $('#dial-digits').value }, ['tone_ms', 'gap_ms', 'level_dbm0', 'twist_db', 'freq_offset_pct'])));
+  on('#dial-pulse', () => act('POST', 'ports/1/dial', dialBody({ digits: $('#dial-digits').value, mode: 'pulse' }, ['pps', 'break_pct'])));
+  on('#play', () => act('POST', 'ports/1/play', { path: $('#play-path').value }));
+  on('#caller-add', () => act('POST', 'callers', { number: $('#caller-number').value, name: $('#caller-name').value }));
+  on('#pbx-down', () => act('POST', 'pbx/outage', { on: true }));
+  on('#pbx-up', () => act('POST', 'pbx/outage', { on: false }));
+  on('#broker-down', () => act('POST', 'broker/outage', { on: true }));
+  on('#broker-up', () => act('POST', 'broker/outage', { on: false }));
   on('#flash', () => act('POST', 'ports/1/flash', { ms: Number($('#flash-ms').value) }));
   on('#speak', () => act('POST', 'ports/1/speak', { hz: Number($('#speak-hz').value), ms: Number($('#speak-ms').value) }));
   on('#add-device', () => act('POST', 'devices', { kind: $('#add-kind').value, model: $('#add-model').value }));
