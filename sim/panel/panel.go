@@ -235,7 +235,7 @@ func CheckRecordingName(name string) error {
 		c := name[i]
 		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 		if !ok {
-			return fmt.Errorf("%q has %q at byte %d (letters, digits, '-', '_', '.' only)", name, c, i)
+			return fmt.Errorf("%q has byte 0x%02x at %d (letters, digits, '-', '_', '.' only)", name, c, i)
 		}
 	}
 	return nil
