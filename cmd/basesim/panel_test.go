@@ -95,9 +95,23 @@ func (b *browser) set(sel, v string) chromedp.Action[chromedp.Void] {
 func (b *browser) wait(what, expr string, d time.Duration) {
 	b.t.Helper()
 	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(50*time.Millisecond))); err != nil {
+		b.dump()
 		b.t.Fatalf("waiting for %s (%s): %v", what, expr, err)
 	}
 	b.checkErrors()
+}
+
+// dump logs what the page shows after a failure, and saves it.
+func (b *browser) dump() {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`['#toast', '#phone-state', '#rec-info', '#timeline'].map(s => s + ': ' + document.querySelector(s).innerText).join('\n')`))
+	b.t.Logf("the page at the failure (%v):\n%s", err, s)
+	if img, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100)); err == nil {
+		p := filepath.Join(b.shots, "failure.png")
+		if os.WriteFile(p, img, 0o644) == nil {
+			b.t.Logf("screenshot %s", p)
+		}
+	}
 }
 
 func (b *browser) text(sel string) string {
@@ -168,9 +182,11 @@ func TestPanelInChromium(t *testing.T) {
 		t.Fatalf("plot data attributes: %v (%s)", err, info)
 	}
 	if rings < 2 || fsk < 1 {
+		b.dump()
 		t.Errorf("the plot shows %d ring bursts and %d FSK bursts, want ≥ 2 and ≥ 1: %s", rings, fsk, info)
 	}
 	if !strings.Contains(info, "ring bursts: 2.0 s") {
+		b.dump()
 		t.Errorf("the first ring burst is not 2 s long: %s", info)
 	}
 	b.shot("panel-recording.png", "#rec-card")
@@ -201,6 +217,7 @@ func TestPanelInChromium(t *testing.T) {
 	tl := b.text("#timeline")
 	for _, want := range []string{"ring on", "caller ID MDMF: Bob Softphone 102", "linx1: paired", "message-waiting lamp on", "softphone 102: connected"} {
 		if !strings.Contains(tl, want) {
+			b.dump()
 			t.Errorf("the timeline lacks %q:\n%s", want, tl)
 		}
 	}

@@ -167,26 +167,35 @@ const Plot = (() => {
     drawMarks(g, W, H, dur, marks);
   }
 
-  // fskBursts finds stretches (≥ 60 ms) where the 1200 and 2200 Hz bands
-  // (Bell 202 caller ID) hold most of the energy: [{t0, t1}] in seconds.
+  // fskBursts finds the Bell 202 bursts (caller ID, message waiting):
+  // stretches of at least 60 ms whose energy lies in 1100-2300 Hz, with both
+  // the mark (1200 Hz) and the space (2200 Hz) tone present in the stretch.
+  // Returns [{t0, t1}] in seconds.
   function fskBursts(x, rate) {
-    const n = 256, out = [];
-    const bin = hz => Math.round(hz / rate * n);
-    let start = -1;
+    const n = 256, frames = [];
+    const floor = (32767 * n / 4) ** 2 * 1e-6;
     for (let off = 0; off + n <= x.length; off += n) {
       const p = power(x, off, n);
-      let tot = 0, band = 0;
+      let tot = 0, band = 0, mark = 0, space = 0;
       for (let k = 1; k < n / 2; k++) {
-        tot += p[k];
         const hz = k * rate / n;
-        if ((hz > 1050 && hz < 1350) || (hz > 2050 && hz < 2350)) band += p[k];
+        tot += p[k];
+        if (hz >= 1100 && hz <= 2300) band += p[k];
+        if (hz >= 1050 && hz <= 1350) mark += p[k];
+        if (hz >= 2050 && hz <= 2350) space += p[k];
       }
-      const fsk = tot > (32767 * n / 4) ** 2 * 1e-6 && band / tot > 0.6 && p[bin(1200)] + p[bin(2200)] > 0;
-      const t = off / rate;
-      if (fsk && start < 0) start = t;
-      if (!fsk && start >= 0) { if (t - start >= 0.06) out.push({ t0: start, t1: t }); start = -1; }
+      frames.push({ on: tot > floor && band / tot > 0.7, tot, mark, space });
     }
-    if (start >= 0 && x.length / rate - start >= 0.06) out.push({ t0: start, t1: x.length / rate });
+    const out = [];
+    for (let i = 0; i < frames.length;) {
+      if (!frames[i].on) { i++; continue; }
+      let j = i, tot = 0, mark = 0, space = 0;
+      while (j < frames.length && (frames[j].on || (j + 1 < frames.length && frames[j + 1].on))) {
+        tot += frames[j].tot; mark += frames[j].mark; space += frames[j].space; j++;
+      }
+      if ((j - i) * n / rate >= 0.06 && mark >= 0.1 * tot && space >= 0.1 * tot) out.push({ t0: i * n / rate, t1: j * n / rate });
+      i = j;
+    }
     return out;
   }
 
