@@ -393,20 +393,25 @@ async function recordStop() {
   } catch (e) { toast('recording: ' + e.message, false); }
 }
 // plotRecording draws a WAV: the ring bursts and the caller ID decoded during
-// it (when recorded by this panel, start given) and the FSK bursts found in it.
-function plotRecording(name, buf, start) {
+// it (when this panel recorded it between start and end, wall-clock ms) and
+// the FSK bursts found in it. A loaded simulator may deliver less audio than
+// the wall-clock time (late PCM frames are not made up), so the plot maps
+// wall-clock times onto the recording linearly between its two ends; ring
+// lengths and gaps are the ringer's own timestamps.
+function plotRecording(name, buf, start, end) {
   let w;
   try { w = Plot.parseWAV(buf); } catch (e) { $('#rec-info').textContent = `${name}: ${e.message}`; return; }
   const x = w.channels[0], dur = x.length / w.rate, marks = [];
   let rings = [];
-  if (start) {
-    rings = line.rings.filter(r => r.valid).map(r => ({ t0: (Date.parse(r.start) - start) / 1000, t1: r.end ? (Date.parse(r.end) - start) / 1000 : dur }))
-      .filter(r => r.t1 > 0 && r.t0 < dur);
-    for (const r of rings) marks.push({ t0: Math.max(0, r.t0), t1: Math.min(dur, r.t1), label: 'ring', color: '#ef5350' });
+  if (start && end > start) {
+    const at = t => Math.max(0, Math.min(dur, (Date.parse(t) - start) / (end - start) * dur));
+    rings = line.rings.filter(r => r.valid && Date.parse(r.start) < end && (r.end ? Date.parse(r.end) : end) > start).map(r => ({
+      t0: at(r.start), t1: r.end ? at(r.end) : dur, from: Date.parse(r.start), to: r.end ? Date.parse(r.end) : end, open: !r.end,
+    }));
+    for (const r of rings) marks.push({ t0: r.t0, t1: r.t1, label: 'ring', color: '#ef5350' });
     const c = phoneState.caller_id;
-    if (c && c.received) {
-      const t = (Date.parse(c.received) - start) / 1000;
-      if (t >= 0 && t <= dur) marks.push({ t0: t, label: 'caller ID: ' + (c.name || c.number), color: '#ffee58' });
+    if (c && c.received && Date.parse(c.received) >= start && Date.parse(c.received) <= end) {
+      marks.push({ t0: at(c.received), label: 'caller ID: ' + (c.name || c.number), color: '#ffee58' });
     }
   }
   const fsk = Plot.fskBursts(x, w.rate);
@@ -414,11 +419,12 @@ function plotRecording(name, buf, start) {
   Plot.drawWave($('#rec-wave'), x, w.rate, marks);
   Plot.drawSpectrogram($('#rec-spec'), x, w.rate, marks);
   const info = $('#rec-info');
-  const cad = rings.length ? rings.map(r => (r.t1 - r.t0).toFixed(1) + ' s').join(', ') : 'none seen';
-  const gaps = rings.slice(1).map((r, i) => (r.t0 - rings[i].t1).toFixed(1) + ' s').join(', ');
+  const cad = rings.length ? rings.map(r => ((r.to - r.from) / 1000).toFixed(1) + ' s' + (r.open ? ' (still ringing at the end)' : '')).join(', ') : 'none seen';
+  const gaps = rings.slice(1).map((r, i) => ((r.from - rings[i].to) / 1000).toFixed(1) + ' s').join(', ');
   info.textContent = `${name}: ${w.rate} Hz, ${w.channels.length} channel(s), ${dur.toFixed(1)} s (plotted: what the phone hears) · ring bursts: ${cad}` +
     (gaps ? ` (gaps ${gaps})` : '') + ` · FSK bursts in the audio: ${fsk.map(f => `${f.t0.toFixed(2)}–${f.t1.toFixed(2)} s`).join(', ') || 'none'}`;
   info.dataset.rings = rings.length; info.dataset.fsk = fsk.length; info.dataset.duration = dur.toFixed(2);
+  info.dataset.firstRing = rings.length ? ((rings[0].to - rings[0].from) / 1000).toFixed(2) : '';
 }
 
 // dialBody adds the dialing options that are filled in (the older API
@@ -457,7 +463,7 @@ function wire() {
   on('#vm-set', () => act('POST', 'pbx/voicemail', { extension: $('#vm-ext').value, new: Number($('#vm-new').value), old: Number($('#vm-old').value) }));
   on('#rec-start', recordStart);
   on('#rec-stop', recordStop);
-  $('#rec-file').onchange = async e => { const f = e.target.files[0]; if (f) plotRecording(f.name, await f.arrayBuffer(), 0); };
+  $('#rec-file').onchange = async e => { const f = e.target.files[0]; if (f) plotRecording(f.name, await f.arrayBuffer(), 0, 0); };
   on('#tl-clear', () => $('#timeline').replaceChildren());
   for (const s of ['line', 'dect', 'sip', 'mqtt', 'base']) $('#tl-' + s).onchange = e => {
     for (const li of document.querySelectorAll(`#timeline li[data-src=${s}]`)) li.hidden = !e.target.checked;
