@@ -127,7 +127,8 @@ function showStreamEvent(data, name) {
   const detail = v.detail && typeof v.detail === 'object' ? Object.entries(v.detail).map(([k, x]) => `${k}=${typeof x === 'object' ? JSON.stringify(x) : x}`).join(' ') : '';
   const rest = Object.entries(v).filter(([k]) => !['seq', 'time', 'at', 'ts', 'timestamp', 'source', 'src', 'kind', 'subject', 'detail'].includes(k))
     .map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(' ');
-  addEvent(src, `${v.kind || name || 'event'}${v.subject ? ' ' + v.subject : ''}${v.source && SOURCES[v.source] !== v.source ? ' (' + v.source + ')' : ''}: ${detail} ${rest}`.trim(), at);
+  const what = `${detail} ${rest}`.trim();
+  addEvent(src, `${v.kind || name || 'event'}${v.subject ? ' ' + v.subject : ''}${v.source && SOURCES[v.source] !== v.source ? ' (' + v.source + ')' : ''}${what ? ': ' + what : ''}`, at);
 }
 
 // ---- the base ---------------------------------------------------------------
