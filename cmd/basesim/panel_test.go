@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -240,6 +241,81 @@ func TestPanelInChromium(t *testing.T) {
 	// The panel's own handler answers bad requests with 4xx and a message.
 	for path, want := range map[string]int{"/panel/line?ms=5": 400, "/panel/recordings/..%2fx.wav": 400, "/panel/recordings/none.wav": 404} {
 		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, res.StatusCode, want)
+		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// basesim as `make sim` runs it prints the panel's address in its banner,
+// serves the panel there and sends a browser asking for / to it, beside the
+// control API.
+func TestBannerNamesThePanel(t *testing.T) {
+	port := testpeer.FreePort(t, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errs lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-console=false", "-mqtt", "127.0.0.1:0", "-pbx", "127.0.0.1:0", "-sip", "127.0.0.1:0",
+			"-api", fmt.Sprintf("127.0.0.1:%d", port), "-state-dir", t.TempDir()}, strings.NewReader(""), &out, &errs)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("basesim: %v\n%s", err, errs.String())
+		}
+	}()
+	want := fmt.Sprintf("web panel:               http://127.0.0.1:%d/panel/", port)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the banner has no %q:\n%s\n%s", want, out.String(), errs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	res, err := http.Get(base + "/panel/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || !strings.Contains(string(b), `<script src="panel.js">`) {
+		t.Fatalf("GET /panel/: %d\n%.300s", res.StatusCode, b)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err = noFollow.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/panel/" {
+		t.Fatalf("GET /: %d to %q, want 302 to /panel/", res.StatusCode, res.Header.Get("Location"))
+	}
+	for path, want := range map[string]int{"/v1/base": 200, "/v1/nonesuch": 404, "/panel/config.json": 200} {
+		res, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
