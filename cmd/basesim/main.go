@@ -84,11 +84,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	h := w.handler()
 	apiURL := ""
 	if opt.API != "" {
+		web, err := w.withPanel(h)
+		if err != nil {
+			return err
+		}
 		l, err := net.Listen("tcp", opt.API)
 		if err != nil {
 			return fmt.Errorf("control API on %s: %w", opt.API, err)
 		}
-		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		srv := &http.Server{Handler: web, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(l) }()
 		go func() {
 			<-ctx.Done()
@@ -144,6 +148,7 @@ Simulated Base Station %q is running.
 	}
 	if api != "" {
 		fmt.Fprintf(out, "  control API:             %s   (curl %s/v1/base)\n", api, api)
+		fmt.Fprintf(out, "  web panel:               %s/panel/\n", api)
 	}
 	if w.fw != nil {
 		fmt.Fprintf(out, "  firmware:                %s   (slots, bootloader state, bundles; console: firmware)\n", w.fw.dir)

@@ -1,7 +1,8 @@
 // Package testpeer starts and stops the third-party programs that tests run
 // against (kamailio, baresip, SIPp, mosquitto, minimodem, spandsp decoders,
-// espeak-ng, sox): it finds them, fails or skips when they are missing, picks
-// free loopback ports, and stops every process it started by its PID.
+// espeak-ng, sox, and chromium for the web panel's browser test): it finds
+// them, fails or skips when they are missing, picks free loopback ports, and
+// stops every process it started by its PID.
 //
 // A peer that is not installed fails the test when the environment variable
 // CI is set (so CI never passes by skipping) and skips it otherwise, naming
