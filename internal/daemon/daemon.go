@@ -138,11 +138,8 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	d.panel = &panel{board: o.Board, radio: d.radio, lines: d.lines, applier: d.applier, log: o.Log}
 	checks := update.Checks{Unregistered: d.reports.regs.Unregistered, LineFault: d.lines.fault,
 		RadioReady: d.radio.Ready, Connected: func() bool { return d.agent.Connected() }}
-	if d.firmware, err = newFirmware(o, cfg.StateDir, d.lines, checks); err != nil {
+	if d.firmware, err = newFirmware(o, cfg.StateDir, d.lines, checks, portTests{d.port}.selfTest); err != nil {
 		return nil, err
-	}
-	if d.firmware != nil && d.port != nil {
-		d.firmware.selfTest = portTests{d.port}.selfTest
 	}
 
 	popts := provisioning.Options{BaseID: cfg.BaseID, StateDir: cfg.StateDir, TopicRoot: cfg.MQTT.TopicRoot,
@@ -208,7 +205,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		run("health", func(ctx context.Context) error { return d.health.ProbeSIP(ctx, d.ua.ListenAddr) })
 	}
 	if d.firmware != nil {
-		run("update", d.firmware.Run)
+		run("update", d.firmware.updater.Run)
 	}
 	<-ctx.Done()
 	wg.Wait()

@@ -10,6 +10,7 @@ import (
 	"basestation/dect"
 	"basestation/fxs"
 	"basestation/provisioning"
+	"basestation/update"
 )
 
 // portTests gives the agent the analog port's diagnostics
@@ -68,10 +69,12 @@ func radioEvent(e dect.Event) (provisioning.Event, bool) {
 }
 
 // selfTest runs the caller-ID self-test: nil when it passed, the failed
-// stage otherwise; fxs.ErrLineBusy when the port is in use.
+// stage otherwise; update.ErrLineBusy when the port is in use.
 func (p portTests) selfTest(ctx context.Context) error {
 	r, err := p.port.CallerIDSelfTest(ctx)
 	switch {
+	case errors.Is(err, fxs.ErrLineBusy):
+		return fmt.Errorf("%w: %w", update.ErrLineBusy, err)
 	case err != nil:
 		return err
 	case !r.Pass:
