@@ -15,6 +15,7 @@ import (
 	"basestation/fxs"
 	"basestation/hal"
 	"basestation/internal/health"
+	"basestation/internal/settings"
 	"basestation/provisioning"
 	"basestation/sipua"
 	"basestation/update"
@@ -47,7 +48,7 @@ type Options struct {
 	// Reboot restarts the base when the cloud asks (nil: refused).
 	Reboot func(ctx context.Context) error
 	// Health, when set, is told of the main loops' progress.
-	Health *Health
+	Health *health.Health
 	// Update turns on firmware updates (update.go; nil: refused).
 	Update *UpdateOptions
 }
@@ -57,7 +58,7 @@ type Options struct {
 type Daemon struct {
 	log    *slog.Logger
 	boot   time.Time
-	health *Health
+	health *health.Health
 
 	port  *fxs.Port
 	radio *dect.Driver
@@ -74,7 +75,7 @@ type Daemon struct {
 
 // New builds the rooms over the board and wires them. Nothing runs until
 // Run.
-func New(cfg Config, o Options) (*Daemon, error) {
+func New(cfg settings.Config, o Options) (*Daemon, error) {
 	if o.Board == nil {
 		return nil, errors.New("daemon: no board")
 	}
