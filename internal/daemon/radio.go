@@ -82,27 +82,25 @@ func (r *radio) Devices() []provisioning.Device {
 // RemoveDevice detaches the device at once (a removed device must not
 // answer a call) and deregisters it.
 func (r *radio) RemoveDevice(ctx context.Context, id string) error {
-	for _, info := range r.drv.Devices() {
-		if dectID(info.IPEI) == id {
-			r.lines.Detach(id)
-			return r.drv.Deregister(ctx, info.Handset)
-		}
+	info, ok := r.lines.dect(id)
+	if !ok {
+		return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
 	}
-	return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
+	r.lines.Detach(id)
+	return r.drv.Deregister(ctx, info.Handset)
 }
 
 // Locate rings one device to be found (provisioning.Locator).
 func (r *radio) Locate(ctx context.Context, id string, on bool) error {
-	for _, info := range r.drv.Devices() {
-		if dectID(info.IPEI) == id {
-			err := r.drv.Locate(ctx, info.Handset, on)
-			if errors.Is(err, dect.ErrNotSupported) {
-				return fmt.Errorf("%w: %v", provisioning.ErrUnsupported, err)
-			}
-			return err
-		}
+	info, ok := r.lines.dect(id)
+	if !ok {
+		return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
 	}
-	return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
+	err := r.drv.Locate(ctx, info.Handset, on)
+	if errors.Is(err, dect.ErrNotSupported) {
+		return fmt.Errorf("%w: %v", provisioning.ErrUnsupported, err)
+	}
+	return err
 }
 
 // Page pages every device for dur.
