@@ -184,14 +184,8 @@ func (l *lines) Run(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-l.port.Events():
-			l.portEvent(ev)
-		}
-	}
+	each(ctx, l.port.Events(), nil, l.portEvent)
+	return nil
 }
 
 func (l *lines) portEvent(ev fxs.Event) {

@@ -52,14 +52,8 @@ func (r *reporter) Lines() []provisioning.Line { return r.lines.Lines() }
 
 // Run follows the user agent's events until ctx ends.
 func (r *reporter) Run(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-r.ua.Events():
-			r.event(ev)
-		}
-	}
+	each(ctx, r.ua.Events(), nil, r.event)
+	return nil
 }
 
 func (r *reporter) event(ev sipua.Event) {
