@@ -34,7 +34,7 @@ var longTables = map[string]string{}
 // sipua) and the roles' loops. This bound is where it stands and only
 // stops it growing back; lower it as glue moves to the rooms that own it,
 // never raise it.
-const daemonMaxLines = 1160
+const daemonMaxLines = 1150
 
 // goFiles returns the non-test Go files below root (module-relative,
 // slash-separated) with their line counts.

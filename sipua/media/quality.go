@@ -198,4 +198,4 @@ func (m Metrics) VQ() VQ {
 func Millis(d time.Duration) float64 { return round2(float64(d) / float64(time.Millisecond)) }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
-func ms(d time.Duration) int    { return int(d.Milliseconds()) }
+func ms(d time.Duration) int   { return int(d.Milliseconds()) }
