@@ -55,6 +55,7 @@ type call struct {
 
 	// bridge state, guarded by u.mu
 	state    callState
+	answered time.Time // when the call first connected (CallEvent.Answered)
 	owner    *epState
 	ringing  map[*epState]bool
 	cw       map[*epState]bool
@@ -99,14 +100,18 @@ func (c *call) direction() string {
 func (c *call) event(state, reason string) { c.eventAside(state, reason, false) }
 
 func (c *call) eventAside(state, reason string, aside bool) {
-	ep := ""
+	ep, now := "", time.Now()
 	c.u.mu.Lock()
 	if c.owner != nil {
 		ep = c.owner.name
 	}
+	if state == "connected" && c.answered.IsZero() {
+		c.answered = now
+	}
+	answered := c.answered
 	c.u.mu.Unlock()
 	c.u.emit(&CallEvent{Extension: c.ext.name, CallID: c.dlg.callID, Direction: c.direction(),
-		Remote: c.number, State: state, Reason: reason, Endpoint: ep, Aside: aside, Time: time.Now()})
+		Remote: c.number, State: state, Reason: reason, Endpoint: ep, Aside: aside, Answered: answered, Time: now})
 }
 
 // hangup ends the call from our side: CANCEL before an answer, BYE after.

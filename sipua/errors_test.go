@@ -97,3 +97,22 @@ func TestCallEventResult(t *testing.T) {
 		}
 	}
 }
+
+// A call's talk time runs from its first connection to its end, to the
+// second; a call never connected has none.
+func TestCallEventTalkTime(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		answered, end time.Time
+		want          time.Duration
+	}{
+		{t0, t0.Add(12*time.Second + 400*time.Millisecond), 12 * time.Second},
+		{t0, t0.Add(12*time.Second + 600*time.Millisecond), 13 * time.Second},
+		{time.Time{}, t0, 0},
+		{t0, time.Time{}, 0},
+	} {
+		if got := (&CallEvent{State: "ended", Answered: c.answered, Time: c.end}).TalkTime(); got != c.want {
+			t.Errorf("answered %v ended %v: %v, want %v", c.answered, c.end, got, c.want)
+		}
+	}
+}

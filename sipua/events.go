@@ -59,7 +59,18 @@ type CallEvent struct {
 	// endpoint, not the endpoint's current call: the endpoint is still in
 	// its other call and must not be released.
 	Aside bool
-	Time  time.Time
+	// Answered is when the call first connected (zero: never).
+	Answered time.Time
+	Time     time.Time
+}
+
+// TalkTime is how long an ended call was connected, to the second (0
+// when it never was).
+func (e *CallEvent) TalkTime() time.Duration {
+	if e.Answered.IsZero() || e.Time.IsZero() {
+		return 0
+	}
+	return e.Time.Sub(e.Answered).Round(time.Second)
 }
 
 // QualityEvent is a call-quality report: every QualityConfig.Interval

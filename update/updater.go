@@ -51,6 +51,14 @@ type Config struct {
 	// Retries the attempts without progress before the job fails (default 10).
 	RetryDelay time.Duration
 	Retries    int
+	// SelfTest, when set, runs once after each update that succeeded: the
+	// new build checks a path the trial boot's health cannot see (the
+	// caller-ID self-test on a base with an analog port). While it returns
+	// ErrLineBusy it is tried again every SelfTestRetry (default 30 s);
+	// SelfTested gets its verdict (nil: passed) with the new version.
+	SelfTest      func(ctx context.Context) error
+	SelfTested    func(version string, err error)
+	SelfTestRetry time.Duration
 }
 
 // Updater runs firmware jobs one at a time.
@@ -58,6 +66,7 @@ type Updater struct {
 	cfg  Config
 	st   store
 	wake chan struct{}
+	due  chan string // the version of an update that succeeded, for SelfTest
 
 	mu sync.Mutex
 	f  *jobsFile // guarded by mu
@@ -80,13 +89,14 @@ func New(cfg Config) (*Updater, error) {
 	def(&cfg.HealthDeadline, 5*time.Minute)
 	def(&cfg.Poll, time.Second)
 	def(&cfg.RetryDelay, 5*time.Second)
+	def(&cfg.SelfTestRetry, 30*time.Second)
 	if cfg.Retries <= 0 {
 		cfg.Retries = 10
 	}
 	if cfg.Report == nil {
 		cfg.Report = func(Job) error { return nil }
 	}
-	u := &Updater{cfg: cfg, st: store{cfg.Dir}, wake: make(chan struct{}, 1)}
+	u := &Updater{cfg: cfg, st: store{cfg.Dir}, wake: make(chan struct{}, 1), due: make(chan string, 1)}
 	f, err := u.st.load()
 	if err != nil {
 		return nil, fmt.Errorf("update: %w", err)
@@ -182,6 +192,9 @@ func (u *Updater) set(j Job) error {
 		_ = os.Remove(u.bundlePath(j.ID))
 	}
 	_ = u.cfg.Report(j)
+	if j.State == Succeeded {
+		u.succeeded(j.Version)
+	}
 	return nil
 }
 
@@ -190,8 +203,14 @@ func (u *Updater) bundlePath(id string) string {
 }
 
 // Run resumes a persisted job (after a restart or a reboot), then runs
-// submitted jobs until ctx ends.
+// submitted jobs, and the self-test after each update that succeeded,
+// until ctx ends.
 func (u *Updater) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	u.selfTests(ctx, &wg)
 	if j := u.current(); j != nil {
 		if err := u.resume(ctx, *j); err != nil {
 			return err

@@ -15,6 +15,7 @@ import (
 
 	"basestation/hal"
 	"basestation/internal/daemon"
+	"basestation/internal/settings"
 	"basestation/provisioning"
 	"basestation/provisioning/cloud"
 	"basestation/sim"
@@ -214,7 +215,7 @@ func (w *world) daemon() *daemon.Daemon {
 // pairings are in the state directory, outside the slots.
 func (w *world) bootBase() (*daemon.Daemon, error) {
 	opt := w.opt
-	cfg := daemon.Defaults()
+	cfg := settings.Defaults()
 	cfg.Board = "sim"
 	cfg.BaseID = opt.BaseID
 	cfg.StateDir = opt.StateDir

@@ -20,7 +20,7 @@
 // Under systemd (NOTIFY_SOCKET set; packaging/basestationd.service) it
 // speaks sd_notify through github.com/coreos/go-systemd/v22: READY=1 once
 // every main loop runs, WATCHDOG=1 only while every loop makes progress
-// (internal/daemon.Health), STOPPING=1 on shutdown (notify.go).
+// (internal/health.Health), STOPPING=1 on shutdown (notify.go).
 //
 // probe (probe.go) checks a board's hardware for bring-up and prints a
 // pass/fail table with the next step for each failure.

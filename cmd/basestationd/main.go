@@ -21,6 +21,8 @@ import (
 	"basestation/hal"
 	"basestation/internal/buildinfo"
 	"basestation/internal/daemon"
+	"basestation/internal/health"
+	"basestation/internal/settings"
 	"basestation/provisioning"
 )
 
@@ -45,13 +47,13 @@ var errUsage = errors.New("usage")
 var errVersion = errors.New("version printed")
 
 // parse reads flags and the configuration file into a validated Config.
-func parse(args []string, stdout, stderr io.Writer) (daemon.Config, error) {
+func parse(args []string, stdout, stderr io.Writer) (settings.Config, error) {
 	cfg, _, err := parseAll(args, stdout, stderr)
 	return cfg, err
 }
 
 // parseAll is parse with the platform flags (reboot, firmware updates).
-func parseAll(args []string, stdout, stderr io.Writer) (daemon.Config, platform, error) {
+func parseAll(args []string, stdout, stderr io.Writer) (settings.Config, platform, error) {
 	cfg, pl, err := parseFlags(args, stdout, stderr)
 	if err != nil {
 		return cfg, pl, err
@@ -59,9 +61,9 @@ func parseAll(args []string, stdout, stderr io.Writer) (daemon.Config, platform,
 	return cfg, pl, pl.check()
 }
 
-func parseFlags(args []string, stdout, stderr io.Writer) (daemon.Config, platform, error) {
+func parseFlags(args []string, stdout, stderr io.Writer) (settings.Config, platform, error) {
 	var pl platform
-	def := daemon.Defaults()
+	def := settings.Defaults()
 	fs := flag.NewFlagSet("basestationd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -79,20 +81,20 @@ func parseFlags(args []string, stdout, stderr io.Writer) (daemon.Config, platfor
 	fs.Usage = func() { usage(fs) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return daemon.Config{}, pl, errVersion // help printed: exit 0
+			return settings.Config{}, pl, errVersion // help printed: exit 0
 		}
-		return daemon.Config{}, pl, fmt.Errorf("%w: %v", errUsage, err)
+		return settings.Config{}, pl, fmt.Errorf("%w: %v", errUsage, err)
 	}
 	if fs.NArg() > 0 {
-		return daemon.Config{}, pl, fmt.Errorf("%w: unexpected argument %q (the only subcommand is probe, given first)", errUsage, fs.Arg(0))
+		return settings.Config{}, pl, fmt.Errorf("%w: unexpected argument %q (the only subcommand is probe, given first)", errUsage, fs.Arg(0))
 	}
 	if *version {
 		fmt.Fprintln(stdout, buildinfo.String("basestationd"))
-		return daemon.Config{}, pl, errVersion
+		return settings.Config{}, pl, errVersion
 	}
-	cfg := daemon.Defaults()
+	cfg := settings.Defaults()
 	if *cfgFile != "" {
-		c, err := daemon.LoadConfig(*cfgFile)
+		c, err := settings.LoadConfig(*cfgFile)
 		if err != nil {
 			return cfg, pl, err
 		}
@@ -127,12 +129,12 @@ func usage(fs *flag.FlagSet) {
 Flags (they override the configuration file):
 `)
 	fs.PrintDefaults()
-	def, _ := json.MarshalIndent(daemon.Defaults(), "  ", "  ")
+	def, _ := json.MarshalIndent(settings.Defaults(), "  ", "  ")
 	fmt.Fprintf(w, "\nConfiguration file keys and their defaults (board and base_id have none):\n  %s\n", def)
 }
 
 // Logger builds the slog logger the configuration asks for.
-func logger(cfg daemon.Config, w io.Writer) *slog.Logger {
+func logger(cfg settings.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
 	o := &slog.HandlerOptions{Level: lvl}
@@ -162,7 +164,7 @@ type hooks struct {
 }
 
 // serve runs the daemon with a validated configuration until ctx ends.
-func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) error {
+func serve(ctx context.Context, cfg settings.Config, stderr io.Writer, hk hooks) error {
 	log := logger(cfg, stderr)
 	broker := cfg.MQTT.Broker
 	if broker == "" {
@@ -181,20 +183,20 @@ func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) e
 	if hk.board != nil {
 		hk.board(hw)
 	}
-	var health *daemon.Health
+	var hl *health.Health
 	if supervised() {
-		health = daemon.NewHealth()
+		hl = health.NewHealth()
 		if wd, err := sd.SdWatchdogEnabled(false); err == nil && wd > 0 {
 			// The SIP probe answers well within the staleness limit
 			// (wd/2); the agent's loop beats once a second, so WatchdogSec
 			// must be over 2 s (the unit has 30 s).
-			health.ProbeEvery = min(time.Second, wd/8)
+			hl.ProbeEvery = min(time.Second, wd/8)
 			if wd <= 3*time.Second {
 				log.Warn("the systemd watchdog interval is too short for the cloud agent's 1 s heartbeat: make WatchdogSec at least 4s", "watchdog", wd)
 			}
 		}
 	}
-	dopt := daemon.Options{Board: hw, Log: log, Health: health}
+	dopt := daemon.Options{Board: hw, Log: log, Health: hl}
 	hk.platform.options(&dopt)
 	d, err := daemon.New(cfg, dopt)
 	if err != nil {
@@ -203,15 +205,15 @@ func serve(ctx context.Context, cfg daemon.Config, stderr io.Writer, hk hooks) e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	notifyDone := make(chan struct{})
-	if health != nil {
+	if hl != nil {
 		go func() {
 			defer close(notifyDone)
-			notifySystemd(ctx, health, log)
+			notifySystemd(ctx, hl, log)
 		}()
 	} else {
 		close(notifyDone)
 	}
-	log.Info("basestationd started", "version", buildinfo.Version, "board", cfg.Board, "base_id", cfg.BaseID, "state_dir", cfg.StateDir, "sip", d.SIPAddr(), "broker", broker, "supervised", health != nil)
+	log.Info("basestationd started", "version", buildinfo.Version, "board", cfg.Board, "base_id", cfg.BaseID, "state_dir", cfg.StateDir, "sip", d.SIPAddr(), "broker", broker, "supervised", hl != nil)
 	err = d.Run(ctx)
 	cancel()
 	<-notifyDone

@@ -11,7 +11,7 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
-	"basestation/internal/daemon"
+	"basestation/internal/health"
 )
 
 // supervised reports whether systemd (or anything speaking its notify
@@ -22,7 +22,7 @@ func supervised() bool { return os.Getenv("NOTIFY_SOCKET") != "" }
 //
 //   - READY=1 once every main loop has made progress (the board answered
 //     when the daemon was built; the loops running means the stored state
-//     is loaded and applied, see daemon.Health);
+//     is loaded and applied, see health.Health);
 //   - WATCHDOG=1 every watchdog interval/4, but only when every loop beat
 //     within the last interval/2: a stuck loop stops the pings and systemd
 //     restarts the daemon (WatchdogSec= in the unit);
@@ -30,7 +30,7 @@ func supervised() bool { return os.Getenv("NOTIFY_SOCKET") != "" }
 //
 // Without NOTIFY_SOCKET, go-systemd sends nothing. The caller waits for it
 // to return.
-func notifySystemd(ctx context.Context, h *daemon.Health, log *slog.Logger) {
+func notifySystemd(ctx context.Context, h *health.Health, log *slog.Logger) {
 	send := func(state string) {
 		if _, err := sd.SdNotify(false, state); err != nil {
 			log.Warn("systemd notify", "state", strings.SplitN(state, "\n", 2)[0], "error", err)

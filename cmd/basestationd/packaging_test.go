@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"basestation/board"
-	"basestation/internal/daemon"
+	"basestation/internal/settings"
 )
 
 const pkgDir = "../../packaging"
@@ -54,7 +54,7 @@ func docKeys(m map[string]any, prefix string) []string {
 // default where it has one, and names the mutual-TLS files.
 func TestExampleConfigHasEveryKeyAndDecodesStrictly(t *testing.T) {
 	path := filepath.Join(pkgDir, "basestationd.json")
-	cfg, err := daemon.LoadConfig(path)
+	cfg, err := settings.LoadConfig(path)
 	if err != nil {
 		t.Fatalf("strict loader: %v", err)
 	}
@@ -63,14 +63,14 @@ func TestExampleConfigHasEveryKeyAndDecodesStrictly(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	want := jsonKeys(reflect.TypeOf(daemon.Config{}), "")
+	want := jsonKeys(reflect.TypeOf(settings.Config{}), "")
 	got := docKeys(doc, "")
 	slices.Sort(want)
 	slices.Sort(got)
 	if !slices.Equal(want, got) {
 		t.Errorf("example keys %v\nwant every key %v", got, want)
 	}
-	def := daemon.Defaults()
+	def := settings.Defaults()
 	for _, c := range []struct {
 		key       string
 		got, want any
@@ -161,8 +161,8 @@ func TestUnitMatchesTheDaemonAndTheBoard(t *testing.T) {
 	if one("WatchdogSec") == "" || one("StartLimitBurst") == "" || one("StartLimitIntervalSec") == "" {
 		t.Error("no watchdog or restart limit")
 	}
-	if "/var/lib/"+one("StateDirectory") != daemon.Defaults().StateDir {
-		t.Errorf("StateDirectory %s is not the daemon's default %s", one("StateDirectory"), daemon.Defaults().StateDir)
+	if "/var/lib/"+one("StateDirectory") != settings.Defaults().StateDir {
+		t.Errorf("StateDirectory %s is not the daemon's default %s", one("StateDirectory"), settings.Defaults().StateDir)
 	}
 	if env := one("Environment"); !strings.Contains(env, "GOMEMLIMIT=") || !strings.Contains(env, "GOGC=") {
 		t.Errorf("Environment=%s", env)

@@ -21,7 +21,7 @@ import (
 	"basestation/dect"
 	"basestation/fxs/proslic"
 	"basestation/hal"
-	"basestation/internal/daemon"
+	"basestation/internal/settings"
 )
 
 // A probe check's outcome.
@@ -372,7 +372,7 @@ var errProbeFailed = errors.New("probe: some checks failed")
 // runProbe is `basestationd probe`; op, if not nil, stands in for the
 // person at the board (tests).
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer, op operator) error {
-	def := daemon.Defaults()
+	def := settings.Defaults()
 	fs := flag.NewFlagSet("basestationd probe", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	boardN := fs.String("board", "", "`board`: one of "+strings.Join(board.Names(), ", ")+", or virtual:SOCKET (required: no default)")

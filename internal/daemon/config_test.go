@@ -4,13 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"basestation/internal/settings"
 	"basestation/provisioning"
 	"basestation/sim"
 )
 
 // testConfig is the defaults with the two settings that have none.
-func testConfig() Config {
-	c := Defaults()
+func testConfig() settings.Config {
+	c := settings.Defaults()
 	c.Board, c.BaseID = "virtual:/run/basesim/board.sock", "base-1"
 	return c
 }

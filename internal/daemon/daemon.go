@@ -15,6 +15,7 @@ import (
 	"basestation/fxs"
 	"basestation/hal"
 	"basestation/internal/health"
+	"basestation/internal/settings"
 	"basestation/provisioning"
 	"basestation/sipua"
 	"basestation/update"
@@ -47,7 +48,7 @@ type Options struct {
 	// Reboot restarts the base when the cloud asks (nil: refused).
 	Reboot func(ctx context.Context) error
 	// Health, when set, is told of the main loops' progress.
-	Health *Health
+	Health *health.Health
 	// Update turns on firmware updates (update.go; nil: refused).
 	Update *UpdateOptions
 }
@@ -57,7 +58,7 @@ type Options struct {
 type Daemon struct {
 	log    *slog.Logger
 	boot   time.Time
-	health *Health
+	health *health.Health
 
 	port  *fxs.Port
 	radio *dect.Driver
@@ -74,7 +75,7 @@ type Daemon struct {
 
 // New builds the rooms over the board and wires them. Nothing runs until
 // Run.
-func New(cfg Config, o Options) (*Daemon, error) {
+func New(cfg settings.Config, o Options) (*Daemon, error) {
 	if o.Board == nil {
 		return nil, errors.New("daemon: no board")
 	}
@@ -138,11 +139,8 @@ func New(cfg Config, o Options) (*Daemon, error) {
 	d.panel = &panel{board: o.Board, radio: d.radio, lines: d.lines, applier: d.applier, log: o.Log}
 	checks := update.Checks{Unregistered: d.reports.regs.Unregistered, LineFault: d.lines.fault,
 		RadioReady: d.radio.Ready, Connected: func() bool { return d.agent.Connected() }}
-	if d.firmware, err = newFirmware(o, cfg.StateDir, d.lines, checks); err != nil {
+	if d.firmware, err = newFirmware(o, cfg.StateDir, d.lines, checks, portTests{d.port}.selfTest); err != nil {
 		return nil, err
-	}
-	if d.firmware != nil && d.port != nil {
-		d.firmware.selfTest = portTests{d.port}.selfTest
 	}
 
 	popts := provisioning.Options{BaseID: cfg.BaseID, StateDir: cfg.StateDir, TopicRoot: cfg.MQTT.TopicRoot,
@@ -208,7 +206,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		run("health", func(ctx context.Context) error { return d.health.ProbeSIP(ctx, d.ua.ListenAddr) })
 	}
 	if d.firmware != nil {
-		run("update", d.firmware.Run)
+		run("update", d.firmware.updater.Run)
 	}
 	<-ctx.Done()
 	wg.Wait()

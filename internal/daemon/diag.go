@@ -10,6 +10,7 @@ import (
 	"basestation/dect"
 	"basestation/fxs"
 	"basestation/provisioning"
+	"basestation/update"
 )
 
 // portTests gives the agent the analog port's diagnostics
@@ -53,25 +54,13 @@ func radioHealth(h dect.Health) *provisioning.RadioHealth {
 	return r
 }
 
-// radioEvent is the cloud event of a driver event about a device's link,
-// if it is one.
-func radioEvent(e dect.Event) (provisioning.Event, bool) {
-	d := deviceOf(e.Device)
-	dev := &provisioning.Device{ID: d.ID, Type: d.Type}
-	switch e.Kind {
-	case dect.EventDeviceDetached:
-		return provisioning.Event{Type: provisioning.EvDeviceOutOfRange, Device: dev, Reason: e.Reason}, true
-	case dect.EventDeviceAttached:
-		return provisioning.Event{Type: provisioning.EvDeviceBackInRange, Device: dev}, true
-	}
-	return provisioning.Event{}, false
-}
-
 // selfTest runs the caller-ID self-test: nil when it passed, the failed
-// stage otherwise; fxs.ErrLineBusy when the port is in use.
+// stage otherwise; update.ErrLineBusy when the port is in use.
 func (p portTests) selfTest(ctx context.Context) error {
 	r, err := p.port.CallerIDSelfTest(ctx)
 	switch {
+	case errors.Is(err, fxs.ErrLineBusy):
+		return fmt.Errorf("%w: %w", update.ErrLineBusy, err)
 	case err != nil:
 		return err
 	case !r.Pass:

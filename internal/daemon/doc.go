@@ -13,14 +13,17 @@
 //   - radio: the DECT driver as provisioning.Radio, its events, and each
 //     device's events to its extension;
 //   - panel: the LEDs and the button (whose presses are dect's to act on);
-//   - firmware: the updater, fed the agent's jobs, asked of the lines and
-//     of update.Checks.
+//   - firmware: the agent's jobs to the updater (update.Open), its reports
+//     and post-update self-test verdicts to the agent.
 //
 // Policy lives in the rooms: provisioning.ConfigApplier puts configurations
 // in force, provisioning.Registrations keeps the registrations reported,
-// update.Checks is the trial boot's health, dect pages and pairs, sipua
-// knows which device is attached where. The settings file is
-// internal/settings; the watchdog's tracker is internal/health.
+// update.Checks is the trial boot's health and update runs the self-test
+// after an update, dect pages and pairs, sipua knows which device is
+// attached where, how long a call talked (CallEvent.TalkTime) and its
+// quality in RFC 6035's units (media.Metrics.VQ). New takes the settings
+// file's settings.Config (internal/settings); the watchdog's tracker is
+// internal/health.
 //
 // It may import every room but never board or sim (the board is handed in)
 // and never cmd; only cmd/* imports it.

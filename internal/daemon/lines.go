@@ -15,10 +15,9 @@ import (
 	"basestation/sipua"
 )
 
-// The devices are the call layer's endpoints themselves.
+// The devices are the call layer's endpoints themselves (fxs and dect
+// assert it); lines gives them to extensions by the contract's device ids.
 var (
-	_ endpoint.Endpoint        = (*fxs.Port)(nil)
-	_ endpoint.Endpoint        = (*dect.Device)(nil)
 	_ provisioning.Attachments = (*lines)(nil)
 	_ provisioning.LineSetup   = (*lines)(nil)
 	_ provisioning.Accounts    = (*reporter)(nil)
@@ -56,13 +55,23 @@ type lineDev interface {
 	Activity() endpoint.Activity
 }
 
+// dect finds the paired DECT device whose contract id is id.
+func (l *lines) dect(id string) (dect.DeviceInfo, bool) {
+	for _, info := range l.radio.Devices() {
+		if dectID(info.IPEI) == id {
+			return info, true
+		}
+	}
+	return dect.DeviceInfo{}, false
+}
+
 // endpoint returns the endpoint of a device id on this base (nil: none).
 func (l *lines) endpoint(id string) lineDev {
 	if id == PortID {
 		return l.port
 	}
-	for _, info := range l.radio.Devices() {
-		if dev := l.radio.Device(info.Handset); dev != nil && dectID(info.IPEI) == id {
+	if info, ok := l.dect(id); ok {
+		if dev := l.radio.Device(info.Handset); dev != nil {
 			return dev
 		}
 	}
@@ -175,14 +184,8 @@ func (l *lines) Run(ctx context.Context) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-l.port.Events():
-			l.portEvent(ev)
-		}
-	}
+	each(ctx, l.port.Events(), nil, l.portEvent)
+	return nil
 }
 
 func (l *lines) portEvent(ev fxs.Event) {

@@ -27,32 +27,26 @@ func sipSettings(s provisioning.SIPSettings, c *sipua.Config) {
 	}
 }
 
-func r2(v float64) float64         { return math.Round(v*100) / 100 }
-func msOf(d time.Duration) float64 { return r2(float64(d) / float64(time.Millisecond)) }
-func msInt(d time.Duration) int    { return int(d.Milliseconds()) }
-
-func qualityMetrics(m media.Metrics) *provisioning.QualityMetrics {
-	return &provisioning.QualityMetrics{NLR: r2(m.LossRate), JDR: r2(m.DiscardRate), BLD: r2(m.BurstDensity), BD: msInt(m.BurstDuration),
-		GLD: r2(m.GapDensity), GD: msInt(m.GapDuration), GMin: m.Gmin, RTD: msInt(m.RoundTrip),
-		ESD: msInt(m.EndSystemDelay), IAJ: msOf(m.Jitter), JBN: msInt(m.JBNominal), JBM: msInt(m.JBMax),
-		JBX: msInt(m.JBAbsMax), RCQ: m.RFactor, MOSLQ: m.MOSLQ, MOSCQ: m.MOSCQ}
-}
-
-// qualityEvent is the cloud event of a quality report or alert.
+// qualityEvent is the cloud event of a quality report or alert; the
+// figures are sipua's in RFC 6035's units, which are the contract's.
 func qualityEvent(e sipua.Event) (provisioning.Event, bool) {
+	vq := func(m media.Metrics) *provisioning.QualityMetrics {
+		q := provisioning.QualityMetrics(m.VQ())
+		return &q
+	}
 	switch e := e.(type) {
 	case *sipua.QualityEvent:
-		m := e.Metrics
+		m, v := e.Metrics, e.Metrics.VQ()
 		q := &provisioning.CallQuality{CallID: e.CallID, Report: string(e.Report), Codec: m.Codec.String(),
 			DurationS: math.Round(m.End.Sub(m.Start).Seconds()), PacketsRx: m.Expected - m.Lost, PacketsLost: m.Lost,
-			LossPct: r2(m.LossRate), JitterMs: msOf(m.Jitter), RTTMs: msOf(m.RoundTrip), MOS: m.MOSLQ, Metrics: qualityMetrics(m)}
+			LossPct: v.NLR, JitterMs: v.IAJ, RTTMs: media.Millis(m.RoundTrip), MOS: m.MOSLQ, Metrics: vq(m)}
 		if !e.Remote.At.IsZero() {
-			q.Remote = qualityMetrics(e.Remote.Metrics)
+			q.Remote = vq(e.Remote.Metrics)
 		}
 		return provisioning.Event{Type: provisioning.EvCallQuality, Extension: e.Extension, Quality: q}, true
 	case *sipua.QualityAlertEvent:
 		return provisioning.Event{Type: provisioning.EvCallQualityAlert, Extension: e.Extension, Alert: &provisioning.QualityAlert{
-			CallID: e.CallID, Metric: e.Metric, State: e.State, Value: e.Value, Threshold: e.Threshold, Metrics: qualityMetrics(e.Metrics)}}, true
+			CallID: e.CallID, Metric: e.Metric, State: e.State, Value: e.Value, Threshold: e.Threshold, Metrics: vq(e.Metrics)}}, true
 	}
 	return provisioning.Event{}, false
 }

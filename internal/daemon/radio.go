@@ -39,6 +39,13 @@ func dectID(ipei dect.IPEI) string {
 	return fmt.Sprintf("dect-%09x", uint64(ipei.EMC)<<20|uint64(ipei.PSN&0xFFFFF))
 }
 
+// deviceRef names a device in an event: its id and type.
+func deviceRef(info dect.DeviceInfo) *provisioning.Device {
+	d := deviceOf(info)
+	d.Name = ""
+	return &d
+}
+
 func deviceOf(info dect.DeviceInfo) provisioning.Device {
 	t := provisioning.DeviceLinx
 	if info.Type == dect.Headset {
@@ -82,27 +89,25 @@ func (r *radio) Devices() []provisioning.Device {
 // RemoveDevice detaches the device at once (a removed device must not
 // answer a call) and deregisters it.
 func (r *radio) RemoveDevice(ctx context.Context, id string) error {
-	for _, info := range r.drv.Devices() {
-		if dectID(info.IPEI) == id {
-			r.lines.Detach(id)
-			return r.drv.Deregister(ctx, info.Handset)
-		}
+	info, ok := r.lines.dect(id)
+	if !ok {
+		return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
 	}
-	return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
+	r.lines.Detach(id)
+	return r.drv.Deregister(ctx, info.Handset)
 }
 
 // Locate rings one device to be found (provisioning.Locator).
 func (r *radio) Locate(ctx context.Context, id string, on bool) error {
-	for _, info := range r.drv.Devices() {
-		if dectID(info.IPEI) == id {
-			err := r.drv.Locate(ctx, info.Handset, on)
-			if errors.Is(err, dect.ErrNotSupported) {
-				return fmt.Errorf("%w: %v", provisioning.ErrUnsupported, err)
-			}
-			return err
-		}
+	info, ok := r.lines.dect(id)
+	if !ok {
+		return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
 	}
-	return fmt.Errorf("%w %q", provisioning.ErrUnknownDevice, id)
+	err := r.drv.Locate(ctx, info.Handset, on)
+	if errors.Is(err, dect.ErrNotSupported) {
+		return fmt.Errorf("%w: %v", provisioning.ErrUnsupported, err)
+	}
+	return err
 }
 
 // Page pages every device for dur.
@@ -115,13 +120,7 @@ func (r *radio) Run(ctx context.Context) error {
 	for _, info := range r.drv.Devices() { // the devices paired before start
 		r.pump(ctx, &pumps, info)
 	}
-	for {
-		var ev dect.Event
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev = <-r.drv.Events():
-		}
+	each(ctx, r.drv.Events(), nil, func(ev dect.Event) {
 		r.log.Info("radio", "event", ev.String())
 		switch ev.Kind {
 		case dect.EventPaired:
@@ -137,31 +136,27 @@ func (r *radio) Run(ctx context.Context) error {
 			}
 		case dect.EventRegistrationRefused:
 			r.pairing.Deliver(provisioning.Pairing{Err: fmt.Errorf("registration refused: %s", ev.Reason)})
-			continue
+			return
 		case dect.EventDeregistered, dect.EventOrphan:
-			dev := deviceOf(ev.Device)
+			dev := deviceRef(ev.Device)
 			if ev.Kind == dect.EventOrphan {
 				dev.ID = dectID(ev.IPEI)
 			}
-			dev.Name = ""
-			r.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: &dev, Reason: ev.Reason})
+			r.agent.Post(provisioning.Event{Type: provisioning.EvDeviceRemoved, Device: dev, Reason: ev.Reason})
 		case dect.EventDeviceAttached: // back in range: what it missed
 			if dev := r.drv.Device(ev.Device.Handset); dev != nil {
 				r.lines.ua.Offer(dev)
 			}
-			if e, ok := radioEvent(ev); ok {
-				r.agent.Post(e)
-			}
+			r.agent.Post(provisioning.Event{Type: provisioning.EvDeviceBackInRange, Device: deviceRef(ev.Device)})
 		case dect.EventDeviceDetached:
-			if e, ok := radioEvent(ev); ok {
-				r.agent.Post(e)
-			}
+			r.agent.Post(provisioning.Event{Type: provisioning.EvDeviceOutOfRange, Device: deviceRef(ev.Device), Reason: ev.Reason})
 		case dect.EventModuleReady, dect.EventModuleLost, dect.EventDeviceHealth:
 		default:
-			continue
+			return
 		}
 		r.agent.StateChanged()
-	}
+	})
+	return nil
 }
 
 // pump forwards a device's events to its extension (or plays SIT if it
@@ -172,36 +167,43 @@ func (r *radio) pump(ctx context.Context, wg *sync.WaitGroup, info dect.DeviceIn
 	if dev == nil {
 		return
 	}
-	forward := func(ev dect.DeviceEvent) {
-		if r.lines.ua.ExtensionOf(dev) == "" {
-			if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
-				_ = dev.PlayTone(endpoint.SIT)
-			}
-			return
-		}
-		if sev, ok := ev.Endpoint(); ok {
-			r.lines.ua.Report(dev, sev)
-		}
-		r.agent.StateChanged()
-	}
 	wg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
+		gone := each(ctx, dev.Events(), dev.Gone(), func(ev dect.DeviceEvent) {
+			if r.lines.ua.ExtensionOf(dev) == "" {
+				if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
+					_ = dev.PlayTone(endpoint.SIT)
+				}
 				return
-			case ev := <-dev.Events():
-				forward(ev)
-			case <-dev.Gone():
-				for {
-					select {
-					case ev := <-dev.Events():
-						forward(ev)
-					default:
-						r.lines.detach(dev)
-						return
-					}
+			}
+			if sev, ok := ev.Endpoint(); ok {
+				r.lines.ua.Report(dev, sev)
+			}
+			r.agent.StateChanged()
+		})
+		if gone {
+			r.lines.detach(dev)
+		}
+	})
+}
+
+// each hands f every value from c until ctx ends (false) or gone (nil:
+// never) is closed; then the values already queued are handed first (true).
+func each[T any](ctx context.Context, c <-chan T, gone <-chan struct{}, f func(T)) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case v := <-c:
+			f(v)
+		case <-gone:
+			for {
+				select {
+				case v := <-c:
+					f(v)
+				default:
+					return true
 				}
 			}
 		}
-	})
+	}
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"time"
 
 	"basestation/provisioning"
 	"basestation/sipua"
@@ -19,9 +18,6 @@ type reporter struct {
 	regs  *provisioning.Registrations
 	// Set in New before anything runs, read-only after.
 	agent *provisioning.Agent
-	// answered: when each answered call connected, for its call-ended
-	// event (Run's goroutine only).
-	answered map[string]time.Time
 }
 
 // CheckAccount reports what the user agent would refuse in a.
@@ -56,14 +52,8 @@ func (r *reporter) Lines() []provisioning.Line { return r.lines.Lines() }
 
 // Run follows the user agent's events until ctx ends.
 func (r *reporter) Run(ctx context.Context) error {
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case ev := <-r.ua.Events():
-			r.event(ev)
-		}
-	}
+	each(ctx, r.ua.Events(), nil, r.event)
+	return nil
 }
 
 func (r *reporter) event(ev sipua.Event) {
@@ -100,20 +90,8 @@ func (r *reporter) event(ev sipua.Event) {
 
 // callEvent posts call-ended when a call ends, with its talk time.
 func (r *reporter) callEvent(e *sipua.CallEvent) {
-	if r.answered == nil {
-		r.answered = map[string]time.Time{}
-	}
-	switch e.State {
-	case "connected":
-		if _, ok := r.answered[e.CallID]; !ok {
-			r.answered[e.CallID] = e.Time
-		}
-	case "ended", "failed":
-		sum := &provisioning.CallSummary{Direction: e.Direction, Result: e.Result(), Peer: e.Remote}
-		if t0, ok := r.answered[e.CallID]; ok && !t0.IsZero() && !e.Time.IsZero() {
-			sum.DurationS = e.Time.Sub(t0).Round(time.Second).Seconds()
-		}
-		delete(r.answered, e.CallID)
+	if e.State == "ended" || e.State == "failed" {
+		sum := &provisioning.CallSummary{Direction: e.Direction, Result: e.Result(), Peer: e.Remote, DurationS: e.TalkTime().Seconds()}
 		r.agent.Post(provisioning.Event{Type: provisioning.EvCallEnded, Extension: e.Extension, Call: sum, Reason: e.Reason})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"basestation/internal/daemon"
+	"basestation/internal/settings"
 	"basestation/internal/testpeer"
 	"basestation/provisioning"
 	"basestation/provisioning/cloud"
@@ -78,7 +79,7 @@ func startOffice(t *testing.T) *office {
 	boardDone := make(chan struct{})
 	go func() { _ = board.Run(ctx); close(boardDone) }()
 
-	cfg := daemon.Defaults()
+	cfg := settings.Defaults()
 	cfg.BaseID = baseID
 	cfg.StateDir = t.TempDir()
 	cfg.MQTT.Broker = br.URL()

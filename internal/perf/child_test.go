@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"basestation/internal/daemon"
+	"basestation/internal/settings"
 	"basestation/sim"
 	"basestation/sim/radio"
 	"basestation/sipua"
@@ -75,7 +76,7 @@ func runChild(args []string) error {
 		return err
 	}
 	defer board.Close()
-	cfg := daemon.Defaults()
+	cfg := settings.Defaults()
 	cfg.Board = "sim"
 	cfg.BaseID = *base
 	cfg.StateDir = *state

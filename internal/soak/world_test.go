@@ -14,6 +14,7 @@ import (
 	"basestation/dect"
 	"basestation/fxs"
 	"basestation/internal/daemon"
+	"basestation/internal/settings"
 	"basestation/provisioning"
 	"basestation/provisioning/cloud"
 	"basestation/sim"
@@ -122,7 +123,7 @@ func newWorld(ctx context.Context, dir string, log *slog.Logger) (w *world, err 
 	w.boardDone = make(chan error, 1)
 	go func() { w.boardDone <- w.board.Run(w.ctx) }()
 
-	cfg := daemon.Defaults()
+	cfg := settings.Defaults()
 	cfg.Board = "sim"
 	cfg.BaseID = baseID
 	cfg.StateDir = dir

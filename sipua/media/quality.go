@@ -169,3 +169,33 @@ func sub0(a, b uint64) uint64 {
 func (s *Session) Quality() Metrics {
 	return s.QualitySnapshot().Metrics(QualitySnapshot{At: s.start})
 }
+
+// VQ are a period's figures as RFC 6035 reports them (the VQSessionReport
+// names): rates and densities in percent and the mean jitter in
+// milliseconds, to two decimals; durations and delays in whole
+// milliseconds (RTD 0: not measured).
+type VQ struct {
+	NLR, JDR, BLD float64
+	BD            int
+	GLD           float64
+	GD, GMin      int
+	RTD, ESD      int
+	IAJ           float64
+	JBN, JBM, JBX int
+	RCQ           float64
+	MOSLQ, MOSCQ  float64
+}
+
+// VQ returns m in RFC 6035's units.
+func (m Metrics) VQ() VQ {
+	return VQ{NLR: round2(m.LossRate), JDR: round2(m.DiscardRate), BLD: round2(m.BurstDensity), BD: ms(m.BurstDuration),
+		GLD: round2(m.GapDensity), GD: ms(m.GapDuration), GMin: m.Gmin, RTD: ms(m.RoundTrip),
+		ESD: ms(m.EndSystemDelay), IAJ: Millis(m.Jitter), JBN: ms(m.JBNominal), JBM: ms(m.JBMax),
+		JBX: ms(m.JBAbsMax), RCQ: m.RFactor, MOSLQ: m.MOSLQ, MOSCQ: m.MOSCQ}
+}
+
+// Millis is d in milliseconds to two decimals.
+func Millis(d time.Duration) float64 { return round2(float64(d) / float64(time.Millisecond)) }
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+func ms(d time.Duration) int   { return int(d.Milliseconds()) }
