@@ -547,3 +547,65 @@ Content-Length: 0
 	}
 	s.wait(t, 10*time.Second)
 }
+
+// Flash and a number dialled at once: the REFER of the blind transfer
+// waits until the hold re-INVITE the flash started has its final response
+// (the far end here takes a second over it); a REFER sent meanwhile makes
+// SIPp fail the call on an unexpected message. Then 202, NOTIFY 200 OK,
+// and we BYE the transferee.
+func TestSIPpTransferAfterHoldReinvite(t *testing.T) {
+	reg := registrarSIPp(t)
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 440)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	respond := func(status, extra string) string {
+		return `
+  <send><![CDATA[
+SIP/2.0 ` + status + `
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:1004@[local_ip]:[local_port]>
+` + extra + `
+]]></send>
+`
+	}
+	recvonly := strings.Replace(sippSDP, "a=fmtp:101 0-16\n", "a=fmtp:101 0-16\na=recvonly\n", 1)
+	notify := strings.Replace(sippInDialog("NOTIFY", 2, ""), "Max-Forwards: 70\nContent-Length: 0\n",
+		"Max-Forwards: 70\nEvent: refer\nSubscription-State: terminated;reason=noresource\nContent-Type: message/sipfrag\nContent-Length: [len]\n\nSIP/2.0 200 OK", 1)
+	xml := scenario("transferee", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <recv response="200" rrs="true"/>
+`+sippInDialog("ACK", 1, "")+`
+  <recv request="INVITE"><action><ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="hold"/></action></recv>
+`+respond("100 Trying", "Content-Length: 0\n")+`
+  <pause milliseconds="1000"/>
+`+respond("200 OK", "Content-Type: application/sdp\nContent-Length: [len]\n\n"+recvonly)+`
+  <recv request="ACK"/>
+  <recv request="REFER"><action><ereg regexp="Refer-To: .sip:1003@" search_in="msg" check_it="true" assign_to="to"/></action></recv>
+`+respond("202 Accepted", "Content-Length: 0\n")+notify+`
+  <recv response="200"/>
+  <recv request="BYE"/>
+`+respond("200 OK", "Content-Length: 0\n")+`
+  <Reference variables="hold,to"/>
+`)
+	s := startSIPp(t, xml, 1, reg.addr())
+	ep.waitFor(t, "ring 1004", 5*time.Second)
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	ep.waitFor(t, "audio-on", 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	rep(endpoint.Event{Kind: endpoint.Flash})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1003"})
+	s.wait(t, 15*time.Second)
+	waitEvent(t, u.UA, 5*time.Second, func(e Event) bool {
+		c, ok := e.(*CallEvent)
+		return ok && c.State == "ended" && strings.Contains(c.Reason, "transferred")
+	})
+}

@@ -247,6 +247,14 @@ func (u *UA) applyMWILocked(e *extension, ms MessageSummary) {
 // it once the transfer is accepted; on refusal the call is resumed.
 func (c *call) transfer(number string) {
 	u := c.u
+	// The hold re-INVITE the flash started goes first, to its final
+	// response: a REFER crossing it (dialled at once after the flash) was
+	// not carried out. reinvite is serialised per call and a no-op once
+	// the hold is signalled, so the flash's own goroutine, if it comes
+	// second, sends nothing.
+	if err := c.reinvite(true); err != nil {
+		u.log.Warn("hold before transfer", "call", c.dlg.callID, "error", err)
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
 	referTo := sip.NewHeader("Refer-To", fmt.Sprintf("<sip:%s@%s>", number, c.acct.Domain))
