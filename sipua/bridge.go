@@ -267,7 +267,7 @@ func (u *UA) ringIfOfferedLocked(s *epState, ended *call) {
 		return
 	}
 	for _, c := range u.calls {
-		if c == ended || c.ext != e || c.out || c.state != csSetup || c.owner != nil || c.ringing[s] {
+		if c == ended || c.ext.name != e.name || c.out || c.state != csSetup || c.owner != nil || c.ringing[s] {
 			continue
 		}
 		cadence := e.cfg.RingCadence

@@ -339,7 +339,10 @@ func (u *UA) SetConfig(cfg Config) error {
 		if next[name] == nil {
 			stop = append(stop, e)
 			for _, c := range u.calls {
-				if c.ext == e {
+				// By name: a call made before an account change
+				// belongs to the extension's replaced registration
+				// (soak, seed 2 step 575).
+				if c.ext.name == name {
 					endCalls = append(endCalls, c)
 				}
 			}
