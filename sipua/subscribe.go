@@ -261,14 +261,23 @@ func (c *call) transfer(number string) {
 	by := sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", c.acct.User, c.acct.Domain))
 	res, err := u.sendInDialog(ctx, c.cli, c.dlg, c.auth, sip.REFER, nil, referTo, by)
 	if err != nil || !res.IsSuccess() {
-		u.log.Warn("transfer refused, resuming", "call", c.dlg.callID, "error", err, "response", describeRes(res))
 		u.mu.Lock()
-		c.heldByUs = false
-		if s := c.owner; s != nil && s.active == c {
+		c.transferring = false
+		s := c.owner
+		back := s != nil && s.active == c
+		if back {
+			c.heldByUs = false
 			_ = s.ep.PlayTone(endpoint.None)
 			c.attachAudioLocked(s)
 		}
 		u.mu.Unlock()
+		if !back {
+			// Put down after dialling: nobody to resume the call for.
+			u.log.Warn("transfer refused, hanging up", "call", c.dlg.callID, "error", err, "response", describeRes(res))
+			c.hangup("transfer refused")
+			return
+		}
+		u.log.Warn("transfer refused, resuming", "call", c.dlg.callID, "error", err, "response", describeRes(res))
 		_ = c.reinvite(false)
 		return
 	}
