@@ -501,8 +501,8 @@ func (r *run) catalogue() []step {
 			return r.stepDeleteExtension(choose(r, r.deletable()))
 		}},
 		{"add-extension", 2, func() bool { return len(r.liveExts()) < len(baseExts) }, r.stepAddExtension},
-		{"change-during-call", 2, func() bool { return len(connected()) > 0 }, func() (string, func() error) {
-			return r.stepChangeDuringCall(choose(r, connected()))
+		{"change-during-call", 2, func() bool { return len(r.changeable()) > 0 }, func() (string, func() error) {
+			return r.stepChangeDuringCall(choose(r, r.changeable()))
 		}},
 		{"power", 3, func() bool { return len(r.pairedDevs(func(d *simDev) bool { return m.callOf(d.id) == nil })) > 0 }, r.stepPower},
 		{"module-reset", 1, noCalls, r.stepModuleReset},
@@ -1631,12 +1631,37 @@ func (r *run) stepAddExtension() (string, func() error) {
 	}
 }
 
+// changeable is the connected calls whose device carries no other call
+// (held or waiting): taking the device away waits for this call alone.
+func (r *run) changeable() []*call {
+	var out []*call
+	for _, c := range r.m.calls {
+		if c.state == "connected" && !r.otherCall(c, func(o *call) bool { return o.dev == c.dev }) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// otherCall reports whether a call other than c matches.
+func (r *run) otherCall(c *call, match func(*call) bool) bool {
+	for _, o := range r.m.calls {
+		if o != c && match(o) {
+			return true
+		}
+	}
+	return false
+}
+
 // stepChangeDuringCall takes the device carrying a call away from its
 // extension, or deletes the extension: the base must defer the change
 // (reported pending, waiting for the extension) until the call ends, and
-// apply it then.
+// apply it then. The extension is deleted only when this is its one call:
+// a deletion waits for every call of the extension (the walk once
+// expected it applied while another device of the extension was still
+// dialing: FINDINGS F10).
 func (r *run) stepChangeDuringCall(c *call) (string, func() error) {
-	del := r.rng.IntN(2) == 0
+	del := r.rng.IntN(2) == 0 && !r.otherCall(c, func(o *call) bool { return o.ext == c.ext })
 	what := "unassign " + c.dev + " from " + c.ext
 	if del {
 		what = "delete extension " + c.ext
