@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -26,6 +27,14 @@ func scripted(t *testing.T) *run {
 	t.Cleanup(cancel)
 	r := &run{seed: 1, m: newModel(), rng: rand.New(rand.NewPCG(1, 2)), journal: func(string, ...any) {},
 		log: slog.New(slog.NewTextHandler(io.Discard, nil)), dir: t.TempDir()}
+	if p := os.Getenv("SOAK_SCRIPT_LOG"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		r.log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	w, err := newWorld(ctx, r.dir, r.log)
 	if err != nil {
 		t.Fatal(err)
@@ -122,4 +131,28 @@ func TestUnassignedDeviceLineIdleAgain(t *testing.T) {
 			return nil
 		}
 	}, "")
+}
+
+// Message waiting through an account change: 101 has a message (the port's
+// lamp is on), its caller ID changes (a new registration and
+// subscription), and the mailbox is emptied at once: the lamp goes off
+// (seed 12 step 4477 of the long run: a device kept showing the message).
+func TestMessageWaitingAcrossAccountChange(t *testing.T) {
+	r := scripted(t)
+	r.scriptStep(t, r.stepMWI, "voicemail 101: 1 new")
+	if err := r.checkMWI(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		r.scriptStep(t, r.stepPushValid, ": 101's caller ID")
+		r.scriptStep(t, r.stepMWI, "voicemail 101: 0 new")
+		if err := r.checkMWI(); err != nil {
+			t.Fatal(err)
+		}
+		r.scriptStep(t, r.stepPushValid, ": 101's caller ID")
+		r.scriptStep(t, r.stepMWI, "voicemail 101: 3 new")
+		if err := r.checkMWI(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
