@@ -4,8 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"os"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 
