@@ -1433,6 +1433,15 @@ func (r *run) stepCallWaiting(c *call) (string, func() error) {
 			// real time, not the base failing: noted, and the second
 			// caller gives up. A CAS heard whole without an ACK, or none
 			// heard with the frame clock on time, stays a violation.
+			// What the phone heard since the call came, to tell a CAS
+			// never played from one heard and not answered.
+			var heard []string
+			for _, sg := range ph.Segments() {
+				if sg.Start.After(t0) {
+					heard = append(heard, fmt.Sprintf("%s%s@+%v/%v", sg.Label, sg.Digit, sg.Start.Sub(t0).Round(time.Millisecond), sg.Dur.Round(time.Millisecond)))
+				}
+			}
+			err = fmt.Errorf("%w; the phone heard %v", err, heard)
 			if why := r.cwStarved(t0, under0); why != "" {
 				r.journal("NOTE seed=%d step=%d: call-waiting caller ID lost to a starved audio path (%s)", r.seed, r.n, why)
 				if err := p2.Hangup(ctx); err != nil {
