@@ -38,10 +38,10 @@ race-repeat:
 	$(GO) test -race -count=$(RACE_COUNT) -timeout 20m $(RACE_PKGS)
 
 # The randomized whole-base soak under the race detector: 3 seeds x 700
-# steps (docs/soak.md). Not in `make test`: on the merged tree it still
-# fails now and then on open bugs (internal/soak/FINDINGS.md).
+# steps (docs/soak.md), alone. `make test` runs it too (about 2½ minutes,
+# the three seeds in parallel); `-short` skips it.
 soak:
-	$(GO) test -race -count=1 -timeout 20m ./internal/soak -soak
+	$(GO) test -race -count=1 -timeout 20m ./internal/soak
 
 # Zero-allocation assertions need a build without the race detector (it
 # allocates on its own); CI runs them here.

@@ -45,6 +45,7 @@ type loop struct {
 	mwi      bool
 	vmwiDue  bool      // VMWI message to send at the next idle moment
 	vmwiSent time.Time // when the last VMWI message went out
+	vmwiOn   bool      // the state the VMWI burst on the line carries
 	audio    *callAudio
 
 	// Hook classification (pulse digits, flash, hang-up).
@@ -458,7 +459,8 @@ func (l *loop) fskDone() {
 	l.fsk = nil
 	switch l.fskKind {
 	case fskVMWI:
-		l.vmwiDue = false
+		// A change while the burst was on the line is still to be sent.
+		l.vmwiDue = l.vmwiOn != l.mwi
 		l.vmwiSent = time.Now()
 		// Stay in on-hook transmission until the audio queued behind the
 		// burst has reached the line.
@@ -478,7 +480,7 @@ func (l *loop) startVMWI(now time.Time) {
 		return
 	}
 	l.setLinefeed(now, proslic.LFForwardOHT)
-	l.fsk, l.fskKind = b, fskVMWI
+	l.fsk, l.fskKind, l.vmwiOn = b, fskVMWI, l.mwi
 	l.fskLead = int(vmwiLeadIn) * l.p.rate / int(time.Second)
 }
 

@@ -149,6 +149,7 @@ func (u *UA) handleEndpointEvent(s *epState, ev endpoint.Event) {
 			// Flash, number: blind transfer of the held call.
 			c := s.active
 			s.dialing = false
+			c.transferring = true
 			_ = s.ep.PlayTone(endpoint.None)
 			number := ev.Number
 			after = func() { c.transfer(number) }
@@ -245,7 +246,7 @@ func (u *UA) handleEndpointEvent(s *epState, ev endpoint.Event) {
 			// it rings here too, as for an endpoint attached meanwhile.
 			u.ringIfOfferedLocked(s, a)
 		}
-		if a != nil {
+		if a != nil && !a.transferring {
 			after = func() { a.hangup("on-hook") }
 		}
 	}
@@ -267,7 +268,7 @@ func (u *UA) ringIfOfferedLocked(s *epState, ended *call) {
 		return
 	}
 	for _, c := range u.calls {
-		if c == ended || c.ext != e || c.out || c.state != csSetup || c.owner != nil || c.ringing[s] {
+		if c == ended || c.ext.name != e.name || c.out || c.state != csSetup || c.owner != nil || c.ringing[s] {
 			continue
 		}
 		cadence := e.cfg.RingCadence

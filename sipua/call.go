@@ -60,6 +60,10 @@ type call struct {
 	ringing  map[*epState]bool
 	cw       map[*epState]bool
 	heldByUs bool
+	// transferring: a blind transfer (REFER) of this held call is under
+	// way; its endpoint going on-hook leaves the call to the transfer,
+	// which ends it (a BYE first would abort the transfer at the PBX).
+	transferring bool
 
 	endOnce sync.Once
 	started time.Time

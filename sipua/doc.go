@@ -103,7 +103,10 @@
 // with 480 after Timing.RingNoAnswer (180 s, RFC 3261 Timer C) and stops
 // ringing. Hook flash holds the current call (re-INVITE sendonly) and answers a
 // waiting one, swaps between two calls, or gives dial tone: a number dialled
-// then blind-transfers the held call (REFER); a second flash resumes it.
+// then blind-transfers the held call (REFER, sent once the hold re-INVITE
+// has its answer); a second flash resumes it. Putting the phone down after
+// dialling leaves the call to the transfer: it is hung up after the final
+// NOTIFY (at most 10 s), or at once if the REFER is refused.
 // Hanging up with a held or waiting call rings the phone again for it.
 // Re-INVITEs from the far end (hold/resume) are answered; ours are
 // serialised per call and retried after 491. A REFER from the far end

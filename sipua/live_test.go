@@ -124,3 +124,44 @@ func hasLine(out string, words ...string) bool {
 	}
 	return false
 }
+
+// An extension whose account changed during a call (a new caller ID: a
+// new registration, the call goes on) and that is then removed: its call
+// ends (BYE) like any call of a removed extension. The call belonged to
+// the replaced registration and was missed (soak, seed 2 step 575: the
+// PBX kept the dialog of a deleted extension up).
+func TestRemovedExtensionEndsCallOfReplacedAccount(t *testing.T) {
+	k := startKamailio(t, map[string]string{"1001": "pw1001", "1002": "pw1002", "1005": "pw1005"})
+	e101 := ext("101", "1001", "pw1001", k.addr())
+	e102 := ext("102", "1005", "pw1005", k.addr())
+	u := startUA(t, Config{Extensions: []Extension{e101, e102}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	b := startBaresip(t, "1002", "pw1002", k.addr(), 700, "auto")
+	ep := newFakeEndpoint("analog", 300)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1002"})
+	b.waitEvent("CALL_ESTABLISHED", 10*time.Second)
+
+	changed := e101
+	changed.Account.CallerIDName = "Alice Again"
+	if err := u.SetAccounts([]Extension{changed, e102}); err != nil {
+		t.Fatal(err)
+	}
+	pollReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	if ep.has("tone busy") {
+		t.Fatal("the call ended when the account changed")
+	}
+	if err := u.SetAccounts([]Extension{e102}); err != nil {
+		t.Fatal(err)
+	}
+	b.waitEvent("CALL_CLOSED", 5*time.Second)
+	waitEvent(t, u.UA, 5*time.Second, func(e Event) bool {
+		c, ok := e.(*CallEvent)
+		return ok && c.Extension == "101" && c.State == "ended" && strings.Contains(c.Reason, "extension removed")
+	})
+}

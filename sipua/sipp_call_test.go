@@ -547,3 +547,152 @@ Content-Length: 0
 	}
 	s.wait(t, 10*time.Second)
 }
+
+// Flash and a number dialled at once: the REFER of the blind transfer
+// waits until the hold re-INVITE the flash started has its final response
+// (the far end here takes a second over it); a REFER sent meanwhile makes
+// SIPp fail the call on an unexpected message. Then 202, NOTIFY 200 OK,
+// and we BYE the transferee.
+func TestSIPpTransferAfterHoldReinvite(t *testing.T) {
+	reg := registrarSIPp(t)
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 440)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvonly := strings.Replace(sippSDP, "a=fmtp:101 0-16\n", "a=fmtp:101 0-16\na=recvonly\n", 1)
+	notify := strings.Replace(sippInDialog("NOTIFY", 2, ""), "Max-Forwards: 70\nContent-Length: 0\n",
+		"Max-Forwards: 70\nEvent: refer\nSubscription-State: terminated;reason=noresource\nContent-Type: message/sipfrag\nContent-Length: [len]\n\nSIP/2.0 200 OK", 1)
+	xml := scenario("transferee", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <recv response="200" rrs="true"/>
+`+sippInDialog("ACK", 1, "")+`
+  <recv request="INVITE"><action><ereg regexp="a=sendonly" search_in="body" check_it="true" assign_to="hold"/></action></recv>
+`+sippRespond("100 Trying", "Content-Length: 0\n")+`
+  <pause milliseconds="1000"/>
+`+sippRespond("200 OK", "Content-Type: application/sdp\nContent-Length: [len]\n\n"+recvonly)+`
+  <recv request="ACK"/>
+  <recv request="REFER"><action><ereg regexp="Refer-To: .sip:1003@" search_in="msg" check_it="true" assign_to="to"/></action></recv>
+`+sippRespond("202 Accepted", "Content-Length: 0\n")+notify+`
+  <recv response="200"/>
+  <recv request="BYE"/>
+`+sippRespond("200 OK", "Content-Length: 0\n")+`
+  <Reference variables="hold,to"/>
+`)
+	s := startSIPp(t, xml, 1, reg.addr())
+	ep.waitFor(t, "ring 1004", 5*time.Second)
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	ep.waitFor(t, "audio-on", 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	rep(endpoint.Event{Kind: endpoint.Flash})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1003"})
+	s.wait(t, 15*time.Second)
+	waitEvent(t, u.UA, 5*time.Second, func(e Event) bool {
+		c, ok := e.(*CallEvent)
+		return ok && c.State == "ended" && strings.Contains(c.Reason, "transferred")
+	})
+}
+
+// A blind transfer is dialled and the phone put down at once, as people
+// do: the call is left to the transfer. No BYE goes out before the
+// transfer's final NOTIFY (the far end here takes 1.5 s over the 202; a
+// BYE meanwhile, which would abort the transfer at a PBX, makes SIPp fail
+// the call on an unexpected message); then we BYE the transferee.
+func TestSIPpOnHookAfterTransferDialled(t *testing.T) {
+	reg := registrarSIPp(t)
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 440)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvonly := strings.Replace(sippSDP, "a=fmtp:101 0-16\n", "a=fmtp:101 0-16\na=recvonly\n", 1)
+	notify := strings.Replace(sippInDialog("NOTIFY", 2, ""), "Max-Forwards: 70\nContent-Length: 0\n",
+		"Max-Forwards: 70\nEvent: refer\nSubscription-State: terminated;reason=noresource\nContent-Type: message/sipfrag\nContent-Length: [len]\n\nSIP/2.0 200 OK", 1)
+	xml := scenario("transferee", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <recv response="200" rrs="true"/>
+`+sippInDialog("ACK", 1, "")+`
+  <recv request="INVITE"/>
+`+sippRespond("200 OK", "Content-Type: application/sdp\nContent-Length: [len]\n\n"+recvonly)+`
+  <recv request="ACK"/>
+  <recv request="REFER"/>
+  <pause milliseconds="1500"/>
+`+sippRespond("202 Accepted", "Content-Length: 0\n")+notify+`
+  <recv response="200"/>
+  <recv request="BYE"/>
+`+sippRespond("200 OK", "Content-Length: 0\n"))
+	s := startSIPp(t, xml, 1, reg.addr())
+	ep.waitFor(t, "ring 1004", 5*time.Second)
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	ep.waitFor(t, "audio-on", 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	rep(endpoint.Event{Kind: endpoint.Flash})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1003"})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
+	s.wait(t, 15*time.Second)
+	waitEvent(t, u.UA, 5*time.Second, func(e Event) bool {
+		c, ok := e.(*CallEvent)
+		return ok && c.State == "ended" && strings.Contains(c.Reason, "transferred")
+	})
+}
+
+// A blind transfer the far end refuses (603) after the phone was put
+// down: nobody is there to resume the call for, so it is hung up.
+func TestSIPpTransferRefusedAfterOnHook(t *testing.T) {
+	reg := registrarSIPp(t)
+	u := startUA(t, Config{Extensions: []Extension{ext("101", "1001", "pw1001", reg.addr())}})
+	waitReg(t, u.UA, "101", RegRegistered, 10*time.Second)
+	ep := newFakeEndpoint("analog", 440)
+	rep, err := u.Attach("101", ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recvonly := strings.Replace(sippSDP, "a=fmtp:101 0-16\n", "a=fmtp:101 0-16\na=recvonly\n", 1)
+	xml := scenario("transferee", sippInvite(sippSDP)+`
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <recv response="200" rrs="true"/>
+`+sippInDialog("ACK", 1, "")+`
+  <recv request="INVITE"/>
+`+sippRespond("200 OK", "Content-Type: application/sdp\nContent-Length: [len]\n\n"+recvonly)+`
+  <recv request="ACK"/>
+  <recv request="REFER"/>
+`+sippRespond("603 Declined", "Content-Length: 0\n")+`
+  <recv request="BYE"/>
+`+sippRespond("200 OK", "Content-Length: 0\n"))
+	s := startSIPp(t, xml, 1, reg.addr())
+	ep.waitFor(t, "ring 1004", 5*time.Second)
+	rep(endpoint.Event{Kind: endpoint.OffHook})
+	ep.waitFor(t, "audio-on", 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	rep(endpoint.Event{Kind: endpoint.Flash})
+	rep(endpoint.Event{Kind: endpoint.Dialed, Number: "1003"})
+	rep(endpoint.Event{Kind: endpoint.OnHook})
+	s.wait(t, 15*time.Second)
+	waitEvent(t, u.UA, 5*time.Second, func(e Event) bool {
+		c, ok := e.(*CallEvent)
+		return ok && c.State == "ended" && strings.Contains(c.Reason, "transfer refused")
+	})
+}
+
+// sippRespond is a SIPp response to the last request received.
+func sippRespond(status, extra string) string {
+	return `
+  <send><![CDATA[
+SIP/2.0 ` + status + `
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:1004@[local_ip]:[local_port]>
+` + extra + `
+]]></send>
+`
+}

@@ -247,20 +247,37 @@ func (u *UA) applyMWILocked(e *extension, ms MessageSummary) {
 // it once the transfer is accepted; on refusal the call is resumed.
 func (c *call) transfer(number string) {
 	u := c.u
+	// The hold re-INVITE the flash started goes first, to its final
+	// response: a REFER crossing it (dialled at once after the flash) was
+	// not carried out. reinvite is serialised per call and a no-op once
+	// the hold is signalled, so the flash's own goroutine, if it comes
+	// second, sends nothing.
+	if err := c.reinvite(true); err != nil {
+		u.log.Warn("hold before transfer", "call", c.dlg.callID, "error", err)
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
 	referTo := sip.NewHeader("Refer-To", fmt.Sprintf("<sip:%s@%s>", number, c.acct.Domain))
 	by := sip.NewHeader("Referred-By", fmt.Sprintf("<sip:%s@%s>", c.acct.User, c.acct.Domain))
 	res, err := u.sendInDialog(ctx, c.cli, c.dlg, c.auth, sip.REFER, nil, referTo, by)
 	if err != nil || !res.IsSuccess() {
-		u.log.Warn("transfer refused, resuming", "call", c.dlg.callID, "error", err, "response", describeRes(res))
 		u.mu.Lock()
-		c.heldByUs = false
-		if s := c.owner; s != nil && s.active == c {
+		c.transferring = false
+		s := c.owner
+		back := s != nil && s.active == c
+		if back {
+			c.heldByUs = false
 			_ = s.ep.PlayTone(endpoint.None)
 			c.attachAudioLocked(s)
 		}
 		u.mu.Unlock()
+		if !back {
+			// Put down after dialling: nobody to resume the call for.
+			u.log.Warn("transfer refused, hanging up", "call", c.dlg.callID, "error", err, "response", describeRes(res))
+			c.hangup("transfer refused")
+			return
+		}
+		u.log.Warn("transfer refused, resuming", "call", c.dlg.callID, "error", err, "response", describeRes(res))
 		_ = c.reinvite(false)
 		return
 	}

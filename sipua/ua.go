@@ -326,6 +326,10 @@ func (u *UA) SetConfig(cfg Config) error {
 			stop = append(stop, e)
 			ne := newExtension(u, ec)
 			ne.endpoints = e.endpoints
+			// What the endpoints show: the new subscription's first
+			// NOTIFY is told to them if it differs (it was compared
+			// with "no messages", and a lamp lit by the old one stayed).
+			ne.mwi = e.mwi
 			for _, ep := range ne.endpoints {
 				ep.ext = ne
 			}
@@ -339,7 +343,10 @@ func (u *UA) SetConfig(cfg Config) error {
 		if next[name] == nil {
 			stop = append(stop, e)
 			for _, c := range u.calls {
-				if c.ext == e {
+				// By name: a call made before an account change
+				// belongs to the extension's replaced registration
+				// (soak, seed 2 step 575).
+				if c.ext.name == name {
 					endCalls = append(endCalls, c)
 				}
 			}

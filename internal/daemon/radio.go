@@ -173,6 +173,7 @@ func (r *radio) pump(ctx context.Context, wg *sync.WaitGroup, info dect.DeviceIn
 				if ev.Kind == dect.OffHook || ev.Kind == dect.Dialed {
 					_ = dev.PlayTone(endpoint.SIT)
 				}
+				r.agent.StateChanged() // its line went dialing or idle all the same (soak F1)
 				return
 			}
 			if sev, ok := ev.Endpoint(); ok {
