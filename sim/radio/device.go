@@ -29,10 +29,10 @@ func typeName(t byte) string {
 
 // Caller is what a device's display shows for a call.
 type Caller struct {
-	Number string
-	Name   string
-	Reason string // "private", "out-of-area" or ""
-	Time   string // "2006-01-02 15:04:05" or ""
+	Number string `json:"number"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"` // "private", "out-of-area" or ""
+	Time   string `json:"time"`   // "2006-01-02 15:04:05" or ""
 }
 
 // Call phases a device can be in (DeviceState.Call).
@@ -46,34 +46,34 @@ const (
 
 // DeviceState is a snapshot of what a device's user can see and hear.
 type DeviceState struct {
-	Kind       string // "linx" or "headset"
-	IPEI       string
-	Powered    bool
-	InRange    bool
-	Registered bool // holds a subscription to this base
-	Handset    int
-	Attached   bool   // the base authenticated it
-	Denied     string // why the base refused it: "auth-failed", "not-registered", ""
-	OffHook    bool   // Linx: the analog phone's hook; Headset: talk state
-	Call       string // a Call* phase
-	Caller     Caller // display during ringing
-	Cadence    int
-	Released   string // reason of the last release by the base ("" before any)
-	Tone       string // call-progress tone heard ("" for none)
-	Waiting    *Caller
-	MWI        bool
-	MWICount   int
-	MWIUpdates int // how many MWI indications arrived
-	Paging     bool
-	Locating   bool // paged alone by LOCATE (protocol 1.1); ends at off-hook
-	Clock      string
+	Kind       string  `json:"kind"` // "linx" or "headset"
+	IPEI       string  `json:"ipei"`
+	Powered    bool    `json:"powered"`
+	InRange    bool    `json:"in_range"`
+	Registered bool    `json:"registered"` // holds a subscription to this base
+	Handset    int     `json:"handset"`
+	Attached   bool    `json:"attached"` // the base authenticated it
+	Denied     string  `json:"denied"`   // why the base refused it: "auth-failed", "not-registered", ""
+	OffHook    bool    `json:"off_hook"` // Linx: the analog phone's hook; Headset: talk state
+	Call       string  `json:"call"`     // a Call* phase
+	Caller     Caller  `json:"caller"`   // display during ringing
+	Cadence    int     `json:"cadence"`
+	Released   string  `json:"released"` // reason of the last release by the base ("" before any)
+	Tone       string  `json:"tone"`     // call-progress tone heard ("" for none)
+	Waiting    *Caller `json:"waiting"`
+	MWI        bool    `json:"mwi"`
+	MWICount   int     `json:"mwi_count"`
+	MWIUpdates int     `json:"mwi_updates"` // how many MWI indications arrived
+	Paging     bool    `json:"paging"`
+	Locating   bool    `json:"locating"` // paged alone by LOCATE (protocol 1.1); ends at off-hook
+	Clock      string  `json:"clock"`
 	// Radio health as the module measures it (protocol 1.1).
-	RSSI        int    // dBm at the base while in range (default -55)
-	LinkQuality int    // % of frames received intact (default 100)
-	Battery     int    // % charge; -1: no battery (a Linx is mains powered)
-	Firmware    string // the device's firmware version
-	AudioRate   int    // 0 when no audio channel
-	AudioSlot   int
+	RSSI        int    `json:"rssi"`         // dBm at the base while in range (default -55)
+	LinkQuality int    `json:"link_quality"` // % of frames received intact (default 100)
+	Battery     int    `json:"battery"`      // % charge; -1: no battery (a Linx is mains powered)
+	Firmware    string `json:"firmware"`     // the device's firmware version
+	AudioRate   int    `json:"audio_rate"`   // 0 when no audio channel
+	AudioSlot   int    `json:"audio_slot"`
 }
 
 // Device is a simulated Linx or Headset.
@@ -489,14 +489,14 @@ func (d *Device) CorruptKey() {
 
 // AudioStats is what the device heard from the base.
 type AudioStats struct {
-	Frames  int     // frames received
-	Loud    int     // frames with RMS above 100
-	RMS     float64 // RMS of the last frame
-	Peak    int16
-	Last    []int16 // the last frame
-	Rate    int
-	Spoken  int // frames the device sent
-	Dropped int // frames the device could not send (base not reading)
+	Frames  int     `json:"frames"` // frames received
+	Loud    int     `json:"loud"`   // frames with RMS above 100
+	RMS     float64 `json:"rms"`    // RMS of the last frame
+	Peak    int16   `json:"peak"`
+	Last    []int16 `json:"last"` // the last frame
+	Rate    int     `json:"rate"`
+	Spoken  int     `json:"spoken"`  // frames the device sent
+	Dropped int     `json:"dropped"` // frames the device could not send (base not reading)
 }
 
 // SetSpeech sets the tone the device's user "speaks" (0 Hz: silence).
