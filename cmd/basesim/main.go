@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
 	"strings"
@@ -173,56 +171,4 @@ func usersLine(w *world) string {
 		s = append(s, u.Number+" ("+u.Name+")")
 	}
 	return strings.Join(s, ", ")
-}
-
-const consoleHelp = `console commands (each is a control-API request; see docs/simulator.md):
-  status                         the base: LEDs, registrations, lines, devices
-  port | offhook | onhook        the analog phone on port 1
-  dial DIGITS | rotary DIGITS    dial by DTMF or pulse (rotary)
-  flash [MS]                     hook flash (default 600 ms)
-  record FILE.wav | stoprec      record the line audio (left: ear, right: mouth)
-  devices | add linx|headset     simulated DECT devices
-  dev NAME [pair PIN|offhook|answer|onhook|dial DIGITS|range in|out|power-on|power-off]
-  button [MS]                    press the base's button (>= 3000 ms opens registration)
-  firmware                       the simulated slots, bootloader state and signed builds (--firmware)
-  radio [reset | faults C D U]   the DECT module: link stats; reset it; inject corrupt/drop/dup rates
-  pbx | vm EXT NEW [OLD]         the stand-in PBX; set voicemail counts
-  sp [EXT [call TO|answer|hangup|tone HZ|digits D]]   the other users' softphones
-  quit`
-
-func consoleLoop(ctx context.Context, in io.Reader, out io.Writer, h http.Handler) {
-	sc := bufio.NewScanner(in)
-	fmt.Fprint(out, "> ")
-	for sc.Scan() {
-		if ctx.Err() != nil {
-			return
-		}
-		line := strings.TrimSpace(sc.Text())
-		switch line {
-		case "":
-		case "help", "?":
-			fmt.Fprintln(out, consoleHelp)
-		case "quit", "exit":
-			return
-		default:
-			fmt.Fprintln(out, consoleDo(h, line))
-		}
-		fmt.Fprint(out, "> ")
-	}
-}
-
-// consoleDo runs one console line through the control API handler.
-func consoleDo(h http.Handler, line string) string {
-	method, path, body, err := consoleCommand(line)
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	s := strings.TrimSpace(rec.Body.String())
-	if rec.Code >= 400 {
-		return fmt.Sprintf("error (%d): %s", rec.Code, s)
-	}
-	return s
 }
