@@ -127,3 +127,16 @@ func DTMFSamples(digits string, c DTMFConfig) ([]int16, error) {
 	}
 	return out, nil
 }
+
+// SegmentsSince returns what the ear heard from t on: the segments that
+// started at or after t (the last one is still open).
+func (p *Phone) SegmentsSince(t time.Time) []Segment {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.an.segs
+	i := len(s)
+	for i > 0 && !s[i-1].Start.Before(t) {
+		i--
+	}
+	return append([]Segment(nil), s[i:]...)
+}

@@ -1,6 +1,9 @@
 package slic
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // Measurement is the line as a bench instrument sees it: what the chip
 // drives, what flows, and what hangs on it.
@@ -63,3 +66,15 @@ func (m *Model) Measure() Measurement {
 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// TimelineSince returns the recorded line events at or after t (oldest
+// first), without copying the whole timeline.
+func (m *Model) TimelineSince(t time.Time) []Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := len(m.timeline)
+	for i > 0 && !m.timeline[i-1].At.Before(t) {
+		i--
+	}
+	return append([]Event(nil), m.timeline[i:]...)
+}
