@@ -10,13 +10,33 @@ import (
 type deviceView struct {
 	Name  string            `json:"name"`
 	State radio.DeviceState `json:"state"`
+	Heard heardView         `json:"heard"`
+}
+
+// heardView is what a device's earpiece got in the current call.
+type heardView struct {
+	Hz        float64 `json:"hz"` // main frequency over the last 200 ms; 0: silence
+	RMS       float64 `json:"rms"`
+	Peak      int16   `json:"peak"`
+	Frames    int     `json:"frames"`
+	Loud      int     `json:"loud_frames"`
+	Rate      int     `json:"rate"`
+	Spoken    int     `json:"spoken_frames"`
+	Dropped   int     `json:"dropped_frames"`
+	MicQueued int     `json:"mic_queued_samples"`
+}
+
+func (w *world) viewDevice(n string, d *radio.Device) deviceView {
+	h := d.Heard()
+	return deviceView{Name: n, State: d.State(), Heard: heardView{Hz: d.HeardHz(), RMS: round1(h.RMS), Peak: h.Peak, Frames: h.Frames,
+		Loud: h.Loud, Rate: h.Rate, Spoken: h.Spoken, Dropped: h.Dropped, MicQueued: d.Speaking()}}
 }
 
 func (w *world) getDevices(ctx context.Context, r *http.Request) (any, error) {
 	out := []deviceView{}
 	for _, n := range w.board.DeviceNames() {
 		d, _ := w.board.Device(n)
-		out = append(out, deviceView{n, d.State()})
+		out = append(out, w.viewDevice(n, d))
 	}
 	return out, nil
 }
@@ -33,7 +53,7 @@ func (w *world) postDevices(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, badRequest("kind: %v", err)
 	}
-	return deviceView{name, d.State()}, nil
+	return w.viewDevice(name, d), nil
 }
 
 func (w *world) device(r *http.Request) (string, *radio.Device, error) {
@@ -50,7 +70,7 @@ func (w *world) getDevice(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return deviceView{n, d.State()}, nil
+	return w.viewDevice(n, d), nil
 }
 
 func (w *world) postDevice(ctx context.Context, r *http.Request) (any, error) {
@@ -59,9 +79,12 @@ func (w *world) postDevice(ctx context.Context, r *http.Request) (any, error) {
 		return nil, err
 	}
 	var b struct {
-		PIN    string `json:"pin"`
-		Digits string `json:"digits"`
-		In     *bool  `json:"in"`
+		PIN     string `json:"pin"`
+		Digits  string `json:"digits"`
+		In      *bool  `json:"in"`
+		RSSI    *int   `json:"rssi"`
+		Quality *int   `json:"link_quality"`
+		Percent *int   `json:"percent"`
 	}
 	if err := decode(r, &b); err != nil {
 		return nil, err
@@ -96,13 +119,31 @@ func (w *world) postDevice(ctx context.Context, r *http.Request) (any, error) {
 			return nil, badRequest(`in: missing (true: in range, false: out of range)`)
 		}
 		d.SetInRange(*b.In)
+	case "signal":
+		if b.RSSI == nil {
+			return nil, badRequest("rssi: missing (dBm at the base)")
+		}
+		q := 100
+		if b.Quality != nil {
+			q = *b.Quality
+		}
+		if err := d.SetSignal(*b.RSSI, q); err != nil {
+			return nil, badRequest("%v", err)
+		}
+	case "battery":
+		if b.Percent == nil {
+			return nil, badRequest("percent: missing")
+		}
+		if err := d.SetBattery(*b.Percent); err != nil {
+			return nil, badRequest("%v", err)
+		}
 	default:
-		return nil, notFound("no device action %q (power-on, power-off, pair, offhook, answer, onhook, flash, dial, range)", a)
+		return nil, notFound("no device action %q (power-on, power-off, pair, offhook, answer, onhook, flash, dial, range, signal, battery, play)", a)
 	}
 	if err != nil {
 		return nil, conflict(err)
 	}
-	return deviceView{n, d.State()}, nil
+	return w.viewDevice(n, d), nil
 }
 
 func (w *world) getRadio(ctx context.Context, r *http.Request) (any, error) {

@@ -43,7 +43,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.DurationVar(&opt.IdleDeadline, "update-idle-deadline", opt.IdleDeadline, "how long an update waits for idle lines before it ends rejected/busy")
 	fs.DurationVar(&opt.HealthDeadline, "update-health-deadline", opt.HealthDeadline, "how long a trial boot has to prove healthy")
 	fs.StringVar(&opt.ServeBoard, "serve-board", "", "serve the simulated board on this Unix `socket` and wait for an external basestationd --board virtual:SOCKET (default: run the daemon in process)")
+	fs.StringVar(&opt.Broker, "broker", "", "an outside MQTT broker's `URL` (tcp://host:port or ssl://host:port) instead of the in-process one")
+	fs.StringVar(&opt.BrokerUser, "broker-user", "", "user name at the outside broker")
+	fs.StringVar(&opt.BrokerPassword, "broker-password", "", "password at the outside broker (or $BASESIM_BROKER_PASSWORD)")
+	fs.StringVar(&opt.OutsidePBX, "pbx-addr", "", "an outside PBX's `host:port` (kamailio…) instead of the stand-in PBX; -users gives its accounts")
+	usersFlag := fs.String("users", "", "the office's users as NUMBER:NAME:PASSWORD,… (default 101 Alice, 102 Bob, 103 Carol with the stand-in PBX's passwords)")
 	console := fs.Bool("console", true, "read console commands from standard input")
+	jsonOut := fs.Bool("json", false, "console answers as JSON (default: short human lines)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version and build, then exit")
 	if err := fs.Parse(args); err != nil {
@@ -55,6 +61,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if opt.BrokerPassword == "" {
+		opt.BrokerPassword = os.Getenv("BASESIM_BROKER_PASSWORD")
+	}
+	if opt.Broker != "" && !strings.HasPrefix(opt.Broker, "tcp://") && !strings.HasPrefix(opt.Broker, "ssl://") {
+		return fmt.Errorf("flag -broker: %q is not tcp://host:port or ssl://host:port", opt.Broker)
+	}
+	if opt.OutsidePBX != "" {
+		if _, _, err := net.SplitHostPort(opt.OutsidePBX); err != nil {
+			return fmt.Errorf("flag -pbx-addr: %v", err)
+		}
+	}
+	if *usersFlag != "" {
+		us, err := parseUsers(*usersFlag)
+		if err != nil {
+			return fmt.Errorf("flag -users: %v", err)
+		}
+		opt.Users = us
+		opt.Softphones = opt.Softphones[:0]
+		if len(us) > 1 {
+			opt.Softphones = []string{us[1].Number}
+		}
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -97,26 +125,56 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		apiURL = "http://" + l.Addr().String()
 	}
 	printWelcome(stdout, w, apiURL)
+	consoleDone := make(chan struct{})
 	if *console {
 		go func() {
-			consoleLoop(ctx, stdin, stdout, h)
-			// End of input: keep running until a signal if the API is up.
-			if apiURL == "" {
+			defer close(consoleDone)
+			if consoleLoop(ctx, stdin, stdout, h, *jsonOut) || apiURL == "" {
+				// quit, or end of input with no API to drive the
+				// simulator: stop everything.
 				cancel()
 			}
 		}()
+	} else {
+		close(consoleDone)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "basesim: stopping")
 	// The daemon leaves the line safe; the firmware platform's RAUC
 	// service and bus (own process groups) are stopped.
+	var err2 error
 	select {
-	case <-w.baseDone:
-	case <-time.After(10 * time.Second):
-		return errors.New("the base did not stop within 10 s")
+	case <-w.stopped:
+	case <-time.After(15 * time.Second):
+		err2 = errors.New("the simulator did not stop within 15 s")
 	}
-	time.Sleep(200 * time.Millisecond)
-	return nil
+	if w.ownStateDir {
+		if err := os.RemoveAll(w.opt.StateDir); err != nil && err2 == nil {
+			err2 = fmt.Errorf("removing the state directory: %w", err)
+		}
+	}
+	return err2
+}
+
+// parseUsers reads NUMBER:NAME:PASSWORD,…
+func parseUsers(s string) ([]user, error) {
+	var out []user
+	seen := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		p := strings.SplitN(f, ":", 3)
+		if len(p) != 3 || p[0] == "" || p[2] == "" {
+			return nil, fmt.Errorf("%q is not NUMBER:NAME:PASSWORD", f)
+		}
+		if err := checkNumber(p[0]); err != nil {
+			return nil, err
+		}
+		if seen[p[0]] {
+			return nil, fmt.Errorf("user %s given twice", p[0])
+		}
+		seen[p[0]] = true
+		out = append(out, user{p[0], p[1], p[2]})
+	}
+	return out, nil
 }
 
 func printWelcome(out io.Writer, w *world, api string) {
@@ -130,15 +188,19 @@ Simulated Base Station %q is running.
   MQTT broker (the cloud): %s
   stand-in PBX:            sip:%s   users: %s
   daemon SIP:              %s
-`, w.opt.BaseID, w.broker.URL(), w.pbx.Addr(), usersLine(w), daemonLine)
+`, w.opt.BaseID, w.brokerURL(), w.pbxAddr(), usersLine(w), daemonLine)
 	if d != nil {
-		fmt.Fprintf(out, "  state directory:         %s\n", w.opt.StateDir)
+		gone := ""
+		if w.ownStateDir {
+			gone = "   (removed on exit; -state-dir keeps one)"
+		}
+		fmt.Fprintf(out, "  state directory:         %s%s\n", w.opt.StateDir, gone)
 	} else {
 		fmt.Fprintf(out, `  virtual board:           %s   (DECT module on %s)
   the daemon is not running here: start it in another terminal with
     go run ./cmd/basestationd --board virtual:%s --base-id %s \
       --broker %s --sip-listen %s --state-dir %s
-`, w.opt.ServeBoard, w.board.Radio.Device(), w.opt.ServeBoard, w.opt.BaseID, w.broker.URL(), w.opt.SIP, w.opt.StateDir)
+`, w.opt.ServeBoard, w.board.Radio.Device(), w.opt.ServeBoard, w.opt.BaseID, w.brokerURL(), w.opt.SIP, w.opt.StateDir)
 	}
 	if api != "" {
 		fmt.Fprintf(out, "  control API:             %s   (curl %s/v1/base)\n", api, api)
@@ -147,7 +209,7 @@ Simulated Base Station %q is running.
 		fmt.Fprintf(out, "  firmware:                %s   (slots, bootloader state, bundles; console: firmware)\n", w.fw.dir)
 		for _, b := range w.fw.builds {
 			fmt.Fprintf(out, "    update to the %s build: go run ./cmd/bsctl --broker %s --base %s update --fw-version %s --size %d --sha256 %s %s\n",
-				b.Name, w.broker.URL(), w.opt.BaseID, b.Version, b.Size, b.SHA256, b.URL)
+				b.Name, w.brokerURL(), w.opt.BaseID, b.Version, b.Size, b.SHA256, b.URL)
 		}
 	}
 	fmt.Fprintf(out, `
@@ -162,7 +224,7 @@ Try it (docs/simulator.md has the whole walk-through):
     go run ./cmd/bsctl --broker %s --base %s assign --ext 101 --device <device-id>
   vm 101 2                     two new voicemails for 101: lamp on, stutter dial tone
   help                         all console commands
-`, w.broker.URL(), w.opt.BaseID, w.broker.URL(), w.opt.BaseID)
+`, w.brokerURL(), w.opt.BaseID, w.brokerURL(), w.opt.BaseID)
 }
 
 func usersLine(w *world) string {

@@ -101,6 +101,8 @@ type Device struct {
 	speakHz   float64
 	speakAmp  float64
 	heard     AudioStats
+	mic       []int16 // queued by Speak, sent before the tone
+	earBuf    []int16 // the last 200 ms heard, for HeardHz
 }
 
 // DeviceOptions describes a new simulated device.
@@ -506,6 +508,61 @@ func (d *Device) SetSpeech(hz, amplitude float64) {
 	d.mu.Unlock()
 }
 
+// Speak queues samples (at the call's audio rate, AudioRate) for the
+// device's microphone: they are sent before the speech tone resumes. It
+// reports false when the device has no audio channel.
+func (d *Device) Speak(samples []int16) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pcm == nil {
+		return false
+	}
+	d.mic = append(d.mic, samples...)
+	return true
+}
+
+// Speaking returns how many samples are still queued for the microphone.
+func (d *Device) Speaking() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.mic)
+}
+
+// HeardHz estimates the main frequency the device heard over the last
+// 200 ms (zero crossings); 0 for silence.
+func (d *Device) HeardHz() float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return crossingsHz(d.earBuf, d.heard.Rate)
+}
+
+func crossingsHz(x []int16, rate int) float64 {
+	if len(x) < 2 || rate == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range x {
+		sum += float64(v) * float64(v)
+	}
+	if math.Sqrt(sum/float64(len(x))) < 100 {
+		return 0
+	}
+	n, first, last := 0, -1, -1
+	for i := 1; i < len(x); i++ {
+		if (x[i-1] < 0) != (x[i] < 0) {
+			n++
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if n < 2 {
+		return 0
+	}
+	return math.Round(float64(n-1)/2/(float64(last-first)/float64(rate))*10) / 10
+}
+
 // Heard returns what the device heard so far in the current call.
 func (d *Device) Heard() AudioStats {
 	d.mu.Lock()
@@ -556,11 +613,20 @@ func (d *Device) runAudio(ctx context.Context, p *pcmEnd) {
 			d.heard.Peak = peak
 		}
 		d.heard.Last = append(d.heard.Last[:0], in...)
-		d.mu.Unlock()
+		d.earBuf = append(d.earBuf, in...)
+		if keep := p.rate / 5; len(d.earBuf) > 2*keep {
+			d.earBuf = append(d.earBuf[:0], d.earBuf[len(d.earBuf)-keep:]...)
+		}
 		out := SpeechFrame(p.rate, hz, amp, n)
 		if hz == 0 {
 			clear(out)
 		}
+		if len(d.mic) > 0 {
+			clear(out)
+			k := copy(out, d.mic)
+			d.mic = d.mic[k:]
+		}
+		d.mu.Unlock()
 		wctx, cancel := context.WithTimeout(ctx, hal.FrameDuration)
 		err := p.WriteFrame(wctx, out)
 		cancel()
