@@ -222,11 +222,19 @@ func (w *world) postPort(ctx context.Context, r *http.Request) (any, error) {
 	return w.viewPort(), nil
 }
 
-// settleHook waits (up to a second) until the daemon, when it runs here,
-// has seen the hook switch, so that the answer shows the state after it.
+// settleHook waits until the daemon, when it runs here, has taken the hook
+// switch, so that the answer shows the state after it: off-hook at once;
+// on-hook once it is longer than a flash and the port is idle (up to 2 s).
 func (w *world) settleHook(want string) {
 	d := w.daemon()
 	if d == nil {
+		return
+	}
+	if want == "on-hook" {
+		waitFor(w.ctx, 2*time.Second, func() bool {
+			st := d.Port().State().String()
+			return d.Port().Hook().String() == want && st != "dialing" && st != "call" && st != "lockout"
+		})
 		return
 	}
 	waitFor(w.ctx, time.Second, func() bool { return d.Port().Hook().String() == want })

@@ -80,16 +80,16 @@ func TestCallerPresentationOnThePhoneDisplay(t *testing.T) {
 func TestCallerBusyAndAnswerBehaviour(t *testing.T) {
 	e := startSim(t)
 	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
-	e.mustOK("POST", "/v1/callers", `{"number":"5550200","name":"Busy Bee","when_called":"busy"}`, nil)
-	e.mustOK("POST", "/v1/callers", `{"number":"5550300","name":"Eager","when_called":"answer","answer_after_ms":200}`, nil)
+	e.mustOK("POST", "/v1/callers", `{"number":"6135550200","name":"Busy Bee","when_called":"busy"}`, nil)
+	e.mustOK("POST", "/v1/callers", `{"number":"6135550300","name":"Eager","when_called":"answer","answer_after_ms":200}`, nil)
 	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
-	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"5550200"}`, nil)
+	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"6135550200"}`, nil)
 	e.eventually("busy tone", 15*time.Second, func() bool { return e.port().Phone.Hearing == "busy" })
 	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
 	time.Sleep(300 * time.Millisecond)
 	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
-	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"5550300"}`, nil)
-	e.eventually("the eager caller answers", 15*time.Second, func() bool { return e.softphone("5550300").State == "connected" })
+	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"6135550300"}`, nil)
+	e.eventually("the eager caller answers", 15*time.Second, func() bool { return e.softphone("6135550300").State == "connected" })
 	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
 }
 
