@@ -185,7 +185,7 @@ func TestOutsideBrokerAndPBX(t *testing.T) {
 	}
 	port := testpeer.FreePort(t, false)
 	conf := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\npersistence false\n", port, pw)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nuser root\nallow_anonymous false\npassword_file %s\npersistence false\n", port, pw)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mq := testpeer.Start(t, dir, paths[0], "-c", conf)
@@ -229,7 +229,7 @@ func TestOutsideBrokerWrongPassword(t *testing.T) {
 	}
 	port := testpeer.FreePort(t, false)
 	conf := filepath.Join(dir, "mosquitto.conf")
-	_ = os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\n", port, pw)), 0o644)
+	_ = os.WriteFile(conf, []byte(fmt.Sprintf("listener %d 127.0.0.1\nuser root\nallow_anonymous false\npassword_file %s\n", port, pw)), 0o644)
 	mq := testpeer.Start(t, dir, paths[0], "-c", conf)
 	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(port))
 	testpeer.WaitListening(t, addr, 10*time.Second, mq)

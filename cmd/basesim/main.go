@@ -101,18 +101,35 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	// Every way out from here stops the world and removes its own state.
+	shutdown := func(err error) error {
+		cancel()
+		select {
+		case <-w.stopped:
+		case <-time.After(15 * time.Second):
+			if err == nil {
+				err = errors.New("the simulator did not stop within 15 s")
+			}
+		}
+		if w.ownStateDir {
+			if rerr := os.RemoveAll(w.opt.StateDir); rerr != nil && err == nil {
+				err = fmt.Errorf("removing the state directory: %w", rerr)
+			}
+		}
+		return err
+	}
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	err = w.seedConfig(sctx)
 	scancel()
 	if err != nil {
-		return fmt.Errorf("publishing the office's first configuration: %w", err)
+		return shutdown(fmt.Errorf("publishing the office's first configuration: %w", err))
 	}
 	h := w.handler()
 	apiURL := ""
 	if opt.API != "" {
 		l, err := net.Listen("tcp", opt.API)
 		if err != nil {
-			return fmt.Errorf("control API on %s: %w", opt.API, err)
+			return shutdown(fmt.Errorf("control API on %s: %w", opt.API, err))
 		}
 		srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(l) }()
@@ -142,18 +159,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fmt.Fprintln(stdout, "basesim: stopping")
 	// The daemon leaves the line safe; the firmware platform's RAUC
 	// service and bus (own process groups) are stopped.
-	var err2 error
-	select {
-	case <-w.stopped:
-	case <-time.After(15 * time.Second):
-		err2 = errors.New("the simulator did not stop within 15 s")
-	}
-	if w.ownStateDir {
-		if err := os.RemoveAll(w.opt.StateDir); err != nil && err2 == nil {
-			err2 = fmt.Errorf("removing the state directory: %w", err)
-		}
-	}
-	return err2
+	return shutdown(nil)
 }
 
 // parseUsers reads NUMBER:NAME:PASSWORD,…

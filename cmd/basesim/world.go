@@ -134,10 +134,16 @@ func (w *world) pbxAddr() string {
 
 // newWorld builds and starts everything; it runs until ctx ends. ready is
 // closed once the daemon has its first configuration applied.
-func newWorld(ctx context.Context, opt options) (*world, error) {
+func newWorld(ctx context.Context, opt options) (_ *world, retErr error) {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer func() {
+		if retErr != nil {
+			stop() // whatever started ends
+		}
+	}()
 	w := &world{opt: opt, log: opt.Log, ctx: ctx, callers: map[string]*caller{}, stopped: make(chan struct{}), events: newEventLog(2000)}
 	if opt.StateDir == "" {
 		dir, err := os.MkdirTemp("", "basesim-")
@@ -237,8 +243,11 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 		<-ctx.Done()
 		<-w.baseDone
 		w.wg.Wait()
-		if w.cloud != nil {
-			w.cloud.Close()
+		w.mu.Lock()
+		cl := w.cloud
+		w.mu.Unlock()
+		if cl != nil {
+			cl.Close()
 		}
 		<-boardDone
 		w.board.Close()
@@ -248,14 +257,25 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 		}
 		close(w.stopped)
 	}()
-	w.cloud, err = cloud.Dial(ctx, cloud.Options{Brokers: []string{w.brokerURL()}, ClientID: "basesim-portal",
+	fail := func(err error) (*world, error) {
+		stop()
+		<-w.stopped
+		if w.ownStateDir {
+			_ = os.RemoveAll(w.opt.StateDir)
+		}
+		return nil, err
+	}
+	cl, err := cloud.Dial(ctx, cloud.Options{Brokers: []string{w.brokerURL()}, ClientID: "basesim-portal",
 		Username: opt.BrokerUser, Password: opt.BrokerPassword, Logger: opt.Log.With("sim", "portal")})
 	if err != nil {
-		return nil, fmt.Errorf("portal client: %w", err)
+		return fail(fmt.Errorf("portal client: %w", err))
 	}
+	w.mu.Lock()
+	w.cloud = cl
+	w.mu.Unlock()
 	for _, ext := range opt.Softphones {
 		if _, err := w.addSoftphone(ext); err != nil {
-			return nil, err
+			return fail(err)
 		}
 	}
 	return w, nil
@@ -402,7 +422,7 @@ func (w *world) seedConfig(ctx context.Context) error {
 		}
 		cfg.Extensions = append(cfg.Extensions, e)
 	}
-	if w.d == nil {
+	if w.daemon() == nil {
 		// The daemon is external and may not run yet: publish the
 		// configuration (retained) without waiting for it to be applied.
 		return w.cloud.Publish(ctx, cfg)
