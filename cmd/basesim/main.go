@@ -142,18 +142,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		apiURL = "http://" + l.Addr().String()
 	}
 	printWelcome(stdout, w, apiURL)
-	consoleDone := make(chan struct{})
 	if *console {
+		// The console's reader ends with its input (or quit); a blocked
+		// read of a terminal cannot be interrupted and ends with the process.
 		go func() {
-			defer close(consoleDone)
 			if consoleLoop(ctx, stdin, stdout, h, *jsonOut) || apiURL == "" {
 				// quit, or end of input with no API to drive the
 				// simulator: stop everything.
 				cancel()
 			}
 		}()
-	} else {
-		close(consoleDone)
 	}
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "basesim: stopping")
