@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 type deviceView struct {
@@ -143,7 +144,25 @@ func (w *world) postDevice(ctx context.Context, r *http.Request) (any, error) {
 	if err != nil {
 		return nil, conflict(err)
 	}
+	settleDevice(ctx, d, r.PathValue("action"))
 	return w.viewDevice(n, d), nil
+}
+
+// settleDevice waits (up to 2 s) until the base has answered a hook
+// action, so that the answer shows the state after it.
+func settleDevice(ctx context.Context, d *radio.Device, action string) {
+	var cond func(radio.DeviceState) bool
+	switch action {
+	case "offhook", "answer":
+		cond = func(s radio.DeviceState) bool { return s.Call != radio.CallSetup && s.Call != radio.CallRinging }
+	case "onhook", "hangup":
+		cond = func(s radio.DeviceState) bool { return s.Call == radio.CallIdle }
+	default:
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, _ = d.Wait(wctx, cond)
 }
 
 func (w *world) getRadio(ctx context.Context, r *http.Request) (any, error) {
