@@ -89,13 +89,16 @@ func checkBehaviour(when string, afterMs int) error {
 // addCaller registers a simulated phone for number with the PBX. A new
 // number (not an office user) gets an account at the stand-in PBX.
 func (w *world) addCaller(number, name, password, when string, after time.Duration) (*caller, error) {
+	w.addMu.Lock() // one add or remove at a time: a number's account is made once
+	defer w.addMu.Unlock()
 	w.mu.Lock()
 	_, exists := w.callers[number]
 	w.mu.Unlock()
 	if exists {
 		return nil, fmt.Errorf("caller %s exists already", number)
 	}
-	if password == "" {
+	made := password == "" // an account made here, at the stand-in PBX
+	if made {
 		if w.pbx == nil {
 			return nil, errors.New("new callers need accounts on the PBX: only the stand-in PBX makes them (this run uses an outside PBX)")
 		}
@@ -121,22 +124,31 @@ func (w *world) addCaller(number, name, password, when string, after time.Durati
 	go func() { defer w.wg.Done(); wg.Wait(); close(c.done) }()
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := p.Register(rctx); err != nil {
+	err = p.Register(rctx)
+	w.mu.Lock()
+	_, exists = w.callers[number]
+	if err == nil && !exists {
+		w.callers[number] = c
+	}
+	w.mu.Unlock()
+	if err != nil || exists {
 		stop()
+		<-c.done
+		if made && !exists {
+			w.pbx.RemoveUser(number)
+		}
+		if exists {
+			return nil, fmt.Errorf("caller %s exists already", number)
+		}
 		return nil, fmt.Errorf("caller %s: %w", number, err)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if _, exists := w.callers[number]; exists {
-		stop()
-		return nil, fmt.Errorf("caller %s exists already", number)
-	}
-	w.callers[number] = c
 	return c, nil
 }
 
 // removeCaller unregisters and stops a caller added from the API.
 func (w *world) removeCaller(ctx context.Context, number string) error {
+	w.addMu.Lock()
+	defer w.addMu.Unlock()
 	c, err := w.caller(number)
 	if err != nil {
 		return err

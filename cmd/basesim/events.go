@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -277,14 +278,7 @@ func snake(s string) string {
 	return string(b)
 }
 
-func round1(v float64) float64 { return float64(int64(v*10+0.5*sign(v))) / 10 }
-
-func sign(v float64) float64 {
-	if v < 0 {
-		return -1
-	}
-	return 1
-}
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 // eventQuery reads ?since=SEQ&limit=N.
 func eventQuery(r *http.Request) (since uint64, limit int, err error) {

@@ -112,6 +112,7 @@ type world struct {
 	// ownStateDir: the state directory was made here and goes at the end.
 	ownStateDir bool
 
+	addMu   sync.Mutex // serialises adding and removing callers
 	mu      sync.Mutex
 	callers map[string]*caller // by number
 }
