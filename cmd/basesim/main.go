@@ -227,7 +227,9 @@ Try it (docs/simulator.md has the whole walk-through):
   dev linx1 pair 1234          pair it while the window is open
     go run ./cmd/bsctl --broker %s --base %s assign --ext 101 --device <device-id>
   vm 101 2                     two new voicemails for 101: lamp on, stutter dial tone
-  help                         all console commands
+  caller add 6135550100 name="Front Desk"   then: sp 6135550100 call 101 name="Dr Who"
+  line | events 20             the line as an instrument; the timeline (live: GET /v1/events/stream)
+  help                         all console commands; quit stops everything
 `, w.brokerURL(), w.opt.BaseID, w.brokerURL(), w.opt.BaseID)
 }
 
