@@ -1,23 +1,31 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"basestation/hal"
+	"basestation/sim/softphone"
 )
 
 // addPhone gives another user of the office a softphone (103 by default
 // has none).
 func (e *simEnv) addPhone(ext string) {
 	e.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	e.t.Cleanup(cancel)
-	if _, err := e.w.addSoftphone(ctx, ext); err != nil {
+	if _, err := e.w.addSoftphone(ext); err != nil {
 		e.t.Fatal(err)
 	}
+}
+
+// callerPhone is the simulated SIP phone of a caller.
+func (e *simEnv) callerPhone(ext string) *softphone.Phone {
+	e.t.Helper()
+	c, err := e.w.caller(ext)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.phone
 }
 
 // Call waiting on the analog port: during a call with Bob, Carol calls 101;
@@ -27,7 +35,7 @@ func (e *simEnv) addPhone(ext string) {
 func TestCallWaitingAndSwapByFlash(t *testing.T) {
 	e := startSim(t)
 	e.addPhone("103")
-	e.w.phones["103"].SetTone(1400)
+	e.callerPhone("103").SetTone(1400)
 	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
 	e.mustOK("POST", "/v1/softphones/102/call", `{"to":"101"}`, nil)
 	e.eventually("ringing", 10*time.Second, func() bool { return e.port().Phone.Ringing })
@@ -72,7 +80,7 @@ func TestCallWaitingAndSwapByFlash(t *testing.T) {
 func TestBlindTransferByFlashDialHangUp(t *testing.T) {
 	e := startSim(t)
 	e.addPhone("103")
-	e.w.phones["103"].SetTone(1400)
+	e.callerPhone("103").SetTone(1400)
 	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
 	e.mustOK("POST", "/v1/softphones/102/call", `{"to":"101"}`, nil)
 	e.eventually("ringing", 10*time.Second, func() bool { return e.port().Phone.Ringing })

@@ -92,7 +92,45 @@ func TestControlAPIRefusesBadRequests(t *testing.T) {
 		{"POST", "/v1/softphones/102/tone", `{"hz":-5}`, http.StatusBadRequest, "hz"},
 		{"POST", "/v1/pbx/voicemail", `{"extension":"999","new":1}`, http.StatusNotFound, "999"},
 		{"POST", "/v1/base/button", `{"held_ms":-1}`, http.StatusBadRequest, "held_ms"},
-		{"DELETE", "/v1/base", "", http.StatusNotFound, "no such endpoint"},
+		{"DELETE", "/v1/base", "", http.StatusMethodNotAllowed, "not allowed"},
+		{"GET", "/v1/nothing", "", http.StatusNotFound, "no such endpoint"},
+		// The instruments' endpoints.
+		{"POST", "/v1/ports/1/dial", `{"digits":"1","tone_ms":1}`, http.StatusBadRequest, "tone length"},
+		{"POST", "/v1/ports/1/dial", `{"digits":"1","level_dbm0":-90}`, http.StatusBadRequest, "level"},
+		{"POST", "/v1/ports/1/dial", `{"digits":"1","twist_db":40}`, http.StatusBadRequest, "twist_db"},
+		{"POST", "/v1/ports/1/dial", `{"digits":"1","freq_offset_pct":30}`, http.StatusBadRequest, "offset"},
+		{"POST", "/v1/ports/1/dial", `{"digits":"1","mode":"rotary","pps":50}`, http.StatusBadRequest, "pps"},
+		{"POST", "/v1/ports/1/dial", `{"digits":"1","mode":"rotary","break_pct":5}`, http.StatusBadRequest, "break"},
+		{"POST", "/v1/ports/1/dial", `{"digits":"1","mode":"rotary","interdigit_ms":-5}`, http.StatusBadRequest, "inter-digit"},
+		{"POST", "/v1/ports/1/dial", `{"digits":"` + strings.Repeat("1", 70000) + `"}`, http.StatusRequestEntityTooLarge, "larger than"},
+		{"GET", "/v1/ports/1/dial", "", http.StatusMethodNotAllowed, "allowed: [POST]"},
+		{"POST", "/v1/ports/1/line", `{"tip_ground_ohms":-3}`, http.StatusBadRequest, "leakage"},
+		{"POST", "/v1/ports/1/line", `{"volts":3}`, http.StatusBadRequest, "unknown field"},
+		{"DELETE", "/v1/ports/1/line", "", http.StatusMethodNotAllowed, "allowed"},
+		{"POST", "/v1/ports/1/play", `{}`, http.StatusBadRequest, "path: missing"},
+		{"POST", "/v1/ports/1/play", `{"path":"/nonexistent.wav"}`, http.StatusBadRequest, "no such file"},
+		{"POST", "/v1/ports/1/play?rate=8000", `{"digits":"1"}`, http.StatusBadRequest, "query"},
+		{"POST", "/v1/ports/1/play", `{"digits":"1","gain_db":99}`, http.StatusBadRequest, "gain_db"},
+		{"POST", "/v1/devices/linx9/play", `{"digits":"1"}`, http.StatusNotFound, "linx9"},
+		{"POST", "/v1/callers", `{"number":"a b"}`, http.StatusBadRequest, "number"},
+		{"POST", "/v1/callers", `{"number":"555","when_called":"maybe"}`, http.StatusBadRequest, "when_called"},
+		{"POST", "/v1/callers", `{"number":"555","name":"x\"y"}`, http.StatusBadRequest, "name"},
+		{"POST", "/v1/callers", `{"number":"102"}`, http.StatusConflict, "exists"},
+		{"DELETE", "/v1/callers/102", "", http.StatusConflict, "office user"},
+		{"DELETE", "/v1/callers/777", "", http.StatusNotFound, "777"},
+		{"POST", "/v1/callers/102/call", `{"to":"101","identity":"mailto:x"}`, http.StatusBadRequest, "identity"},
+		{"POST", "/v1/callers/102/call", `{"to":"101","number":"12 3"}`, http.StatusBadRequest, "number"},
+		{"POST", "/v1/callers/102/call", `{}`, http.StatusBadRequest, "to: missing"},
+		{"POST", "/v1/callers/102/behaviour", `{"when_called":"busy","answer_after_ms":-1}`, http.StatusBadRequest, "answer_after_ms"},
+		{"POST", "/v1/callers/102/fly", "", http.StatusNotFound, "no caller action"},
+		{"GET", "/v1/events?since=x", "", http.StatusBadRequest, "since"},
+		{"GET", "/v1/events?limit=0", "", http.StatusBadRequest, "limit"},
+		{"GET", "/v1/events?colour=red", "", http.StatusBadRequest, "unknown parameter"},
+		{"POST", "/v1/events", "", http.StatusMethodNotAllowed, "allowed"},
+		{"GET", "/v1/events/stream?since=-1", "", http.StatusBadRequest, "since"},
+		{"POST", "/v1/pbx/outage", `{}`, http.StatusBadRequest, "on: missing"},
+		{"POST", "/v1/broker/outage", `{"on":"yes"}`, http.StatusBadRequest, "body"},
+		{"POST", "/v1/devices/linx9/signal", `{"rssi":-50}`, http.StatusNotFound, "linx9"},
 	}
 	for _, tc := range cases {
 		var body map[string]string
@@ -111,16 +149,30 @@ func TestControlAPIRefusesBadRequests(t *testing.T) {
 func TestConsoleCommands(t *testing.T) {
 	e := startSim(t)
 	h := e.w.handler()
-	if out := consoleDo(h, "offhook"); !strings.Contains(out, `"hook":"off-hook"`) {
+	// Short human lines by default …
+	out := consoleDo(h, "offhook", false)
+	if !strings.Contains(out, "hook=off-hook") || strings.Contains(out, "{") {
 		t.Fatalf("offhook: %s", out)
 	}
-	if out := consoleDo(h, "dev nosuch answer"); !strings.HasPrefix(out, "error (404)") {
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, "daemon: ") && !strings.HasPrefix(l, "line: ") && !strings.HasPrefix(l, "phone: ") {
+			t.Errorf("offhook: unexpected line %q", l)
+		}
+	}
+	// … JSON with -json.
+	if out := consoleDo(h, "onhook", true); !strings.Contains(out, `"hook":"on-hook"`) {
+		t.Fatalf("onhook -json: %s", out)
+	}
+	if out := consoleDo(h, "dev nosuch answer", false); !strings.HasPrefix(out, "error (404)") {
 		t.Fatalf("unknown device: %s", out)
 	}
-	if out := consoleDo(h, "frobnicate"); !strings.Contains(out, "unknown command") {
+	if out := consoleDo(h, "frobnicate", false); !strings.Contains(out, "unknown command") {
 		t.Fatalf("unknown command: %s", out)
 	}
-	if out := consoleDo(h, "status"); !strings.Contains(out, `"leds"`) {
+	if out := consoleDo(h, "status", false); !strings.Contains(out, "leds: ") {
 		t.Fatalf("status: %s", out)
+	}
+	if out := consoleDo(h, `dial 1 tone_ms=nope`, false); !strings.HasPrefix(out, "error (400)") {
+		t.Fatalf("bad field: %s", out)
 	}
 }

@@ -70,8 +70,8 @@ func TestRadioFaultsFromTheControlAPI(t *testing.T) {
 	e.mustOK("POST", "/v1/softphones/102/hangup", "", nil)
 	var radioView struct {
 		Stats struct {
-			Duplicates uint64 `json:"Duplicates"`
-			Boots      uint64 `json:"Boots"`
+			Duplicates uint64 `json:"duplicates"`
+			Boots      uint64 `json:"boots"`
 		} `json:"stats"`
 	}
 	e.mustOK("GET", "/v1/radio", "", &radioView)

@@ -155,7 +155,7 @@ func TestLinxJoinsExtension101(t *testing.T) {
 	e.eventually("Bob connected", 5*time.Second, func() bool { return e.softphone("102").State == "connected" })
 	// The port's line leaves the ringing state (the phone's bell is only
 	// on 2 s of every 6, so the line state, not the bell, says it stopped).
-	e.eventually("the analog phone stops ringing", 8*time.Second, func() bool { return e.port().Line != "ringing" })
+	e.eventually("the analog phone stops ringing", 8*time.Second, func() bool { return e.port().Daemon.State != "ringing" })
 	if st := e.device(linx).Call; st != radio.CallConnected {
 		t.Fatalf("the Linx is %q", st)
 	}
@@ -191,7 +191,7 @@ func TestLinxJoinsExtension101(t *testing.T) {
 		t.Fatalf("bsctl unassign: %v\n%s", err, out)
 	}
 	e.eventually("the Linx stops ringing", 3*time.Second, func() bool { return e.device(linx).Call != radio.CallRinging })
-	if l := e.port().Line; l != "ringing" {
+	if l := e.port().Daemon.State; l != "ringing" {
 		t.Fatalf("the analog phone's line is %q when only the Linx was taken away", l)
 	}
 	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)

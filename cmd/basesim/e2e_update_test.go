@@ -64,7 +64,7 @@ func TestBsctlUpdateGoodThenNeverRegisters(t *testing.T) {
 	if v := e.firmware(); v.Booted != "A" || v.Version != "0.1.0" || v.Slots["B"] != "empty" {
 		t.Fatalf("before the update: %+v", v)
 	}
-	if out := consoleDo(e.w.handler(), "firmware"); !strings.Contains(out, `"booted":"A"`) || !strings.Contains(out, `"never-registers"`) {
+	if out := consoleDo(e.w.handler(), "firmware", true); !strings.Contains(out, `"booted":"A"`) || !strings.Contains(out, `"never-registers"`) {
 		t.Fatalf("console firmware: %s", out)
 	}
 	// A paired Linx on 101: the pairing lives in the state directory,

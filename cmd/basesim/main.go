@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
 	"strings"
@@ -45,7 +43,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.DurationVar(&opt.IdleDeadline, "update-idle-deadline", opt.IdleDeadline, "how long an update waits for idle lines before it ends rejected/busy")
 	fs.DurationVar(&opt.HealthDeadline, "update-health-deadline", opt.HealthDeadline, "how long a trial boot has to prove healthy")
 	fs.StringVar(&opt.ServeBoard, "serve-board", "", "serve the simulated board on this Unix `socket` and wait for an external basestationd --board virtual:SOCKET (default: run the daemon in process)")
+	fs.StringVar(&opt.Broker, "broker", "", "an outside MQTT broker's `URL` (tcp://host:port or ssl://host:port) instead of the in-process one")
+	fs.StringVar(&opt.BrokerUser, "broker-user", "", "user name at the outside broker")
+	fs.StringVar(&opt.BrokerPassword, "broker-password", "", "password at the outside broker (or $BASESIM_BROKER_PASSWORD)")
+	fs.StringVar(&opt.OutsidePBX, "pbx-addr", "", "an outside PBX's `host:port` (kamailio…) instead of the stand-in PBX; -users gives its accounts")
+	usersFlag := fs.String("users", "", "the office's users as NUMBER:NAME:PASSWORD,… (default 101 Alice, 102 Bob, 103 Carol with the stand-in PBX's passwords)")
 	console := fs.Bool("console", true, "read console commands from standard input")
+	jsonOut := fs.Bool("json", false, "console answers as JSON (default: short human lines)")
 	logLevel := fs.String("log-level", "warn", "debug, info, warn or error")
 	version := fs.Bool("version", false, "print the version and build, then exit")
 	if err := fs.Parse(args); err != nil {
@@ -57,6 +61,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if opt.BrokerPassword == "" {
+		opt.BrokerPassword = os.Getenv("BASESIM_BROKER_PASSWORD")
+	}
+	if opt.Broker != "" && !strings.HasPrefix(opt.Broker, "tcp://") && !strings.HasPrefix(opt.Broker, "ssl://") {
+		return fmt.Errorf("flag -broker: %q is not tcp://host:port or ssl://host:port", opt.Broker)
+	}
+	if opt.OutsidePBX != "" {
+		if _, _, err := net.SplitHostPort(opt.OutsidePBX); err != nil {
+			return fmt.Errorf("flag -pbx-addr: %v", err)
+		}
+	}
+	if *usersFlag != "" {
+		us, err := parseUsers(*usersFlag)
+		if err != nil {
+			return fmt.Errorf("flag -users: %v", err)
+		}
+		opt.Users = us
+		opt.Softphones = opt.Softphones[:0]
+		if len(us) > 1 {
+			opt.Softphones = []string{us[1].Number}
+		}
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -75,11 +101,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	// Every way out from here stops the world and removes its own state.
+	shutdown := func(err error) error {
+		cancel()
+		select {
+		case <-w.stopped:
+		case <-time.After(15 * time.Second):
+			if err == nil {
+				err = errors.New("the simulator did not stop within 15 s")
+			}
+		}
+		if w.ownStateDir {
+			if rerr := os.RemoveAll(w.opt.StateDir); rerr != nil && err == nil {
+				err = fmt.Errorf("removing the state directory: %w", rerr)
+			}
+		}
+		return err
+	}
 	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
 	err = w.seedConfig(sctx)
 	scancel()
 	if err != nil {
-		return fmt.Errorf("publishing the office's first configuration: %w", err)
+		return shutdown(fmt.Errorf("publishing the office's first configuration: %w", err))
 	}
 	h := w.handler()
 	apiURL := ""
@@ -90,7 +133,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		l, err := net.Listen("tcp", opt.API)
 		if err != nil {
-			return fmt.Errorf("control API on %s: %w", opt.API, err)
+			return shutdown(fmt.Errorf("control API on %s: %w", opt.API, err))
 		}
 		srv := &http.Server{Handler: web, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.Serve(l) }()
@@ -104,10 +147,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	printWelcome(stdout, w, apiURL)
 	if *console {
+		// The console's reader ends with its input (or quit); a blocked
+		// read of a terminal cannot be interrupted and ends with the process.
 		go func() {
-			consoleLoop(ctx, stdin, stdout, h)
-			// End of input: keep running until a signal if the API is up.
-			if apiURL == "" {
+			if consoleLoop(ctx, stdin, stdout, h, *jsonOut) || apiURL == "" {
+				// quit, or end of input with no API to drive the
+				// simulator: stop everything.
 				cancel()
 			}
 		}()
@@ -116,13 +161,28 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fmt.Fprintln(stdout, "basesim: stopping")
 	// The daemon leaves the line safe; the firmware platform's RAUC
 	// service and bus (own process groups) are stopped.
-	select {
-	case <-w.baseDone:
-	case <-time.After(10 * time.Second):
-		return errors.New("the base did not stop within 10 s")
+	return shutdown(nil)
+}
+
+// parseUsers reads NUMBER:NAME:PASSWORD,…
+func parseUsers(s string) ([]user, error) {
+	var out []user
+	seen := map[string]bool{}
+	for _, f := range strings.Split(s, ",") {
+		p := strings.SplitN(f, ":", 3)
+		if len(p) != 3 || p[0] == "" || p[2] == "" {
+			return nil, fmt.Errorf("%q is not NUMBER:NAME:PASSWORD", f)
+		}
+		if err := checkNumber(p[0]); err != nil {
+			return nil, err
+		}
+		if seen[p[0]] {
+			return nil, fmt.Errorf("user %s given twice", p[0])
+		}
+		seen[p[0]] = true
+		out = append(out, user{p[0], p[1], p[2]})
 	}
-	time.Sleep(200 * time.Millisecond)
-	return nil
+	return out, nil
 }
 
 func printWelcome(out io.Writer, w *world, api string) {
@@ -136,15 +196,19 @@ Simulated Base Station %q is running.
   MQTT broker (the cloud): %s
   stand-in PBX:            sip:%s   users: %s
   daemon SIP:              %s
-`, w.opt.BaseID, w.broker.URL(), w.pbx.Addr(), usersLine(w), daemonLine)
+`, w.opt.BaseID, w.brokerURL(), w.pbxAddr(), usersLine(w), daemonLine)
 	if d != nil {
-		fmt.Fprintf(out, "  state directory:         %s\n", w.opt.StateDir)
+		gone := ""
+		if w.ownStateDir {
+			gone = "   (removed on exit; -state-dir keeps one)"
+		}
+		fmt.Fprintf(out, "  state directory:         %s%s\n", w.opt.StateDir, gone)
 	} else {
 		fmt.Fprintf(out, `  virtual board:           %s   (DECT module on %s)
   the daemon is not running here: start it in another terminal with
     go run ./cmd/basestationd --board virtual:%s --base-id %s \
       --broker %s --sip-listen %s --state-dir %s
-`, w.opt.ServeBoard, w.board.Radio.Device(), w.opt.ServeBoard, w.opt.BaseID, w.broker.URL(), w.opt.SIP, w.opt.StateDir)
+`, w.opt.ServeBoard, w.board.Radio.Device(), w.opt.ServeBoard, w.opt.BaseID, w.brokerURL(), w.opt.SIP, w.opt.StateDir)
 	}
 	if api != "" {
 		fmt.Fprintf(out, "  control API:             %s   (curl %s/v1/base)\n", api, api)
@@ -154,7 +218,7 @@ Simulated Base Station %q is running.
 		fmt.Fprintf(out, "  firmware:                %s   (slots, bootloader state, bundles; console: firmware)\n", w.fw.dir)
 		for _, b := range w.fw.builds {
 			fmt.Fprintf(out, "    update to the %s build: go run ./cmd/bsctl --broker %s --base %s update --fw-version %s --size %d --sha256 %s %s\n",
-				b.Name, w.broker.URL(), w.opt.BaseID, b.Version, b.Size, b.SHA256, b.URL)
+				b.Name, w.brokerURL(), w.opt.BaseID, b.Version, b.Size, b.SHA256, b.URL)
 		}
 	}
 	fmt.Fprintf(out, `
@@ -168,8 +232,10 @@ Try it (docs/simulator.md has the whole walk-through):
   dev linx1 pair 1234          pair it while the window is open
     go run ./cmd/bsctl --broker %s --base %s assign --ext 101 --device <device-id>
   vm 101 2                     two new voicemails for 101: lamp on, stutter dial tone
-  help                         all console commands
-`, w.broker.URL(), w.opt.BaseID, w.broker.URL(), w.opt.BaseID)
+  caller add 6135550100 name="Front Desk"   then: sp 6135550100 call 101 name="Dr Who"
+  line | events 20             the line as an instrument; the timeline (live: GET /v1/events/stream)
+  help                         all console commands; quit stops everything
+`, w.brokerURL(), w.opt.BaseID, w.brokerURL(), w.opt.BaseID)
 }
 
 func usersLine(w *world) string {
@@ -178,56 +244,4 @@ func usersLine(w *world) string {
 		s = append(s, u.Number+" ("+u.Name+")")
 	}
 	return strings.Join(s, ", ")
-}
-
-const consoleHelp = `console commands (each is a control-API request; see docs/simulator.md):
-  status                         the base: LEDs, registrations, lines, devices
-  port | offhook | onhook        the analog phone on port 1
-  dial DIGITS | rotary DIGITS    dial by DTMF or pulse (rotary)
-  flash [MS]                     hook flash (default 600 ms)
-  record FILE.wav | stoprec      record the line audio (left: ear, right: mouth)
-  devices | add linx|headset     simulated DECT devices
-  dev NAME [pair PIN|offhook|answer|onhook|dial DIGITS|range in|out|power-on|power-off]
-  button [MS]                    press the base's button (>= 3000 ms opens registration)
-  firmware                       the simulated slots, bootloader state and signed builds (--firmware)
-  radio [reset | faults C D U]   the DECT module: link stats; reset it; inject corrupt/drop/dup rates
-  pbx | vm EXT NEW [OLD]         the stand-in PBX; set voicemail counts
-  sp [EXT [call TO|answer|hangup|tone HZ|digits D]]   the other users' softphones
-  quit`
-
-func consoleLoop(ctx context.Context, in io.Reader, out io.Writer, h http.Handler) {
-	sc := bufio.NewScanner(in)
-	fmt.Fprint(out, "> ")
-	for sc.Scan() {
-		if ctx.Err() != nil {
-			return
-		}
-		line := strings.TrimSpace(sc.Text())
-		switch line {
-		case "":
-		case "help", "?":
-			fmt.Fprintln(out, consoleHelp)
-		case "quit", "exit":
-			return
-		default:
-			fmt.Fprintln(out, consoleDo(h, line))
-		}
-		fmt.Fprint(out, "> ")
-	}
-}
-
-// consoleDo runs one console line through the control API handler.
-func consoleDo(h http.Handler, line string) string {
-	method, path, body, err := consoleCommand(line)
-	if err != nil {
-		return "error: " + err.Error()
-	}
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	s := strings.TrimSpace(rec.Body.String())
-	if rec.Code >= 400 {
-		return fmt.Sprintf("error (%d): %s", rec.Code, s)
-	}
-	return s
 }

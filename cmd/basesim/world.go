@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,7 +20,6 @@ import (
 	"basestation/sim"
 	"basestation/sim/broker"
 	"basestation/sim/pbx"
-	"basestation/sim/softphone"
 	"basestation/sim/vboard"
 	"basestation/sipua"
 )
@@ -53,6 +51,15 @@ type options struct {
 	// served there (docs/virtual-board.md) for an external basestationd
 	// (--board virtual:PATH) instead of running the daemon in process.
 	ServeBoard string
+	// Broker, if set, is an outside MQTT broker's URL (tcp://host:port or
+	// ssl://host:port) with BrokerUser and BrokerPassword: no in-process
+	// broker is started and the daemon and the portal client use it.
+	Broker, BrokerUser, BrokerPassword string
+	// OutsidePBX, if set, is an outside PBX's host:port (kamailio…): no
+	// stand-in PBX is started; Users' passwords must be its accounts.
+	OutsidePBX string
+	// Panel, if set, is served at / next to the control API (the web panel).
+	Panel http.Handler
 }
 
 type user struct{ Number, Name, Password string }
@@ -96,49 +103,97 @@ type world struct {
 	dmu sync.Mutex
 	d   *daemon.Daemon // the running instance; guarded by dmu
 
-	mu     sync.Mutex
-	phones map[string]*softphone.Phone
+	// ctx is the world's life; wg holds the goroutines the control API
+	// starts (callers, their calls) and the event recorder; stopped is
+	// closed when everything has ended.
+	ctx     context.Context
+	wg      sync.WaitGroup
+	stopped chan struct{}
+	events  *eventLog
+	// ownStateDir: the state directory was made here and goes at the end.
+	ownStateDir bool
+
+	addMu   sync.Mutex // serialises adding and removing callers
+	mu      sync.Mutex
+	callers map[string]*caller // by number
+}
+
+// brokerURL is the broker the base and the portal use.
+func (w *world) brokerURL() string {
+	if w.broker == nil {
+		return w.opt.Broker
+	}
+	return w.broker.URL()
+}
+
+// pbxAddr is the PBX the office's phones register with.
+func (w *world) pbxAddr() string {
+	if w.pbx == nil {
+		return w.opt.OutsidePBX
+	}
+	return w.pbx.Addr()
 }
 
 // newWorld builds and starts everything; it runs until ctx ends. ready is
 // closed once the daemon has its first configuration applied.
-func newWorld(ctx context.Context, opt options) (*world, error) {
+func newWorld(ctx context.Context, opt options) (_ *world, retErr error) {
 	if opt.Log == nil {
 		opt.Log = slog.Default()
 	}
-	w := &world{opt: opt, log: opt.Log, phones: map[string]*softphone.Phone{}}
+	ctx, stop := context.WithCancel(ctx)
+	defer func() {
+		if retErr != nil {
+			stop() // whatever started ends
+		}
+	}()
+	w := &world{opt: opt, log: opt.Log, ctx: ctx, callers: map[string]*caller{}, stopped: make(chan struct{}), events: newEventLog(2000)}
 	if opt.StateDir == "" {
 		dir, err := os.MkdirTemp("", "basesim-")
 		if err != nil {
 			return nil, err
 		}
-		w.opt.StateDir = dir
+		w.opt.StateDir, w.ownStateDir = dir, true
 	}
 	var err error
-	w.broker, err = broker.Start(broker.Options{Addr: opt.MQTT, Logger: opt.Log.With("sim", "broker")})
-	if err != nil {
-		return nil, fmt.Errorf("MQTT broker on %s: %w", opt.MQTT, err)
-	}
-	users := map[string]string{}
-	for _, u := range opt.Users {
-		users[u.Number] = u.Password
-	}
-	w.pbx, err = pbx.New(pbx.Config{Addr: opt.PBX, Users: users, Auth: true}, opt.Log.With("sim", "pbx"))
-	if err != nil {
-		w.broker.Close()
-		return nil, fmt.Errorf("stand-in PBX on %s: %w", opt.PBX, err)
-	}
-	go func() {
-		if err := w.pbx.Run(ctx); err != nil {
-			w.log.Error("stand-in PBX stopped", "error", err)
+	if opt.Broker == "" {
+		w.broker, err = broker.Start(broker.Options{Addr: opt.MQTT, Logger: opt.Log.With("sim", "broker")})
+		if err != nil {
+			return nil, fmt.Errorf("MQTT broker on %s: %w", opt.MQTT, err)
 		}
-	}()
+	} else {
+		w.broker = nil
+	}
+	closeBroker := func() {
+		if w.broker != nil {
+			w.broker.Close()
+		}
+	}
+	var pbxDone chan struct{}
+	if opt.OutsidePBX == "" {
+		users := map[string]string{}
+		for _, u := range opt.Users {
+			users[u.Number] = u.Password
+		}
+		w.pbx, err = pbx.New(pbx.Config{Addr: opt.PBX, Users: users, Auth: true, OnEvent: w.pbxEvent}, opt.Log.With("sim", "pbx"))
+		if err != nil {
+			closeBroker()
+			return nil, fmt.Errorf("stand-in PBX on %s: %w", opt.PBX, err)
+		}
+		pbxDone = make(chan struct{})
+		go func() {
+			defer close(pbxDone)
+			if err := w.pbx.Run(ctx); err != nil {
+				w.log.Error("stand-in PBX stopped", "error", err)
+			}
+		}()
+	}
 	w.board, err = sim.NewBoard(sim.Config{Log: opt.Log})
 	if err != nil {
-		w.broker.Close()
+		closeBroker()
 		return nil, err
 	}
-	go func() { _ = w.board.Run(ctx) }()
+	boardDone := make(chan struct{})
+	go func() { defer close(boardDone); _ = w.board.Run(ctx) }()
 	w.hw = w.board.HAL()
 	w.hw.SLIC.Port = &reopenPort{Port: w.hw.SLIC.Port}
 
@@ -146,7 +201,7 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 	w.baseDone = make(chan struct{})
 	if opt.ServeBoard != "" {
 		if opt.Firmware {
-			w.broker.Close()
+			closeBroker()
 			w.board.Close()
 			return nil, errors.New("--firmware needs the daemon in process; it does not go with --serve-board")
 		}
@@ -156,7 +211,7 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 			dir := opt.FirmwareDir
 			if dir == "" {
 				if dir, err = os.MkdirTemp("", "basesim-firmware-"); err != nil {
-					w.broker.Close()
+					closeBroker()
 					w.board.Close()
 					return nil, err
 				}
@@ -164,7 +219,7 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 			fields := strings.Fields(daemon.Firmware)
 			w.fw, err = newFirmware(dir, fields[len(fields)-1], opt.FirmwareServe, opt.Log.With("sim", "firmware"))
 			if err != nil {
-				w.broker.Close()
+				closeBroker()
 				w.board.Close()
 				return nil, fmt.Errorf("firmware simulation: %w", err)
 			}
@@ -175,7 +230,7 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 		}
 	}
 	if err != nil {
-		w.broker.Close()
+		closeBroker()
 		w.board.Close()
 		if w.fw != nil {
 			w.fw.Close()
@@ -183,22 +238,48 @@ func newWorld(ctx context.Context, opt options) (*world, error) {
 		return nil, err
 	}
 
-	w.cloud, err = cloud.Dial(ctx, cloud.Options{Brokers: []string{w.broker.URL()}, ClientID: "basesim-portal", Logger: opt.Log.With("sim", "portal")})
-	if err != nil {
-		return nil, fmt.Errorf("portal client: %w", err)
-	}
-	for _, ext := range opt.Softphones {
-		if _, err := w.addSoftphone(ctx, ext); err != nil {
-			return nil, err
-		}
-	}
+	// From here on the world is up: a failure stops it through stop.
+	w.wg.Add(1)
+	go func() { defer w.wg.Done(); w.record(ctx) }()
 	go func() {
 		<-ctx.Done()
 		<-w.baseDone
-		w.cloud.Close()
+		w.wg.Wait()
+		w.mu.Lock()
+		cl := w.cloud
+		w.mu.Unlock()
+		if cl != nil {
+			cl.Close()
+		}
+		<-boardDone
 		w.board.Close()
-		w.broker.Close()
+		closeBroker()
+		if pbxDone != nil {
+			<-pbxDone
+		}
+		close(w.stopped)
 	}()
+	fail := func(err error) (*world, error) {
+		stop()
+		<-w.stopped
+		if w.ownStateDir {
+			_ = os.RemoveAll(w.opt.StateDir)
+		}
+		return nil, err
+	}
+	cl, err := cloud.Dial(ctx, cloud.Options{Brokers: []string{w.brokerURL()}, ClientID: "basesim-portal",
+		Username: opt.BrokerUser, Password: opt.BrokerPassword, Logger: opt.Log.With("sim", "portal")})
+	if err != nil {
+		return fail(fmt.Errorf("portal client: %w", err))
+	}
+	w.mu.Lock()
+	w.cloud = cl
+	w.mu.Unlock()
+	for _, ext := range opt.Softphones {
+		if _, err := w.addSoftphone(ext); err != nil {
+			return fail(err)
+		}
+	}
 	return w, nil
 }
 
@@ -219,7 +300,7 @@ func (w *world) bootBase() (*daemon.Daemon, error) {
 	cfg.Board = "sim"
 	cfg.BaseID = opt.BaseID
 	cfg.StateDir = opt.StateDir
-	cfg.MQTT.Broker = w.broker.URL()
+	cfg.MQTT.Broker = w.brokerURL()
 	cfg.SIP.Listen = opt.SIP
 	cfg.SIP.RTPPortMin, cfg.SIP.RTPPortMax = 0, 0
 	dopt := daemon.Options{Board: w.hw, Log: opt.Log.With("base", opt.BaseID), Reboot: w.askReboot}
@@ -241,8 +322,9 @@ func (w *world) bootBase() (*daemon.Daemon, error) {
 			c.Timing.RequestTimeout = time.Nanosecond
 		}
 	}
-	if opt.Fast {
-		dopt.Agent = func(o *provisioning.Options) {
+	dopt.Agent = func(o *provisioning.Options) {
+		o.Username, o.Password = opt.BrokerUser, opt.BrokerPassword
+		if opt.Fast {
 			o.ConnectRetryInterval = 100 * time.Millisecond
 			o.MaxReconnectInterval = time.Second
 		}
@@ -323,12 +405,12 @@ func (w *world) seedConfig(ctx context.Context) error {
 		Base:    w.opt.BaseID,
 		Version: 1,
 		System: provisioning.System{
-			Registrars: []string{"sip:" + w.pbx.Addr()},
+			Registrars: []string{"sip:" + w.pbxAddr()},
 			ToneRegion: "US",
 			TimeZone:   "America/Toronto",
 		},
 	}
-	host, _, _ := net.SplitHostPort(w.pbx.Addr())
+	host, _, _ := net.SplitHostPort(w.pbxAddr())
 	for i, u := range w.opt.Users {
 		e := provisioning.Extension{
 			Number:          u.Number,
@@ -342,7 +424,7 @@ func (w *world) seedConfig(ctx context.Context) error {
 		}
 		cfg.Extensions = append(cfg.Extensions, e)
 	}
-	if w.d == nil {
+	if w.daemon() == nil {
 		// The daemon is external and may not run yet: publish the
 		// configuration (retained) without waiting for it to be applied.
 		return w.cloud.Publish(ctx, cfg)
@@ -351,58 +433,14 @@ func (w *world) seedConfig(ctx context.Context) error {
 	return err
 }
 
-func (w *world) addSoftphone(ctx context.Context, ext string) (*softphone.Phone, error) {
-	var u *user
-	for i := range w.opt.Users {
-		if w.opt.Users[i].Number == ext {
-			u = &w.opt.Users[i]
+// addSoftphone gives an office user a simulated phone (a caller).
+func (w *world) addSoftphone(ext string) (*caller, error) {
+	for _, u := range w.opt.Users {
+		if u.Number == ext {
+			return w.addCaller(u.Number, u.Name, u.Password, whenRing, 0)
 		}
 	}
-	if u == nil {
-		return nil, fmt.Errorf("extension %q is not a user of the office", ext)
-	}
-	p, err := softphone.New(softphone.Config{User: u.Number, Password: u.Password, DisplayName: u.Name, Registrar: w.pbx.Addr(), ToneHz: 1000}, w.log.With("sim", "softphone", "ext", ext))
-	if err != nil {
-		return nil, err
-	}
-	go func() { _ = p.Run(ctx) }()
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := p.Register(rctx); err != nil {
-		return nil, fmt.Errorf("softphone %s: %w", ext, err)
-	}
-	w.mu.Lock()
-	w.phones[ext] = p
-	w.mu.Unlock()
-	return p, nil
-}
-
-var errNoSoftphone = errors.New("no softphone")
-
-func (w *world) softphone(ext string) (*softphone.Phone, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	p, ok := w.phones[ext]
-	if !ok {
-		var have []string
-		for k := range w.phones {
-			have = append(have, k)
-		}
-		sort.Strings(have)
-		return nil, fmt.Errorf("%w for extension %q (have %v)", errNoSoftphone, ext, have)
-	}
-	return p, nil
-}
-
-func (w *world) softphoneNames() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var n []string
-	for k := range w.phones {
-		n = append(n, k)
-	}
-	sort.Slice(n, func(i, j int) bool { a, _ := strconv.Atoi(n[i]); b, _ := strconv.Atoi(n[j]); return a < b })
-	return n
+	return nil, fmt.Errorf("extension %q is not a user of the office", ext)
 }
 
 // serveBoard serves the simulated board on w.opt.ServeBoard until ctx ends,

@@ -130,8 +130,8 @@ func (e *simEnv) port() portView {
 	return v
 }
 
-func (e *simEnv) softphone(ext string) softphoneView {
-	var v softphoneView
+func (e *simEnv) softphone(ext string) callerView {
+	var v callerView
 	e.mustOK("GET", "/v1/softphones/"+ext, "", &v)
 	return v
 }

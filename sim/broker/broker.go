@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -46,6 +47,7 @@ type ClientInfo struct {
 // calls are harmless).
 type Broker struct {
 	srv       *mqtt.Server
+	hook      *authHook
 	addr      string
 	tls       bool
 	closeOnce sync.Once
@@ -67,7 +69,8 @@ func Start(opts Options) (*Broker, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	srv := mqtt.New(&mqtt.Options{InlineClient: true, Logger: log})
-	if err := srv.AddHook(&authHook{acl: opts.ACL, tls: opts.TLS != nil}, nil); err != nil {
+	hook := &authHook{acl: opts.ACL, tls: opts.TLS != nil}
+	if err := srv.AddHook(hook, nil); err != nil {
 		return nil, fmt.Errorf("broker: add auth hook: %w", err)
 	}
 	if err := srv.AddHook(&sessionOrderHook{srv: srv, log: log}, nil); err != nil {
@@ -81,7 +84,7 @@ func Start(opts Options) (*Broker, error) {
 		_ = srv.Close()
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	return &Broker{srv: srv, addr: l.Address(), tls: opts.TLS != nil}, nil
+	return &Broker{srv: srv, hook: hook, addr: l.Address(), tls: opts.TLS != nil}, nil
 }
 
 // Addr is the bound host:port.
@@ -123,6 +126,35 @@ func (b *Broker) Kick(clientID string) bool {
 	return true
 }
 
+// SetOutage starts (true) or ends an outage: while it lasts every client
+// is disconnected as if the network had failed (wills are sent) and new
+// connections are refused at CONNECT. Retained messages survive it.
+func (b *Broker) SetOutage(on bool) {
+	b.hook.down.Store(on)
+	if !on {
+		return
+	}
+	for _, cl := range b.srv.Clients.GetAll() {
+		if !cl.Net.Inline && !cl.Closed() {
+			cl.Stop(errors.New("broker outage"))
+		}
+	}
+}
+
+// Outage reports whether an outage is on.
+func (b *Broker) Outage() bool { return b.hook.down.Load() }
+
+// Clients counts the connected network clients.
+func (b *Broker) Clients() int {
+	n := 0
+	for _, cl := range b.srv.Clients.GetAll() {
+		if !cl.Net.Inline && !cl.Closed() {
+			n++
+		}
+	}
+	return n
+}
+
 // Close stops the broker and disconnects every client. Clients get no
 // DISCONNECT, so their wills are not published by this broker (it is gone).
 //
@@ -149,8 +181,9 @@ const closeWait = 5 * time.Second
 // authHook admits clients and applies the optional ACL.
 type authHook struct {
 	mqtt.HookBase
-	acl func(c ClientInfo, topic string, write bool) bool
-	tls bool
+	acl  func(c ClientInfo, topic string, write bool) bool
+	tls  bool
+	down atomic.Bool // an outage: every CONNECT refused
 }
 
 func (h *authHook) ID() string { return "sim-auth" }
@@ -165,6 +198,9 @@ func (h *authHook) Provides(b byte) bool {
 // a listener configured with tls.VerifyClientCertIfGiven cannot be used to
 // slip in anonymously.
 func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	if h.down.Load() {
+		return false
+	}
 	if !h.tls {
 		return true
 	}

@@ -155,3 +155,44 @@ func TestMutualTLS(t *testing.T) {
 		t.Fatal("plain TCP accepted on the TLS listener")
 	}
 }
+
+// An outage drops every client (the will is sent) and refuses CONNECT;
+// retained messages survive it.
+func TestOutage(t *testing.T) {
+	b, err := Start(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := connect(t, b.URL(), "dev1", nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := c.Publish("t/keep", 1, true, "kept"); !tok.WaitTimeout(3*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	if n := b.Clients(); n != 1 {
+		t.Fatalf("%d clients", n)
+	}
+	b.SetOutage(true)
+	deadline := time.Now().Add(3 * time.Second)
+	for c.IsConnectionOpen() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c.IsConnectionOpen() || !b.Outage() {
+		t.Fatal("client still connected in an outage")
+	}
+	if p, ok := b.Retained("t/dev1/status"); !ok || string(p) != "offline" {
+		t.Errorf("will not sent: %q %v", p, ok)
+	}
+	if _, err := connect(t, b.URL(), "dev2", nil, false); err == nil {
+		t.Fatal("CONNECT accepted in an outage")
+	}
+	b.SetOutage(false)
+	if _, err := connect(t, b.URL(), "dev3", nil, false); err != nil {
+		t.Fatalf("CONNECT after the outage: %v", err)
+	}
+	if p, ok := b.Retained("t/keep"); !ok || string(p) != "kept" {
+		t.Errorf("retained lost: %q %v", p, ok)
+	}
+}

@@ -17,18 +17,18 @@ import (
 // (after authentication when Auth is on): tests use it to check the caller ID
 // a UA sends.
 type InviteInfo struct {
-	Time       time.Time
-	RequestURI string
-	From       string // From URI
-	FromUser   string
-	FromName   string // From display name
-	To         string // To URI
-	PAI        string // P-Asserted-Identity value, if any
-	PPI        string // P-Preferred-Identity value, if any
-	Privacy    string // Privacy header, if any
-	UserAgent  string
-	Source     string // ip:port
-	Transport  string
+	Time       time.Time `json:"time"`
+	RequestURI string    `json:"request_uri"`
+	From       string    `json:"from"` // From URI
+	FromUser   string    `json:"from_user"`
+	FromName   string    `json:"from_name"` // From display name
+	To         string    `json:"to"`        // To URI
+	PAI        string    `json:"pai"`       // P-Asserted-Identity value, if any
+	PPI        string    `json:"ppi"`       // P-Preferred-Identity value, if any
+	Privacy    string    `json:"privacy"`   // Privacy header, if any
+	UserAgent  string    `json:"user_agent"`
+	Source     string    `json:"source"` // ip:port
+	Transport  string    `json:"transport"`
 }
 
 // LastInvite returns the last initial INVITE that passed authentication.
@@ -43,22 +43,22 @@ func (p *PBX) LastInvite() (InviteInfo, bool) {
 
 // CallInfo describes a call the PBX handled or is handling.
 type CallInfo struct {
-	ID        string
-	Caller    string // caller's extension (From user)
-	Invite    InviteInfo
-	Dialled   string // the Request-URI user
-	Callee    string // extension that answered ("" until answered)
-	State     string // "ringing", "answered" or "ended"
-	Status    int    // final status sent to the caller (0 while ringing)
-	Voicemail bool   // a call to the voicemail number
+	ID        string     `json:"id"`
+	Caller    string     `json:"caller"` // caller's extension (From user)
+	Invite    InviteInfo `json:"invite"`
+	Dialled   string     `json:"dialled"`   // the Request-URI user
+	Callee    string     `json:"callee"`    // extension that answered ("" until answered)
+	State     string     `json:"state"`     // "ringing", "answered" or "ended"
+	Status    int        `json:"status"`    // final status sent to the caller (0 while ringing)
+	Voicemail bool       `json:"voicemail"` // a call to the voicemail number
 	// TransferredTo is the target of a blind transfer (REFER) the PBX
 	// carried out in this call.
-	TransferredTo string
-	Start         time.Time
-	Answered      time.Time
-	Ended         time.Time
+	TransferredTo string    `json:"transferred_to"`
+	Start         time.Time `json:"start"`
+	Answered      time.Time `json:"answered"`
+	Ended         time.Time `json:"ended"`
 	// EndedBy is the extension that hung up ("" when the PBX ended it).
-	EndedBy string
+	EndedBy string `json:"ended_by"`
 }
 
 // Calls returns the active calls and the recent finished ones, oldest first.

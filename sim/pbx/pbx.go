@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -133,6 +134,8 @@ type PBX struct {
 	pc     net.PacketConn
 	ln     net.Listener
 
+	down atomic.Bool // SetOutage
+
 	ready chan struct{} // closed once the UDP socket is in sipgo's pool
 	// ctx ends when Run's context ends; background work hangs off it.
 	ctx  context.Context
@@ -252,22 +255,22 @@ func (p *PBX) setupSIP() error {
 	p.dlgUDP = &sipgo.DialogUA{Client: p.udpCli, ContactHDR: p.contact("")}
 	p.dlgTCP = &sipgo.DialogUA{Client: p.tcpCli, ContactHDR: p.contact("tcp")}
 
-	p.srv.OnRegister(p.onRegister)
-	p.srv.OnInvite(p.onInvite)
+	p.srv.OnRegister(p.unlessDown(p.onRegister))
+	p.srv.OnInvite(p.unlessDown(p.onInvite))
 	p.srv.OnAck(p.onAck)
 	p.srv.OnBye(p.onBye)
 	p.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// Matching CANCELs are absorbed by the transaction layer.
 		p.respond(tx, req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist")
 	})
-	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+	p.srv.OnOptions(p.unlessDown(func(req *sip.Request, tx sip.ServerTransaction) {
 		res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 		res.AppendHeader(sip.NewHeader("Allow", allowed))
 		res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
 		_ = tx.Respond(res)
-	})
-	p.srv.OnSubscribe(p.onSubscribe)
-	p.srv.OnRefer(p.onRefer)
+	}))
+	p.srv.OnSubscribe(p.unlessDown(p.onSubscribe))
+	p.srv.OnRefer(p.unlessDown(p.onRefer))
 	p.srv.OnInfo(p.onInDialog)
 	p.srv.OnUpdate(p.onInDialog)
 	p.srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
@@ -280,6 +283,25 @@ func (p *PBX) setupSIP() error {
 	})
 	return nil
 }
+
+// unlessDown drops a request unanswered while an outage is on, as a PBX
+// that cannot be reached: the sender retransmits and times out.
+func (p *PBX) unlessDown(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if p.down.Load() {
+			p.log.Debug("outage: request dropped", "method", req.Method, "from", req.Source())
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// SetOutage starts (true) or ends an outage: new requests (REGISTER,
+// INVITE, SUBSCRIBE, REFER, OPTIONS) go unanswered while it lasts.
+func (p *PBX) SetOutage(on bool) { p.down.Store(on) }
+
+// Outage reports whether an outage is on.
+func (p *PBX) Outage() bool { return p.down.Load() }
 
 const allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, SUBSCRIBE, REFER, INFO, UPDATE"
 

@@ -25,13 +25,13 @@ type binding struct {
 
 // Registration is one registered contact, as the API reports it.
 type Registration struct {
-	Ext       string    // extension (AOR user)
-	Contact   string    // contact URI
-	Expires   time.Time // when the binding lapses
-	UserAgent string    // User-Agent header of the last REGISTER
-	Source    string    // ip:port the last REGISTER came from
-	Transport string    // UDP or TCP
-	CallID    string    // Call-ID of the registering UA
+	Ext       string    `json:"ext"`        // extension (AOR user)
+	Contact   string    `json:"contact"`    // contact URI
+	Expires   time.Time `json:"expires"`    // when the binding lapses
+	UserAgent string    `json:"user_agent"` // User-Agent header of the last REGISTER
+	Source    string    `json:"source"`     // ip:port the last REGISTER came from
+	Transport string    `json:"transport"`  // UDP or TCP
+	CallID    string    `json:"call_id"`    // Call-ID of the registering UA
 }
 
 // Registrations lists the live bindings, sorted by extension and contact.

@@ -14,8 +14,10 @@ const MessageSummaryType = "application/simple-message-summary"
 // Counts are the message counts of one message-context-class (RFC 3842
 // §5.2): "new/old (urgent-new/urgent-old)".
 type Counts struct {
-	New, Old             int
-	UrgentNew, UrgentOld int
+	New       int `json:"new"`
+	Old       int `json:"old"`
+	UrgentNew int `json:"urgent_new"`
+	UrgentOld int `json:"urgent_old"`
 }
 
 // Summary is an RFC 3842 message-summary body.

@@ -27,6 +27,9 @@ type DTMFConfig struct {
 	// LowDBm0 / HighDBm0 are the row / column tone levels; 0 means −8 / −6
 	// dBm0 (a typical +2 dB twist towards the high group).
 	LowDBm0, HighDBm0 float64
+	// FreqOffset shifts both tones by this fraction (0.015: +1.5 %), as a
+	// keypad off its nominal frequencies.
+	FreqOffset float64
 }
 
 // RotaryConfig is the rotary dial's timing (telephony.md §2: 10 pps,
@@ -272,6 +275,16 @@ func (p *Phone) Flash(ctx context.Context, d time.Duration) error {
 // breaks of the loop at Config.Rotary timing, followed by the inter-digit
 // pause. It returns when the last pause has passed.
 func (p *Phone) DialRotary(ctx context.Context, digits string) error {
+	return p.DialRotaryWith(ctx, digits, p.cfg.Rotary)
+}
+
+// DialRotaryWith is DialRotary at the timing r (zero fields: the phone's
+// Config.Rotary).
+func (p *Phone) DialRotaryWith(ctx context.Context, digits string, r RotaryConfig) error {
+	r = p.rotaryDefaults(r)
+	if err := r.Validate(); err != nil {
+		return err
+	}
 	for _, c := range digits {
 		if c < '0' || c > '9' {
 			return fmt.Errorf("phone: rotary dial %q: %w: %q", digits, ErrBadDigit, c)
@@ -281,7 +294,6 @@ func (p *Phone) DialRotary(ctx context.Context, digits string) error {
 		return fmt.Errorf("phone: rotary dial: %w", err)
 	}
 	defer p.endAction()
-	r := p.cfg.Rotary
 	for _, c := range digits {
 		n := int(c - '0')
 		if n == 0 {
@@ -314,13 +326,15 @@ func (p *Phone) DialRotary(ctx context.Context, digits string) error {
 // path at Config.DTMF timing and levels; it returns when the last pause
 // has been sent.
 func (p *Phone) DialDTMF(ctx context.Context, digits string) error {
-	var samples []int16
-	for i := 0; i < len(digits); i++ {
-		s, err := p.dtmfSamples(digits[i], p.cfg.DTMF.On, p.cfg.DTMF.Off)
-		if err != nil {
-			return fmt.Errorf("phone: DTMF %q: %w", digits, err)
-		}
-		samples = append(samples, s...)
+	return p.DialDTMFWith(ctx, digits, p.cfg.DTMF)
+}
+
+// DialDTMFWith is DialDTMF with the keypad set to c (zero fields: the
+// phone's Config.DTMF).
+func (p *Phone) DialDTMFWith(ctx context.Context, digits string, c DTMFConfig) error {
+	samples, err := DTMFSamples(digits, p.dtmfDefaults(c))
+	if err != nil {
+		return fmt.Errorf("phone: DTMF %q: %w", digits, err)
 	}
 	if err := p.startAction(); err != nil {
 		return fmt.Errorf("phone: DTMF: %w", err)
@@ -335,7 +349,8 @@ func (p *Phone) dtmfSamples(key byte, on, off time.Duration) ([]int16, error) {
 		return nil, fmt.Errorf("%w: %q", ErrBadDigit, key)
 	}
 	n := int(on.Seconds() * sampleRate)
-	s := synth(nil, n, []float64{r, c}, []float64{peakFromDBm0(p.cfg.DTMF.LowDBm0), peakFromDBm0(p.cfg.DTMF.HighDBm0)})
+	f := 1 + p.cfg.DTMF.FreqOffset
+	s := synth(nil, n, []float64{r * f, c * f}, []float64{peakFromDBm0(p.cfg.DTMF.LowDBm0), peakFromDBm0(p.cfg.DTMF.HighDBm0)})
 	return append(s, make([]int16, int(off.Seconds()*sampleRate))...), nil
 }
 

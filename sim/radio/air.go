@@ -197,6 +197,7 @@ func (d *Device) airAudio(p *pcmEnd, slot int) {
 	d.pcm = p
 	d.stopAudio = cancel
 	d.heard = AudioStats{Rate: p.rate}
+	d.earBuf, d.mic = nil, nil
 	d.st.AudioRate = p.rate
 	d.st.AudioSlot = slot
 	d.notify()

@@ -29,10 +29,10 @@ func typeName(t byte) string {
 
 // Caller is what a device's display shows for a call.
 type Caller struct {
-	Number string
-	Name   string
-	Reason string // "private", "out-of-area" or ""
-	Time   string // "2006-01-02 15:04:05" or ""
+	Number string `json:"number"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"` // "private", "out-of-area" or ""
+	Time   string `json:"time"`   // "2006-01-02 15:04:05" or ""
 }
 
 // Call phases a device can be in (DeviceState.Call).
@@ -46,34 +46,34 @@ const (
 
 // DeviceState is a snapshot of what a device's user can see and hear.
 type DeviceState struct {
-	Kind       string // "linx" or "headset"
-	IPEI       string
-	Powered    bool
-	InRange    bool
-	Registered bool // holds a subscription to this base
-	Handset    int
-	Attached   bool   // the base authenticated it
-	Denied     string // why the base refused it: "auth-failed", "not-registered", ""
-	OffHook    bool   // Linx: the analog phone's hook; Headset: talk state
-	Call       string // a Call* phase
-	Caller     Caller // display during ringing
-	Cadence    int
-	Released   string // reason of the last release by the base ("" before any)
-	Tone       string // call-progress tone heard ("" for none)
-	Waiting    *Caller
-	MWI        bool
-	MWICount   int
-	MWIUpdates int // how many MWI indications arrived
-	Paging     bool
-	Locating   bool // paged alone by LOCATE (protocol 1.1); ends at off-hook
-	Clock      string
+	Kind       string  `json:"kind"` // "linx" or "headset"
+	IPEI       string  `json:"ipei"`
+	Powered    bool    `json:"powered"`
+	InRange    bool    `json:"in_range"`
+	Registered bool    `json:"registered"` // holds a subscription to this base
+	Handset    int     `json:"handset"`
+	Attached   bool    `json:"attached"` // the base authenticated it
+	Denied     string  `json:"denied"`   // why the base refused it: "auth-failed", "not-registered", ""
+	OffHook    bool    `json:"off_hook"` // Linx: the analog phone's hook; Headset: talk state
+	Call       string  `json:"call"`     // a Call* phase
+	Caller     Caller  `json:"caller"`   // display during ringing
+	Cadence    int     `json:"cadence"`
+	Released   string  `json:"released"` // reason of the last release by the base ("" before any)
+	Tone       string  `json:"tone"`     // call-progress tone heard ("" for none)
+	Waiting    *Caller `json:"waiting"`
+	MWI        bool    `json:"mwi"`
+	MWICount   int     `json:"mwi_count"`
+	MWIUpdates int     `json:"mwi_updates"` // how many MWI indications arrived
+	Paging     bool    `json:"paging"`
+	Locating   bool    `json:"locating"` // paged alone by LOCATE (protocol 1.1); ends at off-hook
+	Clock      string  `json:"clock"`
 	// Radio health as the module measures it (protocol 1.1).
-	RSSI        int    // dBm at the base while in range (default -55)
-	LinkQuality int    // % of frames received intact (default 100)
-	Battery     int    // % charge; -1: no battery (a Linx is mains powered)
-	Firmware    string // the device's firmware version
-	AudioRate   int    // 0 when no audio channel
-	AudioSlot   int
+	RSSI        int    `json:"rssi"`         // dBm at the base while in range (default -55)
+	LinkQuality int    `json:"link_quality"` // % of frames received intact (default 100)
+	Battery     int    `json:"battery"`      // % charge; -1: no battery (a Linx is mains powered)
+	Firmware    string `json:"firmware"`     // the device's firmware version
+	AudioRate   int    `json:"audio_rate"`   // 0 when no audio channel
+	AudioSlot   int    `json:"audio_slot"`
 }
 
 // Device is a simulated Linx or Headset.
@@ -101,6 +101,8 @@ type Device struct {
 	speakHz   float64
 	speakAmp  float64
 	heard     AudioStats
+	mic       []int16 // queued by Speak, sent before the tone
+	earBuf    []int16 // the last 200 ms heard, for HeardHz
 }
 
 // DeviceOptions describes a new simulated device.
@@ -489,14 +491,14 @@ func (d *Device) CorruptKey() {
 
 // AudioStats is what the device heard from the base.
 type AudioStats struct {
-	Frames  int     // frames received
-	Loud    int     // frames with RMS above 100
-	RMS     float64 // RMS of the last frame
-	Peak    int16
-	Last    []int16 // the last frame
-	Rate    int
-	Spoken  int // frames the device sent
-	Dropped int // frames the device could not send (base not reading)
+	Frames  int     `json:"frames"` // frames received
+	Loud    int     `json:"loud"`   // frames with RMS above 100
+	RMS     float64 `json:"rms"`    // RMS of the last frame
+	Peak    int16   `json:"peak"`
+	Last    []int16 `json:"last"` // the last frame
+	Rate    int     `json:"rate"`
+	Spoken  int     `json:"spoken"`  // frames the device sent
+	Dropped int     `json:"dropped"` // frames the device could not send (base not reading)
 }
 
 // SetSpeech sets the tone the device's user "speaks" (0 Hz: silence).
@@ -504,6 +506,61 @@ func (d *Device) SetSpeech(hz, amplitude float64) {
 	d.mu.Lock()
 	d.speakHz, d.speakAmp = hz, amplitude
 	d.mu.Unlock()
+}
+
+// Speak queues samples (at the call's audio rate, AudioRate) for the
+// device's microphone: they are sent before the speech tone resumes. It
+// reports false when the device has no audio channel.
+func (d *Device) Speak(samples []int16) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.pcm == nil {
+		return false
+	}
+	d.mic = append(d.mic, samples...)
+	return true
+}
+
+// Speaking returns how many samples are still queued for the microphone.
+func (d *Device) Speaking() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.mic)
+}
+
+// HeardHz estimates the main frequency the device heard over the last
+// 200 ms (zero crossings); 0 for silence.
+func (d *Device) HeardHz() float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return crossingsHz(d.earBuf, d.heard.Rate)
+}
+
+func crossingsHz(x []int16, rate int) float64 {
+	if len(x) < 2 || rate == 0 {
+		return 0
+	}
+	var sum float64
+	for _, v := range x {
+		sum += float64(v) * float64(v)
+	}
+	if math.Sqrt(sum/float64(len(x))) < 100 {
+		return 0
+	}
+	n, first, last := 0, -1, -1
+	for i := 1; i < len(x); i++ {
+		if (x[i-1] < 0) != (x[i] < 0) {
+			n++
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if n < 2 {
+		return 0
+	}
+	return math.Round(float64(n-1)/2/(float64(last-first)/float64(rate))*10) / 10
 }
 
 // Heard returns what the device heard so far in the current call.
@@ -556,11 +613,20 @@ func (d *Device) runAudio(ctx context.Context, p *pcmEnd) {
 			d.heard.Peak = peak
 		}
 		d.heard.Last = append(d.heard.Last[:0], in...)
-		d.mu.Unlock()
+		d.earBuf = append(d.earBuf, in...)
+		if keep := p.rate / 5; len(d.earBuf) > 2*keep {
+			d.earBuf = append(d.earBuf[:0], d.earBuf[len(d.earBuf)-keep:]...)
+		}
 		out := SpeechFrame(p.rate, hz, amp, n)
 		if hz == 0 {
 			clear(out)
 		}
+		if len(d.mic) > 0 {
+			clear(out)
+			k := copy(out, d.mic)
+			d.mic = d.mic[k:]
+		}
+		d.mu.Unlock()
 		wctx, cancel := context.WithTimeout(ctx, hal.FrameDuration)
 		err := p.WriteFrame(wctx, out)
 		cancel()

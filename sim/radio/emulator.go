@@ -45,21 +45,22 @@ type Options struct {
 
 // Faults are injected on the serial link, in both directions.
 type Faults struct {
-	CorruptRate float64 // probability that a byte is corrupted
-	DropRate    float64 // probability that a frame is lost
-	DupRate     float64 // probability that a frame arrives twice
+	CorruptRate float64 `json:"corrupt_rate"` // probability that a byte is corrupted
+	DropRate    float64 `json:"drop_rate"`    // probability that a frame is lost
+	DupRate     float64 `json:"dup_rate"`     // probability that a frame arrives twice
 }
 
 // Stats counts what the module's link saw.
 type Stats struct {
-	FramesIn, FramesOut uint64 // good frames received / frames sent
-	Retransmits         uint64 // DATA frames the module sent again
-	Duplicates          uint64 // DATA frames received again and not acted on
-	Requests            uint64 // host requests acted on
-	UnknownRequests     uint64 // requests of a type this module does not know (not confirmed)
-	Indications         uint64 // indications sent
-	Boots               uint64
-	Syncs               uint64
+	FramesIn        uint64 `json:"frames_in"` // good frames received / frames sent
+	FramesOut       uint64 `json:"frames_out"`
+	Retransmits     uint64 `json:"retransmits"`      // DATA frames the module sent again
+	Duplicates      uint64 `json:"duplicates"`       // DATA frames received again and not acted on
+	Requests        uint64 `json:"requests"`         // host requests acted on
+	UnknownRequests uint64 `json:"unknown_requests"` // requests of a type this module does not know (not confirmed)
+	Indications     uint64 `json:"indications"`      // indications sent
+	Boots           uint64 `json:"boots"`
+	Syncs           uint64 `json:"syncs"`
 }
 
 // Emulator is a DECT module behind a pseudo-terminal, with its own device
@@ -365,10 +366,10 @@ func (e *Emulator) FactoryReset() {
 
 // ModuleEntry is one subscription in the module's own table.
 type ModuleEntry struct {
-	Handset int
-	IPEI    uint64
-	Type    string
-	Model   string
+	Handset int    `json:"handset"`
+	IPEI    uint64 `json:"ipei"`
+	Type    string `json:"type"`
+	Model   string `json:"model"`
 }
 
 // Table lists the module's own device table.

@@ -48,13 +48,15 @@ const (
 // (SetLoop): foreign voltages to ground, leakage resistances and the ringers.
 // A zero resistance means no leakage; a zero voltage no foreign source.
 type LineConditions struct {
-	TipDCVolts, RingDCVolts float64 // foreign DC voltage to ground
-	TipACVrms, RingACVrms   float64 // foreign AC voltage to ground (rms)
-	ACHz                    float64 // frequency of the foreign AC; 0 means 60 Hz
-	TipRingOhms             float64 // leakage tip–ring
-	TipGroundOhms           float64 // leakage tip–ground
-	RingGroundOhms          float64 // leakage ring–ground
-	REN                     float64 // ringer equivalence of what hangs on the line (New: 1)
+	TipDCVolts     float64 `json:"tip_dc_volts"` // foreign DC voltage to ground
+	RingDCVolts    float64 `json:"ring_dc_volts"`
+	TipACVrms      float64 `json:"tip_ac_vrms"` // foreign AC voltage to ground (rms)
+	RingACVrms     float64 `json:"ring_ac_vrms"`
+	ACHz           float64 `json:"ac_hz"`            // frequency of the foreign AC; 0 means 60 Hz
+	TipRingOhms    float64 `json:"tip_ring_ohms"`    // leakage tip–ring
+	TipGroundOhms  float64 `json:"tip_ground_ohms"`  // leakage tip–ground
+	RingGroundOhms float64 `json:"ring_ground_ohms"` // leakage ring–ground
+	REN            float64 `json:"ren"`              // ringer equivalence of what hangs on the line (New: 1)
 }
 
 // Validate checks the conditions are physical.

@@ -38,6 +38,19 @@ func (p *Phone) targetURI(target string) (sip.Uri, error) {
 // extra headers (for example P-Preferred-Identity) go into the INVITE.
 // Cancelling ctx while it rings sends CANCEL.
 func (p *Phone) Call(ctx context.Context, target string, extra ...sip.Header) error {
+	return p.CallWith(ctx, target, CallOptions{Headers: extra})
+}
+
+// CallOptions change one outgoing call.
+type CallOptions struct {
+	// DisplayName replaces Config.DisplayName in From ("" keeps it).
+	DisplayName string
+	// Headers go into the INVITE (P-Preferred-Identity, Privacy, …).
+	Headers []sip.Header
+}
+
+// CallWith is Call with the call's From display name and headers set by o.
+func (p *Phone) CallWith(ctx context.Context, target string, o CallOptions) error {
 	if err := p.waitReady(ctx); err != nil {
 		return err
 	}
@@ -62,7 +75,11 @@ func (p *Phone) Call(ctx context.Context, target string, extra ...sip.Header) er
 	p.mu.Unlock()
 
 	inv := sip.NewRequest(sip.INVITE, recipient)
-	from := sip.FromHeader{DisplayName: p.cfg.DisplayName, Address: p.aor(), Params: sip.NewParams()}
+	name := p.cfg.DisplayName
+	if o.DisplayName != "" {
+		name = o.DisplayName
+	}
+	from := sip.FromHeader{DisplayName: name, Address: p.aor(), Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: recipient.User, Host: p.domain}}
 	cid := sip.CallIDHeader(c.callID)
@@ -70,7 +87,7 @@ func (p *Phone) Call(ctx context.Context, target string, extra ...sip.Header) er
 	inv.AppendHeader(&to)
 	inv.AppendHeader(&cid)
 	inv.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.INVITE})
-	for _, h := range extra {
+	for _, h := range o.Headers {
 		inv.AppendHeader(h)
 	}
 	inv.AppendHeader(sip.NewHeader("User-Agent", p.cfg.UserAgent))
