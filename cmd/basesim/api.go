@@ -102,7 +102,7 @@ func (w *world) route(mux *http.ServeMux, pattern string, h handler) {
 
 // handler returns the control API. A new endpoint is one line here; a
 // request whose path exists under another method gets 405, any other
-// unknown path under /v1/ 404. The web panel (opt.Panel) is served at /.
+// unknown path under /v1/ 404. The web panel is mounted beside it (withPanel).
 func (w *world) handler() http.Handler {
 	mux := http.NewServeMux()
 	w.route(mux, "GET /v1/base", w.getBase)
@@ -138,13 +138,9 @@ func (w *world) handler() http.Handler {
 	mux.HandleFunc("/v1/", func(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, nil, unrouted(mux, r))
 	})
-	if w.opt.Panel != nil {
-		mux.Handle("/", w.opt.Panel)
-	} else {
-		mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
-			writeJSON(rw, nil, notFound("no such endpoint %s %s (the control API is under /v1/, see docs/simulator.md)", r.Method, r.URL.Path))
-		})
-	}
+	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
+		writeJSON(rw, nil, notFound("no such endpoint %s %s (the control API is under /v1/, see docs/simulator.md)", r.Method, r.URL.Path))
+	})
 	return mux
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -58,8 +57,6 @@ type options struct {
 	// OutsidePBX, if set, is an outside PBX's host:port (kamailio…): no
 	// stand-in PBX is started; Users' passwords must be its accounts.
 	OutsidePBX string
-	// Panel, if set, is served at / next to the control API (the web panel).
-	Panel http.Handler
 }
 
 type user struct{ Number, Name, Password string }
