@@ -120,8 +120,10 @@ func run(ctx context.Context, o options) (*report, error) {
 
 	t0 := time.Now()
 	f.rec.mark("boot")
-	f.boot(ctx, runCtx, &wg)
+	var bwg sync.WaitGroup // the boot loop; the bases it starts are wg's
+	bwg.Go(func() { f.boot(ctx, runCtx, &wg) })
 	f.waitBooted(ctx, t0)
+	bwg.Wait()
 	f.rec.bootDone(time.Since(t0))
 	f.rec.sample("after boot", len(f.specs))
 

@@ -85,7 +85,9 @@ func kamailioFor(t testing.TB, prefix string, first netip.Addr, n int) *testpeer
 			users[u.User] = u.Password
 		}
 	}
-	return testpeer.StartKamailio(t, testpeer.KamailioOptions{Users: users})
+	// The users' table is kamailio's configuration: parsing it takes
+	// per-process memory, holding it and the contacts shared memory.
+	return testpeer.StartKamailio(t, testpeer.KamailioOptions{Users: users, PkgMB: 8 + len(users)/100, ShmMB: 64 + len(users)/200})
 }
 
 // runFleet runs o and logs the table; it fails the test with the report's
