@@ -185,6 +185,9 @@ func parseFlags(args []string, stderr io.Writer) (o options, jsonPath string, pr
 		level = slog.LevelError + 100 // nothing
 	}
 	o.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// The SIP stack logs through the default logger (retransmissions
+	// under load, one line each): the same level.
+	slog.SetDefault(o.Log)
 	return
 }
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -20,13 +19,13 @@ type line interface {
 }
 
 // memLine is a UART in memory. Each time the host opens its port
-// (OpenPort) a new synchronous pipe replaces the previous one, as a tty
-// opened again starts a new session; the module's side reads and writes
+// (OpenPort) a new session (uartPipe, buffered as a tty is) replaces the
+// previous one, as a tty opened again starts a new session; the module's side reads and writes
 // whichever pipe is current. While the host has no port open, what the
 // module sends is lost, as on a UART with nobody listening.
 type memLine struct {
 	mu      sync.Mutex
-	cur     net.Conn      // the module's end of the host's open port; nil when none
+	cur     *pipeEnd      // the module's end of the host's open port; nil when none
 	changed chan struct{} // closed when cur changes
 	rdl     time.Time     // the module's read deadline
 	wdl     time.Time     // the module's write deadline
@@ -43,7 +42,7 @@ func newMemLine() *memLine {
 var errNoModule = errors.New("radio: the emulated module is closed")
 
 // attach makes b the module's end of a newly opened port.
-func (m *memLine) attach(b net.Conn) error {
+func (m *memLine) attach(b *pipeEnd) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -59,7 +58,7 @@ func (m *memLine) attach(b net.Conn) error {
 }
 
 // drop forgets c if it is still current (the host closed its port).
-func (m *memLine) drop(c net.Conn) {
+func (m *memLine) drop(c *pipeEnd) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.cur == c {
@@ -180,7 +179,7 @@ func (e *Emulator) OpenPort(readTimeout time.Duration) func() (io.ReadWriteClose
 		readTimeout = 100 * time.Millisecond
 	}
 	return func() (io.ReadWriteCloser, error) {
-		a, b := net.Pipe()
+		a, b := uartPipe()
 		if err := e.mem.attach(b); err != nil {
 			a.Close()
 			b.Close()
@@ -192,7 +191,7 @@ func (e *Emulator) OpenPort(readTimeout time.Duration) func() (io.ReadWriteClose
 
 // hostPort is the host's end of an in-memory UART session.
 type hostPort struct {
-	c           net.Conn
+	c           *pipeEnd
 	readTimeout time.Duration
 }
 
