@@ -89,7 +89,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, jsonPath string, pr
 	fs.StringVar(&o.Broker, "broker", "", "the bases' MQTT broker, tcp://HOST:PORT (required)")
 	fs.StringVar(&o.CloudBroker, "cloud-broker", "", "the cloud side's MQTT broker (default: -broker); another node of a cluster")
 	fs.StringVar(&o.Registrar, "registrar", "", "SIP registrar/proxy, sip:IP:PORT (required)")
-	firstIP := fs.String("sip-first", "127.1.0.1", "SIP contact address of base 0; base i gets this address + i (all in 127.0.0.0/8)")
+	firstIP := fs.String("sip-first", "127.1.0.1", "SIP contact address of base 0; base i gets this address + i, within the same /8 (127.0.0.0/8 by default; another range must be configured on this host)")
 	fs.IntVar(&o.SIPPort, "sip-port", 5060, "SIP port every base listens on at its own address")
 	fs.StringVar(&o.StateDir, "state-dir", "", "root of the per-base state directories (default: a new directory in /dev/shm, removed at the end)")
 	fs.DurationVar(&o.Boot, "boot", 10*time.Second, "boot storm: every base is started within this window (0: all at once)")
@@ -127,8 +127,8 @@ func parseFlags(args []string, stderr io.Writer) (o options, jsonPath string, pr
 		return
 	}
 	a, perr := netip.ParseAddr(*firstIP)
-	if perr != nil || !a.Is4() || !a.IsLoopback() {
-		err = fmt.Errorf("-sip-first %q is not an IPv4 address in 127.0.0.0/8", *firstIP)
+	if perr != nil || !a.Is4() || a.IsUnspecified() || a.IsMulticast() {
+		err = fmt.Errorf("-sip-first %q is not a unicast IPv4 address", *firstIP)
 		return
 	}
 	o.FirstIP = a

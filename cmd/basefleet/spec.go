@@ -47,7 +47,7 @@ type spec struct {
 type sipUser struct{ Number, User, Password string }
 
 // maxFleet bounds the fleet: contact addresses from 127.1.0.1 up stay
-// below 127.255.255.255.
+// below 127.255.255.255 (makeSpec checks the /8 of any start).
 const maxFleet = 1 << 23
 
 func makeSpec(prefix string, first netip.Addr, i int) (spec, error) {
@@ -58,8 +58,8 @@ func makeSpec(prefix string, first netip.Addr, i int) (spec, error) {
 	a4 := first.As4()
 	v := uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8 | uint32(a4[3])
 	v += uint32(i)
-	if v>>24 != 127 {
-		return spec{}, fmt.Errorf("base %d: contact address past 127.255.255.255 (start %s)", i, first)
+	if v>>24 != uint32(a4[0]) || i < 0 {
+		return spec{}, fmt.Errorf("base %d: contact address past %d.255.255.255 (start %s)", i, a4[0], first)
 	}
 	addr := netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
 	s := spec{Index: i, ID: id, Contact: addr, LinxIPE: 0x100000000 + uint64(i)}
