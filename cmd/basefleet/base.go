@@ -46,6 +46,8 @@ type baseOptions struct {
 	// RadioReadTimeout is the radio link's read timeout (the driver's
 	// default when 0).
 	RadioReadTimeout time.Duration
+	// QuietRadio gives the radio link the fleet's timing (quietRadio).
+	QuietRadio bool
 	// PCMPace is the phone port's PCM frame interval (fleet.Options).
 	PCMPace time.Duration
 	// Fast shortens the agent's reconnect back-off (tests, broker restart).
@@ -75,6 +77,9 @@ func newBase(s spec, o baseOptions) (*base, error) {
 	dopt := daemon.Options{Board: hw.HAL(), Log: log,
 		SIP: func(c *sipua.Config) { c.RTPPortMin, c.RTPPortMax = 0, 0 },
 		DECT: func(d *dect.Options) {
+			if o.QuietRadio {
+				quietRadio(d)
+			}
 			if rt > 0 {
 				d.ReadTimeout = rt
 			}
@@ -197,4 +202,17 @@ func (b *base) nextConfig(registrar, suffix string) *provisioning.Config {
 		cfg.Extensions[j].DisplayName += suffix
 	}
 	return cfg
+}
+
+// quietRadio sets the radio link's timers for a fleet: an in-memory line
+// loses and corrupts nothing, so the link's watchfulness costs wake-ups
+// and buys nothing, and under a fleet's CPU load the firmware's 1.2 s
+// silence limit reset healthy links. Keepalive every 2 s, reset after
+// 8 s of silence; SYNC repeated every second; partial frames abandoned
+// after a second; serial reads wake every second.
+func quietRadio(d *dect.Options) {
+	d.KeepaliveInterval, d.KeepaliveMisses = 2*time.Second, 4
+	d.SyncInterval = time.Second
+	d.StallTimeout = time.Second
+	d.ReadTimeout = time.Second
 }

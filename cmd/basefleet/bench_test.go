@@ -40,7 +40,7 @@ func TestFleetBenchmark(t *testing.T) {
 	kam := kamailioFor(t, "b-", first, n)
 	o := options{N: n, Shard: shard{1, 1}, Prefix: "b-", Broker: broker.url, Registrar: kam.URI(), FirstIP: first,
 		SIPPort: 25062, Boot: 0, BootGrace: envDuration(t, "BASEFLEET_GRACE", 60*time.Second), PairAtBoot: true,
-		Idle: idle, Steady: 30 * time.Second, Pushes: 200, PushRate: 20, Fast: true, Progress: os.Stderr, ProgressEvery: 2 * time.Second}
+		Idle: idle, Steady: 30 * time.Second, Pushes: 200, PushRate: 20, Fast: true, QuietRadio: true, Progress: os.Stderr, ProgressEvery: 2 * time.Second}
 	if p := os.Getenv("BASEFLEET_LOG"); p != "" {
 		f, err := os.Create(p)
 		if err != nil {

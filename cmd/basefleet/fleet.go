@@ -47,6 +47,7 @@ type options struct {
 	Log              *slog.Logger
 	RadioReadTimeout time.Duration
 	PCMPace          time.Duration
+	QuietRadio       bool
 	Fast             bool
 }
 
@@ -186,7 +187,7 @@ func (f *fleetRun) seed(ctx context.Context) error {
 // side.
 func (f *fleetRun) boot(ctx, runCtx context.Context, wg *sync.WaitGroup) {
 	bo := baseOptions{Broker: f.o.Broker, Registrar: f.o.Registrar, SIPPort: f.o.SIPPort, StateRoot: f.o.StateDir,
-		Log: f.o.Log, RadioReadTimeout: f.o.RadioReadTimeout, Fast: f.o.Fast, PCMPace: f.o.PCMPace}
+		Log: f.o.Log, RadioReadTimeout: f.o.RadioReadTimeout, Fast: f.o.Fast, PCMPace: f.o.PCMPace, QuietRadio: f.o.QuietRadio}
 	start := time.Now()
 	n := len(f.specs)
 	for i, s := range f.specs {

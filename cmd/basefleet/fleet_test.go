@@ -26,7 +26,7 @@ func TestFleetMosquittoKamailio(t *testing.T) {
 		Steady: 25 * time.Second, Pushes: 20, PushRate: 5, Configs: true, CfgRate: 100,
 		BrokerStop:  func(context.Context) error { broker.stop(); return nil },
 		BrokerStart: func(context.Context) error { broker.start(); return nil },
-		RestartAt:   14 * time.Second, Fast: true}
+		RestartAt:   14 * time.Second, Fast: true, QuietRadio: true}
 	rep := runFleet(t, ctx, o)
 	if !rep.Pass {
 		t.Fatalf("fleet run failed: %v", rep.Failures)

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 )
@@ -38,7 +39,9 @@ func main() {
 // mainErr parses args, runs the fleet and writes the report; it returns
 // the exit status (0 pass, 1 fail, 2 bad usage).
 func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) (int, error) {
-	o, jsonPath, printUsers, err := parseFlags(args, stderr)
+	fs := flag.NewFlagSet("basefleet", flag.ContinueOnError)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	o, jsonPath, printUsers, err := parseFlags(fs, args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0, nil
@@ -57,6 +60,17 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 			}
 		}
 		return 0, nil
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return 2, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return 2, err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := run(ctx, o)
 	if err != nil {
@@ -80,8 +94,9 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) (int,
 	return 0, nil
 }
 
-func parseFlags(args []string, stderr io.Writer) (o options, jsonPath string, printUsers bool, err error) {
-	fs := flag.NewFlagSet("basefleet", flag.ContinueOnError)
+// parseFlags defines basefleet's flags on fs (which may hold more) and
+// parses args.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (o options, jsonPath string, printUsers bool, err error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&o.N, "n", 100, "number of bases in the whole fleet (every shard)")
 	shardS := fs.String("shard", "1/1", "this process's part of the fleet: k/n (contiguous ranges of base indexes)")
@@ -105,6 +120,7 @@ func parseFlags(args []string, stderr io.Writer) (o options, jsonPath string, pr
 	startCmd := fs.String("broker-start", "", "shell command that starts the broker again")
 	fs.DurationVar(&o.RestartAt, "restart-at", 2*time.Second, "when into the steady state the broker is restarted")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "bound on the whole run (default: boot + grace + idle + steady + 2 min)")
+	radioTiming := fs.String("radio-timing", "fleet", "the radio link's timers: fleet (keepalive 2 s, reset after 8 s of silence, 1 s serial reads) or firmware (the driver's defaults: 300 ms, 1.2 s, 100 ms)")
 	fs.DurationVar(&o.RadioReadTimeout, "radio-read-timeout", 0, "the radio link's serial read timeout (default: the driver's)")
 	fs.DurationVar(&o.PCMPace, "pcm-pace", 100*time.Millisecond, "the phone port's PCM frame interval on an unused line (10ms is the real clock)")
 	fs.BoolVar(&o.Fast, "fast-reconnect", true, "reconnect to the broker after 200 ms, backing off to 2 s (the agent's defaults are slower)")
@@ -169,6 +185,14 @@ func parseFlags(args []string, stderr io.Writer) (o options, jsonPath string, pr
 	}
 	if *restartCmd != "" {
 		o.BrokerStop, o.BrokerStart = shell(*restartCmd), shell(*startCmd)
+	}
+	switch *radioTiming {
+	case "fleet":
+		o.QuietRadio = true
+	case "firmware":
+	default:
+		err = fmt.Errorf("-radio-timing %q is not fleet or firmware", *radioTiming)
+		return
 	}
 	if o.PCMPace < 10*time.Millisecond {
 		err = fmt.Errorf("-pcm-pace %v is shorter than a 10ms frame", o.PCMPace)

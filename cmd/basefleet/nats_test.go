@@ -120,7 +120,7 @@ func TestFleetShardsNATSCluster(t *testing.T) {
 	for k := 1; k <= 2; k++ {
 		o := options{N: n, Shard: shard{k, 2}, Prefix: "nats-", Broker: nc.MQTT[0], CloudBroker: nc.MQTT[k],
 			Registrar: kam.URI(), FirstIP: first, SIPPort: 25061, Boot: 10 * time.Second, BootGrace: 30 * time.Second,
-			Steady: 15 * time.Second, Pushes: 10, PushRate: 5, Configs: true, CfgRate: 50, Fast: true}
+			Steady: 15 * time.Second, Pushes: 10, PushRate: 5, Configs: true, CfgRate: 50, Fast: true, QuietRadio: true}
 		wg.Go(func() { reps[k-1], errs[k-1] = run(ctx, o) })
 	}
 	wg.Wait()

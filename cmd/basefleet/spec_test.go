@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"net/netip"
 	"strings"
 	"testing"
@@ -113,12 +114,12 @@ func TestFlagsRefuseBadInput(t *testing.T) {
 		{append(ok, "extra"), "unexpected"},
 	} {
 		var stderr bytes.Buffer
-		_, _, _, err := parseFlags(c.args, &stderr)
+		_, _, _, err := parseFlags(flag.NewFlagSet("t", flag.ContinueOnError), c.args, &stderr)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want one naming %q", c.args, err, c.want)
 		}
 	}
-	o, _, _, err := parseFlags(append(ok, "-n", "10", "-boot", "2s", "-steady", "1s"), &bytes.Buffer{})
+	o, _, _, err := parseFlags(flag.NewFlagSet("t", flag.ContinueOnError), append(ok, "-n", "10", "-boot", "2s", "-steady", "1s"), &bytes.Buffer{})
 	if err != nil || o.N != 10 || o.Timeout != 2*time.Second+60*time.Second+time.Second+2*time.Minute {
 		t.Fatalf("good flags: %+v %v", o, err)
 	}

@@ -72,6 +72,10 @@ type Emulator struct {
 	mem    *memLine // the in-memory line (nil on a pty)
 	path   string   // the pty slave's path ("" in memory)
 	pin    *ResetPin
+	// poll is how long a read of the line waits before the module looks
+	// for a stalled frame: 100 ms on a pty; 1 s in memory, where nothing
+	// is lost or corrupted and an idle module should not wake.
+	poll time.Duration
 
 	calls chan func()
 	out   chan []byte
@@ -256,6 +260,10 @@ func start(o Options, master line, slave *os.File, mem *memLine) (*Emulator, err
 		pending: map[[5]byte]*Device{},
 		table:   map[byte]*entry{},
 		slots:   map[int]*slotPair{},
+	}
+	e.poll = 100 * time.Millisecond
+	if mem != nil {
+		e.poll = time.Second
 	}
 	e.lookedBase = time.Now()
 	e.pin = &ResetPin{e: e, level: gpio.High}
