@@ -20,8 +20,8 @@ import (
 
 // TestFleetBenchmark is the measurement behind BENCHMARKS.md, run only
 // when BASEFLEET_BENCH is set to the fleet size: a boot storm of N bases
-// (every base started at once, each pairing its Linx so both extensions
-// register) against mosquitto and kamailio, an idle window, registration-
+// (started within BASEFLEET_BOOT, 30 s, each pairing its Linx so both
+// extensions register, all complete BASEFLEET_GRACE, 30 s, later) against mosquitto and kamailio, an idle window, registration-
 // mode pushes with N connected, then SIPp's REGISTER scenario against the
 // same kamailio with the same users. BASEFLEET_REPORT names a file for the
 // JSON report.
@@ -39,7 +39,7 @@ func TestFleetBenchmark(t *testing.T) {
 	broker := startMosquitto(t)
 	kam := kamailioFor(t, "b-", first, n)
 	o := options{N: n, Shard: shard{1, 1}, Prefix: "b-", Broker: broker.url, Registrar: kam.URI(), FirstIP: first,
-		SIPPort: 25062, Boot: 0, BootGrace: envDuration(t, "BASEFLEET_GRACE", 60*time.Second), PairAtBoot: true,
+		SIPPort: 25062, Boot: envDuration(t, "BASEFLEET_BOOT", 30*time.Second), BootGrace: envDuration(t, "BASEFLEET_GRACE", 30*time.Second), PairAtBoot: true,
 		Idle: idle, Steady: 30 * time.Second, Pushes: 200, PushRate: 20, Fast: true, QuietRadio: true, Progress: os.Stderr, ProgressEvery: 2 * time.Second}
 	if p := os.Getenv("BASEFLEET_LOG"); p != "" {
 		f, err := os.Create(p)

@@ -15,8 +15,11 @@ import (
 )
 
 // fleetSize is n, or BASEFLEET_N when set (a smaller fleet while
-// developing on a shared machine).
+// developing on a shared machine); under -race at most 100.
 func fleetSize(t *testing.T, n int) int {
+	if raceEnabled {
+		n = min(n, 100)
+	}
 	if s := os.Getenv("BASEFLEET_N"); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v < 2 {
