@@ -80,7 +80,7 @@ func envDuration(t *testing.T, name string, def time.Duration) time.Duration {
 }
 
 // sippScenario registers [field0] with digest authentication (401, then
-// 200), as the bases do.
+// 200), as the bases do; [field1] is the authentication keyword.
 const sippScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="register with digest">
   <send retrans="500"><![CDATA[
@@ -105,7 +105,7 @@ To: <sip:[field0]@[remote_ip]>
 Call-ID: [call_id]
 CSeq: 2 REGISTER
 Contact: <sip:[field0]@[local_ip]:[local_port]>
-[authentication username=[field0] password=[field1]]
+[field1]
 Max-Forwards: 70
 Expires: 600
 Content-Length: 0
@@ -128,7 +128,9 @@ func sippRegister(t *testing.T, kam *testpeer.Kamailio, prefix string, first net
 			return 0, err
 		}
 		for _, u := range s.Users {
-			users = append(users, u.User+";"+u.Password)
+			// SIPp takes the whole authentication keyword from the
+			// injection file (it does not nest [field1] inside it).
+			users = append(users, fmt.Sprintf("%s;[authentication username=%s password=%s]", u.User, u.User, u.Password))
 		}
 	}
 	sort.Strings(users)
