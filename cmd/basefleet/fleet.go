@@ -78,6 +78,9 @@ func run(ctx context.Context, o options) (*report, error) {
 		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	lo, hi := o.Shard.indexes(o.N)
+	if err := raiseFileLimit(hi - lo); err != nil {
+		return nil, err
+	}
 	f := &fleetRun{o: o, rec: newRecorder()}
 	for i := lo; i < hi; i++ {
 		s, err := makeSpec(o.Prefix, o.FirstIP, i)

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -179,5 +180,20 @@ func TestDistNearestRank(t *testing.T) {
 	}
 	if d := distOf(nil); d.N != 0 {
 		t.Fatalf("none: %+v", d)
+	}
+}
+
+func TestRaiseFileLimit(t *testing.T) {
+	if err := raiseFileLimit(10); err != nil {
+		t.Fatal(err)
+	}
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur < 10*fdsPerBase+1024 {
+		t.Fatalf("limit %+v, %v", l, err)
+	}
+	// Beyond what any process may have: refused with the figures named.
+	err := raiseFileLimit(1 << 40)
+	if err == nil || !strings.Contains(err.Error(), "open files") || !strings.Contains(err.Error(), "ulimit -n") {
+		t.Fatalf("an impossible limit: %v", err)
 	}
 }
