@@ -38,33 +38,105 @@ func TestFleetBenchmark(t *testing.T) {
 	first := netip.MustParseAddr("127.4.0.1")
 	broker := startMosquitto(t)
 	kam := kamailioFor(t, "b-", first, n)
-	o := options{N: n, Shard: shard{1, 1}, Prefix: "b-", Broker: broker.url, Registrar: kam.URI(), FirstIP: first,
-		SIPPort: 25062, Boot: envDuration(t, "BASEFLEET_BOOT", 30*time.Second), BootGrace: envDuration(t, "BASEFLEET_GRACE", 30*time.Second), PairAtBoot: true,
-		Idle: idle, Steady: 30 * time.Second, Pushes: 200, PushRate: 20, Fast: true, QuietRadio: true, Progress: os.Stderr, ProgressEvery: 2 * time.Second}
-	if p := os.Getenv("BASEFLEET_LOG"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
+	boot := envDuration(t, "BASEFLEET_BOOT", 30*time.Second)
+	grace := envDuration(t, "BASEFLEET_GRACE", 30*time.Second)
+	var fleetRate float64
+	pass := true
+	if shards := os.Getenv("BASEFLEET_SHARDS"); shards != "" {
+		// Shards as processes of the basefleet binary, side by side on
+		// this host (one process may hold fewer descriptors than a large
+		// fleet needs).
+		k, err := strconv.Atoi(shards)
+		if err != nil || k < 1 {
+			t.Fatalf("BASEFLEET_SHARDS=%q is not a count", shards)
 		}
-		defer f.Close()
-		o.Log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	rep := runFleet(t, context.Background(), o)
-	if p := os.Getenv("BASEFLEET_REPORT"); p != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Error(err)
+		reps := runShardProcesses(t, k, []string{"-n", fmt.Sprint(n), "-prefix", "b-", "-broker", broker.url,
+			"-registrar", kam.URI(), "-sip-first", first.String(), "-sip-port", "25062", "-boot", boot.String(),
+			"-boot-grace", grace.String(), "-pair-at-boot", "-idle", idle.String(), "-steady", "30s",
+			"-pushes", fmt.Sprint(200/k), "-push-rate", fmt.Sprint(20/k)})
+		for _, rep := range reps {
+			fleetRate += rep.RegistrationsPS
+			pass = pass && rep.Pass
+		}
+	} else {
+		o := options{N: n, Shard: shard{1, 1}, Prefix: "b-", Broker: broker.url, Registrar: kam.URI(), FirstIP: first,
+			SIPPort: 25062, Boot: boot, BootGrace: grace, PairAtBoot: true,
+			Idle: idle, Steady: 30 * time.Second, Pushes: 200, PushRate: 20, Fast: true, QuietRadio: true, Progress: os.Stderr, ProgressEvery: 2 * time.Second}
+		if p := os.Getenv("BASEFLEET_LOG"); p != "" {
+			f, err := os.Create(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			o.Log = slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		}
+		rep := runFleet(t, context.Background(), o)
+		if p := os.Getenv("BASEFLEET_REPORT"); p != "" {
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Error(err)
+			}
+		}
+		fleetRate, pass = rep.RegistrationsPS, rep.Pass
+		if !rep.Pass {
+			t.Errorf("fleet run failed: %v", rep.Failures)
 		}
 	}
 	rate, err := sippRegister(t, kam, "b-", first, min(n, 5000))
 	if err != nil {
 		t.Errorf("SIPp: %v", err)
 	} else {
-		t.Logf("REGISTER: the fleet %.0f registrations/s (boot storm), SIPp %.0f registrations/s (reg scenario, same kamailio)", rep.RegistrationsPS, rate)
+		t.Logf("REGISTER: the fleet %.0f registrations/s (boot storm), SIPp %.0f registrations/s (reg scenario, same kamailio)", fleetRate, rate)
 	}
-	if !rep.Pass {
-		t.Errorf("fleet run failed: %v", rep.Failures)
+	if !pass {
+		t.Error("a shard failed")
 	}
+}
+
+// runShardProcesses builds basefleet and runs shards 1/k … k/k of it as
+// processes side by side with args; it returns their reports (and logs
+// their tables and the sum of their resources).
+func runShardProcesses(t *testing.T, k int, args []string) []*report {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "basefleet")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build basefleet: %v\n%s", err, out)
+	}
+	cmds := make([]*exec.Cmd, k)
+	outs := make([]*bytesBuffer, k)
+	for i := range k {
+		a := append(append([]string(nil), args...), "-shard", fmt.Sprintf("%d/%d", i+1, k), "-quiet",
+			"-json", filepath.Join(dir, fmt.Sprintf("shard%d.json", i+1)))
+		cmds[i] = exec.Command(bin, a...)
+		outs[i] = &bytesBuffer{}
+		cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
+		if err := cmds[i].Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reps []*report
+	var rss, idle float64
+	for i, c := range cmds {
+		err := c.Wait()
+		t.Logf("shard %d/%d (exit %v):\n%s", i+1, k, err, outs[i].String())
+		b, rerr := os.ReadFile(filepath.Join(dir, fmt.Sprintf("shard%d.json", i+1)))
+		var rep report
+		if rerr != nil || json.Unmarshal(b, &rep) != nil {
+			t.Errorf("shard %d/%d: no report", i+1, k)
+			continue
+		}
+		reps = append(reps, &rep)
+		for _, s := range rep.Resources {
+			if s.At == "idle" {
+				rss += float64(s.RSSBytes)
+			}
+		}
+		if rep.Idle != nil {
+			idle += rep.Idle.CPUPercentCore
+		}
+	}
+	t.Logf("all shards, idle: RSS %.0f MB, CPU %.1f %% of one core", rss/(1<<20), idle)
+	return reps
 }
 
 func envDuration(t *testing.T, name string, def time.Duration) time.Duration {

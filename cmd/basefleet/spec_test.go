@@ -188,7 +188,7 @@ func TestRaiseFileLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var l syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur < 10*fdsPerBase+1024 {
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur < 10*fdsPerBase+512 {
 		t.Fatalf("limit %+v, %v", l, err)
 	}
 	// Beyond what any process may have: refused with the figures named.
