@@ -53,7 +53,7 @@ func TestFleetBenchmark(t *testing.T) {
 		reps := runShardProcesses(t, k, []string{"-n", fmt.Sprint(n), "-prefix", "b-", "-broker", broker.url,
 			"-registrar", kam.URI(), "-sip-first", first.String(), "-sip-port", "25062", "-boot", boot.String(),
 			"-boot-grace", grace.String(), "-pair-at-boot", "-idle", idle.String(), "-steady", "30s",
-			"-pushes", fmt.Sprint(200/k), "-push-rate", fmt.Sprint(20/k)})
+			"-pushes", fmt.Sprint(200 / k), "-push-rate", fmt.Sprint(20 / k)})
 		for _, rep := range reps {
 			fleetRate += rep.RegistrationsPS
 			pass = pass && rep.Pass
