@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -128,5 +127,3 @@ func checkBroker(b string) error {
 	}
 	return nil
 }
-
-var errUsage = errors.New("usage")
