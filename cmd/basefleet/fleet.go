@@ -277,8 +277,10 @@ func (f *fleetRun) waitBooted(ctx context.Context, t0 time.Time) {
 						f.rec.errorf("pair-at-boot", "%s: %v", b.ID, err)
 						return
 					}
-					// The administrator assigns the new Linx to 102.
-					if _, err := f.cl.Push(pctx, b.nextConfig(f.o.Registrar, ""), nil); err != nil {
+					// The administrator assigns the new Linx to 102: the
+					// configuration is published (retained); its effect,
+					// 102 registered, is what the watcher waits for.
+					if err := f.cl.Publish(pctx, b.nextConfig(f.o.Registrar, "")); err != nil {
 						f.rec.errorf("assign-linx", "%s: %v", b.ID, err)
 					}
 				})

@@ -102,6 +102,17 @@ func (f *fleetRun) registrationPush(ctx context.Context, b *base, i int) {
 		f.rec.errorf("push-send", "%s: %v", b.ID, err)
 		return
 	}
+	// The window must be closed before the push, or its opening is not
+	// this push's effect (a window from an earlier pairing closes when
+	// the module confirms the host's REG-CLOSE).
+	closedBy := time.Now().Add(2 * time.Second)
+	for b.hw.Radio.RegistrationOpen() {
+		if time.Now().After(closedBy) || ctx.Err() != nil {
+			f.rec.errorf("push-window-already-open", "%s: registration mode still open 2 s before the push", b.ID)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	t0 := time.Now()
 	if err := f.cl.PublishRaw(ctx, provisioning.TopicsFor(b.ID).Commands, payload, false); err != nil {
 		f.rec.errorf("push-send", "%s: %v", b.ID, err)
