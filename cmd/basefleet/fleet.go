@@ -34,8 +34,11 @@ type options struct {
 
 	Pushes   int     // registration-mode pushes, spread over the bases
 	PushRate float64 // per second
-	Configs  bool    // push a new configuration to every base
-	CfgRate  float64 // per second
+	// PushShortfall is the fraction of pushes that may fail to complete a
+	// pairing without failing the run (their errors are still reported).
+	PushShortfall float64
+	Configs       bool    // push a new configuration to every base
+	CfgRate       float64 // per second
 	// BrokerStop and BrokerStart restart the bases' broker RestartAt into
 	// the steady state (both nil: no restart).
 	BrokerStop, BrokerStart func(ctx context.Context) error

@@ -25,7 +25,7 @@ func TestFleetMosquittoKamailio(t *testing.T) {
 	defer cancel()
 	o := options{N: n, Shard: shard{1, 1}, Prefix: "ci-", Broker: broker.url, Registrar: kam.URI(),
 		FirstIP: first, SIPPort: 25060, Boot: 5 * time.Second, BootGrace: 30 * time.Second, PairAtBoot: true,
-		Steady: 25 * time.Second, Pushes: 20, PushRate: 5, Configs: true, CfgRate: 100,
+		Steady: 25 * time.Second, Pushes: 20, PushRate: 5, PushShortfall: 0.1, Configs: true, CfgRate: 100,
 		BrokerStop:  func(context.Context) error { broker.stop(); return nil },
 		BrokerStart: func(context.Context) error { broker.start(); return nil },
 		RestartAt:   14 * time.Second, Fast: true, QuietRadio: true}
@@ -33,7 +33,7 @@ func TestFleetMosquittoKamailio(t *testing.T) {
 	if !rep.Pass {
 		t.Fatalf("fleet run failed: %v", rep.Failures)
 	}
-	if rep.Registered != n || rep.Latency["push→window"].N != 20 {
+	if rep.Registered != n || rep.Latency["push→window"].N < 18 {
 		t.Fatalf("registered %d of %d, %d windows measured", rep.Registered, n, rep.Latency["push→window"].N)
 	}
 }

@@ -114,6 +114,7 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (o options, j
 	fs.DurationVar(&o.Steady, "steady", 10*time.Second, "steady state after the boot (and idle measure)")
 	fs.IntVar(&o.Pushes, "pushes", 0, "registration-mode pushes (register-device commands) in the steady state, each completing a pairing")
 	fs.Float64Var(&o.PushRate, "push-rate", 10, "registration-mode pushes per second")
+	fs.Float64Var(&o.PushShortfall, "push-shortfall", 0, "fraction of registration-mode pushes that may fail to complete a pairing and the run still pass (their errors are reported)")
 	fs.BoolVar(&o.Configs, "config-push", false, "push a new configuration version to every base in the steady state")
 	fs.Float64Var(&o.CfgRate, "config-rate", 50, "configuration pushes per second")
 	restartCmd := fs.String("broker-stop", "", "shell command that stops the broker (with -broker-start: a broker restart in the steady state)")
@@ -174,6 +175,10 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (o options, j
 			err = fmt.Errorf("-%s %v is negative", name, d)
 			return
 		}
+	}
+	if o.PushShortfall < 0 || o.PushShortfall > 1 {
+		err = fmt.Errorf("-push-shortfall %v is outside 0..1", o.PushShortfall)
+		return
 	}
 	if o.Pushes < 0 || o.PushRate <= 0 || o.CfgRate <= 0 {
 		err = fmt.Errorf("-pushes %d, -push-rate %v, -config-rate %v: counts must be >= 0 and rates > 0", o.Pushes, o.PushRate, o.CfgRate)

@@ -120,7 +120,7 @@ func TestFleetShardsNATSCluster(t *testing.T) {
 	for k := 1; k <= 2; k++ {
 		o := options{N: n, Shard: shard{k, 2}, Prefix: "nats-", Broker: nc.MQTT[0], CloudBroker: nc.MQTT[k],
 			Registrar: kam.URI(), FirstIP: first, SIPPort: 25061, Boot: 10 * time.Second, BootGrace: 30 * time.Second,
-			Steady: 15 * time.Second, Pushes: 10, PushRate: 5, Configs: true, CfgRate: 50, Fast: true, QuietRadio: true}
+			Steady: 15 * time.Second, Pushes: 10, PushRate: 5, PushShortfall: 0.1, Configs: true, CfgRate: 50, Fast: true, QuietRadio: true}
 		wg.Go(func() { reps[k-1], errs[k-1] = run(ctx, o) })
 	}
 	wg.Wait()
@@ -135,7 +135,7 @@ func TestFleetShardsNATSCluster(t *testing.T) {
 		if !rep.Pass {
 			t.Errorf("shard %d/2 failed: %v", k+1, rep.Failures)
 		}
-		if rep.Bases != n/2 || rep.Registered != n/2 || rep.Latency["push→window"].N != 10 {
+		if rep.Bases != n/2 || rep.Registered != n/2 || rep.Latency["push→window"].N < 9 {
 			t.Errorf("shard %d/2: %d bases, %d registered, %d windows measured", k+1, rep.Bases, rep.Registered, rep.Latency["push→window"].N)
 		}
 	}

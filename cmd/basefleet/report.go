@@ -284,11 +284,17 @@ func (r *recorder) report(f *fleetRun) *report {
 	if rep.LeftBehind > 0 {
 		fail("%d of %d bases not connected and registered within %v", rep.LeftBehind, len(f.specs), f.o.Boot+f.o.BootGrace)
 	}
+	// Registration pushes may fall short by PushShortfall (a fraction):
+	// their failures are counted and shown, and fail the run beyond it.
+	allowed := int(f.o.PushShortfall * float64(f.o.Pushes))
 	for k, v := range r.errs {
+		if strings.HasPrefix(k, "push-") && f.o.Pushes-rep.Latency["push→paired"].N <= allowed {
+			continue
+		}
 		fail("%d errors of kind %s", v, k)
 	}
-	if f.o.Pushes > 0 && rep.Latency["push→paired"].N < f.o.Pushes {
-		fail("%d of %d registration pushes completed a pairing", rep.Latency["push→paired"].N, f.o.Pushes)
+	if done := rep.Latency["push→paired"].N; f.o.Pushes > 0 && f.o.Pushes-done > allowed {
+		fail("%d of %d registration pushes completed a pairing (%d may fall short)", done, f.o.Pushes, allowed)
 	}
 	if f.o.Configs && rep.Latency["config push→applied"].N < len(bases) {
 		fail("%d of %d configuration pushes applied", rep.Latency["config push→applied"].N, len(bases))

@@ -197,3 +197,29 @@ func TestRaiseFileLimit(t *testing.T) {
 		t.Fatalf("an impossible limit: %v", err)
 	}
 }
+
+// TestPushShortfall: failed registration pushes within the allowed
+// fraction are reported but pass; one more fails the run.
+func TestPushShortfall(t *testing.T) {
+	rep := func(done int) *report {
+		r := newRecorder()
+		for range done {
+			r.add("push→paired", time.Millisecond)
+		}
+		for range 10 - done {
+			r.errorf("push-pair", "refused")
+		}
+		return r.report(&fleetRun{o: options{Shard: shard{1, 1}, Pushes: 10, PushShortfall: 0.1}, rec: r})
+	}
+	if r := rep(9); !r.Pass || r.Errors["push-pair"] != 1 {
+		t.Fatalf("9 of 10 with 10 %% allowed: pass %v, errors %v, %v", r.Pass, r.Errors, r.Failures)
+	}
+	if r := rep(8); r.Pass || len(r.Failures) != 2 {
+		t.Fatalf("8 of 10: pass %v, %v", r.Pass, r.Failures)
+	}
+	r := newRecorder()
+	r.errorf("config-push", "x")
+	if rp := r.report(&fleetRun{o: options{Shard: shard{1, 1}, PushShortfall: 1}, rec: r}); rp.Pass {
+		t.Fatal("an error of another kind passed")
+	}
+}
