@@ -2,7 +2,8 @@
 # Installs the third-party test peers from Debian's packages when any is
 # missing: SIP server and phones, MQTT broker, modems and decoders, audio
 # tools, tshark (decodes RTCP XR in the media tests), qemu-user for the ARM tests,
-# chromium (the web panel's browser test, driven by chromedp). Safe to run again; does nothing when all are present.
+# chromium (the web panel's browser test, driven by chromedp), nats-server (the fleet's broker
+# cluster). Safe to run again; does nothing when all are present.
 set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
@@ -11,7 +12,7 @@ for pair in sipp:sip-tester baresip:baresip-core kamailio:kamailio mosquitto:mos
             sox:sox espeak-ng:espeak-ng openssl:openssl gcc:gcc xxd:xxd ip:iproute2 \
             qemu-arm-static:qemu-user-static qemu-aarch64-static:qemu-user-static \
             rauc:rauc mksquashfs:squashfs-tools dbus-daemon:dbus systemd-analyze:systemd \
-            tshark:tshark chromium:chromium; do
+            tshark:tshark chromium:chromium nats-server:nats-server; do
   bin=${pair%%:*}; pkg=${pair#*:}
   have "$bin" || need+=("$pkg")
 done

@@ -5,9 +5,10 @@
 // lamp), sim/radio (the DECT module emulated behind a pseudo-terminal, with
 // simulated Linx and Headset devices), sim/broker (an in-process MQTT
 // broker), sim/pbx (a minimal SIP registrar and proxy standing in for the
-// cloud PBX), sim/softphone (other users' SIP phones) and sim/vboard (the
+// cloud PBX), sim/softphone (other users' SIP phones), sim/vboard (the
 // board's hardware served on a Unix socket to a daemon in another process,
-// docs/virtual-board.md). This package
+// docs/virtual-board.md) and sim/fleet (one base's hardware in a fleet of
+// thousands, docs/fleet.md). This package
 // assembles them into a *hal.Board plus the stand-ins, for cmd/basesim and
 // for tests.
 //

@@ -35,6 +35,10 @@ type KamailioOptions struct {
 	Port int
 	// TLS, if set, makes kamailio listen for SIP over TLS too.
 	TLS *KamailioTLS
+	// ShmMB and PkgMB are kamailio's shared and per-process memory in MB
+	// (0: 32 and 4). Thousands of users (their table is in the
+	// configuration) need more of both.
+	ShmMB, PkgMB int
 }
 
 // KamailioTLS is kamailio's TLS listener (Debian's kamailio-tls-modules).
@@ -364,7 +368,14 @@ func StartKamailio(t testing.TB, o KamailioOptions) *Kamailio {
 	if err := os.WriteFile(filepath.Join(dir, "users.cfg"), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"-f", filepath.Join(dir, "kamailio.cfg"), "-DD", "-E", "-Y", dir, "-w", dir, "-m", "32", "-M", "4"}
+	shm, pkg := o.ShmMB, o.PkgMB
+	if shm <= 0 {
+		shm = 32
+	}
+	if pkg <= 0 {
+		pkg = 4
+	}
+	args := []string{"-f", filepath.Join(dir, "kamailio.cfg"), "-DD", "-E", "-Y", dir, "-w", dir, "-m", fmt.Sprint(shm), "-M", fmt.Sprint(pkg)}
 	if o.NoAuth {
 		args = append(args, "-A", "NO_AUTH")
 	}

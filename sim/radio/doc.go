@@ -2,7 +2,11 @@
 // pseudo-terminal, together with the DECT devices around it, so that the
 // daemon's driver (package dect) runs unchanged against it: it opens
 // Emulator.Device() with github.com/tarm/serial exactly as it opens the UART
-// on the board.
+// on the board. NewInMemory puts the module on an in-memory UART instead
+// (buffered 4 KB each way like a tty, a new session each time the host
+// opens it with Emulator.OpenPort, given to the driver as
+// dect.Options.OpenPort): no file descriptor per module, for the thousands
+// of a fleet (cmd/basefleet).
 //
 // The emulator implements docs/radio-protocol.md on its own (framing, CRC,
 // link layer, messages, authentication); it deliberately shares no code with

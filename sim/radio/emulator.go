@@ -68,10 +68,15 @@ type Stats struct {
 type Emulator struct {
 	opts   Options
 	log    *slog.Logger
-	master *os.File
-	slave  *os.File
-	path   string
+	master line     // the module's end of the UART
+	slave  *os.File // the pty's slave, held open (nil in memory)
+	mem    *memLine // the in-memory line (nil on a pty)
+	path   string   // the pty slave's path ("" in memory)
 	pin    *ResetPin
+	// poll is how long a read of the line waits before the module looks
+	// for a stalled frame: 100 ms on a pty; 1 s in memory, where nothing
+	// is lost or corrupted and an idle module should not wake.
+	poll time.Duration
 
 	calls chan func()
 	out   chan []byte
@@ -148,39 +153,9 @@ type slotPair struct {
 // New starts an emulated module on a new pseudo-terminal. The module boots
 // at once (its reset line starts high).
 func New(opts *Options) (*Emulator, error) {
-	var o Options
-	if opts != nil {
-		o = *opts
-	}
-	if o.Slots <= 0 {
-		o.Slots = 4
-	}
-	if o.Capacity <= 0 {
-		o.Capacity = 8
-	}
-	if o.Capacity > 32 {
-		return nil, fmt.Errorf("radio: capacity %d exceeds 32", o.Capacity)
-	}
-	if o.Firmware == "" {
-		o.Firmware = "emu-1.0"
-	}
-	if o.RFPI == [5]byte{} {
-		o.RFPI = [5]byte{0x00, 0x12, 0x34, 0x56, 0x78}
-	}
-	if o.BootDelay <= 0 {
-		o.BootDelay = 30 * time.Millisecond
-	}
-	if o.AckTimeout <= 0 {
-		o.AckTimeout = 100 * time.Millisecond
-	}
-	if o.MaxRetries <= 0 {
-		o.MaxRetries = 20
-	}
-	if o.Seed == 0 {
-		o.Seed = time.Now().UnixNano()
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	o, err := defaults(opts)
+	if err != nil {
+		return nil, err
 	}
 	m, s, err := pty.Open()
 	if err != nil {
@@ -206,12 +181,79 @@ func New(opts *Options) (*Emulator, error) {
 		s.Close()
 		return nil, fmt.Errorf("radio: raw mode: %w", err)
 	}
+	e, err := start(o, master, s, nil)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// NewInMemory starts an emulated module whose UART is an in-memory line
+// instead of a pseudo-terminal: no file descriptor per module, for many
+// modules in one process (basefleet). The host opens it with OpenPort,
+// which the daemon takes as dect.Options.OpenPort; Radio().Device is empty.
+func NewInMemory(opts *Options) (*Emulator, error) {
+	o, err := defaults(opts)
+	if err != nil {
+		return nil, err
+	}
+	m := newMemLine()
+	return start(o, m, nil, m)
+}
+
+func defaults(opts *Options) (Options, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Slots <= 0 {
+		o.Slots = 4
+	}
+	if o.Capacity <= 0 {
+		o.Capacity = 8
+	}
+	if o.Capacity > 32 {
+		return o, fmt.Errorf("radio: capacity %d exceeds 32", o.Capacity)
+	}
+	if o.Firmware == "" {
+		o.Firmware = "emu-1.0"
+	}
+	if o.RFPI == [5]byte{} {
+		o.RFPI = [5]byte{0x00, 0x12, 0x34, 0x56, 0x78}
+	}
+	if o.BootDelay <= 0 {
+		o.BootDelay = 30 * time.Millisecond
+	}
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = 100 * time.Millisecond
+	}
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 20
+	}
+	if o.Seed == 0 {
+		o.Seed = time.Now().UnixNano()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}
+
+// start builds the emulator on its line and starts its goroutines. On
+// error the master is closed (the slave is the caller's).
+func start(o Options, master line, slave *os.File, mem *memLine) (*Emulator, error) {
+	path := ""
+	if slave != nil {
+		path = slave.Name()
+	}
 	e := &Emulator{
 		opts:    o,
 		log:     o.Logger.With("subsys", "radio-emu"),
 		master:  master,
-		slave:   s,
-		path:    s.Name(),
+		slave:   slave,
+		mem:     mem,
+		path:    path,
 		calls:   make(chan func(), 256),
 		out:     make(chan []byte, 512),
 		quit:    make(chan struct{}),
@@ -220,12 +262,15 @@ func New(opts *Options) (*Emulator, error) {
 		table:   map[byte]*entry{},
 		slots:   map[int]*slotPair{},
 	}
+	e.poll = 100 * time.Millisecond
+	if mem != nil {
+		e.poll = time.Second
+	}
 	e.lookedBase = time.Now()
 	e.pin = &ResetPin{e: e, level: gpio.High}
 	if o.StatePath != "" {
 		if err := e.loadTable(); err != nil {
 			master.Close()
-			s.Close()
 			return nil, err
 		}
 	}
@@ -268,14 +313,21 @@ func (e *Emulator) Radio() hal.Radio {
 	return hal.Radio{Device: e.path, Baud: 115200, Reset: e.pin, Audio: e.Audio}
 }
 
-func (e *Emulator) String() string { return "emulated DECT module on " + e.path }
+func (e *Emulator) String() string {
+	if e.mem != nil {
+		return "emulated DECT module on an in-memory line"
+	}
+	return "emulated DECT module on " + e.path
+}
 
 // Close stops the emulator and its devices' audio.
 func (e *Emulator) Close() error {
 	e.once.Do(func() {
 		close(e.quit)
 		e.master.Close()
-		e.slave.Close()
+		if e.slave != nil {
+			e.slave.Close()
+		}
 		e.wg.Wait()
 		for _, sp := range e.slots {
 			sp.base.Close()

@@ -11,7 +11,7 @@ func (e *Emulator) readLoop() {
 	buf := make([]byte, 1024)
 	for {
 		e.looked.Store(int64(time.Since(e.lookedBase)))
-		_ = e.master.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		_ = e.master.SetReadDeadline(time.Now().Add(e.poll))
 		n, err := e.master.Read(buf)
 		if n > 0 {
 			c := append([]byte(nil), buf[:n]...)
@@ -53,9 +53,21 @@ func (e *Emulator) writeLoop() {
 
 func (e *Emulator) loop() {
 	defer e.wg.Done()
+	// The stall check runs only while a partial frame waits: an idle
+	// module wakes for nothing (a fleet holds thousands of them).
 	stall := time.NewTicker(stallLimit / 4)
+	stall.Stop()
 	defer stall.Stop()
+	armed := false
 	for {
+		if want := !e.partialSince.IsZero() || len(e.scanner.buf) > 0; want != armed {
+			if want {
+				stall.Reset(stallLimit / 4)
+			} else {
+				stall.Stop()
+			}
+			armed = want
+		}
 		select {
 		case <-e.quit:
 			return

@@ -24,6 +24,54 @@ func TestLinkOverPTY(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	linkScenario(t, e, p)
+}
+
+// TestLinkInMemory is TestLinkOverPTY over the in-memory line, and the
+// port opened a second time: the first session ends, the second works.
+func TestLinkInMemory(t *testing.T) {
+	e, err := NewInMemory(&Options{BootDelay: time.Millisecond, AckTimeout: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.Radio().Device != "" || e.OpenPort(0) == nil {
+		t.Fatalf("in-memory module: device %q, OpenPort nil %v", e.Radio().Device, e.OpenPort(0) == nil)
+	}
+	open := e.OpenPort(50 * time.Millisecond)
+	first, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reads time out as tarm/serial's do: (0, io.EOF) once the module
+	// has nothing more to say (its SYNC after boot comes first).
+	for i := 0; ; i++ {
+		n, err := first.Read(make([]byte, 64))
+		if n == 0 && errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil || i > 20 {
+			t.Fatalf("idle read %d: %d, %v", i, n, err)
+		}
+	}
+	p, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := first.Read(make([]byte, 16)); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("the first session still reads after the port was opened again: %v", err)
+	}
+	first.Close()
+	linkScenario(t, e, p)
+	e.Close()
+	if _, err := open(); err == nil {
+		t.Fatal("a closed module's line opened")
+	}
+}
+
+func linkScenario(t *testing.T, e *Emulator, p io.ReadWriter) {
+	t.Helper()
 	var sc frameScanner
 	read := func(want byte) rxFrame {
 		t.Helper()
