@@ -116,7 +116,7 @@ func TestRestartSurvival(t *testing.T) {
 					defer func() {
 						if t.Failed() {
 							r.mu.Lock()
-							log := tail(r.stderr.String(), 4000)
+							log := tail(r.stderr.String(), 12000)
 							r.mu.Unlock()
 							t.Logf("(in round %d) phone %+v; PBX calls %+v\ndaemon's log (tail):\n%s", i+1, r.w.board.Phone.State(), r.w.pbx.Calls(), log)
 						}
@@ -214,7 +214,7 @@ func startRestartRig(t *testing.T) *restartRig {
 	}
 	r := &restartRig{t: t, w: w, api: httptest.NewServer(w.handler()), bin: bin,
 		args: []string{"--config", conf, "--board", "virtual:" + opt.ServeBoard, "--base-id", opt.BaseID, "--state-dir", opt.StateDir,
-			"--broker", w.broker.URL(), "--sip-listen", sipAddr, "--log-level", "info"}}
+			"--broker", w.broker.URL(), "--sip-listen", sipAddr, "--log-level", "debug"}}
 	t.Cleanup(func() {
 		r.stop()
 		r.api.Close()
