@@ -81,6 +81,9 @@ type Port struct {
 	// DisconnectAudio or the next hook change).
 	audioSt atomic.Bool
 
+	// wakeups counts the sleeping line's wake-ups (sleep.go), for tests.
+	wakeups atomic.Int64
+
 	// startMu orders Run's start after a SetConfig made before it.
 	startMu sync.Mutex
 
@@ -434,7 +437,8 @@ func (p *Port) syncPCM(ctx context.Context) error {
 const pcmPrime = 2
 
 // Run drives the port until ctx ends: it feeds the line, services the
-// SLIC's interrupts and processes the PCM channel frame by frame, in order.
+// SLIC's interrupts and, while the line is in use, processes the PCM
+// channel frame by frame, in order; an idle line sleeps (sleep.go).
 // On return the line is safe: ringing and tones off, linefeed open. It
 // returns nil when ctx ends and an error when the SLIC or PCM fails.
 func (p *Port) Run(ctx context.Context) error {
@@ -458,13 +462,31 @@ func (p *Port) Run(ctx context.Context) error {
 	if err := l.start(time.Now()); err != nil {
 		return err
 	}
-	if err := p.syncPCM(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("fxs: PCM: %w", err)
-	}
+	inStep := false // reading the PCM clock
 	for {
+		if !inStep && !l.needsPCM() {
+			stopped, err := p.sleep(ctx, slicDone)
+			if stopped {
+				if ctx.Err() != nil {
+					return nil
+				}
+				l.fault(time.Now(), fmt.Errorf("SLIC stopped: %v", err))
+				if err == nil {
+					err = errors.New("SLIC loop ended")
+				}
+				return fmt.Errorf("fxs: %w", err)
+			}
+		}
+		if !inStep {
+			if err := p.syncPCM(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("fxs: PCM: %w", err)
+			}
+			l.resetDTMF() // what it heard before the sleep is gone
+			inStep = true
+		}
 		if err := p.pcm.ReadFrame(ctx, l.in); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -491,5 +513,6 @@ func (p *Port) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("fxs: PCM write: %w", err)
 		}
+		inStep = l.needsPCM()
 	}
 }
