@@ -30,8 +30,12 @@ type Options struct {
 	LockoutAttempts int
 	LockoutDuration time.Duration
 
-	// Link timing. ReadTimeout is the serial read timeout (default 100 ms;
-	// tarm/serial's granularity). AckTimeout is the retransmission timer
+	// Link timing. ReadTimeout is the serial read timeout (default 1 s;
+	// tarm/serial's granularity is 100 ms, its maximum 25.5 s): a read
+	// returns as soon as bytes arrive, so it bounds only how often an idle
+	// line wakes the reader, and how late a silent module's timeouts (which
+	// wait for the reader to have looked, see readClock) are judged.
+	// AckTimeout is the retransmission timer
 	// (default 100 ms), MaxRetries the retransmissions before the link is
 	// declared dead (default 10). RequestTimeout bounds a request's wait for
 	// its confirmation, air round trips included (default 3 s).
@@ -39,8 +43,11 @@ type Options struct {
 	AckTimeout     time.Duration
 	MaxRetries     int
 	RequestTimeout time.Duration
-	// KeepaliveInterval (default 300 ms) and KeepaliveMisses (default 4):
-	// a module silent for Interval×Misses is reset through its reset pin.
+	// KeepaliveInterval (default 3 s) and KeepaliveMisses (default 3):
+	// a module silent for Interval×Misses (9 s) is reset through its reset
+	// pin. The interval is long so that an idle base sleeps; a module that
+	// stops acknowledging while the host talks to it is found sooner, by
+	// the retransmissions (AckTimeout × MaxRetries).
 	KeepaliveInterval time.Duration
 	KeepaliveMisses   int
 	// SyncInterval is how often SYNC is repeated until answered (200 ms);
@@ -93,12 +100,12 @@ func DefaultOptions() Options {
 		MaxWindow:         120 * time.Second,
 		LockoutAttempts:   3,
 		LockoutDuration:   5 * time.Minute,
-		ReadTimeout:       100 * time.Millisecond,
+		ReadTimeout:       time.Second,
 		AckTimeout:        100 * time.Millisecond,
 		MaxRetries:        10,
 		RequestTimeout:    3 * time.Second,
-		KeepaliveInterval: 300 * time.Millisecond,
-		KeepaliveMisses:   4,
+		KeepaliveInterval: 3 * time.Second,
+		KeepaliveMisses:   3,
 		SyncInterval:      200 * time.Millisecond,
 		BootTimeout:       2 * time.Second,
 		ResetPulse:        20 * time.Millisecond,
