@@ -150,6 +150,7 @@ type Agent struct {
 	online    atomic.Bool // connected and subscribed
 	events    chan Event
 	changed   chan struct{}
+	watch     chan struct{} // Changes
 	internal  chan func()
 	booted    chan struct{} // closed after boot (Booted)
 
@@ -260,6 +261,7 @@ func NewAgent(o Options) (*Agent, error) {
 		rand:      rand.Float64,
 		events:    make(chan Event, 128),
 		changed:   make(chan struct{}, 1),
+		watch:     make(chan struct{}, 1),
 		internal:  make(chan func(), 16),
 		booted:    make(chan struct{}),
 	}, nil
@@ -292,6 +294,7 @@ func (a *Agent) Post(ev Event) {
 	default:
 		a.log.Warn("provisioning: event queue full, event dropped", "type", ev.Type)
 	}
+	a.notify()
 }
 
 // StateChanged tells the agent that registrations, lines or devices
@@ -300,6 +303,20 @@ func (a *Agent) Post(ev Event) {
 func (a *Agent) StateChanged() {
 	select {
 	case a.changed <- struct{}{}:
+	default:
+	}
+	a.notify()
+}
+
+// Changes receives (coalesced, never blocking the agent) after every
+// StateChanged and Post and whenever the connection to the broker comes up
+// or goes down: its one reader (the base's LEDs) then re-reads what it
+// shows, instead of polling.
+func (a *Agent) Changes() <-chan struct{} { return a.watch }
+
+func (a *Agent) notify() {
+	select {
+	case a.watch <- struct{}{}:
 	default:
 	}
 }
@@ -351,11 +368,19 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		a.client.Disconnect(250)
 		a.online.Store(false)
+		a.notify()
 	}()
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
+		// The tick is listened to only while it has work (a heartbeat to
+		// beat, events to save, a deferred configuration): an idle agent
+		// sleeps until something happens.
+		var tickC <-chan time.Time
+		if a.o.Heartbeat != nil || a.evlog.dirty || a.pending != nil {
+			tickC = tick.C
+		}
 		select {
 		case <-ctx.Done():
 			if a.reg != nil {
@@ -380,7 +405,7 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.publishState()
 		case f := <-a.internal:
 			f()
-		case <-tick.C:
+		case <-tickC:
 			if err := a.evlog.flush(a.o.Now()); err != nil {
 				a.log.Warn("provisioning: event log not saved", "err", err)
 			}
@@ -446,6 +471,7 @@ func (a *Agent) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 	o.SetOnConnectHandler(func(c mqtt.Client) { a.onConnect(ctx, c) })
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		a.online.Store(false)
+		a.notify()
 		a.log.Warn("provisioning: connection to broker lost", "err", err)
 		select {
 		case a.lost <- err:
@@ -510,6 +536,7 @@ func (a *Agent) onConnect(ctx context.Context, c mqtt.Client) {
 		a.log.Warn("provisioning: subscription refused (packet id in use); subscribing again", "try", try)
 	}
 	a.online.Store(true)
+	a.notify()
 	select {
 	case a.connected <- struct{}{}:
 	default:
