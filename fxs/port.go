@@ -222,6 +222,7 @@ const (
 	cmdTestBegin // a line test or self-test takes the line (linetest.go)
 	cmdTestEnd
 	cmdTestFSK // the self-test's FSK loopback (selftest.go)
+	cmdPing    // the loop answers (Ping)
 )
 
 type command struct {
@@ -282,6 +283,32 @@ func (p *Port) ring(r ringRequest) error {
 		r.CallerID = &c
 	}
 	return p.do(command{kind: cmdRing, ring: r, cadence: cad})
+}
+
+// Ping asks the port's loop to answer, as a liveness probe (an idle line
+// sleeps, so no frame reads show its progress): nil once the loop has
+// answered, ErrNotRunning when the port does not run, and ctx's error when
+// ctx ends first (a loop that is stuck).
+func (p *Port) Ping(ctx context.Context) error {
+	if !p.run.Load() {
+		return ErrNotRunning
+	}
+	c := command{kind: cmdPing, reply: make(chan error, 1)}
+	select {
+	case p.cmds <- c:
+	case <-p.done:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-p.done:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // StopRinging stops alerting (the caller gave up or another device

@@ -122,3 +122,22 @@ func TestRingingSleepsAfterCallerID(t *testing.T) {
 		}
 	})
 }
+
+// The sleeping line answers a ping (the watchdog's liveness probe) at once,
+// and the ping reads no PCM.
+func TestIdleLineAnswersPing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, c := newCountingRig(t, DefaultConfig())
+		defer r.stop()
+		time.Sleep(time.Second)
+		reads := c.reads.Load()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		defer cancel()
+		if err := r.p.Ping(ctx); err != nil {
+			t.Fatalf("Ping of the idle line: %v", err)
+		}
+		if n := c.reads.Load() - reads; n != 0 {
+			t.Errorf("the ping read %d PCM frames", n)
+		}
+	})
+}

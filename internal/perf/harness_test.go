@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"basestation/sim"
 	"basestation/sim/broker"
 	"basestation/sim/pbx"
+	"basestation/sim/radio"
 	"basestation/sim/softphone"
 	"basestation/sim/vboard"
 )
@@ -157,7 +159,7 @@ type farEnds struct {
 // Extensions: the base's 101 (analog port), 103..105 (DECT devices);
 // baresip's 301..304; the callers 201..204.
 var (
-	baseExts    = []string{"101", "103", "104", "105"} // 106: the basestationd binary's
+	baseExts    = []string{"101", "103", "104", "105"} // 106, 107: the basestationd binary's
 	baresipExts = []string{"301", "302", "303", "304"}
 )
 
@@ -174,7 +176,7 @@ func startFarEnds(t testing.TB, ctx context.Context, callers int) *farEnds {
 	}
 	t.Cleanup(func() { f.broker.Close() })
 	users := map[string]string{}
-	for _, e := range append(append([]string{"106"}, baseExts...), baresipExts...) {
+	for _, e := range append(append([]string{"106", "107"}, baseExts...), baresipExts...) {
 		users[e] = password(e)
 	}
 	for i := 1; i <= callers; i++ {
@@ -494,14 +496,20 @@ func pushConfig(t testing.TB, ctx context.Context, f *farEnds, base string, exts
 	}
 }
 
+// binaryResult is the basestationd binary measured alone.
+type binaryResult struct {
+	NoDevices Window // 106 (the port) registered, MQTT connected, no device
+	Idle      Window // the same with a Linx and a Headset paired to 107
+}
+
 // measureBinary runs the real basestationd binary (go build
 // ./cmd/basestationd) with --board virtual:SOCKET, the simulated board
 // served from this test process (so the process measured is the daemon
-// alone), against the same broker and PBX and
-// measures it registered (101 on the analog port) and MQTT connected; it
-// has no way to pair devices, so this is the anchor for how much the test
-// binary hosting the child adds.
-func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) Window {
+// alone), against the same broker and PBX, MQTT connected: first with 106
+// on the analog port registered and no device, then with a Linx and a
+// Headset paired the portal's way to 107, so that 107 registers too —
+// issue 11's idle state (two extensions, two devices).
+func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) binaryResult {
 	t.Helper()
 	dir := t.TempDir()
 	bin := dir + "/basestationd"
@@ -510,28 +518,88 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) Window
 	}
 	const base = "perf-bsd"
 	sip := testpeer.FreePort(t, false)
-	vb := serveBoard(t, ctx)
+	vb, board := serveBoard(t, ctx)
 	proc := startMeasured(t, dir, bin, "--board", vb, "--broker", f.broker.URL(), "--base-id", base,
 		"--state-dir", dir+"/state", "--sip-listen", fmt.Sprintf("127.0.0.1:%d", sip), "--log-level", "warn")
-	pushConfig(t, ctx, f, base, []string{"106"})
-	eventually(t, "basestationd's 106 registered", 20*time.Second, func() bool {
-		if proc.Exited() {
-			t.Fatalf("basestationd exited:\n%s", proc.Output())
-		}
-		for _, r := range f.pbx.Registrations() {
-			if r.Ext == "106" {
-				return true
+	defer proc.Stop()
+	pushConfig(t, ctx, f, base, []string{"106", "107"})
+	registered := func(exts ...string) func() bool {
+		return func() bool {
+			if proc.Exited() {
+				t.Fatalf("basestationd exited:\n%s", proc.Output())
 			}
+			n := 0
+			for _, r := range f.pbx.Registrations() {
+				if slices.Contains(exts, r.Ext) {
+					n++
+				}
+			}
+			return n >= len(exts)
 		}
-		return false
-	})
+	}
+	// 107 has no device on this base yet, so it is not registered.
+	eventually(t, "basestationd's 106 registered", 20*time.Second, registered("106"))
+	var r binaryResult
 	time.Sleep(2 * p.Settle)
-	w, err := MeasureWindow(ctx, proc.Cmd.Process.Pid, p.Window, p.Interval)
+	var err error
+	if r.NoDevices, err = MeasureWindow(ctx, proc.Cmd.Process.Pid, p.Window, p.Interval); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range []string{"linx", "headset"} {
+		pairOnBoard(t, ctx, board, f, base, kind, "107")
+	}
+	eventually(t, "107 registered with its devices", 20*time.Second, registered("106", "107"))
+	time.Sleep(2 * p.Settle)
+	if r.Idle, err = MeasureWindow(ctx, proc.Cmd.Process.Pid, p.Window, p.Interval); err != nil {
+		t.Fatal(err)
+	}
+	if proc.Exited() {
+		t.Fatalf("basestationd exited:\n%s", proc.Output())
+	}
+	return r
+}
+
+// pairOnBoard pairs a new simulated device of kind on the board served to
+// the basestationd binary, the portal's way (register-device, the PIN on
+// the device), and assigns it to ext.
+func pairOnBoard(t testing.TB, ctx context.Context, b *sim.Board, f *farEnds, base, kind, ext string) {
+	t.Helper()
+	_, dv, err := b.AddDevice(kind, radio.DeviceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	proc.Stop()
-	return w
+	type res struct {
+		r   *provisioning.Result
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+		defer cancel()
+		r, err := f.cloud.RegisterDevice(rctx, base, 40*time.Second, "1234", nil)
+		done <- res{r, err}
+	}()
+	var r res
+	eventually(t, "registration window open on the served board", 15*time.Second, func() bool {
+		select {
+		case r = <-done:
+			t.Fatalf("register-device ended before the window opened: %+v %v", r.r, r.err)
+		default:
+		}
+		return b.Radio.RegistrationOpen()
+	})
+	pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := dv.Pair(pctx, "1234"); err != nil {
+		t.Fatalf("pairing the %s: %v", kind, err)
+	}
+	r = <-done
+	if r.err != nil || r.r == nil || r.r.Device == nil {
+		t.Fatalf("register %s: %+v %v", kind, r.r, r.err)
+	}
+	if _, err := f.cloud.AssignDevice(pctx, base, ext, r.r.Device.ID); err != nil {
+		t.Fatalf("assign %s to %s: %v", r.r.Device.ID, ext, err)
+	}
 }
 
 // heapParts writes a heap profile of the child (after a GC) and returns
@@ -827,7 +895,7 @@ func startMeasured(t testing.TB, dir, bin string, args ...string) *testpeer.Proc
 // serveBoard serves a simulated board on a Unix socket from the test
 // process, as basesim --serve-board does, until the test ends, and returns
 // basestationd's --board value for it.
-func serveBoard(t testing.TB, ctx context.Context) string {
+func serveBoard(t testing.TB, ctx context.Context) (string, *sim.Board) {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	b, err := sim.NewBoard(sim.Config{Log: log})
@@ -854,5 +922,5 @@ func serveBoard(t testing.TB, ctx context.Context) string {
 		b.Close()
 		os.RemoveAll(dir)
 	})
-	return "virtual:" + path
+	return "virtual:" + path, b
 }
