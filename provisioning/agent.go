@@ -373,13 +373,20 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	flush := time.NewTimer(eventLogFlush)
+	defer flush.Stop()
 	for {
 		// The tick is listened to only while it has work (a heartbeat to
-		// beat, events to save, a deferred configuration): an idle agent
-		// sleeps until something happens.
-		var tickC <-chan time.Time
-		if a.o.Heartbeat != nil || a.evlog.dirty || a.pending != nil {
+		// beat, a deferred configuration), and the event log's flush timer
+		// only while events wait to be saved (at most once a minute): an
+		// idle agent sleeps until something happens.
+		var tickC, flushC <-chan time.Time
+		if a.o.Heartbeat != nil || a.pending != nil {
 			tickC = tick.C
+		}
+		if a.evlog.dirty {
+			flush.Reset(max(eventLogFlush-a.o.Now().Sub(a.evlog.saved), 0))
+			flushC = flush.C
 		}
 		select {
 		case <-ctx.Done():
@@ -405,6 +412,10 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.publishState()
 		case f := <-a.internal:
 			f()
+		case <-flushC:
+			if err := a.evlog.flush(a.o.Now()); err != nil {
+				a.log.Warn("provisioning: event log not saved", "err", err)
+			}
 		case <-tickC:
 			if err := a.evlog.flush(a.o.Now()); err != nil {
 				a.log.Warn("provisioning: event log not saved", "err", err)

@@ -41,18 +41,31 @@ type plan struct {
 	HeapRate int
 	// Smoke marks the short form: figures only show the harness works.
 	Smoke bool
+	// AloneIdle is the window of the basestationd binary alone in the
+	// idle state (issue 11 asks for 60 s; BASESTATION_PERF_ALONE_IDLE
+	// overrides it, e.g. 30s).
+	AloneIdle time.Duration
+}
+
+// aloneIdle applies BASESTATION_PERF_ALONE_IDLE to p.
+func (p plan) aloneIdle() plan {
+	if d, err := time.ParseDuration(os.Getenv("BASESTATION_PERF_ALONE_IDLE")); err == nil && d >= time.Second {
+		p.AloneIdle = d
+	}
+	return p
 }
 
 func shortPlan() plan {
-	return plan{Calls: 2, Settle: 500 * time.Millisecond, Window: time.Second, Interval: 100 * time.Millisecond, HeapRate: 4096, Smoke: true}
+	return plan{Calls: 2, Settle: 500 * time.Millisecond, Window: time.Second, Interval: 100 * time.Millisecond, HeapRate: 4096, Smoke: true,
+		AloneIdle: time.Second}.aloneIdle()
 }
 
 func fullPlan() plan {
-	p := plan{Calls: 4, Settle: 3 * time.Second, Window: 10 * time.Second, Interval: 250 * time.Millisecond}
+	p := plan{Calls: 4, Settle: 3 * time.Second, Window: 10 * time.Second, Interval: 250 * time.Millisecond, AloneIdle: time.Minute}
 	if os.Getenv("BASESTATION_PERF_HEAP") == "1" {
 		p.HeapRate = 4096
 	}
-	return p
+	return p.aloneIdle()
 }
 
 // step is one measured state.
@@ -502,8 +515,8 @@ type binaryResult struct {
 	Idle      Window // the same with a Linx and a Headset paired to 107
 }
 
-// measureBinary runs the real basestationd binary (go build
-// ./cmd/basestationd) with --board virtual:SOCKET, the simulated board
+// measureBinary runs the real basestationd binary (built as make cross
+// builds it: CGO_ENABLED=0, -trimpath -ldflags '-s -w') with --board virtual:SOCKET, the simulated board
 // served from this test process (so the process measured is the daemon
 // alone), against the same broker and PBX, MQTT connected: first with 106
 // on the analog port registered and no device, then with a Linx and a
@@ -513,7 +526,10 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) binary
 	t.Helper()
 	dir := t.TempDir()
 	bin := dir + "/basestationd"
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "basestation/cmd/basestationd").CombinedOutput(); err != nil {
+	// Built as make cross builds it for the board: static, stripped.
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "basestation/cmd/basestationd")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build basestationd: %v\n%s", err, out)
 	}
 	const base = "perf-bsd"
@@ -550,7 +566,7 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) binary
 	}
 	eventually(t, "107 registered with its devices", 20*time.Second, registered("106", "107"))
 	time.Sleep(2 * p.Settle)
-	if r.Idle, err = MeasureWindow(ctx, proc.Cmd.Process.Pid, p.Window, p.Interval); err != nil {
+	if r.Idle, err = MeasureWindow(ctx, proc.Cmd.Process.Pid, p.AloneIdle, p.Interval); err != nil {
 		t.Fatal(err)
 	}
 	if proc.Exited() {
