@@ -30,11 +30,14 @@ type Options struct {
 	LockoutAttempts int
 	LockoutDuration time.Duration
 
-	// Link timing. ReadTimeout is the serial read timeout (default 1 s;
-	// tarm/serial's granularity is 100 ms, its maximum 25.5 s): a read
-	// returns as soon as bytes arrive, so it bounds only how often an idle
-	// line wakes the reader, and how late a silent module's timeouts (which
-	// wait for the reader to have looked, see readClock) are judged.
+	// Link timing. ReadTimeout is the serial read timeout (default 3 s, the
+	// keepalive interval, so an idle link wakes the reader only for the
+	// module's answers; tarm/serial's granularity is 100 ms, its maximum
+	// 25.5 s): a read returns as soon as bytes arrive, so it bounds only how
+	// often a silent line wakes the reader, and how late a silent module's
+	// timeouts (which wait for the reader to have looked, see readClock)
+	// are judged: a module silent for the keepalive limit is found within
+	// one ReadTimeout more.
 	// AckTimeout is the retransmission timer
 	// (default 100 ms), MaxRetries the retransmissions before the link is
 	// declared dead (default 10). RequestTimeout bounds a request's wait for
@@ -100,7 +103,7 @@ func DefaultOptions() Options {
 		MaxWindow:         120 * time.Second,
 		LockoutAttempts:   3,
 		LockoutDuration:   5 * time.Minute,
-		ReadTimeout:       time.Second,
+		ReadTimeout:       3 * time.Second,
 		AckTimeout:        100 * time.Millisecond,
 		MaxRetries:        10,
 		RequestTimeout:    3 * time.Second,

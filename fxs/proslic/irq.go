@@ -43,7 +43,7 @@ const IRQPoll = 50 * time.Millisecond
 // IRQRecheck bounds Run's wait for an edge on the IRQ pin: a line found
 // still low then (an edge missed) is serviced all the same. It is long, so
 // that an idle line costs no wake-ups: hook changes come from the edge.
-const IRQRecheck = 5 * time.Second
+const IRQRecheck = 15 * time.Second
 
 // Run services the chip's interrupt line until ctx ends, calling handle for
 // each event (from Run's goroutine). It waits for a falling edge (at most

@@ -172,7 +172,8 @@ type farEnds struct {
 // Extensions: the base's 101 (analog port), 103..105 (DECT devices);
 // baresip's 301..304; the callers 201..204.
 var (
-	baseExts    = []string{"101", "103", "104", "105"} // 106, 107: the basestationd binary's
+	baseExts    = []string{"101", "103", "104", "105"}
+	aloneExts   = []string{"106", "107", "108", "109"} // the basestationd binary's (measureBinary)
 	baresipExts = []string{"301", "302", "303", "304"}
 )
 
@@ -189,7 +190,7 @@ func startFarEnds(t testing.TB, ctx context.Context, callers int) *farEnds {
 	}
 	t.Cleanup(func() { f.broker.Close() })
 	users := map[string]string{}
-	for _, e := range append(append([]string{"106", "107"}, baseExts...), baresipExts...) {
+	for _, e := range append(append(slices.Clone(aloneExts), baseExts...), baresipExts...) {
 		users[e] = password(e)
 	}
 	for i := 1; i <= callers; i++ {
@@ -509,12 +510,6 @@ func pushConfig(t testing.TB, ctx context.Context, f *farEnds, base string, exts
 	}
 }
 
-// binaryResult is the basestationd binary measured alone.
-type binaryResult struct {
-	NoDevices Window // 106 (the port) registered, MQTT connected, no device
-	Idle      Window // the same with a Linx and a Headset paired to 107
-}
-
 // measureBinary runs the real basestationd binary (built as make cross
 // builds it: CGO_ENABLED=0, -trimpath -ldflags '-s -w') with --board virtual:SOCKET, the simulated board
 // served from this test process (so the process measured is the daemon
@@ -522,7 +517,7 @@ type binaryResult struct {
 // on the analog port registered and no device, then with a Linx and a
 // Headset paired the portal's way to 107, so that 107 registers too —
 // issue 11's idle state (two extensions, two devices).
-func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) binaryResult {
+func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) result {
 	t.Helper()
 	dir := t.TempDir()
 	bin := dir + "/basestationd"
@@ -538,7 +533,7 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) binary
 	proc := startMeasured(t, dir, bin, "--board", vb, "--broker", f.broker.URL(), "--base-id", base,
 		"--state-dir", dir+"/state", "--sip-listen", fmt.Sprintf("127.0.0.1:%d", sip), "--log-level", "warn")
 	defer proc.Stop()
-	pushConfig(t, ctx, f, base, []string{"106", "107"})
+	pushConfig(t, ctx, f, base, aloneExts) // an extension with no device here does not register
 	registered := func(exts ...string) func() bool {
 		return func() bool {
 			if proc.Exited() {
@@ -555,15 +550,14 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) binary
 	}
 	// 107 has no device on this base yet, so it is not registered.
 	eventually(t, "basestationd's 106 registered", 20*time.Second, registered("106"))
-	var r binaryResult
+	r := result{Name: "basestationd alone"}
 	time.Sleep(2 * p.Settle)
 	var err error
 	if r.NoDevices, err = MeasureWindow(ctx, proc.Cmd.Process.Pid, p.Window, p.Interval); err != nil {
 		t.Fatal(err)
 	}
-	for _, kind := range []string{"linx", "headset"} {
-		pairOnBoard(t, ctx, board, f, base, kind, "107")
-	}
+	_, linx := pairOnBoard(t, ctx, board, f, base, "linx", "107")
+	headset, hsName := pairOnBoard(t, ctx, board, f, base, "headset", "107")
 	eventually(t, "107 registered with its devices", 20*time.Second, registered("106", "107"))
 	time.Sleep(2 * p.Settle)
 	if r.Idle, err = MeasureWindow(ctx, proc.Cmd.Process.Pid, p.AloneIdle, p.Interval); err != nil {
@@ -572,15 +566,84 @@ func measureBinary(t testing.TB, ctx context.Context, f *farEnds, p plan) binary
 	if proc.Exited() {
 		t.Fatalf("basestationd exited:\n%s", proc.Output())
 	}
+	r.Steps = binaryCalls(t, ctx, f, p, board, base, headset, []string{"port", linx, hsName}, proc.Cmd.Process.Pid, registered)
 	return r
+}
+
+// binaryCalls measures the binary at 0..p.Calls concurrent calls, one per
+// extension: 106 on the analog port, 107 on the Linx, 108 on the Headset
+// (moved there from 107) and 109 on a second Linx. eps are the port and
+// the board's names of the Linx and the Headset.
+func binaryCalls(t testing.TB, ctx context.Context, f *farEnds, p plan, b *sim.Board, base, headset string, eps []string, pid int, registered func(...string) func() bool) []step {
+	t.Helper()
+	exts := aloneExts
+	if p.Calls >= 3 {
+		actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		if _, err := f.cloud.UnassignDevice(actx, base, "107", headset); err != nil {
+			t.Fatalf("take the Headset off 107: %v", err)
+		}
+		if _, err := f.cloud.AssignDevice(actx, base, "108", headset); err != nil {
+			t.Fatalf("give the Headset to 108: %v", err)
+		}
+		cancel()
+	}
+	if p.Calls >= 4 {
+		_, name := pairOnBoard(t, ctx, b, f, base, "linx", "109")
+		eps = append(eps, name)
+	}
+	eventually(t, "the binary's extensions registered", 20*time.Second, registered(exts[:min(p.Calls, 4)]...))
+	if p.Calls > len(eps) {
+		t.Fatalf("plan has %d calls, the served board %d endpoints", p.Calls, len(eps))
+	}
+	defer f.hangupAll(ctx)
+	var steps []step
+	for n := 0; n <= p.Calls; n++ {
+		if n > 0 {
+			ep, ext := eps[n-1], exts[n-1]
+			var dv *radio.Device
+			if ep != "port" {
+				var err error
+				if dv, err = b.Device(ep); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ringing := func() bool {
+				if dv == nil {
+					return b.Phone.State().Ringing
+				}
+				return dv.State().Call == "ringing"
+			}
+			f.call(ctx, n-1, ext, ringing, func() {
+				if dv == nil {
+					b.Phone.OffHook()
+					return
+				}
+				if err := dv.Answer(); err != nil {
+					t.Fatalf("answer on %s: %v", ep, err)
+				}
+				dv.SetSpeech(float64(400+100*n), 8000)
+			})
+		}
+		time.Sleep(p.Settle)
+		before := f.audioCounts(n)
+		w, err := MeasureWindow(ctx, pid, p.Window, p.Interval)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.checkAudioFlowed(before, fmt.Sprintf("basestationd alone, %d calls", n))
+		steps = append(steps, step{Calls: n, W: w})
+	}
+	b.Phone.OnHook()
+	return steps
 }
 
 // pairOnBoard pairs a new simulated device of kind on the board served to
 // the basestationd binary, the portal's way (register-device, the PIN on
-// the device), and assigns it to ext.
-func pairOnBoard(t testing.TB, ctx context.Context, b *sim.Board, f *farEnds, base, kind, ext string) {
+// the device), assigns it to ext and returns its id and its name on the
+// board.
+func pairOnBoard(t testing.TB, ctx context.Context, b *sim.Board, f *farEnds, base, kind, ext string) (id, name string) {
 	t.Helper()
-	_, dv, err := b.AddDevice(kind, radio.DeviceOptions{})
+	name, dv, err := b.AddDevice(kind, radio.DeviceOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -616,6 +679,7 @@ func pairOnBoard(t testing.TB, ctx context.Context, b *sim.Board, f *farEnds, ba
 	if _, err := f.cloud.AssignDevice(pctx, base, ext, r.r.Device.ID); err != nil {
 		t.Fatalf("assign %s to %s: %v", r.r.Device.ID, ext, err)
 	}
+	return r.r.Device.ID, name
 }
 
 // heapParts writes a heap profile of the child (after a GC) and returns

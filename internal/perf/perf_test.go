@@ -25,7 +25,7 @@ func runs() int {
 // comparison is ours and baresip over one or more alternating runs.
 type comparison struct {
 	ours, bare []result
-	binary     []binaryResult // the basestationd binary alone (virtual board in this process)
+	binary     []result // the basestationd binary alone (virtual board in this process)
 }
 
 // run measures both systems, alternating which goes first.
@@ -149,6 +149,19 @@ func (c comparison) table(p plan) string {
 	row("  alone: idle CPU", alone.CPUmsPerS, bareIdle.CPUmsPerS, "ms/s")
 	row("  alone: idle voluntary switches", alone.VolCSPerS, bareIdle.VolCSPerS, "/s")
 	row("  alone: idle involuntary switches", alone.InvolCSPerS, bareIdle.InvolCSPerS, "/s")
+	a := summarize(c.binary)
+	row("  alone: VmRSS per call (slope)", a.RSSPerCall, b.RSSPerCall, "KiB")
+	row("  alone: RssAnon per call (slope)", a.AnonPerCall, b.AnonPerCall, "KiB")
+	row(fmt.Sprintf("  alone: CPU at %d calls", p.Calls), a.CPUAtMax, b.CPUAtMax, "ms/s")
+	row("  alone: CPU per call (slope)", a.CPUSlope, b.CPUSlope, "ms/s")
+	row(fmt.Sprintf("  alone: CPU per call at %d calls", p.Calls), a.CPUPerCallAtMax, b.CPUPerCallAtMax, "ms/s")
+	for i, r := range c.binary {
+		fmt.Fprintf(&s, "  run %d %-26s idle %.0f/%.0f/%.2f/%.1f;", i+1, r.Name, r.Idle.RSSKiB, r.Idle.AnonKiB, r.Idle.CPUmsPerS, r.Idle.VolCSPerS)
+		for _, st := range r.Steps {
+			fmt.Fprintf(&s, " %d: %.0f/%.0f/%.2f/%.1f", st.Calls, st.W.RSSKiB, st.W.AnonKiB, st.W.CPUmsPerS, st.W.VolCSPerS)
+		}
+		fmt.Fprintf(&s, " (VmRSS KiB / RssAnon KiB / CPU ms/s / voluntary switches/s)\n")
+	}
 	fmt.Fprintf(&s, "daemon with the simulated board in its process (perf-child):\n")
 	row("idle VmRSS", o.IdleRSS, b.IdleRSS, "KiB")
 	row("  same, test binary's extra out", o.IdleRSS-(kid.RSSKiB-bin.RSSKiB), b.IdleRSS, "KiB")
@@ -216,7 +229,7 @@ func TestDaemonVsBaresip(t *testing.T) {
 		p, n = fullPlan(), runs()
 	}
 	cmp := runComparison(t, p, n)
-	for _, rs := range [][]result{cmp.ours, cmp.bare} {
+	for _, rs := range [][]result{cmp.ours, cmp.bare, cmp.binary} {
 		for _, r := range rs {
 			if len(r.Steps) != p.Calls+1 {
 				t.Fatalf("%s: %d steps", r.Name, len(r.Steps))
@@ -257,6 +270,9 @@ func BenchmarkDaemonVsBaresip(b *testing.B) {
 	b.ReportMetric(alone.CPUmsPerS, "alone-idle-CPU-ms/s")
 	b.ReportMetric(alone.VolCSPerS, "alone-idle-vol-switches/s")
 	b.ReportMetric(bare.VolCSPerS, "baresip-idle-vol-switches/s")
+	al := summarize(cmp.binary)
+	b.ReportMetric(al.CPUPerCallAtMax, "alone-CPU-ms/s/call")
+	b.ReportMetric(al.RSSPerCall, "alone-RSS-KiB/call")
 	b.ReportMetric(r.IdleRSS, "baresip-idle-RSS-KiB")
 	b.ReportMetric(o.RSSPerCall, "RSS-KiB/call")
 	b.ReportMetric(r.RSSPerCall, "baresip-RSS-KiB/call")
