@@ -30,8 +30,8 @@ type Options struct {
 	LockoutAttempts int
 	LockoutDuration time.Duration
 
-	// Link timing. ReadTimeout is the serial read timeout (default 3 s, the
-	// keepalive interval, so an idle link wakes the reader only for the
+	// Link timing. ReadTimeout is the serial read timeout (default 3 s, or
+	// the keepalive interval when that is shorter, so an idle link wakes the reader only for the
 	// module's answers; tarm/serial's granularity is 100 ms, its maximum
 	// 25.5 s): a read returns as soon as bytes arrive, so it bounds only how
 	// often a silent line wakes the reader, and how late a silent module's
@@ -141,10 +141,12 @@ func (o *Options) fill() error {
 	set(&o.Window, d.Window)
 	set(&o.MaxWindow, d.MaxWindow)
 	set(&o.LockoutDuration, d.LockoutDuration)
-	set(&o.ReadTimeout, d.ReadTimeout)
 	set(&o.AckTimeout, d.AckTimeout)
 	set(&o.RequestTimeout, d.RequestTimeout)
 	set(&o.KeepaliveInterval, d.KeepaliveInterval)
+	// A shorter keepalive than the default shortens the read timeout with
+	// it: silence is judged once the reader has looked.
+	set(&o.ReadTimeout, min(d.ReadTimeout, o.KeepaliveInterval))
 	set(&o.SyncInterval, d.SyncInterval)
 	set(&o.BootTimeout, d.BootTimeout)
 	set(&o.ResetPulse, d.ResetPulse)
