@@ -48,7 +48,8 @@ type session struct {
 	kaCount      uint32
 	isUp         bool
 	partialSince time.Time
-	indQ         []wire.Msg // indications not yet taken by the logic goroutine
+	stallT       *time.Ticker // runs while partialSince is set (setPartial)
+	indQ         []wire.Msg   // indications not yet taken by the logic goroutine
 	bootNonces   []uint32
 	retxTimer    *time.Timer
 	lastTx       time.Time // when the outstanding DATA frame was last (re)sent
@@ -168,7 +169,10 @@ func (s *session) loop(ctx context.Context) error {
 	defer syncT.Stop()
 	ka := time.NewTicker(s.opts.KeepaliveInterval)
 	defer ka.Stop()
+	// The stall check runs only while a partial frame waits (setPartial).
 	stallT := time.NewTicker(s.opts.StallTimeout / 4)
+	stallT.Stop()
+	s.stallT = stallT
 	defer stallT.Stop()
 	syncDeadline := time.Now().Add(s.opts.BootTimeout)
 	if err := s.sendSync(); err != nil {
@@ -332,9 +336,9 @@ func (s *session) feed(chunk []byte, retx *time.Timer) error {
 	// A partial frame's age is judged on the stall tick (checkStall),
 	// after the reader's pending chunks are taken.
 	if s.dec.Buffered() == 0 {
-		s.partialSince = time.Time{}
+		s.setPartial(time.Time{})
 	} else if s.partialSince.IsZero() {
-		s.partialSince = time.Now()
+		s.setPartial(time.Now())
 	}
 	if s.isUp && !s.inflight && len(s.queue) > 0 {
 		return s.transmit(retx)
@@ -401,11 +405,11 @@ func (s *session) writeFrame(c wire.Ctrl, seq byte, p []byte) error {
 // behind a starved reader is not abandoned.
 func (s *session) checkStall(seen time.Time) error {
 	if s.dec.Buffered() == 0 {
-		s.partialSince = time.Time{}
+		s.setPartial(time.Time{})
 		return nil
 	}
 	if s.partialSince.IsZero() {
-		s.partialSince = time.Now()
+		s.setPartial(time.Now())
 		return nil
 	}
 	if seen.Sub(s.partialSince) < s.opts.StallTimeout {
@@ -417,9 +421,23 @@ func (s *session) checkStall(seen time.Time) error {
 		return err
 	}
 	if s.dec.Buffered() == 0 {
-		s.partialSince = time.Time{}
+		s.setPartial(time.Time{})
 	}
 	return nil
+}
+
+// setPartial records since when a partial frame waits (zero: none) and
+// runs the stall check's ticker only meanwhile: an idle line wakes no one.
+func (s *session) setPartial(t time.Time) {
+	was := !s.partialSince.IsZero()
+	s.partialSince = t
+	switch {
+	case s.stallT == nil:
+	case t.IsZero() && was:
+		s.stallT.Stop()
+	case !t.IsZero() && !was:
+		s.stallT.Reset(s.opts.StallTimeout / 4)
+	}
 }
 
 // drain handles every complete frame in the decoder.

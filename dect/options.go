@@ -30,8 +30,15 @@ type Options struct {
 	LockoutAttempts int
 	LockoutDuration time.Duration
 
-	// Link timing. ReadTimeout is the serial read timeout (default 100 ms;
-	// tarm/serial's granularity). AckTimeout is the retransmission timer
+	// Link timing. ReadTimeout is the serial read timeout (default 3 s, or
+	// the keepalive interval when that is shorter, so an idle link wakes the reader only for the
+	// module's answers; tarm/serial's granularity is 100 ms, its maximum
+	// 25.5 s): a read returns as soon as bytes arrive, so it bounds only how
+	// often a silent line wakes the reader, and how late a silent module's
+	// timeouts (which wait for the reader to have looked, see readClock)
+	// are judged: a module silent for the keepalive limit is found within
+	// one ReadTimeout more.
+	// AckTimeout is the retransmission timer
 	// (default 100 ms), MaxRetries the retransmissions before the link is
 	// declared dead (default 10). RequestTimeout bounds a request's wait for
 	// its confirmation, air round trips included (default 3 s).
@@ -39,8 +46,11 @@ type Options struct {
 	AckTimeout     time.Duration
 	MaxRetries     int
 	RequestTimeout time.Duration
-	// KeepaliveInterval (default 300 ms) and KeepaliveMisses (default 4):
-	// a module silent for Interval×Misses is reset through its reset pin.
+	// KeepaliveInterval (default 3 s) and KeepaliveMisses (default 3):
+	// a module silent for Interval×Misses (9 s) is reset through its reset
+	// pin. The interval is long so that an idle base sleeps; a module that
+	// stops acknowledging while the host talks to it is found sooner, by
+	// the retransmissions (AckTimeout × MaxRetries).
 	KeepaliveInterval time.Duration
 	KeepaliveMisses   int
 	// SyncInterval is how often SYNC is repeated until answered (200 ms);
@@ -93,12 +103,12 @@ func DefaultOptions() Options {
 		MaxWindow:         120 * time.Second,
 		LockoutAttempts:   3,
 		LockoutDuration:   5 * time.Minute,
-		ReadTimeout:       100 * time.Millisecond,
+		ReadTimeout:       3 * time.Second,
 		AckTimeout:        100 * time.Millisecond,
 		MaxRetries:        10,
 		RequestTimeout:    3 * time.Second,
-		KeepaliveInterval: 300 * time.Millisecond,
-		KeepaliveMisses:   4,
+		KeepaliveInterval: 3 * time.Second,
+		KeepaliveMisses:   3,
 		SyncInterval:      200 * time.Millisecond,
 		BootTimeout:       2 * time.Second,
 		ResetPulse:        20 * time.Millisecond,
@@ -131,10 +141,12 @@ func (o *Options) fill() error {
 	set(&o.Window, d.Window)
 	set(&o.MaxWindow, d.MaxWindow)
 	set(&o.LockoutDuration, d.LockoutDuration)
-	set(&o.ReadTimeout, d.ReadTimeout)
 	set(&o.AckTimeout, d.AckTimeout)
 	set(&o.RequestTimeout, d.RequestTimeout)
 	set(&o.KeepaliveInterval, d.KeepaliveInterval)
+	// A shorter keepalive than the default shortens the read timeout with
+	// it: silence is judged once the reader has looked.
+	set(&o.ReadTimeout, min(d.ReadTimeout, o.KeepaliveInterval))
 	set(&o.SyncInterval, d.SyncInterval)
 	set(&o.BootTimeout, d.BootTimeout)
 	set(&o.ResetPulse, d.ResetPulse)

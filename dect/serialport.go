@@ -80,8 +80,9 @@ func startReader(ctx context.Context, p io.Reader) *portReader {
 	return r
 }
 
-// reader copies bytes from the port to chunks. An empty chunk means "read
-// timeout, line idle". tarm/serial reports a read timeout as io.EOF.
+// reader copies bytes from the port to chunks. A read timeout (tarm/serial
+// reports it as io.EOF) only moves the read clock on: the engine is not
+// woken for an idle line.
 func reader(ctx context.Context, p io.Reader, chunks chan<- []byte, errc chan<- error, clock *readClock) {
 	buf := make([]byte, 1024)
 	for {
@@ -98,14 +99,8 @@ func reader(ctx context.Context, p io.Reader, chunks chan<- []byte, errc chan<- 
 		}
 		switch {
 		case err == nil || errors.Is(err, io.EOF):
-			if n == 0 {
-				select {
-				case chunks <- nil:
-				default:
-				}
-				if ctx.Err() != nil {
-					return
-				}
+			if n == 0 && ctx.Err() != nil {
+				return
 			}
 		case errors.Is(err, os.ErrClosed) || ctx.Err() != nil:
 			return

@@ -33,6 +33,17 @@
 // unavailable. (DECT devices get the name in UTF-8 unchanged; their
 // protocol carries it.)
 //
+// An idle line sleeps: while the phone is on-hook and nothing sounds (no
+// ringing with caller ID still to send, no VMWI burst, no tone or call
+// audio, no line test), the port reads no PCM and runs no frame clock. Hook
+// changes, ring trip and alarms come from the SLIC's interrupt
+// (proslic.Run waits for the edge), the call layer's commands wake it at
+// once, and its own timers (the ring cadence's steps, the fault retry, the
+// VMWI refresh) wake it when due. When a step puts the line to work it
+// gets in step with the PCM clock again and processes 10 ms frames until
+// the line is idle once more (sleep.go). Ping is the watchdog's liveness
+// probe of the loop.
+//
 // Diagnostics (docs/line-test.md): LineTest runs the GR-909 line test
 // (hazardous potential, foreign voltage, resistive faults, receiver
 // off-hook, REN) with the SLIC's own measurements, and CallerIDSelfTest
@@ -46,7 +57,7 @@
 //
 //	cfg := fxs.DefaultConfig()            // US tone plan, NANP dial plan, 300–1000 ms flash
 //	port, err := fxs.New(board.SLIC, cfg, log) // resets, probes and initialises the SLIC
-//	go port.Run(ctx)                      // frame loop; line left safe when ctx ends
+//	go port.Run(ctx)                      // line loop; line left safe when ctx ends
 //	for ev := range port.Events() {
 //		switch ev.Kind {
 //		case fxs.EvOffHook:  // ev.Answer: the phone answered ringing

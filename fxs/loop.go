@@ -213,31 +213,39 @@ func (l *loop) safe() {
 
 // frame runs one 10 ms step: commands, hook events, DSP, timers, output.
 func (l *loop) frame(now time.Time) {
-	for {
-		select {
-		case c := <-l.p.cmds:
-			c.reply <- l.command(now, c)
-			continue
-		default:
-		}
-		break
-	}
+	l.commands(now)
 	if l.test.on {
 		l.testFrame()
 		return
 	}
+	l.slicEvents()
+	l.dtmf(now)
+	l.timers(now)
+	l.render()
+}
+
+// commands applies the call layer's pending commands.
+func (l *loop) commands(now time.Time) {
+	for {
+		select {
+		case c := <-l.p.cmds:
+			c.reply <- l.command(now, c)
+		default:
+			return
+		}
+	}
+}
+
+// slicEvents applies the SLIC's pending events.
+func (l *loop) slicEvents() {
 	for {
 		select {
 		case e := <-l.p.hw:
 			l.slicEvent(e)
-			continue
 		default:
+			return
 		}
-		break
 	}
-	l.dtmf(now)
-	l.timers(now)
-	l.render()
 }
 
 func (l *loop) slicEvent(e proslic.Event) {
@@ -486,6 +494,9 @@ func (l *loop) startVMWI(now time.Time) {
 
 // command applies one action from the call layer.
 func (l *loop) command(now time.Time, c command) error {
+	if c.kind == cmdPing {
+		return nil
+	}
 	if l.test.on {
 		return l.testCommand(now, c)
 	}

@@ -81,6 +81,9 @@ type Port struct {
 	// DisconnectAudio or the next hook change).
 	audioSt atomic.Bool
 
+	// wakeups counts the sleeping line's wake-ups (sleep.go), for tests.
+	wakeups atomic.Int64
+
 	// startMu orders Run's start after a SetConfig made before it.
 	startMu sync.Mutex
 
@@ -219,6 +222,7 @@ const (
 	cmdTestBegin // a line test or self-test takes the line (linetest.go)
 	cmdTestEnd
 	cmdTestFSK // the self-test's FSK loopback (selftest.go)
+	cmdPing    // the loop answers (Ping)
 )
 
 type command struct {
@@ -279,6 +283,32 @@ func (p *Port) ring(r ringRequest) error {
 		r.CallerID = &c
 	}
 	return p.do(command{kind: cmdRing, ring: r, cadence: cad})
+}
+
+// Ping asks the port's loop to answer, as a liveness probe (an idle line
+// sleeps, so no frame reads show its progress): nil once the loop has
+// answered, ErrNotRunning when the port does not run, and ctx's error when
+// ctx ends first (a loop that is stuck).
+func (p *Port) Ping(ctx context.Context) error {
+	if !p.run.Load() {
+		return ErrNotRunning
+	}
+	c := command{kind: cmdPing, reply: make(chan error, 1)}
+	select {
+	case p.cmds <- c:
+	case <-p.done:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-c.reply:
+		return err
+	case <-p.done:
+		return ErrNotRunning
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // StopRinging stops alerting (the caller gave up or another device
@@ -434,7 +464,8 @@ func (p *Port) syncPCM(ctx context.Context) error {
 const pcmPrime = 2
 
 // Run drives the port until ctx ends: it feeds the line, services the
-// SLIC's interrupts and processes the PCM channel frame by frame, in order.
+// SLIC's interrupts and, while the line is in use, processes the PCM
+// channel frame by frame, in order; an idle line sleeps (sleep.go).
 // On return the line is safe: ringing and tones off, linefeed open. It
 // returns nil when ctx ends and an error when the SLIC or PCM fails.
 func (p *Port) Run(ctx context.Context) error {
@@ -458,13 +489,31 @@ func (p *Port) Run(ctx context.Context) error {
 	if err := l.start(time.Now()); err != nil {
 		return err
 	}
-	if err := p.syncPCM(ctx); err != nil {
-		if ctx.Err() != nil {
-			return nil
-		}
-		return fmt.Errorf("fxs: PCM: %w", err)
-	}
+	inStep := false // reading the PCM clock
 	for {
+		if !inStep && !l.needsPCM() {
+			stopped, err := p.sleep(ctx, slicDone)
+			if stopped {
+				if ctx.Err() != nil {
+					return nil
+				}
+				l.fault(time.Now(), fmt.Errorf("SLIC stopped: %v", err))
+				if err == nil {
+					err = errors.New("SLIC loop ended")
+				}
+				return fmt.Errorf("fxs: %w", err)
+			}
+		}
+		if !inStep {
+			if err := p.syncPCM(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("fxs: PCM: %w", err)
+			}
+			l.resetDTMF() // what it heard before the sleep is gone
+			inStep = true
+		}
 		if err := p.pcm.ReadFrame(ctx, l.in); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -491,5 +540,6 @@ func (p *Port) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("fxs: PCM write: %w", err)
 		}
+		inStep = l.needsPCM()
 	}
 }

@@ -150,6 +150,7 @@ type Agent struct {
 	online    atomic.Bool // connected and subscribed
 	events    chan Event
 	changed   chan struct{}
+	watch     chan struct{} // Changes
 	internal  chan func()
 	booted    chan struct{} // closed after boot (Booted)
 
@@ -260,6 +261,7 @@ func NewAgent(o Options) (*Agent, error) {
 		rand:      rand.Float64,
 		events:    make(chan Event, 128),
 		changed:   make(chan struct{}, 1),
+		watch:     make(chan struct{}, 1),
 		internal:  make(chan func(), 16),
 		booted:    make(chan struct{}),
 	}, nil
@@ -292,6 +294,7 @@ func (a *Agent) Post(ev Event) {
 	default:
 		a.log.Warn("provisioning: event queue full, event dropped", "type", ev.Type)
 	}
+	a.notify()
 }
 
 // StateChanged tells the agent that registrations, lines or devices
@@ -300,6 +303,20 @@ func (a *Agent) Post(ev Event) {
 func (a *Agent) StateChanged() {
 	select {
 	case a.changed <- struct{}{}:
+	default:
+	}
+	a.notify()
+}
+
+// Changes receives (coalesced, never blocking the agent) after every
+// StateChanged and Post and whenever the connection to the broker comes up
+// or goes down: its one reader (the base's LEDs) then re-reads what it
+// shows, instead of polling.
+func (a *Agent) Changes() <-chan struct{} { return a.watch }
+
+func (a *Agent) notify() {
+	select {
+	case a.watch <- struct{}{}:
 	default:
 	}
 }
@@ -351,11 +368,26 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		a.client.Disconnect(250)
 		a.online.Store(false)
+		a.notify()
 	}()
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	flush := time.NewTimer(eventLogFlush)
+	defer flush.Stop()
 	for {
+		// The tick is listened to only while it has work (a heartbeat to
+		// beat, a deferred configuration), and the event log's flush timer
+		// only while events wait to be saved (at most once a minute): an
+		// idle agent sleeps until something happens.
+		var tickC, flushC <-chan time.Time
+		if a.o.Heartbeat != nil || a.pending != nil {
+			tickC = tick.C
+		}
+		if a.evlog.dirty {
+			flush.Reset(max(eventLogFlush-a.o.Now().Sub(a.evlog.saved), 0))
+			flushC = flush.C
+		}
 		select {
 		case <-ctx.Done():
 			if a.reg != nil {
@@ -380,7 +412,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.publishState()
 		case f := <-a.internal:
 			f()
-		case <-tick.C:
+		case <-flushC:
+			if err := a.evlog.flush(a.o.Now()); err != nil {
+				a.log.Warn("provisioning: event log not saved", "err", err)
+			}
+		case <-tickC:
 			if err := a.evlog.flush(a.o.Now()); err != nil {
 				a.log.Warn("provisioning: event log not saved", "err", err)
 			}
@@ -428,68 +464,6 @@ func (a *Agent) statusPayload(online bool) []byte {
 	}
 	b, _ := json.Marshal(s)
 	return b
-}
-
-// publish sends a QoS 1 message without waiting. Retained messages (state,
-// status) are republished on every connect, so when the connection is
-// down they are skipped; events and results are queued (bounded) and sent
-// on reconnect.
-func (a *Agent) publish(topic string, payload []byte, retained bool) {
-	if !a.client.IsConnectionOpen() {
-		if retained {
-			return
-		}
-		if len(a.offline) >= maxOffline {
-			a.offline = a.offline[1:]
-			a.dropped++
-		}
-		a.offline = append(a.offline, outMsg{topic, payload})
-		return
-	}
-	tok := a.client.Publish(topic, 1, retained, payload)
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if err := WaitToken(a.runCtx, tok); err != nil && a.runCtx.Err() == nil {
-			a.log.Warn("provisioning: publish failed", "topic", topic, "err", err)
-		}
-	}()
-}
-
-// publishNow publishes and waits up to timeout for the acknowledgement.
-func (a *Agent) publishNow(topic string, payload []byte, retained bool, timeout time.Duration) {
-	tok := a.client.Publish(topic, 1, retained, payload)
-	if err := WaitTokenFor(context.Background(), tok, timeout); err != nil {
-		a.log.Warn("provisioning: publish failed", "topic", topic, "err", err)
-	}
-}
-
-func (a *Agent) publishEvent(ev Event) {
-	a.seq++
-	ev.Schema, ev.Base, ev.Seq = SchemaVersion, a.o.BaseID, a.seq
-	if ev.Time.IsZero() {
-		ev.Time = a.o.Now().UTC()
-	}
-	a.evlog.add(ev)
-	b, err := json.Marshal(ev)
-	if err != nil {
-		a.log.Error("provisioning: unexpected: encode event", "err", err)
-		return
-	}
-	a.publish(a.topics.Events, b, false)
-}
-
-func (a *Agent) publishResult(r Result) {
-	r.Schema, r.Base = SchemaVersion, a.o.BaseID
-	if r.Time.IsZero() {
-		r.Time = a.o.Now().UTC()
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		a.log.Error("provisioning: unexpected: encode result", "err", err)
-		return
-	}
-	a.publish(a.topics.Results, b, false)
 }
 
 // knownDevices are the base's ports and paired devices.

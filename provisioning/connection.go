@@ -37,6 +37,7 @@ func (a *Agent) clientOptions(ctx context.Context) *mqtt.ClientOptions {
 	o.SetOnConnectHandler(func(c mqtt.Client) { a.onConnect(ctx, c) })
 	o.SetConnectionLostHandler(func(_ mqtt.Client, err error) {
 		a.online.Store(false)
+		a.notify()
 		a.log.Warn("provisioning: connection to broker lost", "err", err)
 		select {
 		case a.lost <- err:
@@ -90,6 +91,7 @@ func (a *Agent) onConnect(ctx context.Context, c mqtt.Client) {
 		return
 	}
 	a.online.Store(true)
+	a.notify()
 	select {
 	case a.connected <- struct{}{}:
 	default:

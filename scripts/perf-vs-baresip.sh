@@ -2,7 +2,10 @@
 # Memory and CPU of the Base Station daemon next to baresip, measured in the
 # same run (issue 6; method in shared/reference/performance.md §8 rows 2-4,
 # §9). Runs internal/perf's TestDaemonVsBaresip in full: 10 s windows,
-# 0..4 concurrent G.711 calls, RUNS alternating runs (default 5), medians.
+# 0..4 concurrent G.711 calls, RUNS alternating runs (default 5), medians;
+# the basestationd binary alone against the virtual board (issue 11): idle
+# for 60 s with two extensions and two devices (CPU, VmRSS, context
+# switches per second), then 0..4 calls.
 #
 #   scripts/perf-vs-baresip.sh            # 5 runs, unpinned
 #   RUNS=1 scripts/perf-vs-baresip.sh     # one run (about 3.5 minutes)

@@ -192,7 +192,7 @@ type Timing struct {
 	ForbiddenHold  time.Duration // hold-off after 403 [20min]
 	Failback       time.Duration // on a fallback registrar, the primary is tried this long after the failover, and again each period it stays down [5min]
 	Keepalive      time.Duration // NAT keepalive (UDP CRLF) [25s]
-	AddrCheck      time.Duration // local-address change check [5s]
+	AddrCheck      time.Duration // local-address change check [15s: an idle base sleeps]
 	RequestTimeout time.Duration // a REGISTER/SUBSCRIBE without answer counts as timeout [32s = 64*T1]
 	MWIResubscribe time.Duration // SUBSCRIBE expiry asked [3600s]
 	InviteNoAnswer time.Duration // outbound call given up after ringing this long [180s]
@@ -229,7 +229,7 @@ func (t Timing) withDefaults() Timing {
 	d(&t.ForbiddenHold, 20*time.Minute)
 	d(&t.Failback, 5*time.Minute)
 	d(&t.Keepalive, 25*time.Second)
-	d(&t.AddrCheck, 5*time.Second)
+	d(&t.AddrCheck, 15*time.Second)
 	d(&t.RequestTimeout, 32*time.Second)
 	d(&t.MWIResubscribe, time.Hour)
 	d(&t.InviteNoAnswer, 180*time.Second)

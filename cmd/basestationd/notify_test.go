@@ -45,7 +45,7 @@ func TestSystemdNotifyAndWatchdog(t *testing.T) {
 	// heartbeat allows, to keep the test short.
 	t.Setenv("WATCHDOG_USEC", "4000000")
 
-	_, vb := servedBoard(t)
+	sb, vb := servedBoard(t)
 	cfg, err := parse([]string{"--board", vb, "--base-id", "b1", "--state-dir", t.TempDir(),
 		"--sip-listen", "127.0.0.1:0", "--broker", "tcp://127.0.0.1:1", "--log-level", "error"}, io.Discard, io.Discard)
 	if err != nil {
@@ -86,6 +86,11 @@ func TestSystemdNotifyAndWatchdog(t *testing.T) {
 		waitFor("WATCHDOG=1", 3*time.Second)
 	}
 
+	// An idle line sleeps and reads no PCM: lift the handset so that the
+	// port's loop reads frames, then wedge it in ReadFrame. The line's
+	// liveness probe (a ping its loop answers) then goes unanswered.
+	sb.Phone.OffHook()
+	time.Sleep(500 * time.Millisecond)
 	gate.wedge(true)
 	// Pings already decided may still come for up to 2 s (the staleness
 	// limit) plus one ping period; then none while the loop is stuck.

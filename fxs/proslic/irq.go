@@ -37,27 +37,36 @@ type Event struct {
 	At    time.Time     // when the interrupt was serviced
 }
 
-// IRQPoll is the WaitForEdge timeout of Run: a finite wait so that ctx is
-// honoured and a missed edge is recovered by re-reading the status.
+// IRQPoll is how often Run reads the status of a chip without an IRQ pin.
 const IRQPoll = 50 * time.Millisecond
 
+// IRQRecheck bounds Run's wait for an edge on the IRQ pin: a line found
+// still low then (an edge missed) is serviced all the same. It is long, so
+// that an idle line costs no wake-ups: hook changes come from the edge.
+const IRQRecheck = 15 * time.Second
+
 // Run services the chip's interrupt line until ctx ends, calling handle for
-// each event (from Run's goroutine). It waits for a falling edge with a
-// finite timeout; on an edge, or when the line is still held low, it reads
-// and clears the three status registers. Without an IRQ pin it polls the
-// status every IRQPoll. On return the line is left open.
+// each event (from Run's goroutine). It waits for a falling edge (at most
+// IRQRecheck; ctx's end halts the pin to wake it); on an edge, or when the
+// line is still held low, it reads and clears the three status registers.
+// Without an IRQ pin it polls the status every IRQPoll. On return the line
+// is left open.
 func (d *Dev) Run(ctx context.Context, handle func(Event)) error {
 	defer func() {
 		if err := d.Halt(); err != nil {
 			d.log.Warn("proslic halt", "bus", d.name, "err", err)
 		}
 	}()
+	if d.irq != nil {
+		stop := d.haltIRQOnDone(ctx)
+		defer stop()
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil
 		}
 		if d.irq != nil {
-			if !d.irq.WaitForEdge(IRQPoll) && d.irq.Read() == gpio.High {
+			if !d.irq.WaitForEdge(IRQRecheck) && d.irq.Read() == gpio.High {
 				continue
 			}
 		} else {
@@ -67,10 +76,42 @@ func (d *Dev) Run(ctx context.Context, handle func(Event)) error {
 			case <-time.After(IRQPoll):
 			}
 		}
+		if err := ctx.Err(); err != nil {
+			return nil
+		}
 		if err := d.Service(handle); err != nil {
 			return err
 		}
 	}
+}
+
+// haltIRQOnDone wakes Run's WaitForEdge when ctx ends: it halts the pin,
+// and again every 10 ms (a halt that lands just before the wait starts
+// is not seen by it) until stop is called. stop waits for the goroutine.
+func (d *Dev) haltIRQOnDone(ctx context.Context) (stop func()) {
+	exited := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-exited:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if err := d.irq.Halt(); err != nil {
+				d.log.Warn("proslic: halt IRQ pin", "bus", d.name, "err", err)
+			}
+			select {
+			case <-exited:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(exited); <-done }
 }
 
 // Service reads and clears the interrupt status once and reports what it

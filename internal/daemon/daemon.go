@@ -204,6 +204,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	run("panel", d.panel.Run)
 	if d.health != nil {
 		run("health", func(ctx context.Context) error { return d.health.ProbeSIP(ctx, d.ua.ListenAddr) })
+		run("health-line", func(ctx context.Context) error { return d.health.ProbeLine(ctx, d.port.Ping) })
 	}
 	if d.firmware != nil {
 		run("update", d.firmware.updater.Run)

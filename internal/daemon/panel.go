@@ -50,10 +50,20 @@ func (p *panel) Run(ctx context.Context) error {
 	return <-errc
 }
 
-// leds reads only what the LEDs show (no Status snapshot), five times a
-// second, and writes an LED only when its state changes.
+// The LEDs follow the agent's change notifications (calls, lines, radio,
+// cloud connection: provisioning.Agent.Changes). A timer re-reads them as
+// well, in case a change went unannounced: every ledBusy while a line is in
+// use, every ledQuiet otherwise, so an idle base sleeps.
+const (
+	ledBusy  = time.Second
+	ledQuiet = 10 * time.Second
+)
+
+// leds reads only what the LEDs show (no Status snapshot) when the agent
+// announces a change (and on the timer above), and writes an LED only when
+// its state changes (the board blinks them by itself).
 func (p *panel) leds(ctx context.Context) {
-	t := time.NewTicker(200 * time.Millisecond)
+	t := time.NewTimer(0)
 	defer t.Stop()
 	last := map[string]hal.LEDState{}
 	set := func(name string, s hal.LEDState) {
@@ -67,6 +77,7 @@ func (p *panel) leds(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-p.agent.Changes():
 		}
 		cloud, line, fault := hal.LEDOff, hal.LEDOff, hal.LEDOff
 		if p.agent.Connected() {
@@ -88,6 +99,11 @@ func (p *panel) leds(ctx context.Context) {
 		set(hal.LEDCloud, cloud)
 		set(hal.LEDLine, line)
 		set(hal.LEDFault, fault)
+		if line == hal.LEDOff {
+			t.Reset(ledQuiet)
+		} else {
+			t.Reset(ledBusy)
+		}
 	}
 }
 

@@ -18,9 +18,10 @@ import (
 // beaten recently). The loops and what counts as a beat:
 //
 //   - "line": the analog port's frame loop read a PCM frame (100 a second
-//     while it runs);
+//     while the line is in use), or answered the ping that ProbeLine sends
+//     every ProbeEvery (an idle line sleeps and reads no PCM);
 //   - "radio": the DECT driver opened, read or wrote the module's serial
-//     port (keepalives every 300 ms while the module is up; SYNC and
+//     port (keepalives every 3 s while the module is up; SYNC and
 //     reopen attempts, at most 5 s apart, while it is not — a dead module
 //     is the radio's fault to report, not a stuck daemon);
 //   - "sip": the user agent's UDP transport answered an OPTIONS that Health
@@ -210,6 +211,32 @@ func (h *Health) ProbeSIP(ctx context.Context, listenAddr func() string) error {
 				l.Beat()
 				break
 			}
+		}
+	}
+}
+
+// ProbeLine asks the analog port's loop to answer (ping: fxs.Port.Ping)
+// every ProbeEvery and beats the "line" loop for each answer within
+// ProbeEvery: the sleeping idle line wakes for it, a stuck one does not.
+func (h *Health) ProbeLine(ctx context.Context, ping func(context.Context) error) error {
+	l := h.Loop(LoopLine)
+	every := h.ProbeEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, every)
+		err := ping(pctx)
+		cancel()
+		if err == nil {
+			l.Beat()
 		}
 	}
 }

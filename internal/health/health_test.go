@@ -1,7 +1,9 @@
 package health
 
 import (
+	"context"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -48,4 +50,36 @@ func TestLoopbackOf(t *testing.T) {
 			t.Errorf("loopbackOf(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// The line's loop beats for every ping it answers and goes stale when it
+// stops answering (a stuck loop), with the production probe interval.
+func TestProbeLine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHealth()
+		var stuck atomic.Bool
+		ping := func(ctx context.Context) error {
+			if stuck.Load() {
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- h.ProbeLine(ctx, ping) }()
+		time.Sleep(h.ProbeEvery + time.Millisecond)
+		if slices.Contains(h.Stale(time.Now(), h.ProbeEvery), LoopLine) {
+			t.Error("line loop stale while it answers its pings")
+		}
+		stuck.Store(true)
+		time.Sleep(10 * h.ProbeEvery)
+		if !slices.Contains(h.Stale(time.Now(), 5*h.ProbeEvery), LoopLine) {
+			t.Error("line loop not stale while its pings go unanswered")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ProbeLine: %v", err)
+		}
+	})
 }

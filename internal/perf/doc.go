@@ -5,7 +5,8 @@
 //
 // The non-test code is the measuring: a process's usage from /proc
 // (utime+stime from /proc/PID/stat, VmRSS and RssAnon from
-// /proc/PID/status; ReadUsage, MeasureWindow), the least-squares slope per
+// /proc/PID/status, context switches summed over /proc/PID/task/*/status;
+// ReadUsage, MeasureWindow), the least-squares slope per
 // call (LeastSquares), and a reader of pprof CPU profiles that splits CPU
 // time by who is on the stack (CPUByStack). The harness is in the tests:
 //
@@ -20,11 +21,13 @@
 //     MQTT broker (sim/broker), stand-in PBX with digest auth (sim/pbx),
 //     the cloud portal (provisioning/cloud: configuration, Register New
 //     Device, assignment) and the callers (sim/softphone, PCMU 20 ms);
-//   - the real basestationd binary (go build ./cmd/basestationd, --board
+//   - the real basestationd binary (built as make cross builds it, --board
 //     virtual:SOCKET, the simulated board served from the test process, so
-//     the daemon is measured alone) is measured registered and idle with no
-//     device (it cannot pair any), which shows what hosting the daemon in
-//     the test binary adds;
+//     the daemon is measured alone) is measured registered with no device
+//     (which shows what hosting the daemon in the test binary adds), then
+//     idle with two extensions registered and a Linx and a Headset paired
+//     on the served board (issue 11's state, a 60 s window), then through
+//     0..N concurrent calls answered on the served board;
 //   - baresip 1.0 (Debian baresip-core) is the anchor with the same far
 //     ends: four accounts registered at the same PBX, auto-answer, PCMU,
 //     aufile source (an 8 kHz mono WAV; its per-call copy is modelled and

@@ -25,7 +25,7 @@ func runs() int {
 // comparison is ours and baresip over one or more alternating runs.
 type comparison struct {
 	ours, bare []result
-	binary     []Window // the basestationd binary, 106 registered, no devices
+	binary     []result // the basestationd binary alone (virtual board in this process)
 }
 
 // run measures both systems, alternating which goes first.
@@ -53,13 +53,42 @@ func runComparison(t testing.TB, p plan, n int) comparison {
 // their difference is what hosting the daemon in the test binary adds.
 func (c comparison) noDevices() (bin, kid Window) {
 	var b, k [3][]float64
-	for i, w := range c.binary {
-		n := c.ours[i].NoDevices
+	for i, br := range c.binary {
+		w, n := br.NoDevices, c.ours[i].NoDevices
 		b[0], b[1], b[2] = append(b[0], w.RSSKiB), append(b[1], w.AnonKiB), append(b[2], w.CPUmsPerS)
 		k[0], k[1], k[2] = append(k[0], n.RSSKiB), append(k[1], n.AnonKiB), append(k[2], n.CPUmsPerS)
 	}
 	return Window{RSSKiB: Median(b[0]), AnonKiB: Median(b[1]), CPUmsPerS: Median(b[2])},
 		Window{RSSKiB: Median(k[0]), AnonKiB: Median(k[1]), CPUmsPerS: Median(k[2])}
+}
+
+// alone is the median of the basestationd binary's idle windows (two
+// extensions, two devices).
+func (c comparison) alone() Window {
+	ws := make([]Window, 0, len(c.binary))
+	for _, br := range c.binary {
+		ws = append(ws, br.Idle)
+	}
+	return medianWindow(ws)
+}
+
+// bareIdle is the median of baresip's idle windows.
+func (c comparison) bareIdle() Window {
+	ws := make([]Window, 0, len(c.bare))
+	for _, r := range c.bare {
+		ws = append(ws, r.Idle)
+	}
+	return medianWindow(ws)
+}
+
+func medianWindow(ws []Window) Window {
+	var f [5][]float64
+	for _, w := range ws {
+		for i, v := range []float64{w.RSSKiB, w.AnonKiB, w.CPUmsPerS, w.VolCSPerS, w.InvolCSPerS} {
+			f[i] = append(f[i], v)
+		}
+	}
+	return Window{RSSKiB: Median(f[0]), AnonKiB: Median(f[1]), CPUmsPerS: Median(f[2]), VolCSPerS: Median(f[3]), InvolCSPerS: Median(f[4])}
 }
 
 // figures are the medians over the runs.
@@ -112,6 +141,28 @@ func (c comparison) table(p plan) string {
 	bin, kid := c.noDevices()
 	fmt.Fprintf(&s, "registered, MQTT connected, no DECT device: basestationd binary %.0f KiB RSS / %.0f KiB anon / %.1f ms/s; perf-child %.0f / %.0f / %.1f (the test binary adds %.0f KiB RSS, %.0f KiB anon)\n",
 		bin.RSSKiB, bin.AnonKiB, bin.CPUmsPerS, kid.RSSKiB, kid.AnonKiB, kid.CPUmsPerS, kid.RSSKiB-bin.RSSKiB, kid.AnonKiB-bin.AnonKiB)
+	alone := c.alone()
+	bareIdle := c.bareIdle()
+	fmt.Fprintf(&s, "daemon alone (basestationd binary, virtual board in another process), idle: 2 extensions registered, MQTT connected, 2 devices paired:\n")
+	row("  alone: idle VmRSS", alone.RSSKiB, bareIdle.RSSKiB, "KiB")
+	row("  alone: idle RssAnon", alone.AnonKiB, bareIdle.AnonKiB, "KiB")
+	row("  alone: idle CPU", alone.CPUmsPerS, bareIdle.CPUmsPerS, "ms/s")
+	row("  alone: idle voluntary switches", alone.VolCSPerS, bareIdle.VolCSPerS, "/s")
+	row("  alone: idle involuntary switches", alone.InvolCSPerS, bareIdle.InvolCSPerS, "/s")
+	a := summarize(c.binary)
+	row("  alone: VmRSS per call (slope)", a.RSSPerCall, b.RSSPerCall, "KiB")
+	row("  alone: RssAnon per call (slope)", a.AnonPerCall, b.AnonPerCall, "KiB")
+	row(fmt.Sprintf("  alone: CPU at %d calls", p.Calls), a.CPUAtMax, b.CPUAtMax, "ms/s")
+	row("  alone: CPU per call (slope)", a.CPUSlope, b.CPUSlope, "ms/s")
+	row(fmt.Sprintf("  alone: CPU per call at %d calls", p.Calls), a.CPUPerCallAtMax, b.CPUPerCallAtMax, "ms/s")
+	for i, r := range c.binary {
+		fmt.Fprintf(&s, "  run %d %-26s idle %.0f/%.0f/%.2f/%.1f;", i+1, r.Name, r.Idle.RSSKiB, r.Idle.AnonKiB, r.Idle.CPUmsPerS, r.Idle.VolCSPerS)
+		for _, st := range r.Steps {
+			fmt.Fprintf(&s, " %d: %.0f/%.0f/%.2f/%.1f", st.Calls, st.W.RSSKiB, st.W.AnonKiB, st.W.CPUmsPerS, st.W.VolCSPerS)
+		}
+		fmt.Fprintf(&s, " (VmRSS KiB / RssAnon KiB / CPU ms/s / voluntary switches/s)\n")
+	}
+	fmt.Fprintf(&s, "daemon with the simulated board in its process (perf-child):\n")
 	row("idle VmRSS", o.IdleRSS, b.IdleRSS, "KiB")
 	row("  same, test binary's extra out", o.IdleRSS-(kid.RSSKiB-bin.RSSKiB), b.IdleRSS, "KiB")
 	row("idle RssAnon", o.IdleAnon, b.IdleAnon, "KiB")
@@ -178,7 +229,7 @@ func TestDaemonVsBaresip(t *testing.T) {
 		p, n = fullPlan(), runs()
 	}
 	cmp := runComparison(t, p, n)
-	for _, rs := range [][]result{cmp.ours, cmp.bare} {
+	for _, rs := range [][]result{cmp.ours, cmp.bare, cmp.binary} {
 		for _, r := range rs {
 			if len(r.Steps) != p.Calls+1 {
 				t.Fatalf("%s: %d steps", r.Name, len(r.Steps))
@@ -214,6 +265,14 @@ func BenchmarkDaemonVsBaresip(b *testing.B) {
 	b.ReportMetric(o.IdleRSS, "idle-RSS-KiB")
 	b.ReportMetric(o.IdleRSS-(kid.RSSKiB-bin.RSSKiB), "idle-RSS-bin-est-KiB")
 	b.ReportMetric(bin.RSSKiB, "bin-no-dev-RSS-KiB")
+	alone, bare := cmp.alone(), cmp.bareIdle()
+	b.ReportMetric(alone.RSSKiB, "alone-idle-RSS-KiB")
+	b.ReportMetric(alone.CPUmsPerS, "alone-idle-CPU-ms/s")
+	b.ReportMetric(alone.VolCSPerS, "alone-idle-vol-switches/s")
+	b.ReportMetric(bare.VolCSPerS, "baresip-idle-vol-switches/s")
+	al := summarize(cmp.binary)
+	b.ReportMetric(al.CPUPerCallAtMax, "alone-CPU-ms/s/call")
+	b.ReportMetric(al.RSSPerCall, "alone-RSS-KiB/call")
 	b.ReportMetric(r.IdleRSS, "baresip-idle-RSS-KiB")
 	b.ReportMetric(o.RSSPerCall, "RSS-KiB/call")
 	b.ReportMetric(r.RSSPerCall, "baresip-RSS-KiB/call")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"syscall"
 )
 
 // ClockTicks is USER_HZ, the unit of utime and stime in /proc/PID/stat. The
@@ -20,6 +21,10 @@ type Usage struct {
 	CPUTicks uint64 // utime + stime, in 1/ClockTicks s
 	RSSKiB   uint64 // VmRSS
 	AnonKiB  uint64 // RssAnon (heap, stacks, anonymous mappings)
+	// Context switches summed over the process's threads alive at the
+	// reading (/proc/PID/task/*/status): voluntary ones are the wake-ups
+	// (a thread blocked and was woken again).
+	VolCS, InvolCS uint64
 }
 
 // CPUMillis returns the CPU time in milliseconds.
@@ -43,7 +48,75 @@ func ReadUsage(pid int) (Usage, error) {
 	if err != nil {
 		return Usage{}, fmt.Errorf("/proc/%d/status: %w", pid, err)
 	}
-	return Usage{CPUTicks: ut + st, RSSKiB: rss, AnonKiB: anon}, nil
+	vol, invol, err := ReadSwitches(pid)
+	if err != nil {
+		return Usage{}, err
+	}
+	return Usage{CPUTicks: ut + st, RSSKiB: rss, AnonKiB: anon, VolCS: vol, InvolCS: invol}, nil
+}
+
+// ReadSwitches sums the voluntary and involuntary context switches of
+// pid's threads (/proc/PID/task/*/status). A thread that ends between the
+// listing and its reading is skipped.
+func ReadSwitches(pid int) (vol, invol uint64, err error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/status")
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			continue
+		}
+		if err != nil {
+			return 0, 0, err
+		}
+		v, i, err := ParseSwitches(b)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s/%s/status: %w", dir, e.Name(), err)
+		}
+		vol, invol = vol+v, invol+i
+	}
+	return vol, invol, nil
+}
+
+// ParseSwitches returns voluntary_ctxt_switches and
+// nonvoluntary_ctxt_switches from a /proc status file; both must be
+// present exactly once.
+func ParseSwitches(b []byte) (vol, invol uint64, err error) {
+	var haveVol, haveInvol bool
+	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
+		key, val, ok := bytes.Cut(line, []byte{':'})
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		var seen *bool
+		switch string(key) {
+		case "voluntary_ctxt_switches":
+			dst, seen = &vol, &haveVol
+		case "nonvoluntary_ctxt_switches":
+			dst, seen = &invol, &haveInvol
+		default:
+			continue
+		}
+		if *seen {
+			return 0, 0, fmt.Errorf("%s appears twice", key)
+		}
+		n, err := strconv.ParseUint(string(bytes.TrimSpace(val)), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: %v", key, err)
+		}
+		*dst, *seen = n, true
+	}
+	if !haveVol {
+		return 0, 0, errors.New("no voluntary_ctxt_switches line")
+	}
+	if !haveInvol {
+		return 0, 0, errors.New("no nonvoluntary_ctxt_switches line")
+	}
+	return vol, invol, nil
 }
 
 // ParseStat returns utime and stime (fields 14 and 15) of a /proc/PID/stat

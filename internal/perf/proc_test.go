@@ -263,6 +263,35 @@ func FuzzParseStatus(f *testing.F) {
 	})
 }
 
+func TestParseSwitches(t *testing.T) {
+	v, i, err := ParseSwitches([]byte("Name:\tx\nvoluntary_ctxt_switches:\t1877\nnonvoluntary_ctxt_switches:\t33\n"))
+	if err != nil || v != 1877 || i != 33 {
+		t.Fatalf("ParseSwitches = %d, %d, %v", v, i, err)
+	}
+	for _, in := range []string{"", "voluntary_ctxt_switches: 1", "nonvoluntary_ctxt_switches: 1",
+		"voluntary_ctxt_switches: x\nnonvoluntary_ctxt_switches: 1",
+		"voluntary_ctxt_switches: 1\nvoluntary_ctxt_switches: 2\nnonvoluntary_ctxt_switches: 1"} {
+		if _, _, err := ParseSwitches([]byte(in)); err == nil {
+			t.Errorf("ParseSwitches(%q): no error", in)
+		}
+	}
+	u, err := ReadUsage(os.Getpid())
+	if err != nil || u.VolCS == 0 {
+		t.Fatalf("ReadUsage of this process: %+v %v (a running test has blocked at least once)", u, err)
+	}
+}
+
+func FuzzParseSwitches(f *testing.F) {
+	f.Add([]byte("voluntary_ctxt_switches:\t5\nnonvoluntary_ctxt_switches:\t6\n"))
+	f.Add([]byte("voluntary_ctxt_switches:\nnonvoluntary_ctxt_switches: -1"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, i, err := ParseSwitches(b)
+		if err != nil && (v != 0 || i != 0) {
+			t.Fatal("values with an error")
+		}
+	})
+}
+
 func FuzzCPUByStack(f *testing.F) {
 	var buf bytes.Buffer
 	if err := pprof.StartCPUProfile(&buf); err == nil {

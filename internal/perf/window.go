@@ -13,7 +13,9 @@ type Window struct {
 	CPUmsPerS float64 // CPUms / Seconds
 	RSSKiB    float64 // median VmRSS over the samples
 	AnonKiB   float64 // median RssAnon over the samples
-	Samples   int
+	// Context switches per second over the window, all threads.
+	VolCSPerS, InvolCSPerS float64
+	Samples                int
 }
 
 // MeasureWindow reads pid's usage every interval for d (at least two
@@ -56,6 +58,14 @@ func MeasureWindow(ctx context.Context, pid int, d, interval time.Duration) (Win
 	}
 	if w.Seconds > 0 {
 		w.CPUmsPerS = w.CPUms / w.Seconds
+		// Thread counts only grow in a settled Go process; a thread that
+		// exited in the window takes its switches with it (then ≥ 0 here).
+		if last.VolCS >= first.VolCS {
+			w.VolCSPerS = float64(last.VolCS-first.VolCS) / w.Seconds
+		}
+		if last.InvolCS >= first.InvolCS {
+			w.InvolCSPerS = float64(last.InvolCS-first.InvolCS) / w.Seconds
+		}
 	}
 	return w, nil
 }
