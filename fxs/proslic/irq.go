@@ -61,28 +61,82 @@ func (d *Dev) Run(ctx context.Context, handle func(Event)) error {
 		stop := d.haltIRQOnDone(ctx)
 		defer stop()
 	}
+	// A ring trip reports off-hook at once; the loop closure follows
+	// after the chip's debounce. A loop opened again before that debounce
+	// ran out never sets LCR, so no loop-status interrupt would ever say
+	// on-hook: the port would hold a call on an open line. The loop status
+	// is read once RingTripAudit after a ring trip that no loop-status
+	// interrupt followed, and an open loop is reported as on-hook.
+	var audit time.Time
+	watch := func(e Event) {
+		switch e.Kind {
+		case EvRingTrip:
+			audit = time.Now().Add(RingTripAudit)
+		case EvHook:
+			audit = time.Time{}
+		}
+		handle(e)
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil
 		}
+		wait := IRQRecheck
+		if !audit.IsZero() {
+			wait = max(time.Until(audit), time.Millisecond)
+		}
 		if d.irq != nil {
-			if !d.irq.WaitForEdge(IRQRecheck) && d.irq.Read() == gpio.High {
+			// The line is level-held low until the status is cleared: one
+			// still (or again) low after the last Service has an interrupt
+			// pending whose falling edge may have come before this wait
+			// began, so it is serviced without waiting for another edge.
+			if d.irq.Read() == gpio.High && !d.irq.WaitForEdge(wait) && d.irq.Read() == gpio.High {
+				if err := d.auditHook(&audit, watch); err != nil {
+					return err
+				}
 				continue
 			}
 		} else {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(IRQPoll):
+			case <-time.After(min(IRQPoll, wait)):
 			}
 		}
 		if err := ctx.Err(); err != nil {
 			return nil
 		}
-		if err := d.Service(handle); err != nil {
+		if err := d.Service(watch); err != nil {
 			return err
 		}
+		if d.irq == nil {
+			if err := d.auditHook(&audit, watch); err != nil {
+				return err
+			}
+		}
 	}
+}
+
+// RingTripAudit is how long after a ring trip Run checks that the loop is
+// still closed (well past the loop-closure debounce, reg 69).
+const RingTripAudit = 100 * time.Millisecond
+
+// auditHook reads the loop status when the ring-trip audit *at is due and
+// reports an open loop as on-hook.
+func (d *Dev) auditHook(at *time.Time, handle func(Event)) error {
+	if at.IsZero() || time.Now().Before(*at) {
+		return nil
+	}
+	*at = time.Time{}
+	hook, err := d.Hook()
+	if err != nil {
+		return err
+	}
+	if hook == hal.OnHook {
+		d.log.Info("proslic: loop open after a ring trip without a loop-closure interrupt; reporting on-hook", "bus", d.name)
+		handle(Event{Kind: EvHook, Hook: hal.OnHook, At: time.Now()})
+	}
+	return nil
 }
 
 // haltIRQOnDone wakes Run's WaitForEdge when ctx ends: it halts the pin,

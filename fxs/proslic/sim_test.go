@@ -156,3 +156,58 @@ func TestSimEventsAndChipCadence(t *testing.T) {
 		}
 	})
 }
+
+// A phone that trips the ring and opens the loop again before the
+// loop-closure debounce ran out never sets LCR, so the chip raises no
+// loop-status interrupt for the hang-up: Run reads the loop status
+// RingTripAudit after the trip and reports the open loop as on-hook.
+// (Without it the port held a call on an open line; seen when fxs's idle
+// line answered a ring trip at once, in fxs TestEndpointActivity.)
+func TestRingTripThenOpenLoopReportsOnHook(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := slic.New(slic.Config{Logger: discardLogger()})
+		d, err := New(m.HAL(), quiet())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		var mu sync.Mutex
+		var evs []Event
+		done := make(chan error, 1)
+		go func() {
+			done <- d.Run(ctx, func(e Event) { mu.Lock(); evs = append(evs, e); mu.Unlock() })
+		}()
+		if err := d.SetLinefeed(LFRinging); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		m.SetLoop(true)
+		// Wait for the ring trip, then open the loop within the debounce.
+		for range 200 {
+			time.Sleep(time.Millisecond)
+			mu.Lock()
+			n := len(evs)
+			mu.Unlock()
+			if n > 0 {
+				break
+			}
+		}
+		m.SetLoop(false)
+		time.Sleep(RingTripAudit + 50*time.Millisecond)
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var got []string
+		for _, e := range evs {
+			if e.Kind == EvRingTrip || e.Kind == EvHook {
+				got = append(got, e.Kind.String()+":"+e.Hook.String())
+			}
+		}
+		if s := strings.Join(got, ","); s != "ring-trip:off-hook,hook:on-hook" {
+			t.Fatalf("events %s, want the ring trip then on-hook", s)
+		}
+	})
+}
