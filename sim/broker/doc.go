@@ -6,6 +6,13 @@
 // authorities and certificates (pki.go) for mutual-TLS tests against it and
 // against mosquitto.
 //
+// mochi v2.7.9 ends a clean session in the old connection's goroutine and
+// removes its subscriptions and client-table entry by client id, which can
+// run after a new connection with the same id (a base that restarts) has
+// subscribed; the broker then lost every message for the new connection.
+// A hook (sessionOrderHook) admits such a connection only once the old one
+// is gone (TestSameIDReconnectKeepsItsSubscriptions).
+//
 // It imports no package of the project (it is part of room sim, which may
 // import hal only, and it must stay free of provisioning so the broker cannot
 // share a bug with the agent it tests).
