@@ -48,7 +48,7 @@ type Options struct {
 // New builds one base's hardware. Its radio module runs at once; Close
 // stops it and the PCM channel.
 func New(o Options) (*Hardware, error) {
-	if o.Index < 0 || o.Index >= 1<<32 {
+	if o.Index < 0 || int64(o.Index) >= 1<<32 {
 		return nil, fmt.Errorf("fleet: base index %d is outside 0..2^32-1", o.Index)
 	}
 	if o.Log == nil {
