@@ -12,11 +12,12 @@ func (w *world) getPBX(ctx context.Context, r *http.Request) (any, error) {
 		return map[string]any{"addr": w.pbxAddr(), "outside": true}, nil
 	}
 	return map[string]any{
-		"addr":          w.pbx.Addr(),
-		"outside":       false,
-		"outage":        w.pbx.Outage(),
-		"registrations": w.pbx.Registrations(),
-		"calls":         w.pbx.Calls(),
+		"addr":            w.pbx.Addr(),
+		"outside":         false,
+		"outage":          w.pbx.Outage(),
+		"ring_timeout_ms": w.opt.RingTimeout.Milliseconds(),
+		"registrations":   w.pbx.Registrations(),
+		"calls":           w.pbx.Calls(),
 	}, nil
 }
 

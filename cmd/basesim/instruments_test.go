@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"basestation/internal/testpeer"
+	"basestation/sim/pbx"
 )
 
 // callBob lifts the analog phone and checks Bob's phone (102) rings, then
@@ -412,4 +413,58 @@ func TestPlayWAVIntoTheMouthpiece(t *testing.T) {
 		t.Fatalf("oversized upload: %d", res.StatusCode)
 	}
 	e.port()
+}
+
+// A caller whose behaviour is no_answer leaves the base's call ringing,
+// unanswered, until the stand-in PBX's ring timeout (-pbx-ring-timeout,
+// here 3 s) ends it with 480: judged from the PBX's call log and the
+// caller's phone through the control API.
+func TestCallerNoAnswerUntilTheRingTimeout(t *testing.T) {
+	const timeout = 3 * time.Second
+	e := startSimWith(t, func(o *options) { o.RingTimeout = timeout })
+	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
+	var pv struct {
+		RingTimeoutMs int64          `json:"ring_timeout_ms"`
+		Calls         []pbx.CallInfo `json:"calls"`
+	}
+	e.mustOK("GET", "/v1/pbx", "", &pv)
+	if pv.RingTimeoutMs != timeout.Milliseconds() {
+		t.Fatalf("GET /v1/pbx ring_timeout_ms = %d, want %d", pv.RingTimeoutMs, timeout.Milliseconds())
+	}
+	e.mustOK("POST", "/v1/callers", `{"number":"6135550400","name":"Nobody Home","when_called":"no_answer"}`, nil)
+	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
+	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"6135550400"}`, nil)
+	call := func() (pbx.CallInfo, bool) {
+		e.mustOK("GET", "/v1/pbx", "", &pv)
+		for i := len(pv.Calls) - 1; i >= 0; i-- {
+			if pv.Calls[i].Dialled == "6135550400" {
+				return pv.Calls[i], true
+			}
+		}
+		return pbx.CallInfo{}, false
+	}
+	e.eventually("the caller's phone rings", 15*time.Second, func() bool { return e.softphone("6135550400").State == "incoming" })
+	c, ok := call()
+	if !ok || c.State != "ringing" {
+		t.Fatalf("PBX call log while the caller rings: %+v", pv.Calls)
+	}
+	// Until the timeout it stays unanswered.
+	for time.Since(c.Start) < timeout-500*time.Millisecond {
+		if s := e.softphone("6135550400").State; s != "incoming" {
+			t.Fatalf("%v after the INVITE the caller is %q, want still ringing", time.Since(c.Start).Round(time.Millisecond), s)
+		}
+		if c, _ = call(); c.State != "ringing" {
+			t.Fatalf("%v after the INVITE the PBX call is %+v, want ringing", time.Since(c.Start).Round(time.Millisecond), c)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	e.eventually("the PBX ends the call", timeout+5*time.Second, func() bool { c, _ = call(); return c.State == "ended" })
+	if c.Status != 480 || !c.Answered.IsZero() || c.Callee != "" {
+		t.Errorf("ended call: status %d answered %v callee %q, want 480, never answered", c.Status, c.Answered, c.Callee)
+	}
+	if d := c.Ended.Sub(c.Start); d < timeout || d > timeout+2*time.Second {
+		t.Errorf("the call rang %v, want the ring timeout %v", d, timeout)
+	}
+	e.eventually("the caller's phone stops ringing", 5*time.Second, func() bool { return e.softphone("6135550400").State == "idle" })
+	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
 }
