@@ -434,7 +434,8 @@ func TestPlayWAVIntoTheMouthpiece(t *testing.T) {
 // A caller whose behaviour is no_answer leaves the base's call ringing,
 // unanswered, until the stand-in PBX's ring timeout (-pbx-ring-timeout,
 // here 3 s) ends it with 480: judged from the PBX's call log and the
-// caller's phone through the control API.
+// caller's phone through the control API. A caller's own
+// ring_timeout_ms (1.5 s) then ends the next call sooner.
 func TestCallerNoAnswerUntilTheRingTimeout(t *testing.T) {
 	const timeout = 3 * time.Second
 	e := startSimWith(t, func(o *options) { o.RingTimeout = timeout })
@@ -482,5 +483,24 @@ func TestCallerNoAnswerUntilTheRingTimeout(t *testing.T) {
 		t.Errorf("the call rang %v, want the ring timeout %v", d, timeout)
 	}
 	e.eventually("the caller's phone stops ringing", 5*time.Second, func() bool { return e.softphone("6135550400").State == "idle" })
+	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
+
+	// The caller's own timeout, through its behaviour, beats the PBX's.
+	if st := e.call("POST", "/v1/callers/6135550400/behaviour", `{"when_called":"no_answer","ring_timeout_ms":500}`, nil); st != http.StatusBadRequest {
+		t.Errorf("ring_timeout_ms 500: %d, want 400", st)
+	}
+	var cv callerView
+	e.mustOK("POST", "/v1/callers/6135550400/behaviour", `{"when_called":"no_answer","ring_timeout_ms":1500}`, &cv)
+	if cv.RingTimeoutMs != 1500 {
+		t.Fatalf("caller view after the behaviour: %+v", cv)
+	}
+	time.Sleep(300 * time.Millisecond)
+	first := c.ID
+	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
+	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"6135550400"}`, nil)
+	e.eventually("the second call ends", 20*time.Second, func() bool { c, _ = call(); return c.ID != first && c.State == "ended" })
+	if d := c.Ended.Sub(c.Start); c.Status != 480 || d < 1500*time.Millisecond || d >= timeout {
+		t.Errorf("with the caller's 1.5 s: status %d after %v, want 480 after 1.5 s", c.Status, d)
+	}
 	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
 }
