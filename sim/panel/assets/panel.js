@@ -315,13 +315,14 @@ function callerCard(ext) {
   // How it answers when called.
   const when = el('select', { class: 'when' }, ...['ring', 'answer', 'busy', 'no_answer', 'reject'].map(w => el('option', {}, w)));
   const after = el('input', { class: 'after', type: 'number', min: 0, max: 120000, value: 0, size: 6 });
+  const ringFor = el('input', { class: 'ring-timeout', type: 'number', min: 0, max: 3600, value: 0, size: 4 });
   c = el('div', { class: 'caller', id, 'data-ext': ext },
     el('div', {}, el('b', {}, ext), ' ', el('span', { class: 'who' }), ' ', el('span', { class: 'state' }), ' ', el('span', { class: 'behaviour note' }), ' ', el('span', { class: 'info note' })),
     el('div', { class: 'controls' }, 'call', to, b('call', 'call', callBody), b('answer', 'answer'), b('hang up', 'hangup'),
       hz, b('tone', 'tone', () => ({ hz: Number(hz.value) })), dg, b('send DTMF', 'digits', () => ({ digits: dg.value }))),
     el('div', { class: 'controls' }, 'as', pName, pNum, pId, el('label', {}, pPriv, ' private')),
-    el('div', { class: 'controls' }, 'when called', when, 'after', after, 'ms',
-      b('set behaviour', 'behaviour', () => ({ when_called: when.value, answer_after_ms: Number(after.value) }))));
+    el('div', { class: 'controls' }, 'when called', when, 'after', after, 'ms; the PBX gives up after', ringFor, 's (0: its default)',
+      b('set behaviour', 'behaviour', () => ({ when_called: when.value, answer_after_ms: Number(after.value), ring_timeout_ms: Number(ringFor.value) * 1000 }))));
   $('#callers').append(c);
   return c;
 }
@@ -331,7 +332,8 @@ function renderCallers(list) {
     const c = callerCard(ext);
     $('.who', c).textContent = s.name || '';
     $('.state', c).textContent = s.state;
-    $('.behaviour', c).textContent = s.when_called ? `(when called: ${s.when_called}${s.when_called === 'answer' ? ' after ' + (s.answer_after_ms || 0) + ' ms' : ''})` : '';
+    $('.behaviour', c).textContent = s.when_called ? `(when called: ${s.when_called}${s.when_called === 'answer' ? ' after ' + (s.answer_after_ms || 0) + ' ms' : ''}` +
+      `${s.ring_timeout_ms ? '; the PBX rings it ' + s.ring_timeout_ms / 1000 + ' s' : ''})` : '';
     $('.info', c).textContent = `hears ${Math.round(s.heard_hz || 0)} Hz · digits "${s.digits_received || ''}" · ${s.received_packets || 0} RTP` +
       (s.last_caller_id || s.last_from ? ` · last caller ${s.last_caller_id || ''} ${s.last_from || ''} ${s.last_identity || ''}` : '');
     change('sip', 'sp.' + ext, s.state, `softphone ${ext}: ${s.state}`);
