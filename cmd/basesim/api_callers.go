@@ -175,7 +175,7 @@ func (w *world) checkBehaviourBody(b behaviourBody) error {
 		if ms := *b.RingTimeoutMs; ms != 0 && (ms < 1000 || ms > 3600000) {
 			return badRequest("ring_timeout_ms: %d outside 1000..3600000 (0: the PBX's default)", ms)
 		}
-		if w.pbx == nil {
+		if w.pbx == nil && *b.RingTimeoutMs != 0 {
 			return &apiError{http.StatusConflict, "ring_timeout_ms: this run uses an outside PBX (" + w.pbxAddr() + "), whose timeout cannot be set here"}
 		}
 	}
