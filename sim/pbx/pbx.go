@@ -171,7 +171,7 @@ func New(cfg Config, log *slog.Logger) (*PBX, error) {
 		users: map[string]string{}, bindings: map[string][]*binding{}, legs: map[string]*leg{},
 		calls: map[string]*call{}, subs: map[string]*subscription{}, mailboxes: map[string]Counts{},
 		ringFor: map[string]time.Duration{},
-		idle: make(chan struct{}, 1),
+		idle:    make(chan struct{}, 1),
 	}
 	p.ctx, p.stop = context.WithCancel(context.Background())
 	for u, pw := range cfg.Users {
