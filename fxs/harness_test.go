@@ -70,16 +70,19 @@ func (ph *testPhone) offHook() { ph.m.SetLoop(true) }
 func (ph *testPhone) onHook()  { ph.m.SetLoop(false) }
 
 // rotary dials d with 10 pps, 60/40 break/make.
-func (ph *testPhone) rotary(d byte) {
+func (ph *testPhone) rotary(d byte) { ph.rotaryAt(d, 60*time.Millisecond, 40*time.Millisecond) }
+
+// rotaryAt dials d with the given break and make of each pulse.
+func (ph *testPhone) rotaryAt(d byte, brk, mk time.Duration) {
 	n := int(d - '0')
 	if n == 0 {
 		n = 10
 	}
 	for i := 0; i < n; i++ {
 		ph.m.SetLoop(false)
-		time.Sleep(60 * time.Millisecond)
+		time.Sleep(brk)
 		ph.m.SetLoop(true)
-		time.Sleep(40 * time.Millisecond)
+		time.Sleep(mk)
 	}
 }
 

@@ -158,6 +158,41 @@ func TestPulseDialingAllDigits(t *testing.T) {
 	})
 }
 
+// Rotary dials at the edges the simulator offers, 8 pps 66/34 and 12 pps
+// 60/40 (make 33 ms), are collected through the port loop with the
+// production hook windows: in exact (virtual) time the daemon misses no
+// pulse. (basesim's TestRotaryDialSpeeds runs in wall-clock time, where a
+// stall of the simulated chip's debounce timer can swallow a pulse.)
+func TestPulseDialingSpeeds(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		brk, mk time.Duration
+	}{
+		{"8pps-66/34", 82500 * time.Microsecond, 42500 * time.Microsecond},
+		{"12pps-60/40", 50 * time.Millisecond, 33333 * time.Microsecond},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := DefaultConfig()
+				cfg.DialPlan = "x.T"
+				cfg.EmergencyNumbers = nil
+				r := newRig(t, cfg)
+				defer r.stop()
+				r.ph.offHook()
+				time.Sleep(300 * time.Millisecond)
+				for _, d := range []byte("1029") {
+					r.ph.rotaryAt(d, c.brk, c.mk)
+					time.Sleep(600 * time.Millisecond)
+				}
+				e := r.mustEvent(EvDialed, 5*time.Second)
+				if e.Number != "1029" {
+					t.Fatalf("pulse digits decoded as %q, want 1029", e.Number)
+				}
+			})
+		})
+	}
+}
+
 func TestHookFlashWindow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := newRig(t, DefaultConfig())

@@ -12,11 +12,12 @@ func (w *world) getPBX(ctx context.Context, r *http.Request) (any, error) {
 		return map[string]any{"addr": w.pbxAddr(), "outside": true}, nil
 	}
 	return map[string]any{
-		"addr":          w.pbx.Addr(),
-		"outside":       false,
-		"outage":        w.pbx.Outage(),
-		"registrations": w.pbx.Registrations(),
-		"calls":         w.pbx.Calls(),
+		"addr":            w.pbx.Addr(),
+		"outside":         false,
+		"outage":          w.pbx.Outage(),
+		"ring_timeout_ms": w.opt.RingTimeout.Milliseconds(),
+		"registrations":   w.pbx.Registrations(),
+		"calls":           w.pbx.Calls(),
 	}, nil
 }
 
@@ -106,6 +107,7 @@ type callerView struct {
 	State         string  `json:"state"`
 	WhenCalled    string  `json:"when_called"`
 	AnswerAfterMs int     `json:"answer_after_ms"`
+	RingTimeoutMs int64   `json:"ring_timeout_ms"` // how long the stand-in PBX rings it (0: an outside PBX)
 	HeardHz       float64 `json:"heard_hz"`
 	Digits        string  `json:"digits_received"`
 	LastCallerID  string  `json:"last_caller_id,omitempty"`
@@ -127,6 +129,9 @@ func (w *world) viewCaller(number string) (callerView, error) {
 	c.mu.Unlock()
 	v := callerView{Number: number, Name: c.name, State: string(p.State()), WhenCalled: when, AnswerAfterMs: int(after / time.Millisecond),
 		HeardHz: p.HeardFrequency(), Digits: p.Digits(), ReceivedAudio: p.ReceivedPackets(), LastCallError: lastErr}
+	if w.pbx != nil {
+		v.RingTimeoutMs = w.pbx.RingTimeout(number).Milliseconds()
+	}
 	if inv, ok := p.LastInvite(); ok {
 		v.LastCallerID = inv.FromName
 		v.LastFrom = inv.FromUser
@@ -155,6 +160,34 @@ func (w *world) getCaller(ctx context.Context, r *http.Request) (any, error) {
 type behaviourBody struct {
 	WhenCalled    string `json:"when_called"`
 	AnswerAfterMs int    `json:"answer_after_ms"`
+	// RingTimeoutMs, if set, is how long the stand-in PBX rings this
+	// caller before it ends the call with 480 (0: -pbx-ring-timeout).
+	RingTimeoutMs *int `json:"ring_timeout_ms"`
+}
+
+// checkBehaviourBody checks b, and that a ring timeout is only asked of the
+// stand-in PBX.
+func (w *world) checkBehaviourBody(b behaviourBody) error {
+	if err := checkBehaviour(b.WhenCalled, b.AnswerAfterMs); err != nil {
+		return badRequest("%v", err)
+	}
+	if b.RingTimeoutMs != nil {
+		if ms := *b.RingTimeoutMs; ms != 0 && (ms < 1000 || ms > 3600000) {
+			return badRequest("ring_timeout_ms: %d outside 1000..3600000 (0: the PBX's default)", ms)
+		}
+		if w.pbx == nil && *b.RingTimeoutMs != 0 {
+			return &apiError{http.StatusConflict, "ring_timeout_ms: this run uses an outside PBX (" + w.pbxAddr() + "), whose timeout cannot be set here"}
+		}
+	}
+	return nil
+}
+
+// setRingTimeout applies b's ring timeout, if it has one, to number.
+func (w *world) setRingTimeout(number string, b behaviourBody) error {
+	if b.RingTimeoutMs == nil || w.pbx == nil {
+		return nil
+	}
+	return w.pbx.SetRingTimeout(number, time.Duration(*b.RingTimeoutMs)*time.Millisecond)
 }
 
 func (w *world) postCallers(ctx context.Context, r *http.Request) (any, error) {
@@ -173,10 +206,13 @@ func (w *world) postCallers(ctx context.Context, r *http.Request) (any, error) {
 	if _, err := callOptions(callSpec{To: "x", Name: b.Name}); err != nil {
 		return nil, badRequest("%v", err)
 	}
-	if err := checkBehaviour(b.WhenCalled, b.AnswerAfterMs); err != nil {
-		return nil, badRequest("%v", err)
+	if err := w.checkBehaviourBody(b.behaviourBody); err != nil {
+		return nil, err
 	}
 	if _, err := w.addCaller(b.Number, b.Name, "", b.WhenCalled, time.Duration(b.AnswerAfterMs)*time.Millisecond); err != nil {
+		return nil, conflict(err)
+	}
+	if err := w.setRingTimeout(b.Number, b.behaviourBody); err != nil {
 		return nil, conflict(err)
 	}
 	return w.viewCaller(b.Number)
@@ -266,8 +302,11 @@ func (w *world) postCaller(ctx context.Context, r *http.Request) (any, error) {
 		if b.WhenCalled == "" {
 			b.WhenCalled = whenRing
 		}
-		if err := checkBehaviour(b.WhenCalled, b.AnswerAfterMs); err != nil {
-			return nil, badRequest("%v", err)
+		if err := w.checkBehaviourBody(b.behaviourBody); err != nil {
+			return nil, err
+		}
+		if err := w.setRingTimeout(ext, b.behaviourBody); err != nil {
+			return nil, conflict(err)
 		}
 		c.setBehaviour(b.WhenCalled, time.Duration(b.AnswerAfterMs)*time.Millisecond)
 	default:

@@ -258,3 +258,14 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.buf.String()
 }
+
+// A ring timeout outside 1 s..1 h is refused before anything starts.
+func TestRingTimeoutFlagChecked(t *testing.T) {
+	for _, v := range []string{"500ms", "2h", "0s"} {
+		var out, errs strings.Builder
+		err := run(context.Background(), []string{"-console=false", "-pbx-ring-timeout", v}, strings.NewReader(""), &out, &errs)
+		if err == nil || !strings.Contains(err.Error(), "-pbx-ring-timeout") {
+			t.Errorf("-pbx-ring-timeout %s: %v, want an error naming the flag", v, err)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"basestation/internal/testpeer"
+	"basestation/sim/pbx"
+	"basestation/sim/slic"
 )
 
 // callBob lifts the analog phone and checks Bob's phone (102) rings, then
@@ -94,10 +96,15 @@ func TestCallerBusyAndAnswerBehaviour(t *testing.T) {
 }
 
 // Rotary dialing at 8 and at 12 pulses per second, at 66/34 and 60/40,
-// both collect the number. Under -race on a loaded machine the daemon
-// has been seen to miss a 12 pps number about 1 time in 9 (the
-// simulated pulses measured within 18 ms of their nominal timing): one
-// more try is allowed and logged; two misses fail.
+// both collect the number. Under -race on a loaded machine a 12 pps
+// number is missed now and then (1 in 6–9 seen; 1 in 36 measured with a
+// second -race test running beside it): the simulated chip's 5 ms
+// loop-closure debounce (a time.AfterFunc in sim/slic) ran ~50 ms late,
+// the phone's next hook move cancelled it, and the chip reported 25
+// loop changes for 27 hook-switch moves; the daemon got each change it
+// was given within 11 ms. In virtual time the daemon collects 12 pps
+// 60/40 (fxs TestPulseDialingSpeeds). So one more try is allowed and
+// logged with the chip's counts; two misses fail.
 func TestRotaryDialSpeeds(t *testing.T) {
 	e := startSim(t)
 	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
@@ -106,6 +113,7 @@ func TestRotaryDialSpeeds(t *testing.T) {
 		`{"digits":"102","mode":"rotary","pps":12,"break_pct":60}`,
 	} {
 		for try := 1; ; try++ {
+			start := time.Now()
 			var v portView
 			e.mustOK("POST", "/v1/ports/1/offhook", "", &v)
 			if v.Phone.Hook != "off-hook" || v.Daemon == nil || v.Daemon.Hook != "off-hook" || !v.Line.OffHook {
@@ -119,7 +127,16 @@ func TestRotaryDialSpeeds(t *testing.T) {
 			if try == 2 {
 				t.Fatalf("%s: Bob's phone did not ring, twice (PBX calls: %+v)", body, e.w.pbx.Calls())
 			}
-			t.Logf("%s: not collected (try %d); again", body, try)
+			var moves, seen int
+			for _, ev := range e.w.board.SLIC.TimelineSince(start) {
+				switch ev.Kind {
+				case slic.HookSwitch:
+					moves++
+				case slic.LoopDetect:
+					seen++
+				}
+			}
+			t.Logf("%s: not collected (try %d; the hook switch moved %d times, the chip's loop detect changed %d times); again", body, try, moves, seen)
 		}
 		e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
 		e.eventually("Bob idle again", 10*time.Second, func() bool { return e.softphone("102").State == "idle" })
@@ -412,4 +429,78 @@ func TestPlayWAVIntoTheMouthpiece(t *testing.T) {
 		t.Fatalf("oversized upload: %d", res.StatusCode)
 	}
 	e.port()
+}
+
+// A caller whose behaviour is no_answer leaves the base's call ringing,
+// unanswered, until the stand-in PBX's ring timeout (-pbx-ring-timeout,
+// here 3 s) ends it with 480: judged from the PBX's call log and the
+// caller's phone through the control API. A caller's own
+// ring_timeout_ms (1.5 s) then ends the next call sooner.
+func TestCallerNoAnswerUntilTheRingTimeout(t *testing.T) {
+	const timeout = 3 * time.Second
+	e := startSimWith(t, func(o *options) { o.RingTimeout = timeout })
+	e.eventually("101 registered", 10*time.Second, func() bool { return e.registered("101") })
+	var pv struct {
+		RingTimeoutMs int64          `json:"ring_timeout_ms"`
+		Calls         []pbx.CallInfo `json:"calls"`
+	}
+	e.mustOK("GET", "/v1/pbx", "", &pv)
+	if pv.RingTimeoutMs != timeout.Milliseconds() {
+		t.Fatalf("GET /v1/pbx ring_timeout_ms = %d, want %d", pv.RingTimeoutMs, timeout.Milliseconds())
+	}
+	e.mustOK("POST", "/v1/callers", `{"number":"6135550400","name":"Nobody Home","when_called":"no_answer"}`, nil)
+	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
+	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"6135550400"}`, nil)
+	call := func() (pbx.CallInfo, bool) {
+		e.mustOK("GET", "/v1/pbx", "", &pv)
+		for i := len(pv.Calls) - 1; i >= 0; i-- {
+			if pv.Calls[i].Dialled == "6135550400" {
+				return pv.Calls[i], true
+			}
+		}
+		return pbx.CallInfo{}, false
+	}
+	e.eventually("the caller's phone rings", 15*time.Second, func() bool { return e.softphone("6135550400").State == "incoming" })
+	c, ok := call()
+	if !ok || c.State != "ringing" {
+		t.Fatalf("PBX call log while the caller rings: %+v", pv.Calls)
+	}
+	// Until the timeout it stays unanswered.
+	for time.Since(c.Start) < timeout-500*time.Millisecond {
+		if s := e.softphone("6135550400").State; s != "incoming" {
+			t.Fatalf("%v after the INVITE the caller is %q, want still ringing", time.Since(c.Start).Round(time.Millisecond), s)
+		}
+		if c, _ = call(); c.State != "ringing" {
+			t.Fatalf("%v after the INVITE the PBX call is %+v, want ringing", time.Since(c.Start).Round(time.Millisecond), c)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	e.eventually("the PBX ends the call", timeout+5*time.Second, func() bool { c, _ = call(); return c.State == "ended" })
+	if c.Status != 480 || !c.Answered.IsZero() || c.Callee != "" {
+		t.Errorf("ended call: status %d answered %v callee %q, want 480, never answered", c.Status, c.Answered, c.Callee)
+	}
+	if d := c.Ended.Sub(c.Start); d < timeout || d > timeout+2*time.Second {
+		t.Errorf("the call rang %v, want the ring timeout %v", d, timeout)
+	}
+	e.eventually("the caller's phone stops ringing", 5*time.Second, func() bool { return e.softphone("6135550400").State == "idle" })
+	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
+
+	// The caller's own timeout, through its behaviour, beats the PBX's.
+	if st := e.call("POST", "/v1/callers/6135550400/behaviour", `{"when_called":"no_answer","ring_timeout_ms":500}`, nil); st != http.StatusBadRequest {
+		t.Errorf("ring_timeout_ms 500: %d, want 400", st)
+	}
+	var cv callerView
+	e.mustOK("POST", "/v1/callers/6135550400/behaviour", `{"when_called":"no_answer","ring_timeout_ms":1500}`, &cv)
+	if cv.RingTimeoutMs != 1500 {
+		t.Fatalf("caller view after the behaviour: %+v", cv)
+	}
+	time.Sleep(300 * time.Millisecond)
+	first := c.ID
+	e.mustOK("POST", "/v1/ports/1/offhook", "", nil)
+	e.mustOK("POST", "/v1/ports/1/dial", `{"digits":"6135550400"}`, nil)
+	e.eventually("the second call ends", 20*time.Second, func() bool { c, _ = call(); return c.ID != first && c.State == "ended" })
+	if d := c.Ended.Sub(c.Start); c.Status != 480 || d < 1500*time.Millisecond || d >= timeout {
+		t.Errorf("with the caller's 1.5 s: status %d after %v, want 480 after 1.5 s", c.Status, d)
+	}
+	e.mustOK("POST", "/v1/ports/1/onhook", "", nil)
 }

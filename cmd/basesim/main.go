@@ -47,6 +47,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&opt.BrokerUser, "broker-user", "", "user name at the outside broker")
 	fs.StringVar(&opt.BrokerPassword, "broker-password", "", "password at the outside broker (or $BASESIM_BROKER_PASSWORD)")
 	fs.StringVar(&opt.OutsidePBX, "pbx-addr", "", "an outside PBX's `host:port` (kamailio…) instead of the stand-in PBX; -users gives its accounts")
+	fs.DurationVar(&opt.RingTimeout, "pbx-ring-timeout", opt.RingTimeout, "how long the stand-in PBX rings an unanswered callee before it ends the call with 480 (1s..1h)")
 	usersFlag := fs.String("users", "", "the office's users as NUMBER:NAME:PASSWORD,… (default 101 Alice, 102 Bob, 103 Carol with the stand-in PBX's passwords)")
 	console := fs.Bool("console", true, "read console commands from standard input")
 	jsonOut := fs.Bool("json", false, "console answers as JSON (default: short human lines)")
@@ -61,6 +62,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if opt.RingTimeout < time.Second || opt.RingTimeout > time.Hour {
+		return fmt.Errorf("flag -pbx-ring-timeout: %v is outside 1s..1h", opt.RingTimeout)
 	}
 	if opt.BrokerPassword == "" {
 		opt.BrokerPassword = os.Getenv("BASESIM_BROKER_PASSWORD")

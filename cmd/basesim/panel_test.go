@@ -233,6 +233,38 @@ func TestPanelInChromium(t *testing.T) {
 	}
 	b.shot("panel.png", "")
 
+	// A caller added from the panel with its behaviour, calling 101 with
+	// the presentation typed in its card: the name on the drawn display.
+	b.do("add a caller", b.set("#caller-number", "6135550500"), b.set("#caller-name", "Panel Pal"),
+		b.set("#caller-when", "no_answer"), b.click("#caller-add"))
+	b.wait("the caller's card, its behaviour shown", `(document.querySelector('#sp-6135550500 .behaviour')?.textContent || '').includes('when called: no_answer')`, 10*time.Second)
+	b.do("call as Acme Corp", b.set("#sp-6135550500 .to", "101"), b.set("#sp-6135550500 .p-name", "Acme Corp"),
+		b.set("#sp-6135550500 .p-number", "+16135550199"), b.click(`#sp-6135550500 [data-action="call"]`))
+	b.wait("Acme Corp on the drawn display", `document.querySelector('#phone-display .cid-name').textContent === 'Acme Corp'`, 10*time.Second)
+	if n := b.text("#phone-display .cid-number"); !strings.HasSuffix(n, "6135550199") {
+		t.Errorf("the display shows number %q, want …6135550199", n)
+	}
+	b.do("the caller hangs up", b.click(`#sp-6135550500 [data-action="hangup"]`))
+	b.do("set busy", b.set("#sp-6135550500 .when", "busy"), b.click(`#sp-6135550500 [data-action="behaviour"]`))
+	b.wait("busy shown", `document.querySelector('#sp-6135550500 .behaviour').textContent.includes('when called: busy')`, 5*time.Second)
+
+	// A line fault from the panel's form reaches the line model.
+	var lv struct {
+		Conditions struct {
+			TipGroundOhms float64 `json:"tip_ground_ohms"`
+		} `json:"conditions"`
+	}
+	b.do("set a tip-ground leak", b.click("#line-faults summary"), b.set("#lf-tip-ground", "20000"), b.click("#lf-set"))
+	e.eventually("the leak on the line", 5*time.Second, func() bool {
+		e.mustOK("GET", "/v1/ports/1/line", "", &lv)
+		return lv.Conditions.TipGroundOhms == 20000
+	})
+	b.do("clear the line faults", b.click("#lf-clear"))
+	e.eventually("the leak gone", 5*time.Second, func() bool {
+		e.mustOK("GET", "/v1/ports/1/line", "", &lv)
+		return lv.Conditions.TipGroundOhms == 0
+	})
+
 	// An action the API refuses is shown, not swallowed.
 	b.do("dial on-hook", b.set("#dial-digits", "5"), b.click("#dial-dtmf"))
 	b.wait("the refusal shown", `document.querySelector('#toast').classList.contains('err')`, 3*time.Second)

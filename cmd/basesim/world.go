@@ -57,6 +57,9 @@ type options struct {
 	// OutsidePBX, if set, is an outside PBX's host:port (kamailio…): no
 	// stand-in PBX is started; Users' passwords must be its accounts.
 	OutsidePBX string
+	// RingTimeout is how long the stand-in PBX rings a callee before it
+	// ends the call with 480 (a caller whose behaviour is no_answer).
+	RingTimeout time.Duration
 }
 
 type user struct{ Number, Name, Password string }
@@ -77,6 +80,7 @@ func defaultOptions() options {
 		FirmwareServe:  "127.0.0.1:18443",
 		IdleDeadline:   10 * time.Minute,
 		HealthDeadline: 30 * time.Second,
+		RingTimeout:    60 * time.Second,
 	}
 }
 
@@ -171,7 +175,7 @@ func newWorld(ctx context.Context, opt options) (_ *world, retErr error) {
 		for _, u := range opt.Users {
 			users[u.Number] = u.Password
 		}
-		w.pbx, err = pbx.New(pbx.Config{Addr: opt.PBX, Users: users, Auth: true, OnEvent: w.pbxEvent}, opt.Log.With("sim", "pbx"))
+		w.pbx, err = pbx.New(pbx.Config{Addr: opt.PBX, Users: users, Auth: true, RingTimeout: opt.RingTimeout, OnEvent: w.pbxEvent}, opt.Log.With("sim", "pbx"))
 		if err != nil {
 			closeBroker()
 			return nil, fmt.Errorf("stand-in PBX on %s: %w", opt.PBX, err)

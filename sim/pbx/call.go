@@ -297,7 +297,7 @@ type ringOutcome struct {
 // that answers (already ACKed). The others are cancelled (or, if they
 // answer anyway, ACKed and hung up). abort cancels the whole attempt.
 func (p *PBX) ring(c *call, id identity, offer []byte, target string, bs []binding, abort <-chan struct{}, onProvisional func(*sip.Response)) ringOutcome {
-	ringCtx, cancelRing := context.WithTimeout(p.ctx, p.cfg.RingTimeout)
+	ringCtx, cancelRing := context.WithTimeout(p.ctx, p.RingTimeout(target))
 	defer cancelRing()
 	results := make(chan legResult, len(bs))
 	started := 0

@@ -38,7 +38,8 @@ type Config struct {
 	// MinExpires, DefaultExpires and MaxExpires bound registrations
 	// (kamailio's registrar: 10, 600, 3600 seconds).
 	MinExpires, DefaultExpires, MaxExpires time.Duration
-	// RingTimeout ends an unanswered call with 480; default 60 s.
+	// RingTimeout ends an unanswered call with 480; default 60 s
+	// (SetRingTimeout changes it for one extension).
 	RingTimeout time.Duration
 	// NoUnsolicitedMWI turns off the NOTIFYs sent to registered contacts
 	// that have no message-summary subscription.
@@ -150,6 +151,7 @@ type PBX struct {
 	nextCall  int
 	subs      map[string]*subscription // Call-ID → subscription
 	mailboxes map[string]Counts        // ext → voice-message counts
+	ringFor   map[string]time.Duration // ext → its own RingTimeout (SetRingTimeout)
 	last      *InviteInfo
 	ran       bool
 	closing   bool
@@ -168,7 +170,8 @@ func New(cfg Config, log *slog.Logger) (*PBX, error) {
 		cfg: cfg, log: log.With("sub", "pbx"), ready: make(chan struct{}),
 		users: map[string]string{}, bindings: map[string][]*binding{}, legs: map[string]*leg{},
 		calls: map[string]*call{}, subs: map[string]*subscription{}, mailboxes: map[string]Counts{},
-		idle: make(chan struct{}, 1),
+		ringFor: map[string]time.Duration{},
+		idle:    make(chan struct{}, 1),
 	}
 	p.ctx, p.stop = context.WithCancel(context.Background())
 	for u, pw := range cfg.Users {

@@ -206,3 +206,32 @@ func TestCallBothWaysWithAudio(t *testing.T) {
 		return len(cs) == 2 && cs[1].State == "ended" && cs[1].EndedBy == "102" && cs[1].Callee == "101"
 	})
 }
+
+// SetRingTimeout gives one extension its own no-answer timeout; zero
+// returns it to Config.RingTimeout, and a removed extension loses it.
+func TestSetRingTimeout(t *testing.T) {
+	p := startPBX(t, pbx.Config{Users: map[string]string{"101": "pw", "102": "pw"}, RingTimeout: 5 * time.Second})
+	if err := p.SetRingTimeout("101", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := p.RingTimeout("101"), p.RingTimeout("102"); a != 2*time.Second || b != 5*time.Second {
+		t.Errorf("ring timeouts 101 %v 102 %v, want 2s and 5s", a, b)
+	}
+	for _, c := range []struct {
+		ext string
+		d   time.Duration
+	}{{"999", time.Second}, {"101", -time.Second}, {"101", 2 * time.Hour}} {
+		if err := p.SetRingTimeout(c.ext, c.d); err == nil {
+			t.Errorf("SetRingTimeout(%q, %v) accepted", c.ext, c.d)
+		}
+	}
+	if err := p.SetRingTimeout("101", 0); err != nil || p.RingTimeout("101") != 5*time.Second {
+		t.Errorf("zero: %v, %v, want the default 5s", err, p.RingTimeout("101"))
+	}
+	_ = p.SetRingTimeout("102", 3*time.Second)
+	p.RemoveUser("102")
+	_ = p.SetUser("102", "pw")
+	if d := p.RingTimeout("102"); d != 5*time.Second {
+		t.Errorf("re-added 102 rings %v, want the default", d)
+	}
+}

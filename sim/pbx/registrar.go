@@ -279,4 +279,35 @@ func (p *PBX) RemoveUser(ext string) {
 	}
 	p.users = users
 	delete(p.bindings, ext)
+	delete(p.ringFor, ext)
+}
+
+// SetRingTimeout gives ext its own no-answer timeout: calls to it ring
+// for d before the PBX ends them with 480. Zero returns it to
+// Config.RingTimeout.
+func (p *PBX) SetRingTimeout(ext string, d time.Duration) error {
+	if d < 0 || d > time.Hour {
+		return fmt.Errorf("pbx: ring timeout %v for %q outside 0..1h", d, ext)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.users[ext]; !ok {
+		return fmt.Errorf("pbx: no extension %q", ext)
+	}
+	if d == 0 {
+		delete(p.ringFor, ext)
+	} else {
+		p.ringFor[ext] = d
+	}
+	return nil
+}
+
+// RingTimeout returns how long calls to ext ring before the PBX gives up.
+func (p *PBX) RingTimeout(ext string) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if d, ok := p.ringFor[ext]; ok {
+		return d
+	}
+	return p.cfg.RingTimeout
 }

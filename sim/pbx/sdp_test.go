@@ -1,6 +1,9 @@
 package pbx
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestParseOfferAnswer(t *testing.T) {
 	ans, err := answerSDP("127.0.0.1", 5004, 8, 101)
@@ -42,4 +45,18 @@ func FuzzParseOffer(f *testing.F) {
 			t.Fatalf("dtmf PT %d", o.dtmfPT)
 		}
 	})
+}
+
+// An unset RingTimeout is 60 s, the production default basesim keeps.
+func TestRingTimeoutDefault(t *testing.T) {
+	var c Config
+	c.defaults()
+	if c.RingTimeout != 60*time.Second {
+		t.Errorf("default RingTimeout %v, want 60s", c.RingTimeout)
+	}
+	c = Config{RingTimeout: 3 * time.Second}
+	c.defaults()
+	if c.RingTimeout != 3*time.Second {
+		t.Errorf("RingTimeout 3s became %v", c.RingTimeout)
+	}
 }

@@ -298,10 +298,31 @@ function callerCard(ext) {
   const dg = el('input', { class: 'sp-digits', size: 6, placeholder: 'digits' });
   const b = (label, action, body) => Object.assign(el('button', { 'data-action': action }, label),
     { onclick: () => act('POST', `${callers.path}/${ext}/${action}`, body ? body() : undefined) });
+  // The call's presentation: display name, number or tel:/sip: identity,
+  // privacy (only the fields filled in are sent).
+  const pName = el('input', { class: 'p-name', size: 10, placeholder: 'display name' });
+  const pNum = el('input', { class: 'p-number', size: 11, placeholder: 'number' });
+  const pId = el('input', { class: 'p-identity', size: 18, placeholder: 'tel:… or sip:user@host' });
+  const pPriv = el('input', { class: 'p-privacy', type: 'checkbox' });
+  const callBody = () => {
+    const o = { to: to.value };
+    if (pName.value) o.name = pName.value;
+    if (pNum.value) o.number = pNum.value;
+    if (pId.value) o.identity = pId.value;
+    if (pPriv.checked) o.privacy = true;
+    return o;
+  };
+  // How it answers when called.
+  const when = el('select', { class: 'when' }, ...['ring', 'answer', 'busy', 'no_answer', 'reject'].map(w => el('option', {}, w)));
+  const after = el('input', { class: 'after', type: 'number', min: 0, max: 120000, value: 0, size: 6 });
+  const ringFor = el('input', { class: 'ring-timeout', type: 'number', min: 0, max: 3600, value: 0, size: 4 });
   c = el('div', { class: 'caller', id, 'data-ext': ext },
-    el('div', {}, el('b', {}, ext), ' ', el('span', { class: 'who' }), ' ', el('span', { class: 'state' }), ' ', el('span', { class: 'info note' })),
-    el('div', { class: 'controls' }, 'call', to, b('call', 'call', () => ({ to: to.value })), b('answer', 'answer'), b('hang up', 'hangup'),
-      hz, b('tone', 'tone', () => ({ hz: Number(hz.value) })), dg, b('send DTMF', 'digits', () => ({ digits: dg.value }))));
+    el('div', {}, el('b', {}, ext), ' ', el('span', { class: 'who' }), ' ', el('span', { class: 'state' }), ' ', el('span', { class: 'behaviour note' }), ' ', el('span', { class: 'info note' })),
+    el('div', { class: 'controls' }, 'call', to, b('call', 'call', callBody), b('answer', 'answer'), b('hang up', 'hangup'),
+      hz, b('tone', 'tone', () => ({ hz: Number(hz.value) })), dg, b('send DTMF', 'digits', () => ({ digits: dg.value }))),
+    el('div', { class: 'controls' }, 'as', pName, pNum, pId, el('label', {}, pPriv, ' private')),
+    el('div', { class: 'controls' }, 'when called', when, 'after', after, 'ms; the PBX gives up after', ringFor, 's (0: its default)',
+      b('set behaviour', 'behaviour', () => ({ when_called: when.value, answer_after_ms: Number(after.value), ring_timeout_ms: Number(ringFor.value) * 1000 }))));
   $('#callers').append(c);
   return c;
 }
@@ -311,6 +332,8 @@ function renderCallers(list) {
     const c = callerCard(ext);
     $('.who', c).textContent = s.name || '';
     $('.state', c).textContent = s.state;
+    $('.behaviour', c).textContent = s.when_called ? `(when called: ${s.when_called}${s.when_called === 'answer' ? ' after ' + (s.answer_after_ms || 0) + ' ms' : ''}` +
+      `${s.ring_timeout_ms ? '; the PBX rings it ' + s.ring_timeout_ms / 1000 + ' s' : ''})` : '';
     $('.info', c).textContent = `hears ${Math.round(s.heard_hz || 0)} Hz · digits "${s.digits_received || ''}" · ${s.received_packets || 0} RTP` +
       (s.last_caller_id || s.last_from ? ` · last caller ${s.last_caller_id || ''} ${s.last_from || ''} ${s.last_identity || ''}` : '');
     change('sip', 'sp.' + ext, s.state, `softphone ${ext}: ${s.state}`);
@@ -451,7 +474,14 @@ function wire() {
   on('#dial-dtmf', () => act('POST', 'ports/1/dial', dialBody({ digits: $('#dial-digits').value }, ['tone_ms', 'gap_ms', 'level_dbm0', 'twist_db', 'freq_offset_pct'])));
   on('#dial-pulse', () => act('POST', 'ports/1/dial', dialBody({ digits: $('#dial-digits').value, mode: 'pulse' }, ['pps', 'break_pct'])));
   on('#play', () => act('POST', 'ports/1/play', { path: $('#play-path').value }));
-  on('#caller-add', () => act('POST', 'callers', { number: $('#caller-number').value, name: $('#caller-name').value }));
+  on('#caller-add', () => act('POST', 'callers', { number: $('#caller-number').value, name: $('#caller-name').value,
+    when_called: $('#caller-when').value, answer_after_ms: Number($('#caller-after').value) }));
+  const num = id => Number($(id).value);
+  on('#lf-set', () => act('POST', 'ports/1/line', {
+    tip_ring_ohms: num('#lf-tip-ring'), tip_ground_ohms: num('#lf-tip-ground'), ring_ground_ohms: num('#lf-ring-ground'),
+    tip_dc_volts: num('#lf-tip-dc'), ring_dc_volts: num('#lf-ring-dc'), tip_ac_vrms: num('#lf-tip-ac'), ring_ac_vrms: num('#lf-ring-ac'),
+    ac_hz: num('#lf-ac-hz'), ren: num('#lf-ren') }));
+  on('#lf-clear', () => act('POST', 'ports/1/line', {}));
   on('#pbx-down', () => act('POST', 'pbx/outage', { on: true }));
   on('#pbx-up', () => act('POST', 'pbx/outage', { on: false }));
   on('#broker-down', () => act('POST', 'broker/outage', { on: true }));
