@@ -240,7 +240,7 @@ func TestEventsStreamAndHistory(t *testing.T) {
 	e.eventually("caller ID shown", 10*time.Second, func() bool { return e.port().Phone.CallerID != nil })
 	e.mustOK("POST", "/v1/callers/102/hangup", "", nil)
 	e.mustOK("POST", "/v1/base/button", `{"held_ms":3500}`, nil)
-	want := map[string]bool{"line/ring_on": false, "line/ring_off": false, "phone/caller_id": false, "base/led": false, "sip/call": false, "dect/registration_window": false}
+	want := map[string]bool{"line/ring_on": false, "line/ring_off": false, "phone/caller_id": false, "base/led": false, "sip/call": false, "dect/registration_window": false, "mqtt/publish": false}
 	var ringOn, cid time.Time
 	deadline := time.After(15 * time.Second)
 	for missing := len(want); missing > 0; {

@@ -157,7 +157,11 @@ func newWorld(ctx context.Context, opt options) (_ *world, retErr error) {
 	}
 	var err error
 	if opt.Broker == "" {
-		w.broker, err = broker.Start(broker.Options{Addr: opt.MQTT, Logger: opt.Log.With("sim", "broker")})
+		w.broker, err = broker.Start(broker.Options{Addr: opt.MQTT, Logger: opt.Log.With("sim", "broker"),
+			OnPublish: func(m broker.Message) {
+				w.events.add(event{Source: "mqtt", Kind: "publish", Subject: m.Topic,
+					Detail: map[string]any{"client": m.Client, "bytes": m.Bytes, "qos": m.QoS, "retain": m.Retain}})
+			}})
 		if err != nil {
 			return nil, fmt.Errorf("MQTT broker on %s: %w", opt.MQTT, err)
 		}

@@ -34,6 +34,18 @@ type Options struct {
 	ACL func(c ClientInfo, topic string, write bool) bool
 	// Logger receives the broker's log. Nil discards it.
 	Logger *slog.Logger
+	// OnPublish, when set, is told of every message the broker accepted
+	// (from its own goroutines; it must not block).
+	OnPublish func(Message)
+}
+
+// Message is what OnPublish is told of a published message.
+type Message struct {
+	Client string // the publishing client's id
+	Topic  string
+	Bytes  int // payload size
+	QoS    byte
+	Retain bool
 }
 
 // ClientInfo identifies a connected client to an ACL.
@@ -75,6 +87,11 @@ func Start(opts Options) (*Broker, error) {
 	}
 	if err := srv.AddHook(&sessionOrderHook{srv: srv, log: log}, nil); err != nil {
 		return nil, fmt.Errorf("broker: add session-order hook: %w", err)
+	}
+	if opts.OnPublish != nil {
+		if err := srv.AddHook(&publishHook{fn: opts.OnPublish}, nil); err != nil {
+			return nil, fmt.Errorf("broker: add publish hook: %w", err)
+		}
 	}
 	l := listeners.NewTCP(listeners.Config{ID: "sim", Address: addr, TLSConfig: opts.TLS})
 	if err := srv.AddListener(l); err != nil {
@@ -281,4 +298,18 @@ func cleanSession(c *mqtt.Client) bool {
 		return c.Properties.Props.SessionExpiryInterval == 0
 	}
 	return c.Properties.Clean
+}
+
+// publishHook reports every accepted message to Options.OnPublish.
+type publishHook struct {
+	mqtt.HookBase
+	fn func(Message)
+}
+
+func (h *publishHook) ID() string { return "sim-publish" }
+
+func (h *publishHook) Provides(b byte) bool { return b == mqtt.OnPublished }
+
+func (h *publishHook) OnPublished(cl *mqtt.Client, pk packets.Packet) {
+	h.fn(Message{Client: cl.ID, Topic: pk.TopicName, Bytes: len(pk.Payload), QoS: pk.FixedHeader.Qos, Retain: pk.FixedHeader.Retain})
 }

@@ -59,3 +59,28 @@ func TestSameIDReconnectKeepsItsSubscriptions(t *testing.T) {
 	}
 	prev.Disconnect(0)
 }
+
+// OnPublish is told of each accepted message, with its publisher.
+func TestOnPublishReportsMessages(t *testing.T) {
+	got := make(chan Message, 8)
+	b, err := Start(Options{OnPublish: func(m Message) { got <- m }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := connect(t, b.URL(), "dev7", nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := c.Publish("bs/v1/dev7/state", 1, true, "hello"); !tok.WaitTimeout(3*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	select {
+	case m := <-got:
+		if m != (Message{Client: "dev7", Topic: "bs/v1/dev7/state", Bytes: 5, QoS: 1, Retain: true}) {
+			t.Fatalf("reported %+v", m)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the publish was not reported")
+	}
+}
