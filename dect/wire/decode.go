@@ -167,6 +167,17 @@ func DecodeBody(m *Msg, body []byte) error {
 		if r.err == nil && m.Status > StatusNoResponse {
 			r.fail(fmt.Errorf("wire: unknown status 0x%02x", byte(m.Status)))
 		}
+		// A refusal may end at its STATUS (docs/radio-protocol.md §4): the
+		// fields after it describe a success. When present they must be
+		// whole.
+		refusedBare := r.err == nil && m.Status != StatusOK && len(r.p) == 0
+		switch t &^ CnfBit {
+		case THello, TKeepalive, TPairChall, TAuth, TDeviceStatus, TDeviceList:
+			if refusedBare {
+				m.Bare = true
+				return nil
+			}
+		}
 		switch t &^ CnfBit {
 		case THello:
 			m.ProtoMajor, m.ProtoMinor = r.u8(), r.u8()

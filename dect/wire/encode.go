@@ -16,6 +16,9 @@ func (m *Msg) Append(dst []byte) ([]byte, error) {
 	if t.IsConfirm() {
 		dst = append(dst, byte(m.Status))
 		t &^= CnfBit
+		if m.Bare {
+			return dst, nil
+		}
 		switch t {
 		case THello:
 			dst = append(dst, m.ProtoMajor, m.ProtoMinor)
@@ -128,6 +131,9 @@ func (m *Msg) validate() error {
 	}
 	if !t.IsIndication() && m.TID == 0 {
 		return fmt.Errorf("wire: %v: requests and confirmations need a non-zero tid", t)
+	}
+	if m.Bare && (!t.IsConfirm() || m.Status == StatusOK) {
+		return fmt.Errorf("wire: %v: only a refused confirmation may end at its status", t)
 	}
 	for name, s := range map[string]string{"firmware": m.Firmware, "model": m.Model, "number": m.Number, "name": m.Name, "digits": m.Digits} {
 		if len(s) > MaxText {

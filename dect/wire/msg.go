@@ -295,6 +295,9 @@ type Msg struct {
 	TID  byte
 
 	Status Status // every confirmation
+	// Bare marks a refusal (Status not OK) that ended at its STATUS,
+	// without the fields a success carries (docs/radio-protocol.md §4).
+	Bare bool
 
 	// HELLO / HELLO-CNF
 	ProtoMajor, ProtoMinor byte

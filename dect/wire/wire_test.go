@@ -315,3 +315,42 @@ func TestAppendValidates(t *testing.T) {
 		}
 	}
 }
+
+// A refusal may end at its STATUS: the emulator (and a module) answers an
+// AUTH for a device out of reach with `88 TID 03`, which was rejected as
+// truncated, so the host saw a malformed message instead of "unreachable".
+// A success without its fields, and a refusal with half of them, are
+// still truncated.
+func TestBareRefusalDecodes(t *testing.T) {
+	for _, c := range []struct {
+		in      []byte
+		want    Status
+		wantErr bool
+	}{
+		{[]byte{0x88, 0x06, 0x03}, StatusUnreachable, false},
+		{[]byte{0x85, 0x02, 0x06}, StatusNotOpen, false},
+		{[]byte{0x81, 0x01, 0x04}, StatusBusy, false},
+		{[]byte{0x97, 0x09, 0x02}, StatusUnknown, false},
+		{[]byte{0x88, 0x06, 0x00}, 0, true},             // a success needs RES
+		{[]byte{0x88, 0x06, 0x03, 0x64, 0x9C}, 0, true}, // half a RES
+	} {
+		m, err := Decode(c.in)
+		if c.wantErr {
+			if !errors.Is(err, ErrShort) {
+				t.Errorf("% x: err %v, want truncated", c.in, err)
+			}
+			continue
+		}
+		if err != nil || m.Status != c.want || !m.Bare {
+			t.Errorf("% x: %+v, %v; want a bare %v", c.in, m, err, c.want)
+			continue
+		}
+		b, err := m.Append(nil)
+		if err != nil || !bytes.Equal(b, c.in) {
+			t.Errorf("% x re-encoded as % x (%v)", c.in, b, err)
+		}
+	}
+	if _, err := (&Msg{Type: TAuth | CnfBit, TID: 1, Bare: true}).Append(nil); err == nil {
+		t.Error("a bare success encoded")
+	}
+}
