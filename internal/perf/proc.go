@@ -85,7 +85,15 @@ func ReadSwitches(pid int) (vol, invol uint64, err error) {
 // nonvoluntary_ctxt_switches from a /proc status file; both must be
 // present exactly once.
 func ParseSwitches(b []byte) (vol, invol uint64, err error) {
-	var haveVol, haveInvol bool
+	return statusPair(b, "voluntary_ctxt_switches", "nonvoluntary_ctxt_switches", func(val []byte) (uint64, error) {
+		return strconv.ParseUint(string(bytes.TrimSpace(val)), 10, 64)
+	})
+}
+
+// statusPair reads the values of keys k1 and k2 from a /proc status file,
+// each present exactly once, with parse.
+func statusPair(b []byte, k1, k2 string, parse func(val []byte) (uint64, error)) (v1, v2 uint64, err error) {
+	var have1, have2 bool
 	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
 		key, val, ok := bytes.Cut(line, []byte{':'})
 		if !ok {
@@ -94,29 +102,29 @@ func ParseSwitches(b []byte) (vol, invol uint64, err error) {
 		var dst *uint64
 		var seen *bool
 		switch string(key) {
-		case "voluntary_ctxt_switches":
-			dst, seen = &vol, &haveVol
-		case "nonvoluntary_ctxt_switches":
-			dst, seen = &invol, &haveInvol
+		case k1:
+			dst, seen = &v1, &have1
+		case k2:
+			dst, seen = &v2, &have2
 		default:
 			continue
 		}
 		if *seen {
 			return 0, 0, fmt.Errorf("%s appears twice", key)
 		}
-		n, err := strconv.ParseUint(string(bytes.TrimSpace(val)), 10, 64)
+		n, err := parse(val)
 		if err != nil {
 			return 0, 0, fmt.Errorf("%s: %v", key, err)
 		}
 		*dst, *seen = n, true
 	}
-	if !haveVol {
-		return 0, 0, errors.New("no voluntary_ctxt_switches line")
+	if !have1 {
+		return 0, 0, fmt.Errorf("no %s line", k1)
 	}
-	if !haveInvol {
-		return 0, 0, errors.New("no nonvoluntary_ctxt_switches line")
+	if !have2 {
+		return 0, 0, fmt.Errorf("no %s line", k2)
 	}
-	return vol, invol, nil
+	return v1, v2, nil
 }
 
 // ParseStat returns utime and stime (fields 14 and 15) of a /proc/PID/stat
@@ -149,42 +157,13 @@ func ParseStat(b []byte) (utime, stime uint64, err error) {
 // ParseStatus returns VmRSS and RssAnon in KiB from /proc/PID/status.
 // Both must be present exactly once, in kB.
 func ParseStatus(b []byte) (rssKiB, anonKiB uint64, err error) {
-	var haveRSS, haveAnon bool
-	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
-		key, val, ok := bytes.Cut(line, []byte{':'})
-		if !ok {
-			continue
-		}
-		var dst *uint64
-		var seen *bool
-		switch string(key) {
-		case "VmRSS":
-			dst, seen = &rssKiB, &haveRSS
-		case "RssAnon":
-			dst, seen = &anonKiB, &haveAnon
-		default:
-			continue
-		}
-		if *seen {
-			return 0, 0, fmt.Errorf("%s appears twice", key)
-		}
+	return statusPair(b, "VmRSS", "RssAnon", func(val []byte) (uint64, error) {
 		f := bytes.Fields(val)
 		if len(f) != 2 || string(f[1]) != "kB" {
-			return 0, 0, fmt.Errorf("%s: %q is not \"N kB\"", key, bytes.TrimSpace(val))
+			return 0, fmt.Errorf("%q is not \"N kB\"", bytes.TrimSpace(val))
 		}
-		n, err := strconv.ParseUint(string(f[0]), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %v", key, err)
-		}
-		*dst, *seen = n, true
-	}
-	if !haveRSS {
-		return 0, 0, errors.New("no VmRSS line")
-	}
-	if !haveAnon {
-		return 0, 0, errors.New("no RssAnon line")
-	}
-	return rssKiB, anonKiB, nil
+		return strconv.ParseUint(string(f[0]), 10, 64)
+	})
 }
 
 // Fit is a least-squares line y = Intercept + Slope·x.
